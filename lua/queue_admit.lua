@@ -1,0 +1,100 @@
+-- One admission step of a queue: drop expired active tokens, then move the head
+-- of the line into the active set, within free capacity and the admission rate.
+-- The rate is a token bucket stored in the stats hash and refilled from Redis
+-- TIME, so any number of instances running this together admit no more than one.
+-- Users idle past the timeout are removed, not admitted.
+-- KEYS[1]: waiting ZSET
+-- KEYS[2]: active ZSET
+-- KEYS[3]: stats HASH (last_ms, allowance, rate, admitted, abandoned, expired)
+-- ARGV[1]: max active users (0 = unlimited)
+-- ARGV[2]: admission rate, users/s (0 = unlimited)
+-- ARGV[3]: burst: most users one step may admit after a pause
+-- ARGV[4]: most users examined in one step (keeps the script short)
+-- ARGV[5]: idle timeout, seconds
+-- ARGV[6]: meta bucket key prefix (same hash tag as KEYS)
+-- ARGV[7]: users per meta bucket
+-- ARGV[8]: active token lifetime, ms
+-- ARGV[9]: time constant of the measured-rate average, seconds
+-- ARGV[10]: elapsed time assumed on the very first step, ms
+-- Returns: {admitted, expired_active, abandoned, active_now, waiting_now}
+local t = redis.call('TIME')
+local now_s = tonumber(t[1])
+local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max_active = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local max_examined = tonumber(ARGV[4])
+local idle = tonumber(ARGV[5])
+local bucket_size = tonumber(ARGV[7])
+local ttl_ms = tonumber(ARGV[8])
+
+local expired = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+local active = redis.call('ZCARD', KEYS[2])
+local waiting_before = redis.call('ZCARD', KEYS[1])
+
+local last_ms = tonumber(redis.call('HGET', KEYS[3], 'last_ms') or '0')
+local elapsed_ms = tonumber(ARGV[10])
+if last_ms > 0 then
+  elapsed_ms = math.max(0, now_ms - last_ms)
+end
+
+local want = max_examined
+if max_active > 0 then
+  want = math.min(want, math.max(0, max_active - active))
+end
+local allowance = 0
+if rate > 0 then
+  allowance = tonumber(redis.call('HGET', KEYS[3], 'allowance') or '0')
+  allowance = math.min(burst, allowance + rate * elapsed_ms / 1000)
+  want = math.min(want, math.floor(allowance))
+end
+
+local admitted, abandoned, examined = 0, 0, 0
+while admitted < want and examined < max_examined do
+  local popped = redis.call('ZPOPMIN', KEYS[1], math.min(want - admitted, max_examined - examined))
+  if #popped == 0 then
+    break
+  end
+  for i = 1, #popped, 2 do
+    local user = popped[i]
+    examined = examined + 1
+    local meta = redis.call('HGET', ARGV[6] .. math.floor(tonumber(user) / bucket_size), user)
+    local alive = false
+    if meta then
+      local issued, seen = string.match(meta, '^(%d+):%d+:(%d+)$')
+      alive = tonumber(issued) + tonumber(seen) + idle > now_s
+    end
+    if alive then
+      redis.call('ZADD', KEYS[2], now_ms + ttl_ms, user)
+      admitted = admitted + 1
+    else
+      abandoned = abandoned + 1
+    end
+  end
+end
+
+if rate > 0 then
+  allowance = allowance - admitted
+end
+local fields = {'last_ms', now_ms, 'allowance', tostring(allowance)}
+-- Measured throughput, an exponentially weighted average over ARGV[9] seconds,
+-- updated only while people wait (an empty line says nothing about the rate)
+-- and only over a real interval (a second instance stepping at once adds nothing).
+if waiting_before > 0 and elapsed_ms >= 50 then
+  local instant = admitted * 1000 / elapsed_ms
+  local previous = tonumber(redis.call('HGET', KEYS[3], 'rate') or tostring(instant))
+  local weight = 1 - math.exp(-(elapsed_ms / 1000) / tonumber(ARGV[9]))
+  fields[#fields + 1] = 'rate'
+  fields[#fields + 1] = string.format('%.3f', previous + weight * (instant - previous))
+end
+redis.call('HSET', KEYS[3], unpack(fields))
+if admitted > 0 then
+  redis.call('HINCRBY', KEYS[3], 'admitted', admitted)
+end
+if abandoned > 0 then
+  redis.call('HINCRBY', KEYS[3], 'abandoned', abandoned)
+end
+if expired > 0 then
+  redis.call('HINCRBY', KEYS[3], 'expired', expired)
+end
+return {admitted, expired, abandoned, active + admitted, waiting_before - examined}

@@ -1,0 +1,33 @@
+-- The booking gate: is this exact token (user, issue time, nonce) active now?
+-- Read-only: using an active token does not extend it.
+-- KEYS[1]: waiting ZSET
+-- KEYS[2]: active ZSET
+-- KEYS[3]: the user's meta HASH bucket
+-- ARGV[1]: user id
+-- ARGV[2]: issued_s from the token
+-- ARGV[3]: nonce from the token
+-- Returns: {"active", expiry_ms} | {"waiting", position} | {"expired", 0}
+--   | {"none", 0} (never joined) | {"stale", 0} (the user holds a newer token)
+local user = ARGV[1]
+local meta = redis.call('HGET', KEYS[3], user)
+if not meta then
+  return {'none', 0}
+end
+local issued, nonce = string.match(meta, '^(%d+):(%d+):')
+if issued ~= ARGV[2] or nonce ~= ARGV[3] then
+  return {'stale', 0}
+end
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expiry = redis.call('ZSCORE', KEYS[2], user)
+if expiry then
+  if tonumber(expiry) > now_ms then
+    return {'active', tonumber(expiry)}
+  end
+  return {'expired', 0}
+end
+local rank = redis.call('ZRANK', KEYS[1], user)
+if rank then
+  return {'waiting', rank + 1}
+end
+return {'expired', 0}

@@ -1,0 +1,179 @@
+//! Every knob of the service, read from the command line or the environment.
+//!
+//! Each setting has a working default so `cargo run --release` on a machine with
+//! local Redis and Postgres needs no configuration at all.
+
+use chrono::FixedOffset;
+use clap::{Parser, Subcommand};
+
+/// Signing secret used when none is configured; start-up warns loudly about it.
+pub const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "boxoffice", version, about = "Waiting-queue gateway and concert booking API")]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long = "addr", env = "BOXOFFICE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+
+    /// Redis holding the queues, the seat holds and the live metrics.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Postgres holding the truth: users, seats, sales, balances, ledger. Created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/boxoffice"
+    )]
+    pub database_url: String,
+
+    /// Prefix of every Redis key, so deployments and parallel tests share one Redis.
+    #[arg(long, env = "BOXOFFICE_REDIS_PREFIX", default_value = "bo")]
+    pub redis_prefix: String,
+
+    /// HMAC secret that signs queue tokens. The default is for development only.
+    #[arg(long, env = "BOXOFFICE_TOKEN_SECRET", default_value = DEVELOPMENT_TOKEN_SECRET, hide_default_value = true)]
+    pub token_secret: String,
+
+    /// Zone of the local date-times in responses and requests, e.g. +09:00.
+    #[arg(long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
+    pub timezone: FixedOffset,
+
+    #[command(flatten)]
+    pub queue: QueueConfig,
+
+    #[command(flatten)]
+    pub booking: BookingConfig,
+
+    /// Requests running longer than this are cut off with 503.
+    #[arg(long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Largest Postgres connection pool of one instance.
+    #[arg(long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Insert the demo concerts and users when the database holds no concerts.
+    #[arg(long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_data: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Add users for load tests (same UUID rule as the demo users, ids continuing).
+    Seed {
+        /// How many users to add.
+        #[arg(long)]
+        users: u64,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueConfig {
+    /// Queue behind the /api/waiting-queue routes (/api/v1 uses one queue per concert code).
+    #[arg(long, env = "BOXOFFICE_DEFAULT_QUEUE", default_value = "default")]
+    pub default_queue: String,
+
+    /// Most users admitted to the booking API at once, per queue.
+    #[arg(long, env = "BOXOFFICE_MAX_ACTIVE", default_value_t = 1000)]
+    pub max_active: u64,
+
+    /// Users admitted per second, per queue, whatever the number of instances.
+    #[arg(long, env = "BOXOFFICE_ADMIT_RATE", default_value_t = 100)]
+    pub admit_rate: u64,
+
+    /// How often each instance runs the admission step.
+    #[arg(long, env = "BOXOFFICE_ADMIT_TICK_MS", default_value_t = 1000)]
+    pub admit_tick_ms: u64,
+
+    /// Lifetime of an active token, counted from admission.
+    #[arg(long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
+    pub active_ttl_s: u64,
+
+    /// A waiting user who has not polled for this long loses the place.
+    #[arg(long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
+    pub idle_timeout_s: u64,
+
+    /// Joins allowed per second per user id and per client IP; 0 turns the limit off.
+    #[arg(long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
+    pub join_rate_limit: u32,
+
+    /// Run the admission scheduler in this instance.
+    #[arg(long, env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_scheduler: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BookingConfig {
+    /// How long a seat hold lasts before the seat is free again.
+    #[arg(long, env = "BOXOFFICE_HOLD_TTL_S", default_value_t = 300)]
+    pub hold_ttl_s: u64,
+
+    /// Most seats one user may hold on one schedule.
+    #[arg(long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
+    pub max_seats_per_user: u32,
+
+    /// Largest single balance charge, in won.
+    #[arg(long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000)]
+    pub max_charge: i64,
+
+    /// Largest balance a user may hold, in won.
+    #[arg(long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000)]
+    pub max_balance: i64,
+
+    /// Require an active queue token on the open /api schedule and seat reads.
+    #[arg(long, env = "BOXOFFICE_READS_REQUIRE_TOKEN", default_value_t = false, action = clap::ArgAction::Set)]
+    pub reads_require_token: bool,
+}
+
+impl Config {
+    /// Defaults only, ignoring the process's arguments (the environment still applies).
+    pub fn from_env() -> Self {
+        Config::parse_from(["boxoffice"])
+    }
+
+    pub fn uses_development_secret(&self) -> bool {
+        self.token_secret == DEVELOPMENT_TOKEN_SECRET
+    }
+}
+
+/// Accepts `+09:00`, `-05:30`, `+0900`, `Z` and `UTC`.
+pub fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("z") || raw.eq_ignore_ascii_case("utc") {
+        return FixedOffset::east_opt(0).ok_or_else(|| "bad offset".to_string());
+    }
+    let (sign, rest) = match raw.as_bytes().first() {
+        Some(b'+') => (1, &raw[1..]),
+        Some(b'-') => (-1, &raw[1..]),
+        _ => return Err(format!("timezone `{raw}` must look like +09:00")),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("timezone `{raw}` must look like +09:00"));
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| "bad hours".to_string())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| "bad minutes".to_string())?;
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+        .ok_or_else(|| format!("timezone `{raw}` is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse_in_the_usual_spellings() {
+        assert_eq!(parse_offset("+09:00").unwrap().local_minus_utc(), 9 * 3600);
+        assert_eq!(parse_offset("-0530").unwrap().local_minus_utc(), -(5 * 3600 + 1800));
+        assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
+        assert!(parse_offset("Asia/Seoul").is_err());
+        assert!(parse_offset("+9").is_err());
+    }
+}

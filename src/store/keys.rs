@@ -1,0 +1,105 @@
+//! The only place Redis keys are named.
+//!
+//! Every key of one queue carries the queue as a Redis Cluster hash tag
+//! (`{bo:q:default}:waiting`), and every key of one schedule carries the schedule
+//! (`{bo:s:7}:holds`), so each Lua script touches a single slot and stays valid on
+//! a cluster. The admission script also derives per-user metadata buckets from
+//! [`QueueKeys::meta_prefix`] and [`META_BUCKET_SIZE`] (same tag, same slot).
+
+use std::sync::Arc;
+
+/// Users per metadata hash. Small hashes are stored as compact listpacks by Redis
+/// (`hash-max-listpack-entries` is 128), which is what keeps a waiting user cheap.
+pub const META_BUCKET_SIZE: i64 = 100;
+
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: Arc<str>,
+}
+
+/// Keys of one waiting queue.
+#[derive(Clone, Debug)]
+pub struct QueueKeys {
+    /// ZSET user id -> join sequence number (first come, first served).
+    pub waiting: String,
+    /// ZSET user id -> expiry of the active token, ms of Redis `TIME`.
+    pub active: String,
+    /// HASH of counters: sequence, rate bucket, measured throughput, totals.
+    pub stats: String,
+    /// Prefix of the HASHes user id -> "issued_s:nonce:last_seen_delta_s".
+    pub meta_prefix: String,
+}
+
+/// Keys of one concert schedule's seats.
+#[derive(Clone, Debug)]
+pub struct ScheduleKeys {
+    /// HASH seat number -> "user id:expiry ms".
+    pub holds: String,
+    /// SET of sold seat numbers; member "0" marks it as rebuilt from Postgres.
+    pub sold: String,
+    /// HASH user id -> comma-separated seat numbers that user holds.
+    pub user_holds: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: Arc::from(prefix) }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn queue(&self, queue: &str) -> QueueKeys {
+        let tag = format!("{{{}:q:{}}}", self.prefix, queue);
+        QueueKeys {
+            waiting: format!("{tag}:waiting"),
+            active: format!("{tag}:active"),
+            stats: format!("{tag}:stats"),
+            meta_prefix: format!("{tag}:meta:"),
+        }
+    }
+
+    pub fn schedule(&self, schedule_id: i64) -> ScheduleKeys {
+        let tag = format!("{{{}:s:{}}}", self.prefix, schedule_id);
+        ScheduleKeys {
+            holds: format!("{tag}:holds"),
+            sold: format!("{tag}:sold"),
+            user_holds: format!("{tag}:user_holds"),
+        }
+    }
+
+    /// Pattern matching every key this deployment owns (tests clean up with it).
+    pub fn all_pattern(&self) -> String {
+        format!("{{{}:*", self.prefix)
+    }
+}
+
+impl QueueKeys {
+    pub fn meta_bucket(&self, user_id: i64) -> String {
+        format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_keys_share_one_hash_tag() {
+        let keys = Keys::new("bo").queue("hero-autumn");
+        assert_eq!(keys.waiting, "{bo:q:hero-autumn}:waiting");
+        assert_eq!(keys.meta_bucket(1234), "{bo:q:hero-autumn}:meta:12");
+        for key in [&keys.active, &keys.stats, &keys.meta_prefix] {
+            assert!(key.starts_with("{bo:q:hero-autumn}:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn schedule_keys_share_one_hash_tag() {
+        let keys = Keys::new("t1").schedule(7);
+        for key in [&keys.holds, &keys.sold, &keys.user_holds] {
+            assert!(key.starts_with("{t1:s:7}:"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Connections to the two stores and everything that shapes their contents:
+//! Postgres (the truth) and Redis (queues, holds, live metrics), the one place
+//! Redis keys are named, the Lua scripts, and the demo data.
+
+pub mod db;
+pub mod keys;
+pub mod redis;
+pub mod scripts;
+pub mod seed;
+
+/// Which dependency failed; used by `/ready` and for 503 answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Redis,
+    Postgres,
+}
+
+impl Dependency {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dependency::Redis => "redis",
+            Dependency::Postgres => "postgres",
+        }
+    }
+}
+
+/// True when a Redis error means "Redis is not there" rather than "we sent something wrong".
+pub fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || err.is_unrecoverable_error()
+}
+
+/// True when a database error means "Postgres is not there".
+pub fn db_is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+    )
+}
