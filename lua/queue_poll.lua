@@ -6,9 +6,9 @@
 -- KEYS[4]: the user's meta HASH bucket
 -- ARGV[1]: user id
 -- ARGV[2]: idle timeout, seconds
--- Returns: {"none"} when the user never joined (or the record has lapsed), else
---   {state, position, issued_s, nonce, expiry_ms, rate, now_ms} with state
---   "waiting", "active" or "expired".
+-- Returns: {state, position, issued_s, nonce, expiry_ms, rate, now_ms} with state
+--   "waiting", "active", "expired", or "none" when the user never joined (or the
+--   record has lapsed; then only now_ms is meaningful).
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -17,7 +17,7 @@ local idle = tonumber(ARGV[2])
 
 local meta = redis.call('HGET', KEYS[4], user)
 if not meta then
-  return {'none'}
+  return {'none', 0, 0, 0, 0, '', now_ms}
 end
 local issued, nonce, seen = string.match(meta, '^(%d+):(%d+):(%d+)$')
 issued = tonumber(issued)

@@ -43,7 +43,9 @@ pub struct ScheduleKeys {
 
 impl Keys {
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: Arc::from(prefix) }
+        Self {
+            prefix: Arc::from(prefix),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -77,7 +79,11 @@ impl Keys {
 
 impl QueueKeys {
     pub fn meta_bucket(&self, user_id: i64) -> String {
-        format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
+        format!(
+            "{}{}",
+            self.meta_prefix,
+            user_id.div_euclid(META_BUCKET_SIZE)
+        )
     }
 }
 

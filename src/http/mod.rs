@@ -1,0 +1,59 @@
+//! HTTP: one module per API surface, each exposing `router()`, merged here.
+//! Handlers translate HTTP to calls on the queue and booking services and back;
+//! the rules live in those services.
+
+pub mod balances;
+pub mod concerts;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod limits;
+pub mod middleware;
+pub mod v1;
+pub mod views;
+pub mod waiting_queue;
+
+use std::sync::Arc;
+
+use axum::Router;
+use sqlx::PgPool;
+
+use crate::booking::BookingService;
+use crate::config::Config;
+use crate::queue::QueueService;
+use crate::store::redis::Redis;
+use crate::users::UserDirectory;
+pub use error::Error;
+use limits::JoinLimiter;
+use views::LocalClock;
+
+/// Everything a handler may need; cheap to clone (pools and `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub redis: Redis,
+    pub users: Arc<UserDirectory>,
+    pub queue: QueueService,
+    pub booking: BookingService,
+    pub join_limiter: Arc<JoinLimiter>,
+    pub clock: LocalClock,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(health::router())
+        .merge(waiting_queue::router())
+        .merge(concerts::router())
+        .merge(balances::router())
+        .merge(v1::router())
+        .fallback(|| async {
+            Error::NotFound {
+                code: "ROUTE_NOT_FOUND",
+                message: "no such route".into(),
+            }
+        })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .with_state(state.clone());
+    middleware::wrap(api, &state.config)
+}

@@ -1,0 +1,43 @@
+//! Seed 000, APIs 1-2: join the default queue and poll the place in it.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::error::Result;
+use super::extract::UserIdHeader;
+use super::views::TicketView;
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/waiting-queue", post(join))
+        .route("/api/waiting-queue/position", get(position))
+}
+
+async fn join(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UserIdHeader(user_id): UserIdHeader,
+) -> Result<Response> {
+    state.join_limiter.check(user_id, Some(peer.ip()))?;
+    let ticket = state
+        .queue
+        .join(&state.config.queue.default_queue, user_id)
+        .await?;
+    Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
+}
+
+async fn position(
+    State(state): State<AppState>,
+    UserIdHeader(user_id): UserIdHeader,
+) -> Result<Response> {
+    let ticket = state
+        .queue
+        .poll(&state.config.queue.default_queue, user_id)
+        .await?;
+    Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
+}

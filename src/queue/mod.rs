@@ -1,0 +1,327 @@
+//! The waiting queue: fair first-come places in Redis, signed tokens, and the
+//! gate that lets only admitted users into the booking API.
+//!
+//! Invariants, all kept inside Lua scripts so they hold across any number of
+//! gateway instances:
+//! - order is a per-queue sequence number (INCR), never wall-clock time;
+//! - a user has at most one token per queue; joining again returns it;
+//! - all times come from Redis `TIME`;
+//! - at most `max_active` users are active, admitted at most `admit_rate` per second.
+//!
+//! Join and poll are one EVALSHA each and never touch Postgres.
+
+pub mod pacing;
+pub mod scheduler;
+pub mod stats;
+pub mod token;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use redis::RedisError;
+
+use crate::config::QueueConfig;
+use crate::store::keys::Keys;
+use crate::store::redis::Redis;
+use crate::store::scripts;
+use crate::users::UserDirectory;
+pub use token::{QueueToken, TokenSigner};
+
+/// How long per-user queue records outlive their last write.
+const META_TTL_S: u64 = 24 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("user {0} does not exist")]
+    UserNotFound(i64),
+    #[error("user {0} holds no token in this queue")]
+    TokenNotFound(i64),
+    #[error("no queue token was presented")]
+    TokenMissing,
+    #[error("the queue token is not valid")]
+    TokenInvalid,
+    #[error("the queue token belongs to another user or queue")]
+    TokenMismatch,
+    #[error("still waiting in line at position {position}")]
+    NotAdmitted { position: u64 },
+    #[error("the queue token has expired")]
+    TokenExpired,
+    #[error("Redis failed")]
+    Redis(#[from] RedisError),
+    #[error("unexpected reply from Redis: {0}")]
+    UnexpectedReply(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Waiting,
+    Active,
+    Expired,
+}
+
+/// A user's standing in one queue, as join and poll report it.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub user_id: i64,
+    pub token: String,
+    pub state: TokenState,
+    /// 1-based place while waiting, 0 otherwise.
+    pub position: u64,
+    pub issued_at: DateTime<Utc>,
+    /// Waiting: when the place is lost without a poll. Active: end of the
+    /// admission. Expired: when it ended.
+    pub expires_at: DateTime<Utc>,
+    pub eta_seconds: u64,
+    pub poll_after_ms: u64,
+}
+
+/// A token the gate has accepted as active.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub token: QueueToken,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct QueueService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    redis: Redis,
+    keys: Keys,
+    signer: TokenSigner,
+    users: Arc<UserDirectory>,
+    config: QueueConfig,
+}
+
+/// (state, position, issued_s, nonce, expiry_ms, measured rate, now_ms)
+type StandingReply = (String, u64, i64, u32, i64, String, i64);
+
+impl QueueService {
+    pub fn new(
+        redis: Redis,
+        keys: Keys,
+        signer: TokenSigner,
+        users: Arc<UserDirectory>,
+        config: QueueConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                redis,
+                keys,
+                signer,
+                users,
+                config,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.config
+    }
+
+    pub fn users(&self) -> &UserDirectory {
+        &self.inner.users
+    }
+
+    /// Takes a place at the back of `queue`, or returns the place already held.
+    pub async fn join(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
+        self.require_user(user_id)?;
+        let keys = self.inner.keys.queue(queue);
+        let nonce: u32 = rand::random();
+        let mut redis = self.inner.redis.connection().await?;
+        let reply: StandingReply = scripts::QUEUE_JOIN
+            .key(&keys.waiting)
+            .key(&keys.active)
+            .key(&keys.stats)
+            .key(keys.meta_bucket(user_id))
+            .arg(user_id)
+            .arg(nonce)
+            .arg(self.inner.config.idle_timeout_s)
+            .arg(META_TTL_S)
+            .invoke_async(&mut redis)
+            .await?;
+        self.ticket(queue, user_id, reply)
+    }
+
+    /// Reports the place of `user_id` in `queue`; polling keeps a waiting place alive.
+    pub async fn poll(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
+        self.require_user(user_id)?;
+        let keys = self.inner.keys.queue(queue);
+        let mut redis = self.inner.redis.connection().await?;
+        let reply: StandingReply = scripts::QUEUE_POLL
+            .key(&keys.waiting)
+            .key(&keys.active)
+            .key(&keys.stats)
+            .key(keys.meta_bucket(user_id))
+            .arg(user_id)
+            .arg(self.inner.config.idle_timeout_s)
+            .invoke_async(&mut redis)
+            .await?;
+        self.ticket(queue, user_id, reply)
+    }
+
+    /// Polls with a token instead of a user id; an older token of the same user
+    /// (replaced by a later join) reports as expired.
+    pub async fn poll_token(&self, queue: &str, raw_token: &str) -> Result<Ticket, QueueError> {
+        let token = self.verify(queue, raw_token, None)?;
+        let mut ticket = self.poll(queue, token.user_id).await?;
+        if ticket.token != raw_token {
+            ticket.state = TokenState::Expired;
+            ticket.position = 0;
+            ticket.eta_seconds = 0;
+            ticket.poll_after_ms = 0;
+            ticket.token = raw_token.to_string();
+            ticket.issued_at = seconds(token.issued_s);
+        }
+        Ok(ticket)
+    }
+
+    /// The gate of the booking API: accepts only an active token of this queue
+    /// (and of `user_id`, when the request names a user).
+    pub async fn authorize(
+        &self,
+        queue: &str,
+        raw_token: &str,
+        user_id: Option<i64>,
+    ) -> Result<Admission, QueueError> {
+        let token = self.verify(queue, raw_token, user_id)?;
+        let keys = self.inner.keys.queue(queue);
+        let mut redis = self.inner.redis.connection().await?;
+        let (state, value): (String, i64) = scripts::QUEUE_CHECK_ACTIVE
+            .key(&keys.waiting)
+            .key(&keys.active)
+            .key(keys.meta_bucket(token.user_id))
+            .arg(token.user_id)
+            .arg(token.issued_s)
+            .arg(token.nonce)
+            .invoke_async(&mut redis)
+            .await?;
+        match state.as_str() {
+            "active" => Ok(Admission {
+                token,
+                expires_at: millis(value),
+            }),
+            "waiting" => Err(QueueError::NotAdmitted {
+                position: value.max(0) as u64,
+            }),
+            "expired" | "stale" | "none" => Err(QueueError::TokenExpired),
+            other => Err(QueueError::UnexpectedReply(other.to_string())),
+        }
+    }
+
+    /// Ends an active token at once (after payment), freeing its slot.
+    pub async fn expire(&self, token: &QueueToken) -> Result<bool, QueueError> {
+        let keys = self.inner.keys.queue(&token.queue);
+        let mut redis = self.inner.redis.connection().await?;
+        let ended: i64 = scripts::QUEUE_EXPIRE_TOKEN
+            .key(&keys.active)
+            .key(&keys.stats)
+            .key(keys.meta_bucket(token.user_id))
+            .arg(token.user_id)
+            .arg(token.issued_s)
+            .arg(token.nonce)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(ended == 1)
+    }
+
+    /// The queue a token was issued for, once its signature checks out.
+    pub fn queue_of(&self, raw_token: &str) -> Result<String, QueueError> {
+        let raw_token = raw_token.trim();
+        if raw_token.is_empty() {
+            return Err(QueueError::TokenMissing);
+        }
+        let token = self
+            .inner
+            .signer
+            .verify(raw_token)
+            .map_err(|_| QueueError::TokenInvalid)?;
+        Ok(token.queue)
+    }
+
+    fn verify(
+        &self,
+        queue: &str,
+        raw_token: &str,
+        user_id: Option<i64>,
+    ) -> Result<QueueToken, QueueError> {
+        let raw_token = raw_token.trim();
+        if raw_token.is_empty() {
+            return Err(QueueError::TokenMissing);
+        }
+        let token = self
+            .inner
+            .signer
+            .verify(raw_token)
+            .map_err(|_| QueueError::TokenInvalid)?;
+        if token.queue != queue || user_id.is_some_and(|user| user != token.user_id) {
+            return Err(QueueError::TokenMismatch);
+        }
+        Ok(token)
+    }
+
+    fn require_user(&self, user_id: i64) -> Result<(), QueueError> {
+        if self.inner.users.contains(user_id) {
+            Ok(())
+        } else {
+            Err(QueueError::UserNotFound(user_id))
+        }
+    }
+
+    fn ticket(
+        &self,
+        queue: &str,
+        user_id: i64,
+        reply: StandingReply,
+    ) -> Result<Ticket, QueueError> {
+        let (state, position, issued_s, nonce, expiry_ms, measured_rate, _now_ms) = reply;
+        let state = match state.as_str() {
+            "waiting" => TokenState::Waiting,
+            "active" => TokenState::Active,
+            "expired" => TokenState::Expired,
+            "none" => return Err(QueueError::TokenNotFound(user_id)),
+            other => return Err(QueueError::UnexpectedReply(other.to_string())),
+        };
+        let token = self.inner.signer.sign(&QueueToken {
+            queue: queue.to_string(),
+            user_id,
+            issued_s,
+            nonce,
+        });
+        let position = if state == TokenState::Waiting {
+            position
+        } else {
+            0
+        };
+        let eta_seconds = pacing::eta_seconds(position, self.admission_rate(&measured_rate));
+        Ok(Ticket {
+            user_id,
+            token,
+            state,
+            position,
+            issued_at: seconds(issued_s),
+            expires_at: millis(expiry_ms),
+            eta_seconds,
+            poll_after_ms: pacing::poll_after_ms(position, eta_seconds),
+        })
+    }
+
+    /// The measured admission rate, or the configured one before anything was measured.
+    fn admission_rate(&self, measured: &str) -> f64 {
+        match measured.parse::<f64>() {
+            Ok(rate) if rate > 0.0 => rate,
+            _ if self.inner.config.admit_rate > 0 => self.inner.config.admit_rate as f64,
+            _ => f64::from(u32::MAX),
+        }
+    }
+}
+
+fn seconds(at: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(at, 0).unwrap_or_default()
+}
+
+fn millis(at: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at).unwrap_or_default()
+}
