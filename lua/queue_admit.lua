@@ -62,7 +62,7 @@ while admitted < want and examined < max_examined do
     local alive = false
     if meta then
       local issued, seen = string.match(meta, '^(%d+):%d+:(%d+)$')
-      alive = tonumber(issued) + tonumber(seen) + idle > now_s
+      alive = tonumber(issued) + tonumber(seen) + idle >= now_s
     end
     if alive then
       redis.call('ZADD', KEYS[2], now_ms + ttl_ms, user)

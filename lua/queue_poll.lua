@@ -38,7 +38,7 @@ end
 
 local rank = redis.call('ZRANK', KEYS[1], user)
 if rank then
-  if seen + idle > now_s then
+  if seen + idle >= now_s then
     redis.call('HSET', KEYS[4], user, issued .. ':' .. nonce .. ':' .. (now_s - issued))
     return {'waiting', rank + 1, issued, nonce, (now_s + idle) * 1000, rate, now_ms}
   end
