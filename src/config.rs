@@ -10,18 +10,10 @@ use clap::{Parser, Subcommand};
 pub const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
 
 #[derive(Debug, Clone, Parser)]
-#[command(
-    name = "boxoffice",
-    version,
-    about = "Waiting-queue gateway and concert booking API"
-)]
+#[command(name = "boxoffice", version, about = "Waiting-queue gateway and concert booking API")]
 pub struct Config {
     /// Address the HTTP server listens on.
-    #[arg(
-        long = "addr",
-        env = "BOXOFFICE_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long = "addr", env = "BOXOFFICE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
 
     /// Redis holding the queues, the seat holds and the live metrics.
@@ -179,10 +171,7 @@ mod tests {
     #[test]
     fn offsets_parse_in_the_usual_spellings() {
         assert_eq!(parse_offset("+09:00").unwrap().local_minus_utc(), 9 * 3600);
-        assert_eq!(
-            parse_offset("-0530").unwrap().local_minus_utc(),
-            -(5 * 3600 + 1800)
-        );
+        assert_eq!(parse_offset("-0530").unwrap().local_minus_utc(), -(5 * 3600 + 1800));
         assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
         assert!(parse_offset("Asia/Seoul").is_err());
         assert!(parse_offset("+9").is_err());

@@ -30,20 +30,14 @@ async fn main() -> ExitCode {
 /// One clear line, not a stack trace, when a dependency is missing.
 async fn preflight(config: &Config) -> Result<(), String> {
     let hint = "start the local services with `./scripts/services.sh`";
-    let redis =
-        Redis::open(&config.redis_url).map_err(|err| format!("REDIS_URL is invalid: {err}"))?;
+    let redis = Redis::open(&config.redis_url).map_err(|err| format!("REDIS_URL is invalid: {err}"))?;
     redis
         .ping()
         .await
         .map_err(|err| format!("cannot reach Redis at {} ({err}); {hint}", config.redis_url))?;
     db::create_database_if_missing(&config.database_url)
         .await
-        .map_err(|err| {
-            format!(
-                "cannot reach Postgres at {} ({err:#}); {hint}",
-                config.database_url
-            )
-        })
+        .map_err(|err| format!("cannot reach Postgres at {} ({err:#}); {hint}", config.database_url))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

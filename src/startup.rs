@@ -67,13 +67,7 @@ impl Application {
         users.reload(&pool).await?;
         let keys = Keys::new(&config.redis_prefix);
         let signer = TokenSigner::new(config.token_secret.as_bytes());
-        let queue = QueueService::new(
-            redis.clone(),
-            keys.clone(),
-            signer,
-            users.clone(),
-            config.queue.clone(),
-        );
+        let queue = QueueService::new(redis.clone(), keys.clone(), signer, users.clone(), config.queue.clone());
         let booking = BookingService::new(
             pool.clone(),
             redis.clone(),
@@ -101,10 +95,7 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|addr| addr.port())
-            .unwrap_or(0)
+        self.listener.local_addr().map(|addr| addr.port()).unwrap_or(0)
     }
 
     pub fn state(&self) -> &AppState {
@@ -113,10 +104,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish and
     /// stops the background tasks.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut background = spawn_background(&self.state, stop_rx);
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone()));
@@ -141,12 +129,7 @@ fn spawn_background(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         let default_queue = state.config.queue.default_queue.clone();
         let queues = move || {
             let mut names = vec![default_queue.clone()];
-            names.extend(
-                booking
-                    .catalog()
-                    .concerts()
-                    .map(|concert| concert.code.clone()),
-            );
+            names.extend(booking.catalog().concerts().map(|concert| concert.code.clone()));
             names
         };
         tasks.spawn(state.queue.clone().run_admission(queues, stop.clone()));

@@ -57,19 +57,15 @@ impl UserDirectory {
     }
 
     async fn load(&self, db: &PgPool, after: i64) -> Result<usize, sqlx::Error> {
-        let rows: Vec<(i64, Uuid)> =
-            sqlx::query_as("SELECT id, uuid FROM users WHERE id > $1 ORDER BY id")
-                .bind(after)
-                .fetch_all(db)
-                .await?;
+        let rows: Vec<(i64, Uuid)> = sqlx::query_as("SELECT id, uuid FROM users WHERE id > $1 ORDER BY id")
+            .bind(after)
+            .fetch_all(db)
+            .await?;
         let Some(&(highest, _)) = rows.last() else {
             return Ok(0);
         };
         {
-            let mut known = self
-                .known
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut known = self.known.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             known.uuid_of.reserve(rows.len());
             known.by_uuid.reserve(rows.len());
             for &(id, uuid) in &rows {
@@ -84,8 +80,6 @@ impl UserDirectory {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
         // A panic while holding the lock cannot leave the sets half-valid for a
         // reader (inserts only), so a poisoned lock is still safe to read.
-        self.known
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.known.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -24,10 +24,7 @@ async fn startup_on_an_empty_database_creates_schema_and_demo_data() {
         .fetch_one(db)
         .await
         .unwrap();
-    assert_eq!(
-        hero,
-        ("hero-autumn".to_string(), "임영웅가을콘서트".to_string())
-    );
+    assert_eq!(hero, ("hero-autumn".to_string(), "임영웅가을콘서트".to_string()));
     let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM concerts ORDER BY id")
         .fetch_all(db)
         .await
@@ -41,11 +38,10 @@ async fn startup_on_an_empty_database_creates_schema_and_demo_data() {
     .await
     .unwrap();
     assert_eq!(hero_seats, (150, 2000, 1, 50));
-    let future: bool =
-        sqlx::query_scalar("SELECT bool_and(starts_at > now()) FROM concert_schedules")
-            .fetch_one(db)
-            .await
-            .unwrap();
+    let future: bool = sqlx::query_scalar("SELECT bool_and(starts_at > now()) FROM concert_schedules")
+        .fetch_one(db)
+        .await
+        .unwrap();
     assert!(future, "demo schedules are in the future");
     app.stop().await;
 }
@@ -87,12 +83,11 @@ async fn seeding_users_continues_the_ids_with_the_same_uuid_rule() {
     let app = spawn_app().await;
     let added = seed::add_users(&app.state.db, 2500).await.unwrap();
     assert_eq!(added, 1001..=3500);
-    let (count, uuid): (i64, uuid::Uuid) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM users), (SELECT uuid FROM users WHERE id = 3500)",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
+    let (count, uuid): (i64, uuid::Uuid) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT uuid FROM users WHERE id = 3500)")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!((count, uuid), (3500, seed::user_uuid(3500)));
     // The directory picks them up, so they can join at once after a refresh.
     app.state.users.refresh(&app.state.db).await.unwrap();
@@ -141,11 +136,7 @@ async fn malformed_input_gets_a_json_400_with_a_code() {
     let app = spawn_app().await;
     let client = &app.client;
 
-    let missing = client
-        .post(app.url("/api/waiting-queue/"))
-        .send()
-        .await
-        .unwrap();
+    let missing = client.post(app.url("/api/waiting-queue/")).send().await.unwrap();
     assert_error(missing, 400, "MISSING_USER_ID").await;
     for bad in ["abc", "-3", "0", "1.5", "99999999999999999999999"] {
         let response = client
@@ -205,11 +196,7 @@ async fn malformed_input_gets_a_json_400_with_a_code() {
     )
     .await;
     assert_error(
-        client
-            .delete(app.url("/api/waiting-queue/"))
-            .send()
-            .await
-            .unwrap(),
+        client.delete(app.url("/api/waiting-queue/")).send().await.unwrap(),
         405,
         "METHOD_NOT_ALLOWED",
     )

@@ -39,9 +39,7 @@ async fn a_thousand_concurrent_joins_get_a_thousand_distinct_places() {
         .map(|(_, body)| body["token"].as_str().unwrap())
         .collect();
     assert_eq!(tokens.len(), 1000, "one token per user");
-    assert!(answers
-        .iter()
-        .all(|(_, body)| body["tokenStatus"] == "대기"));
+    assert!(answers.iter().all(|(_, body)| body["tokenStatus"] == "대기"));
 
     // A retry or a second tab gets the same token and the same place back.
     let (user, first) = &answers[417];
@@ -211,10 +209,7 @@ async fn expired_active_tokens_free_their_slots() {
     for user in 1..=4 {
         app.join(user).await;
     }
-    assert_eq!(
-        app.state.queue.admit_once(&queue).await.unwrap().admitted,
-        2
-    );
+    assert_eq!(app.state.queue.admit_once(&queue).await.unwrap().admitted, 2);
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     assert_eq!(json_of(app.position(4).await).await["position"], 2);
 
@@ -290,36 +285,18 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     };
 
     assert_error(reserve(None, 1).await.unwrap(), 401, "TOKEN_MISSING").await;
-    assert_error(
-        reserve(Some("forged.token"), 1).await.unwrap(),
-        401,
-        "TOKEN_INVALID",
-    )
-    .await;
+    assert_error(reserve(Some("forged.token"), 1).await.unwrap(), 401, "TOKEN_INVALID").await;
     let foreign = TokenSigner::new(b"someone else's secret").sign(&boxoffice::queue::QueueToken {
         queue: app.default_queue(),
         user_id: 1,
         issued_s: 1,
         nonce: 1,
     });
-    assert_error(
-        reserve(Some(&foreign), 1).await.unwrap(),
-        401,
-        "TOKEN_INVALID",
-    )
-    .await;
+    assert_error(reserve(Some(&foreign), 1).await.unwrap(), 401, "TOKEN_INVALID").await;
 
-    let waiting = json_of(app.join(1).await).await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let waiting = json_of(app.join(1).await).await["token"].as_str().unwrap().to_string();
     app.join(2).await;
-    let body = assert_error(
-        reserve(Some(&waiting), 1).await.unwrap(),
-        403,
-        "NOT_ADMITTED",
-    )
-    .await;
+    let body = assert_error(reserve(Some(&waiting), 1).await.unwrap(), 403, "NOT_ADMITTED").await;
     assert_eq!(body["position"], 1);
     assert!(body["message"].as_str().unwrap().contains('1'));
 
@@ -330,28 +307,16 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     let altered = URL_SAFE_NO_PAD.encode(decoded.replacen("|1|", "|2|", 1));
     assert_error(
-        reserve(Some(&format!("{altered}.{signature}")), 2)
-            .await
-            .unwrap(),
+        reserve(Some(&format!("{altered}.{signature}")), 2).await.unwrap(),
         401,
         "TOKEN_INVALID",
     )
     .await;
 
-    assert_error(
-        reserve(Some(&token), 2).await.unwrap(),
-        403,
-        "TOKEN_MISMATCH",
-    )
-    .await;
+    assert_error(reserve(Some(&token), 2).await.unwrap(), 403, "TOKEN_MISMATCH").await;
     let other_queue = app.state.queue.join("hero-autumn", 1).await.unwrap().token;
     app.admit_everyone("hero-autumn").await;
-    assert_error(
-        reserve(Some(&other_queue), 1).await.unwrap(),
-        403,
-        "TOKEN_MISMATCH",
-    )
-    .await;
+    assert_error(reserve(Some(&other_queue), 1).await.unwrap(), 403, "TOKEN_MISMATCH").await;
 
     assert_eq!(
         reserve(Some(&token), 1).await.unwrap().status(),
@@ -369,12 +334,7 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     assert_eq!(bearer.status(), 200, "Authorization: Bearer works too");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_error(
-        reserve(Some(&token), 1).await.unwrap(),
-        403,
-        "TOKEN_EXPIRED",
-    )
-    .await;
+    assert_error(reserve(Some(&token), 1).await.unwrap(), 403, "TOKEN_EXPIRED").await;
     app.stop().await;
 }
 
@@ -388,11 +348,7 @@ async fn eta_and_poll_interval_grow_with_the_position() {
     assert_eq!(front.headers()["retry-after"], "1");
     let front = json_of(front).await;
     let back = app.position(300).await;
-    let retry_after: u64 = back.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = back.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     let back = json_of(back).await;
 
     assert_eq!(front["etaSeconds"], 1);
@@ -411,11 +367,7 @@ async fn eta_and_poll_interval_grow_with_the_position() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     app.state.queue.admit_once(&queue).await.unwrap();
     let stats = app.state.queue.stats(&queue).await.unwrap();
-    assert!(
-        stats.admission_rate > 0.0,
-        "measured rate {}",
-        stats.admission_rate
-    );
+    assert!(stats.admission_rate > 0.0, "measured rate {}", stats.admission_rate);
     let later = json_of(app.position(300).await).await;
     let expected = (later["position"].as_f64().unwrap() / stats.admission_rate).ceil() as u64;
     assert_eq!(later["etaSeconds"].as_u64().unwrap(), expected);
@@ -430,10 +382,6 @@ async fn joining_too_fast_is_rate_limited() {
     let limited = app.join(1).await;
     assert!(limited.headers().contains_key("retry-after"));
     assert_error(limited, 429, "RATE_LIMITED").await;
-    assert_eq!(
-        app.join(2).await.status(),
-        200,
-        "other users are not affected"
-    );
+    assert_eq!(app.join(2).await.status(), 200, "other users are not affected");
     app.stop().await;
 }

@@ -16,11 +16,10 @@ pub struct Balance {
 impl BookingService {
     pub async fn balance(&self, user_id: i64) -> Result<Balance, BookingError> {
         self.require_user(user_id)?;
-        let amount: Option<i64> =
-            sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.inner.db)
-                .await?;
+        let amount: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.inner.db)
+            .await?;
         Ok(Balance {
             user_id,
             amount: amount.unwrap_or(0),
@@ -37,18 +36,12 @@ impl BookingService {
         self.require_user(user_id)?;
         let config = &self.inner.config;
         if amount <= 0 || amount > config.max_charge {
-            return Err(BookingError::InvalidAmount {
-                max: config.max_charge,
-            });
+            return Err(BookingError::InvalidAmount { max: config.max_charge });
         }
         let claim = match idempotency_key {
             None => None,
             Some(key) => {
-                let hash = idempotency::request_hash(&[
-                    "charge",
-                    &user_id.to_string(),
-                    &amount.to_string(),
-                ]);
+                let hash = idempotency::request_hash(&["charge", &user_id.to_string(), &amount.to_string()]);
                 match idempotency::begin(&self.inner.db, user_id, key, "charge", &hash).await? {
                     Begin::Replay(balance) => return Ok(balance),
                     Begin::Run(claim) => Some(claim),

@@ -50,15 +50,13 @@ impl Schedule {
 
 impl Catalog {
     pub async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
-        let concerts: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
+        let concerts: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
+            .fetch_all(db)
+            .await?;
+        let schedules: Vec<(i64, i64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, concert_id, starts_at FROM concert_schedules ORDER BY starts_at, id")
                 .fetch_all(db)
                 .await?;
-        let schedules: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT id, concert_id, starts_at FROM concert_schedules ORDER BY starts_at, id",
-        )
-        .fetch_all(db)
-        .await?;
         let seats: Vec<(i64, i64, i32, i64)> =
             sqlx::query_as("SELECT id, schedule_id, seat_number, price FROM seats ORDER BY schedule_id, seat_number")
                 .fetch_all(db)
@@ -122,13 +120,7 @@ impl Catalog {
         self.schedules.values()
     }
 
-    pub fn schedules_of<'a>(
-        &'a self,
-        concert: &'a Concert,
-    ) -> impl Iterator<Item = &'a Arc<Schedule>> + 'a {
-        concert
-            .schedules
-            .iter()
-            .filter_map(|id| self.schedules.get(id))
+    pub fn schedules_of<'a>(&'a self, concert: &'a Concert) -> impl Iterator<Item = &'a Arc<Schedule>> + 'a {
+        concert.schedules.iter().filter_map(|id| self.schedules.get(id))
     }
 }

@@ -65,19 +65,13 @@ impl BookingService {
             let mut words = reply.iter().map(as_text);
             match words.next().flatten().as_deref() {
                 Some("ok") => {
-                    return Ok(words
-                        .skip(1)
-                        .flatten()
-                        .filter_map(|seat| seat.parse().ok())
-                        .collect());
+                    return Ok(words.skip(1).flatten().filter_map(|seat| seat.parse().ok()).collect());
                 }
                 Some("unsynced") => self.rebuild_sold(&mut redis, schedule.id, &keys).await?,
                 other => return Err(BookingError::UnexpectedReply(format!("{other:?}"))),
             }
         }
-        Err(BookingError::UnexpectedReply(
-            "sold set did not rebuild".into(),
-        ))
+        Err(BookingError::UnexpectedReply("sold set did not rebuild".into()))
     }
 
     /// Holds `numbers` for `user_id`, all or nothing.
@@ -101,11 +95,7 @@ impl BookingService {
         if wanted.len() > limit as usize {
             return Err(BookingError::TooManySeats { limit, held: 0 });
         }
-        let unknown: Vec<i32> = wanted
-            .iter()
-            .copied()
-            .filter(|n| schedule.seat(*n).is_none())
-            .collect();
+        let unknown: Vec<i32> = wanted.iter().copied().filter(|n| schedule.seat(*n).is_none()).collect();
         if !unknown.is_empty() {
             return Err(BookingError::SeatNotFound(unknown));
         }
@@ -132,10 +122,7 @@ impl BookingService {
                         .filter_map(|ms| ms.parse::<i64>().ok())
                         .min()
                         .unwrap_or(0);
-                    let seats = wanted
-                        .iter()
-                        .filter_map(|n| schedule.seat(*n).cloned())
-                        .collect();
+                    let seats = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
                     return Ok(Hold {
                         schedule,
                         seats,
@@ -144,35 +131,22 @@ impl BookingService {
                 }
                 Some("taken") => {
                     return Err(BookingError::SeatUnavailable(
-                        words
-                            .flatten()
-                            .filter_map(|seat| seat.parse().ok())
-                            .collect(),
+                        words.flatten().filter_map(|seat| seat.parse().ok()).collect(),
                     ))
                 }
                 Some("limit") => {
-                    let held = words
-                        .next()
-                        .flatten()
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0);
+                    let held = words.next().flatten().and_then(|n| n.parse().ok()).unwrap_or(0);
                     return Err(BookingError::TooManySeats { limit, held });
                 }
                 Some("unsynced") => self.rebuild_sold(&mut redis, schedule.id, &keys).await?,
                 other => return Err(BookingError::UnexpectedReply(format!("{other:?}"))),
             }
         }
-        Err(BookingError::UnexpectedReply(
-            "sold set did not rebuild".into(),
-        ))
+        Err(BookingError::UnexpectedReply("sold set did not rebuild".into()))
     }
 
     /// The seats `user_id` validly holds on `schedule`, for payment.
-    pub(super) async fn held_by(
-        &self,
-        schedule: &Arc<Schedule>,
-        user_id: i64,
-    ) -> Result<Hold, BookingError> {
+    pub(super) async fn held_by(&self, schedule: &Arc<Schedule>, user_id: i64) -> Result<Hold, BookingError> {
         let keys = self.inner.keys.schedule(schedule.id);
         let mut redis = self.inner.redis.connection().await?;
         let reply: Vec<Value> = scripts::SEATS_USER_HOLDS
@@ -211,19 +185,11 @@ impl BookingService {
     }
 
     /// After a committed sale: seats sold in Redis, the buyer's holds dropped.
-    pub(super) async fn mark_sold(
-        &self,
-        schedule_id: i64,
-        user_id: i64,
-        numbers: &[i32],
-    ) -> Result<(), BookingError> {
+    pub(super) async fn mark_sold(&self, schedule_id: i64, user_id: i64, numbers: &[i32]) -> Result<(), BookingError> {
         let keys = self.inner.keys.schedule(schedule_id);
         let mut redis = self.inner.redis.connection().await?;
         let mut invocation = scripts::SEATS_FINALIZE_SALE.key(&keys.holds);
-        invocation
-            .key(&keys.sold)
-            .key(&keys.user_holds)
-            .arg(user_id);
+        invocation.key(&keys.sold).key(&keys.user_holds).arg(user_id);
         for number in numbers {
             invocation.arg(*number);
         }
@@ -251,11 +217,7 @@ impl BookingService {
             command.arg(*number);
         }
         command.query_async::<i64>(redis).await?;
-        tracing::info!(
-            schedule_id,
-            sold = sold.len(),
-            "rebuilt sold seats from Postgres"
-        );
+        tracing::info!(schedule_id, sold = sold.len(), "rebuilt sold seats from Postgres");
         Ok(())
     }
 

@@ -65,27 +65,16 @@ pub async fn begin<T: DeserializeOwned>(
         }));
     }
 
-    let existing: Option<(String, String, String, Option<serde_json::Value>, bool)> =
-        sqlx::query_as(
-            "SELECT operation, request_hash, status, response_body,
-                locked_at < now() - make_interval(secs => $3)
-         FROM idempotency_keys WHERE user_id = $1 AND key = $2",
-        )
-        .bind(user_id)
-        .bind(key)
-        .bind(ABANDONED_AFTER_S as f64)
-        .fetch_optional(db)
-        .await?;
-    let Some((stored_operation, stored_hash, status, body, abandoned)) = existing else {
+    let Some(stored) = stored(db, user_id, key).await? else {
         // Freed between our insert and our read: try once more from the start.
         return Box::pin(begin(db, user_id, key, operation, request_hash)).await;
     };
-    if stored_operation != operation || stored_hash != request_hash {
+    if stored.operation != operation || stored.request_hash != request_hash {
         return Err(BookingError::IdempotencyKeyReused);
     }
-    match (status.as_str(), body) {
+    match (stored.status.as_str(), stored.body) {
         ("done", Some(body)) => Ok(Begin::Replay(serde_json::from_value(body)?)),
-        ("in_progress", _) if abandoned => {
+        ("in_progress", _) if stored.abandoned => {
             let taken = sqlx::query(
                 "UPDATE idempotency_keys SET locked_at = now()
                  WHERE user_id = $1 AND key = $2 AND status = 'in_progress'
@@ -111,17 +100,61 @@ pub async fn begin<T: DeserializeOwned>(
     }
 }
 
+/// The stored outcome of a finished request with this key, without claiming it.
+pub async fn replay<T: DeserializeOwned>(
+    db: &PgPool,
+    user_id: i64,
+    key: &str,
+    operation: &str,
+    request_hash: &str,
+) -> Result<Option<T>, BookingError> {
+    let Some(stored) = stored(db, user_id, key).await? else {
+        return Ok(None);
+    };
+    if stored.operation != operation || stored.request_hash != request_hash {
+        return Err(BookingError::IdempotencyKeyReused);
+    }
+    match (stored.status.as_str(), stored.body) {
+        ("done", Some(body)) => Ok(Some(serde_json::from_value(body)?)),
+        _ => Err(BookingError::IdempotencyInProgress),
+    }
+}
+
+struct Stored {
+    operation: String,
+    request_hash: String,
+    status: String,
+    body: Option<serde_json::Value>,
+    abandoned: bool,
+}
+
+async fn stored(db: &PgPool, user_id: i64, key: &str) -> Result<Option<Stored>, BookingError> {
+    let row: Option<(String, String, String, Option<serde_json::Value>, bool)> = sqlx::query_as(
+        "SELECT operation, request_hash, status, response_body,
+                locked_at < now() - make_interval(secs => $3)
+         FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(ABANDONED_AFTER_S as f64)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(operation, request_hash, status, body, abandoned)| Stored {
+        operation,
+        request_hash,
+        status,
+        body,
+        abandoned,
+    }))
+}
+
 impl Claim {
     pub fn key(&self) -> &str {
         &self.key
     }
 
     /// Stores the result in the same transaction as the effect it describes.
-    pub async fn complete<T: Serialize>(
-        &self,
-        tx: &mut PgConnection,
-        result: &T,
-    ) -> Result<(), BookingError> {
+    pub async fn complete<T: Serialize>(&self, tx: &mut PgConnection, result: &T) -> Result<(), BookingError> {
         sqlx::query(
             "UPDATE idempotency_keys SET status = 'done', response_status = 200, response_body = $3
              WHERE user_id = $1 AND key = $2",
@@ -136,11 +169,12 @@ impl Claim {
 
     /// Frees the key after a refused or failed request.
     pub async fn release(self, db: &PgPool) {
-        let released = sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 'in_progress'")
-            .bind(self.user_id)
-            .bind(&self.key)
-            .execute(db)
-            .await;
+        let released =
+            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 'in_progress'")
+                .bind(self.user_id)
+                .bind(&self.key)
+                .execute(db)
+                .await;
         if let Err(err) = released {
             // The key stays claimed until ABANDONED_AFTER_S passes; then a retry takes it over.
             tracing::warn!(error = %err, "could not release an idempotency key");
@@ -149,11 +183,11 @@ impl Claim {
 }
 
 pub async fn purge_expired(db: &PgPool) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)")
+            .bind(RETENTION_HOURS as i32)
+            .execute(db)
+            .await?
+            .rows_affected(),
     )
-    .bind(RETENTION_HOURS as i32)
-    .execute(db)
-    .await?
-    .rows_affected())
 }

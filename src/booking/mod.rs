@@ -144,11 +144,7 @@ impl BookingService {
     }
 
     /// The schedule, provided it belongs to the concert.
-    pub fn schedule(
-        &self,
-        concert: &Concert,
-        schedule_id: i64,
-    ) -> Result<Arc<Schedule>, BookingError> {
+    pub fn schedule(&self, concert: &Concert, schedule_id: i64) -> Result<Arc<Schedule>, BookingError> {
         self.catalog()
             .schedule(schedule_id)
             .filter(|schedule| schedule.concert_id == concert.id)

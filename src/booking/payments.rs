@@ -16,7 +16,7 @@ use super::catalog::Schedule;
 use super::holds::Hold;
 use super::idempotency::{self, Begin, Claim};
 use super::{BookingError, BookingService};
-use crate::queue::Admission;
+use crate::queue::{Admission, QueueError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PaidSeat {
@@ -37,6 +37,33 @@ pub struct Receipt {
 }
 
 impl BookingService {
+    /// The gate and the payment together: pays with an active token of `queue`;
+    /// a retry carrying the Idempotency-Key of a payment that already went
+    /// through gets that receipt again, even though the payment ended the token.
+    pub async fn checkout(
+        &self,
+        queue: &str,
+        raw_token: &str,
+        user_id: Option<i64>,
+        schedules: &[Arc<Schedule>],
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt, BookingError> {
+        match (
+            self.inner.queue.authorize(queue, raw_token, user_id).await,
+            idempotency_key,
+        ) {
+            (Ok(admission), _) => self.pay(&admission, schedules, idempotency_key).await,
+            (Err(QueueError::TokenExpired), Some(key)) => {
+                let token = self.inner.queue.verify(queue, raw_token, user_id)?;
+                let hash = payment_hash(token.user_id, schedules);
+                idempotency::replay(&self.inner.db, token.user_id, key, "payment", &hash)
+                    .await?
+                    .ok_or(QueueError::TokenExpired.into())
+            }
+            (Err(err), _) => Err(err.into()),
+        }
+    }
+
     /// Pays every seat the admitted user holds on `schedules`, then ends the token.
     pub async fn pay(
         &self,
@@ -50,8 +77,7 @@ impl BookingService {
             None => None,
             Some(key) => {
                 let ids: Vec<String> = schedules.iter().map(|s| s.id.to_string()).collect();
-                let hash =
-                    idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")]);
+                let hash = idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")]);
                 match idempotency::begin(&self.inner.db, user_id, key, "payment", &hash).await? {
                     Begin::Replay(receipt) => return Ok(receipt),
                     Begin::Run(claim) => Some(claim),
@@ -74,11 +100,7 @@ impl BookingService {
         claim: Option<&Claim>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
-        let total: i64 = holds
-            .iter()
-            .flat_map(|hold| &hold.seats)
-            .map(|seat| seat.price)
-            .sum();
+        let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
 
         let mut tx = self.inner.db.begin().await?;
         let balance_after: Option<i64> = sqlx::query_scalar(
@@ -165,11 +187,7 @@ impl BookingService {
     }
 
     /// The user's live holds across `schedules`; at least one seat, or why not.
-    async fn live_holds(
-        &self,
-        user_id: i64,
-        schedules: &[Arc<Schedule>],
-    ) -> Result<Vec<Hold>, BookingError> {
+    async fn live_holds(&self, user_id: i64, schedules: &[Arc<Schedule>]) -> Result<Vec<Hold>, BookingError> {
         let mut holds = Vec::new();
         let mut lapsed = false;
         for schedule in schedules {
@@ -214,10 +232,7 @@ impl BookingService {
     async fn after_sale(&self, admission: &Admission, receipt: &Receipt) {
         let mut by_schedule: Vec<(i64, Vec<i32>)> = Vec::new();
         for seat in &receipt.seats {
-            match by_schedule
-                .iter_mut()
-                .find(|(id, _)| *id == seat.schedule_id)
-            {
+            match by_schedule.iter_mut().find(|(id, _)| *id == seat.schedule_id) {
                 Some((_, numbers)) => numbers.push(seat.seat_number),
                 None => by_schedule.push((seat.schedule_id, vec![seat.seat_number])),
             }
@@ -231,4 +246,9 @@ impl BookingService {
             tracing::warn!(error = %err, "payment done but the queue token could not be ended");
         }
     }
+}
+
+fn payment_hash(user_id: i64, schedules: &[Arc<Schedule>]) -> String {
+    let ids: Vec<String> = schedules.iter().map(|schedule| schedule.id.to_string()).collect();
+    idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")])
 }

@@ -34,10 +34,7 @@ impl From<Balance> for BalanceView {
     }
 }
 
-async fn balance(
-    State(state): State<AppState>,
-    UserIdHeader(user_id): UserIdHeader,
-) -> Result<Json<BalanceView>> {
+async fn balance(State(state): State<AppState>, UserIdHeader(user_id): UserIdHeader) -> Result<Json<BalanceView>> {
     Ok(Json(state.booking.balance(user_id).await?.into()))
 }
 
@@ -50,11 +47,7 @@ async fn charge(
     let body = body_bytes(request, &state).await?;
     let amount = charge_amount(&parse_json(&body)?, state.config.booking.max_charge)?;
     Ok(Json(
-        state
-            .booking
-            .charge(user_id, amount, key.as_deref())
-            .await?
-            .into(),
+        state.booking.charge(user_id, amount, key.as_deref()).await?.into(),
     ))
 }
 
@@ -79,10 +72,7 @@ mod tests {
     #[test]
     fn only_positive_whole_amounts_up_to_the_limit_are_charged() {
         assert_eq!(charge_amount(&json!(1000), 5000).ok(), Some(1000));
-        assert_eq!(
-            charge_amount(&json!({ "amount": 5000 }), 5000).ok(),
-            Some(5000)
-        );
+        assert_eq!(charge_amount(&json!({ "amount": 5000 }), 5000).ok(), Some(5000));
         for bad in [
             json!(0),
             json!(-5),

@@ -16,10 +16,7 @@ use crate::queue::{Admission, QueueError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/concerts/{concert_id}/schedules", get(schedules))
-        .route(
-            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats",
-            get(seats),
-        )
+        .route("/api/concerts/{concert_id}/schedules/{schedule_id}/seats", get(seats))
         .route(
             "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
             post(reserve),
@@ -64,10 +61,7 @@ pub(super) async fn schedules_of(state: &AppState, concert: &Concert) -> Result<
     let catalog = state.booking.catalog();
     let mut schedules = Vec::new();
     for schedule in catalog.schedules_of(concert) {
-        schedules.push((
-            schedule.as_ref(),
-            state.booking.free_seat_count(schedule).await?,
-        ));
+        schedules.push((schedule.as_ref(), state.booking.free_seat_count(schedule).await?));
     }
     Ok(SchedulesView::new(concert, schedules, state.clock))
 }
@@ -122,21 +116,25 @@ async fn pay(
     Path((concert_id, schedule_id)): Path<(i64, i64)>,
     extract::Json(request): extract::Json<PaymentRequest>,
 ) -> Result<Json<PaymentView>> {
-    if request
-        .concert_schedule_id
-        .is_some_and(|id| id != schedule_id)
-    {
+    if request.concert_schedule_id.is_some_and(|id| id != schedule_id) {
         return Err(Error::bad_request(
             "SCHEDULE_MISMATCH",
             "concertScheduleId in the body differs from the one in the path",
         ));
     }
-    let admission = admit(&state, token, Some(request.user_id)).await?;
+    let token = token.ok_or(QueueError::TokenMissing)?;
     let concert = state.booking.concert(concert_id)?;
     let schedule = state.booking.schedule(&concert, schedule_id)?;
+    let queue = &state.config.queue.default_queue;
     let receipt = state
         .booking
-        .pay(&admission, &[schedule], idempotency_key.as_deref())
+        .checkout(
+            queue,
+            &token,
+            Some(request.user_id),
+            &[schedule],
+            idempotency_key.as_deref(),
+        )
         .await?;
     Ok(Json(PaymentView::new(receipt, state.clock)))
 }

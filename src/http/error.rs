@@ -69,18 +69,10 @@ fn queue_parts(err: &QueueError) -> (StatusCode, &'static str, Option<Value>) {
         QueueError::TokenMissing => (S::UNAUTHORIZED, "TOKEN_MISSING", None),
         QueueError::TokenInvalid => (S::UNAUTHORIZED, "TOKEN_INVALID", None),
         QueueError::TokenMismatch => (S::FORBIDDEN, "TOKEN_MISMATCH", None),
-        QueueError::NotAdmitted { position } => (
-            S::FORBIDDEN,
-            "NOT_ADMITTED",
-            Some(json!({ "position": position })),
-        ),
+        QueueError::NotAdmitted { position } => (S::FORBIDDEN, "NOT_ADMITTED", Some(json!({ "position": position }))),
         QueueError::TokenExpired => (S::FORBIDDEN, "TOKEN_EXPIRED", None),
-        QueueError::Redis(err) if redis_is_unavailable(err) => {
-            (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
-        }
-        QueueError::Redis(_) | QueueError::UnexpectedReply(_) => {
-            (S::INTERNAL_SERVER_ERROR, "INTERNAL", None)
-        }
+        QueueError::Redis(err) if redis_is_unavailable(err) => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
+        QueueError::Redis(_) | QueueError::UnexpectedReply(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
     }
 }
 
@@ -91,16 +83,8 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         BookingError::ScheduleNotFound => (S::NOT_FOUND, "SCHEDULE_NOT_FOUND", None),
         BookingError::UserNotFound(_) => (S::NOT_FOUND, "USER_NOT_FOUND", None),
         BookingError::NoSeatsRequested => (S::BAD_REQUEST, "NO_SEATS_REQUESTED", None),
-        BookingError::SeatNotFound(seats) => (
-            S::NOT_FOUND,
-            "SEAT_NOT_FOUND",
-            Some(json!({ "seats": seats })),
-        ),
-        BookingError::SeatUnavailable(seats) => (
-            S::CONFLICT,
-            "SEAT_UNAVAILABLE",
-            Some(json!({ "seats": seats })),
-        ),
+        BookingError::SeatNotFound(seats) => (S::NOT_FOUND, "SEAT_NOT_FOUND", Some(json!({ "seats": seats }))),
+        BookingError::SeatUnavailable(seats) => (S::CONFLICT, "SEAT_UNAVAILABLE", Some(json!({ "seats": seats }))),
         BookingError::TooManySeats { limit, held } => (
             S::CONFLICT,
             "TOO_MANY_SEATS",
@@ -115,9 +99,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         ),
         BookingError::InvalidAmount { .. } => (S::BAD_REQUEST, "INVALID_AMOUNT", None),
         BookingError::BalanceLimitExceeded { .. } => (S::CONFLICT, "BALANCE_LIMIT_EXCEEDED", None),
-        BookingError::IdempotencyKeyReused => {
-            (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None)
-        }
+        BookingError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None),
         BookingError::IdempotencyInProgress => (S::CONFLICT, "IDEMPOTENCY_IN_PROGRESS", None),
         BookingError::Queue(err) => queue_parts(err),
         BookingError::Redis(err) if redis_is_unavailable(err) => {

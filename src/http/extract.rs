@@ -52,13 +52,9 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request(
-            "MISSING_BODY",
-            "a JSON request body is required",
-        ));
+        return Err(Error::bad_request("MISSING_BODY", "a JSON request body is required"));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|err| Error::bad_request("INVALID_JSON", format!("invalid JSON body: {err}")))
+    serde_json::from_slice(bytes).map_err(|err| Error::bad_request("INVALID_JSON", format!("invalid JSON body: {err}")))
 }
 
 /// Path parameters; a non-numeric id is a 400 with a code.
@@ -96,20 +92,16 @@ impl<S: Send + Sync> FromRequestParts<S> for UserIdHeader {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        let raw = parts.headers.get("user-id").ok_or_else(|| {
-            Error::bad_request("MISSING_USER_ID", "the user-id header is required")
-        })?;
+        let raw = parts
+            .headers
+            .get("user-id")
+            .ok_or_else(|| Error::bad_request("MISSING_USER_ID", "the user-id header is required"))?;
         raw.to_str()
             .ok()
             .and_then(|text| text.trim().parse::<i64>().ok())
             .filter(|id| *id > 0)
             .map(UserIdHeader)
-            .ok_or_else(|| {
-                Error::bad_request(
-                    "INVALID_USER_ID",
-                    "the user-id header must be a positive integer",
-                )
-            })
+            .ok_or_else(|| Error::bad_request("INVALID_USER_ID", "the user-id header must be a positive integer"))
     }
 }
 
@@ -153,9 +145,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .to_str()
             .ok()
             .map(|key| key.trim().trim_matches('"'))
-            .filter(|key| {
-                (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
-            })
+            .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
             .ok_or_else(|| {
                 Error::bad_request(
                     "INVALID_IDEMPOTENCY_KEY",

@@ -47,11 +47,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         "postgres": if postgres_up { "up" } else { "down" },
     });
     if down.is_empty() {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": checks })),
-        )
-            .into_response()
+        (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks }))).into_response()
     } else {
         let body = json!({
             "code": "DEPENDENCY_UNAVAILABLE",
@@ -66,33 +62,19 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// Prometheus text format: per-queue gauges and counters read from Redis.
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut queues = vec![state.config.queue.default_queue.clone()];
-    queues.extend(
-        state
-            .booking
-            .catalog()
-            .concerts()
-            .map(|concert| concert.code.clone()),
-    );
+    queues.extend(state.booking.catalog().concerts().map(|concert| concert.code.clone()));
     queues.sort();
     let mut out = String::new();
     let gauges = [
         ("boxoffice_queue_waiting", "gauge", "Users waiting in line."),
-        (
-            "boxoffice_queue_active",
-            "gauge",
-            "Users admitted and active.",
-        ),
+        ("boxoffice_queue_active", "gauge", "Users admitted and active."),
         (
             "boxoffice_queue_admission_rate",
             "gauge",
             "Measured admissions per second (moving average).",
         ),
         ("boxoffice_queue_joined_total", "counter", "Tokens issued."),
-        (
-            "boxoffice_queue_admitted_total",
-            "counter",
-            "Users admitted.",
-        ),
+        ("boxoffice_queue_admitted_total", "counter", "Users admitted."),
         (
             "boxoffice_queue_abandoned_total",
             "counter",

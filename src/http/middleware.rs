@@ -20,7 +20,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn wrap(router: Router, config: &Config) -> Router {
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
     router
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| with_timeout(req, next, timeout)))
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            with_timeout(req, next, timeout)
+        }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -34,7 +36,11 @@ pub fn wrap(router: Router, config: &Config) -> Router {
                     tracing::info_span!("request", %request_id, method = %req.method(), path = %req.uri().path())
                 })
                 .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }

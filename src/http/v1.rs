@@ -60,8 +60,7 @@ struct BalanceView {
 }
 
 fn user_of(state: &AppState, uuid: Option<&str>) -> Result<(i64, Uuid)> {
-    let raw =
-        uuid.ok_or_else(|| Error::bad_request("MISSING_UUID", "the UUID of the user is required"))?;
+    let raw = uuid.ok_or_else(|| Error::bad_request("MISSING_UUID", "the UUID of the user is required"))?;
     let uuid = Uuid::parse_str(raw.trim())
         .map_err(|_| Error::bad_request("INVALID_UUID", format!("`{raw}` is not a UUID")))?;
     let user_id = state.users.id_of(&uuid).ok_or_else(|| Error::NotFound {
@@ -90,10 +89,7 @@ async fn admit(
     let concert = state.booking.concert_by_code(code)?;
     let token = token.ok_or(QueueError::TokenMissing)?;
     let (user_id, _) = user_of(state, uuid)?;
-    let admission = state
-        .queue
-        .authorize(&concert.code, &token, Some(user_id))
-        .await?;
+    let admission = state.queue.authorize(&concert.code, &token, Some(user_id)).await?;
     Ok((concert, admission))
 }
 
@@ -180,10 +176,7 @@ async fn hold(
     Ok(Json(HoldView::new(user_id, &concert, hold, state.clock)))
 }
 
-async fn balance(
-    State(state): State<AppState>,
-    Path(uuid): Path<String>,
-) -> Result<Json<BalanceView>> {
+async fn balance(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<Json<BalanceView>> {
     let (user_id, uuid) = user_of(&state, Some(&uuid))?;
     let balance = state.booking.balance(user_id).await?;
     Ok(Json(BalanceView {
@@ -201,10 +194,7 @@ async fn charge(
 ) -> Result<Json<BalanceView>> {
     let (user_id, uuid) = user_of(&state, Some(&uuid))?;
     let amount = charge_amount(&body, state.config.booking.max_charge)?;
-    let balance = state
-        .booking
-        .charge(user_id, amount, key.as_deref())
-        .await?;
+    let balance = state.booking.charge(user_id, amount, key.as_deref()).await?;
     Ok(Json(BalanceView {
         uuid,
         user_id,
@@ -225,16 +215,11 @@ async fn pay(
         .booking
         .concert_by_code(&queue)
         .map_err(|_| QueueError::TokenMismatch)?;
-    let (_, admission) = admit(&state, &concert.code, Some(token), params.uuid.as_deref()).await?;
-    let schedules: Vec<Arc<Schedule>> = state
-        .booking
-        .catalog()
-        .schedules_of(&concert)
-        .cloned()
-        .collect();
+    let (user_id, _) = user_of(&state, params.uuid.as_deref())?;
+    let schedules: Vec<Arc<Schedule>> = state.booking.catalog().schedules_of(&concert).cloned().collect();
     let receipt = state
         .booking
-        .pay(&admission, &schedules, key.as_deref())
+        .checkout(&concert.code, &token, Some(user_id), &schedules, key.as_deref())
         .await?;
     Ok(Json(PaymentView::new(receipt, state.clock)))
 }

@@ -24,20 +24,11 @@ async fn join(
     UserIdHeader(user_id): UserIdHeader,
 ) -> Result<Response> {
     state.join_limiter.check(user_id, Some(peer.ip()))?;
-    let ticket = state
-        .queue
-        .join(&state.config.queue.default_queue, user_id)
-        .await?;
+    let ticket = state.queue.join(&state.config.queue.default_queue, user_id).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 
-async fn position(
-    State(state): State<AppState>,
-    UserIdHeader(user_id): UserIdHeader,
-) -> Result<Response> {
-    let ticket = state
-        .queue
-        .poll(&state.config.queue.default_queue, user_id)
-        .await?;
+async fn position(State(state): State<AppState>, UserIdHeader(user_id): UserIdHeader) -> Result<Response> {
+    let ticket = state.queue.poll(&state.config.queue.default_queue, user_id).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }

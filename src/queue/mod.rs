@@ -99,13 +99,7 @@ struct Inner {
 type StandingReply = (String, u64, i64, u32, i64, String, i64);
 
 impl QueueService {
-    pub fn new(
-        redis: Redis,
-        keys: Keys,
-        signer: TokenSigner,
-        users: Arc<UserDirectory>,
-        config: QueueConfig,
-    ) -> Self {
+    pub fn new(redis: Redis, keys: Keys, signer: TokenSigner, users: Arc<UserDirectory>, config: QueueConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 redis,
@@ -180,12 +174,7 @@ impl QueueService {
 
     /// The gate of the booking API: accepts only an active token of this queue
     /// (and of `user_id`, when the request names a user).
-    pub async fn authorize(
-        &self,
-        queue: &str,
-        raw_token: &str,
-        user_id: Option<i64>,
-    ) -> Result<Admission, QueueError> {
+    pub async fn authorize(&self, queue: &str, raw_token: &str, user_id: Option<i64>) -> Result<Admission, QueueError> {
         let token = self.verify(queue, raw_token, user_id)?;
         let keys = self.inner.keys.queue(queue);
         let mut redis = self.inner.redis.connection().await?;
@@ -241,12 +230,8 @@ impl QueueService {
         Ok(token.queue)
     }
 
-    fn verify(
-        &self,
-        queue: &str,
-        raw_token: &str,
-        user_id: Option<i64>,
-    ) -> Result<QueueToken, QueueError> {
+    /// Checks the signature and that the token is for `queue` (and `user_id`); no Redis call.
+    pub fn verify(&self, queue: &str, raw_token: &str, user_id: Option<i64>) -> Result<QueueToken, QueueError> {
         let raw_token = raw_token.trim();
         if raw_token.is_empty() {
             return Err(QueueError::TokenMissing);
@@ -270,12 +255,7 @@ impl QueueService {
         }
     }
 
-    fn ticket(
-        &self,
-        queue: &str,
-        user_id: i64,
-        reply: StandingReply,
-    ) -> Result<Ticket, QueueError> {
+    fn ticket(&self, queue: &str, user_id: i64, reply: StandingReply) -> Result<Ticket, QueueError> {
         let (state, position, issued_s, nonce, expiry_ms, measured_rate, _now_ms) = reply;
         let state = match state.as_str() {
             "waiting" => TokenState::Waiting,
@@ -290,11 +270,7 @@ impl QueueService {
             issued_s,
             nonce,
         });
-        let position = if state == TokenState::Waiting {
-            position
-        } else {
-            0
-        };
+        let position = if state == TokenState::Waiting { position } else { 0 };
         let eta_seconds = pacing::eta_seconds(position, self.admission_rate(&measured_rate));
         Ok(Ticket {
             user_id,

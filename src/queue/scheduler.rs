@@ -50,32 +50,27 @@ impl QueueService {
         self.admit_with(queue, limits).await
     }
 
-    pub async fn admit_with(
-        &self,
-        queue: &str,
-        limits: AdmissionLimits,
-    ) -> Result<AdmissionStep, QueueError> {
+    pub async fn admit_with(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
         let keys = self.inner.keys.queue(queue);
         // One tick's worth after a pause: a stalled instance must not release a flood.
         let burst = (limits.rate * limits.tick_ms.max(1000) / 1000).max(1);
         let mut redis = self.inner.redis.connection().await?;
-        let (admitted, expired, abandoned, active, waiting): (u64, u64, u64, u64, u64) =
-            scripts::QUEUE_ADMIT
-                .key(&keys.waiting)
-                .key(&keys.active)
-                .key(&keys.stats)
-                .arg(limits.max_active)
-                .arg(limits.rate)
-                .arg(burst)
-                .arg(limits.max_users_per_step)
-                .arg(self.config().idle_timeout_s)
-                .arg(&keys.meta_prefix)
-                .arg(META_BUCKET_SIZE)
-                .arg(self.config().active_ttl_s * 1000)
-                .arg(RATE_AVERAGE_S)
-                .arg(limits.tick_ms)
-                .invoke_async(&mut redis)
-                .await?;
+        let (admitted, expired, abandoned, active, waiting): (u64, u64, u64, u64, u64) = scripts::QUEUE_ADMIT
+            .key(&keys.waiting)
+            .key(&keys.active)
+            .key(&keys.stats)
+            .arg(limits.max_active)
+            .arg(limits.rate)
+            .arg(burst)
+            .arg(limits.max_users_per_step)
+            .arg(self.config().idle_timeout_s)
+            .arg(&keys.meta_prefix)
+            .arg(META_BUCKET_SIZE)
+            .arg(self.config().active_ttl_s * 1000)
+            .arg(RATE_AVERAGE_S)
+            .arg(limits.tick_ms)
+            .invoke_async(&mut redis)
+            .await?;
         Ok(AdmissionStep {
             admitted,
             expired,
@@ -86,13 +81,8 @@ impl QueueService {
     }
 
     /// Runs admission steps for `queues()` every tick until `shutdown` changes.
-    pub async fn run_admission(
-        self,
-        queues: impl Fn() -> Vec<String> + Send,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let mut ticker =
-            tokio::time::interval(Duration::from_millis(self.config().admit_tick_ms.max(10)));
+    pub async fn run_admission(self, queues: impl Fn() -> Vec<String> + Send, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(self.config().admit_tick_ms.max(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -30,10 +30,7 @@ impl QueueService {
         Ok(QueueStats {
             waiting,
             active,
-            admission_rate: counters
-                .get("rate")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0),
+            admission_rate: counters.get("rate").and_then(|v| v.parse().ok()).unwrap_or(0.0),
             joined: count("joined"),
             admitted: count("admitted"),
             abandoned: count("abandoned"),

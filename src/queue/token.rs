@@ -38,10 +38,7 @@ impl TokenSigner {
     }
 
     pub fn sign(&self, token: &QueueToken) -> String {
-        let payload = format!(
-            "{}|{}|{}|{}",
-            token.queue, token.user_id, token.issued_s, token.nonce
-        );
+        let payload = format!("{}|{}|{}|{}", token.queue, token.user_id, token.issued_s, token.nonce);
         let mut mac = self.mac.clone();
         mac.update(payload.as_bytes());
         let signature = mac.finalize().into_bytes();
@@ -57,30 +54,18 @@ impl TokenSigner {
         }
         let (payload, signature) = raw.split_once('.').ok_or(InvalidToken)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidToken)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| InvalidToken)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| InvalidToken)?;
         let mut mac = self.mac.clone();
         mac.update(&payload);
-        mac.verify_truncated_left(&signature)
-            .map_err(|_| InvalidToken)?;
+        mac.verify_truncated_left(&signature).map_err(|_| InvalidToken)?;
         if signature.len() != SIGNATURE_BYTES {
             return Err(InvalidToken);
         }
         let payload = std::str::from_utf8(&payload).map_err(|_| InvalidToken)?;
         let mut parts = payload.rsplitn(4, '|');
-        let nonce = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(InvalidToken)?;
-        let issued_s = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(InvalidToken)?;
-        let user_id = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(InvalidToken)?;
+        let nonce = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
+        let issued_s = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
+        let user_id = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
         let queue = parts.next().ok_or(InvalidToken)?.to_string();
         Ok(QueueToken {
             queue,

@@ -12,24 +12,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to the server's `postgres` database and creates `database_url`'s database if missing.
 pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
-    let options = PgConnectOptions::from_str(database_url)
-        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let options = PgConnectOptions::from_str(database_url).context("DATABASE_URL is not a valid Postgres URL")?;
     let name = options
         .get_database()
         .context("DATABASE_URL names no database")?
         .to_string();
-    let mut admin = tokio::time::timeout(
-        Duration::from_secs(2),
-        options.clone().database("postgres").connect(),
-    )
-    .await
-    .context("timed out connecting to Postgres")?
-    .context("cannot connect to Postgres")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
+    let mut admin = tokio::time::timeout(Duration::from_secs(2), options.clone().database("postgres").connect())
+        .await
+        .context("timed out connecting to Postgres")?
+        .context("cannot connect to Postgres")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
     if !exists {
         // Identifiers cannot be bound; quote the name the way Postgres does.
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
@@ -63,8 +58,5 @@ pub fn pool(database_url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .context("running migrations failed")
+    MIGRATOR.run(pool).await.context("running migrations failed")
 }

@@ -79,11 +79,7 @@ impl Keys {
 
 impl QueueKeys {
     pub fn meta_bucket(&self, user_id: i64) -> String {
-        format!(
-            "{}{}",
-            self.meta_prefix,
-            user_id.div_euclid(META_BUCKET_SIZE)
-        )
+        format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
     }
 }
 

@@ -11,8 +11,7 @@ use redis::{RedisResult, Script};
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> =
-            LazyLock::new(|| Script::new(include_str!(concat!("../../lua/", $file))));
+        pub static $name: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!(concat!("../../lua/", $file))));
     };
 }
 

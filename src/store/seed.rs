@@ -51,10 +51,7 @@ const DEMO_CONCERTS: [DemoConcert; 3] = [
 
 /// The UUID of user `id`, the same rule for demo and seeded users.
 pub fn user_uuid(id: i64) -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("boxoffice-user-{id}").as_bytes(),
-    )
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("boxoffice-user-{id}").as_bytes())
 }
 
 fn kst(year: i32, month: u32, day: u32, hour: u32) -> anyhow::Result<DateTime<Utc>> {
@@ -91,14 +88,12 @@ pub async fn insert_demo_data_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
             .await?;
         for &(year, month, day, hour) in concert.dates {
             schedule_id += 1;
-            sqlx::query(
-                "INSERT INTO concert_schedules (id, concert_id, starts_at) VALUES ($1, $2, $3)",
-            )
-            .bind(schedule_id)
-            .bind(concert.id)
-            .bind(kst(year, month, day, hour)?)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO concert_schedules (id, concert_id, starts_at) VALUES ($1, $2, $3)")
+                .bind(schedule_id)
+                .bind(concert.id)
+                .bind(kst(year, month, day, hour)?)
+                .execute(&mut *tx)
+                .await?;
             for number in 1..=SEATS_PER_SCHEDULE {
                 seat_schedule.push(schedule_id);
                 seat_number.push(number);
@@ -190,10 +185,7 @@ mod tests {
     #[test]
     fn user_uuids_follow_the_name_based_rule() {
         // uuid5(NAMESPACE_OID, "boxoffice-user-7"), computed independently with Python's uuid module.
-        assert_eq!(
-            user_uuid(7).to_string(),
-            "890cd9f4-4be2-56a3-a116-49b160d80fa5"
-        );
+        assert_eq!(user_uuid(7).to_string(), "890cd9f4-4be2-56a3-a116-49b160d80fa5");
         assert_ne!(user_uuid(7), user_uuid(8));
     }
 }

@@ -39,10 +39,7 @@ pub fn redis_url() -> String {
 /// The server part of the base URL with another database name.
 pub fn database_url_named(name: &str) -> String {
     let base = base_database_url();
-    let server = base
-        .rsplit_once('/')
-        .map(|(server, _)| server)
-        .unwrap_or(&base);
+    let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(&base);
     format!("{server}/{name}")
 }
 
@@ -86,9 +83,7 @@ pub async fn spawn_configured(config: Config) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         boxoffice::telemetry::init();
     }
-    let app = Application::build(config.clone())
-        .await
-        .expect("the app builds");
+    let app = Application::build(config.clone()).await.expect("the app builds");
     let port = app.port();
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -114,9 +109,10 @@ fn services_must_run() {
     static CHECK: Once = Once::new();
     CHECK.call_once(|| {
         for (name, addr) in [("Redis", "127.0.0.1:6379"), ("Postgres", "127.0.0.1:5432")] {
-            let reachable = addr.parse().ok().is_some_and(|addr| {
-                TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-            });
+            let reachable = addr
+                .parse()
+                .ok()
+                .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
             assert!(
                 reachable,
                 "{name} is not running on {addr}: run ./scripts/services.sh first"
@@ -129,10 +125,7 @@ fn services_must_run() {
 
 /// Test databases older than a few hours are leftovers of earlier runs.
 fn drop_stale_test_databases() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
     runtime.block_on(async {
@@ -145,12 +138,11 @@ fn drop_stale_test_databases() {
             .map(|d| d.as_secs())
             .unwrap_or(0)
             - 3 * 3600;
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'bo\\_test\\_%'",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap_or_default();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bo\\_test\\_%'")
+                .fetch_all(&mut admin)
+                .await
+                .unwrap_or_default();
         for name in names {
             let created = name
                 .split('_')
@@ -243,19 +235,10 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        json_of(response).await["amount"]
-            .as_i64()
-            .expect("an amount")
+        json_of(response).await["amount"].as_i64().expect("an amount")
     }
 
-    pub fn reserve(
-        &self,
-        token: &str,
-        concert: i64,
-        schedule: i64,
-        user_id: i64,
-        seats: &[i32],
-    ) -> RequestBuilder {
+    pub fn reserve(&self, token: &str, concert: i64, schedule: i64, user_id: i64, seats: &[i32]) -> RequestBuilder {
         self.client
             .post(self.url(&format!(
                 "/api/concerts/{concert}/schedules/{schedule}/seats/reservation"
@@ -302,11 +285,7 @@ pub async fn json_of(response: Response) -> Value {
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
     let actual = response.status().as_u16();
     let body = json_of(response).await;
-    assert_eq!(
-        (actual, body["code"].as_str()),
-        (status, Some(code)),
-        "body: {body}"
-    );
+    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "body: {body}");
     assert!(
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "a message: {body}"
