@@ -72,6 +72,9 @@ pub enum Command {
         #[arg(long)]
         users: u64,
     },
+    /// Audit the business invariants (no double sale, money conserved, Redis in
+    /// step with Postgres); exits non-zero on any violation.
+    Check,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -1,7 +1,9 @@
 use std::process::ExitCode;
 
+use boxoffice::booking::{audit, catalog::Catalog};
 use boxoffice::config::{Command, Config};
 use boxoffice::startup::Application;
+use boxoffice::store::keys::Keys;
 use boxoffice::store::{db, redis::Redis, seed};
 use boxoffice::telemetry;
 use clap::Parser;
@@ -16,6 +18,7 @@ async fn main() -> ExitCode {
     }
     let outcome = match config.command.clone() {
         Some(Command::Seed { users }) => seed_users(&config, users).await,
+        Some(Command::Check) => check(&config).await,
         Some(Command::Serve) | None => serve(config).await,
     };
     match outcome {
@@ -57,6 +60,16 @@ async fn seed_users(config: &Config, count: u64) -> anyhow::Result<()> {
         ids.end(),
         started.elapsed()
     );
+    Ok(())
+}
+
+async fn check(config: &Config) -> anyhow::Result<()> {
+    let pool = db::pool(&config.database_url, 2)?;
+    let redis = Redis::open(&config.redis_url)?;
+    let catalog = Catalog::load(&pool).await?;
+    let report = audit::run(&pool, &redis, &Keys::new(&config.redis_prefix), &catalog).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    anyhow::ensure!(report.ok, "{} invariant(s) violated", report.violations.len());
     Ok(())
 }
 

@@ -596,3 +596,39 @@ async fn bad_charges_and_unknown_users_get_clear_answers() {
     assert_error(missing, 400, "MISSING_USER_ID").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_invariant_audit_passes_after_sales_and_catches_tampering() {
+    let app = spawn_app().await;
+    let tokens = admitted(&app, [1]).await;
+    app.charge(1, 10_000).await;
+    app.reserve(&tokens[&1], 1, 1, 1, &[1, 2]).send().await.unwrap();
+    assert_eq!(app.pay(&tokens[&1], 1, 1, 1).send().await.unwrap().status(), 200);
+    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    assert_eq!(audit.status(), 200);
+    let report = json_of(audit).await;
+    assert_eq!(
+        (report["ok"].as_bool(), report["seats_sold"].as_i64()),
+        (Some(true), Some(2))
+    );
+
+    // Money out of thin air, and a seat Redis believes sold that nobody bought.
+    sqlx::query("UPDATE balances SET amount = amount + 1 WHERE user_id = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let sold_key = format!("{{{}:s:1}}:sold", app.config.redis_prefix);
+    redis::cmd("SADD")
+        .arg(&sold_key)
+        .arg(20)
+        .query_async::<i64>(&mut redis)
+        .await
+        .unwrap();
+    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    assert_eq!(audit.status(), 409);
+    let report = json_of(audit).await;
+    let violations = report["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    app.stop().await;
+}

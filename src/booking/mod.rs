@@ -9,6 +9,7 @@
 //!   statements, each change written to the ledger in the same transaction;
 //! - a payment is one transaction: it happens completely or not at all.
 
+pub mod audit;
 pub mod balances;
 pub mod catalog;
 pub mod holds;
@@ -150,6 +151,11 @@ impl BookingService {
             .filter(|schedule| schedule.concert_id == concert.id)
             .cloned()
             .ok_or(BookingError::ScheduleNotFound)
+    }
+
+    /// Checks the business invariants against Postgres and Redis.
+    pub async fn audit(&self) -> Result<audit::AuditReport, BookingError> {
+        audit::run(&self.inner.db, &self.inner.redis, &self.inner.keys, &self.catalog()).await
     }
 
     fn require_user(&self, user_id: i64) -> Result<(), BookingError> {

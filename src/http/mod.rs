@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod middleware;
+pub mod ops;
 pub mod v1;
 pub mod views;
 pub mod waiting_queue;
@@ -43,6 +44,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(health::router())
+        .merge(ops::router())
         .merge(waiting_queue::router())
         .merge(concerts::router())
         .merge(balances::router())

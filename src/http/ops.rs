@@ -1,0 +1,92 @@
+//! For the operations team: live queue metrics for Prometheus and the audit of
+//! the business invariants.
+
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::Result;
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/ops/invariants", get(invariants))
+}
+
+/// 200 when every invariant holds, 409 with the violations otherwise.
+async fn invariants(State(state): State<AppState>) -> Result<Response> {
+    let report = state.booking.audit().await?;
+    let status = if report.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok((status, Json(report)).into_response())
+}
+
+/// Prometheus text format: per-queue gauges and counters read from Redis.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut queues = vec![state.config.queue.default_queue.clone()];
+    queues.extend(state.booking.catalog().concerts().map(|concert| concert.code.clone()));
+    queues.sort();
+    let mut out = String::new();
+    let gauges = [
+        ("boxoffice_queue_waiting", "gauge", "Users waiting in line."),
+        ("boxoffice_queue_active", "gauge", "Users admitted and active."),
+        (
+            "boxoffice_queue_admission_rate",
+            "gauge",
+            "Measured admissions per second (moving average).",
+        ),
+        ("boxoffice_queue_joined_total", "counter", "Tokens issued."),
+        ("boxoffice_queue_admitted_total", "counter", "Users admitted."),
+        (
+            "boxoffice_queue_abandoned_total",
+            "counter",
+            "Waiting users dropped for not polling.",
+        ),
+        (
+            "boxoffice_queue_expired_total",
+            "counter",
+            "Active tokens that ran out.",
+        ),
+        (
+            "boxoffice_queue_completed_total",
+            "counter",
+            "Active tokens ended by a payment.",
+        ),
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for queue in &queues {
+        match state.queue.stats(queue).await {
+            Ok(stats) => rows.push(vec![
+                stats.waiting.to_string(),
+                stats.active.to_string(),
+                format!("{}", stats.admission_rate),
+                stats.joined.to_string(),
+                stats.admitted.to_string(),
+                stats.abandoned.to_string(),
+                stats.expired.to_string(),
+                stats.completed.to_string(),
+            ]),
+            Err(err) => return super::Error::from(err).into_response(),
+        }
+    }
+    for (index, (name, kind, help)) in gauges.iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (queue, row) in queues.iter().zip(&rows) {
+            let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {}", row[index]);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP boxoffice_known_users Users in the in-memory directory.\n# TYPE boxoffice_known_users gauge\nboxoffice_known_users {}",
+        state.users.len()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
