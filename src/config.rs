@@ -108,7 +108,7 @@ pub struct QueueConfig {
     pub join_rate_limit: u32,
 
     /// Run the admission scheduler in this instance.
-    #[arg(long, env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long = "scheduler", env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_scheduler: bool,
 }
 
