@@ -16,7 +16,8 @@
 -- ARGV[8]: active token lifetime, ms
 -- ARGV[9]: time constant of the measured-rate average, seconds
 -- ARGV[10]: elapsed time assumed on the very first step, ms
--- Returns: {admitted, expired_active, abandoned, active_now, waiting_now}
+-- Returns: {admitted, expired_active, abandoned, active_now, waiting_now, rate}
+--   rate: the measured admission rate (users/s, a string; "" before any)
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -77,15 +78,20 @@ if rate > 0 then
   allowance = allowance - admitted
 end
 local fields = {'last_ms', now_ms, 'allowance', tostring(allowance)}
+local measured = redis.call('HGET', KEYS[3], 'rate') or ''
 -- Measured throughput, an exponentially weighted average over ARGV[9] seconds,
 -- updated only while people wait (an empty line says nothing about the rate)
 -- and only over a real interval (a second instance stepping at once adds nothing).
 if waiting_before > 0 and elapsed_ms >= 50 then
   local instant = admitted * 1000 / elapsed_ms
-  local previous = tonumber(redis.call('HGET', KEYS[3], 'rate') or tostring(instant))
+  local previous = instant
+  if measured ~= '' then
+    previous = tonumber(measured)
+  end
   local weight = 1 - math.exp(-(elapsed_ms / 1000) / tonumber(ARGV[9]))
+  measured = string.format('%.3f', previous + weight * (instant - previous))
   fields[#fields + 1] = 'rate'
-  fields[#fields + 1] = string.format('%.3f', previous + weight * (instant - previous))
+  fields[#fields + 1] = measured
 end
 redis.call('HSET', KEYS[3], unpack(fields))
 if admitted > 0 then
@@ -97,4 +103,4 @@ end
 if expired > 0 then
   redis.call('HINCRBY', KEYS[3], 'expired', expired)
 end
-return {admitted, expired, abandoned, active + admitted, waiting_before - examined}
+return {admitted, expired, abandoned, active + admitted, waiting_before - examined, measured}

@@ -3,44 +3,44 @@
 -- an active user keeps the active token; anyone else goes to the back of the line.
 -- KEYS[1]: waiting ZSET (user -> join sequence)
 -- KEYS[2]: active ZSET (user -> expiry ms)
--- KEYS[3]: stats HASH (seq, joined, abandoned, expired, rate)
+-- KEYS[3]: stats HASH (seq, joined, abandoned, expired)
 -- KEYS[4]: the user's meta HASH bucket (user -> "issued_s:nonce:last_seen_delta_s")
 -- ARGV[1]: user id
 -- ARGV[2]: nonce for a new token
 -- ARGV[3]: idle timeout, seconds
 -- ARGV[4]: meta bucket TTL, seconds
--- Returns: {state, position, issued_s, nonce, expiry_ms, rate, now_ms}
---   state "waiting" (position >= 1) or "active" (position 0); rate is the measured
---   admission rate (users/s, as a string) or "" before the first admission.
+-- Returns: {state, position, issued_s, nonce, expiry_ms}
+--   state "waiting" (position >= 1) or "active" (position 0).
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
-local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
 local user = ARGV[1]
 local idle = tonumber(ARGV[3])
-local rate = redis.call('HGET', KEYS[3], 'rate') or ''
 
 local meta = redis.call('HGET', KEYS[4], user)
 if meta then
   local issued, nonce, seen = string.match(meta, '^(%d+):(%d+):(%d+)$')
   issued = tonumber(issued)
-  nonce = tonumber(nonce)
-  local expiry = redis.call('ZSCORE', KEYS[2], user)
-  if expiry then
-    expiry = tonumber(expiry)
-    if expiry > now_ms then
-      return {'active', 0, issued, nonce, expiry, rate, now_ms}
-    end
-    redis.call('ZREM', KEYS[2], user)
-    redis.call('HINCRBY', KEYS[3], 'expired', 1)
-  else
-    local rank = redis.call('ZRANK', KEYS[1], user)
-    if rank then
-      if issued + tonumber(seen) + idle >= now_s then
+  seen = issued + tonumber(seen)
+  local rank = redis.call('ZRANK', KEYS[1], user)
+  if rank then
+    if seen + idle >= now_s then
+      if now_s - seen >= math.ceil(idle / 10) then
         redis.call('HSET', KEYS[4], user, issued .. ':' .. nonce .. ':' .. (now_s - issued))
-        return {'waiting', rank + 1, issued, nonce, (now_s + idle) * 1000, rate, now_ms}
+        seen = now_s
       end
-      redis.call('ZREM', KEYS[1], user)
-      redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
+      return {'waiting', rank + 1, issued, nonce, (seen + idle) * 1000}
+    end
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
+  else
+    local expiry = redis.call('ZSCORE', KEYS[2], user)
+    if expiry then
+      expiry = tonumber(expiry)
+      if expiry > now_s * 1000 + math.floor(tonumber(t[2]) / 1000) then
+        return {'active', 0, issued, nonce, expiry}
+      end
+      redis.call('ZREM', KEYS[2], user)
+      redis.call('HINCRBY', KEYS[3], 'expired', 1)
     end
   end
 end
@@ -53,4 +53,4 @@ redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('HINCRBY', KEYS[3], 'joined', 1)
 -- The sequence only grows, so the newcomer is last: its place is the set's size.
 local position = redis.call('ZCARD', KEYS[1])
-return {'waiting', position, now_s, nonce, (now_s + idle) * 1000, rate, now_ms}
+return {'waiting', position, now_s, nonce, (now_s + idle) * 1000}

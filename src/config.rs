@@ -69,8 +69,14 @@ pub enum Command {
     /// Add users for load tests (same UUID rule as the demo users, ids continuing).
     Seed {
         /// How many users to add.
-        #[arg(long)]
+        #[arg(long, default_value_t = 0)]
         users: u64,
+        /// Also add the `bench-arena` concert with this many schedules (once).
+        #[arg(long, default_value_t = 0)]
+        arena_schedules: u32,
+        /// Seats per `bench-arena` schedule, 1000 won each.
+        #[arg(long, default_value_t = 500)]
+        arena_seats: i32,
     },
     /// Audit the business invariants (no double sale, money conserved, Redis in
     /// step with Postgres); exits non-zero on any violation.

@@ -20,7 +20,7 @@ use crate::booking::{idempotency, BookingService};
 use crate::config::Config;
 use crate::http::limits::JoinLimiter;
 use crate::http::views::LocalClock;
-use crate::http::{self, AppState};
+use crate::http::{self, AppContext, AppState};
 use crate::queue::{QueueService, TokenSigner};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
@@ -81,7 +81,7 @@ impl Application {
         let listener = TcpListener::bind(&config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState {
+        let state = AppState::new(AppContext {
             clock: LocalClock(config.timezone),
             join_limiter: Arc::new(JoinLimiter::new(config.queue.join_rate_limit)),
             config: Arc::new(config),
@@ -90,7 +90,7 @@ impl Application {
             users,
             queue,
             booking,
-        };
+        });
         Ok(Application { listener, state })
     }
 
@@ -125,17 +125,19 @@ impl Application {
 fn spawn_background(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     if state.config.queue.run_scheduler {
-        let booking = state.booking.clone();
-        let default_queue = state.config.queue.default_queue.clone();
-        let queues = move || {
-            let mut names = vec![default_queue.clone()];
-            names.extend(booking.catalog().concerts().map(|concert| concert.code.clone()));
-            names
-        };
+        let for_scheduler = state.clone();
+        let queues = move || queue_names(&for_scheduler);
         tasks.spawn(state.queue.clone().run_admission(queues, stop.clone()));
     }
     tasks.spawn(housekeeping(state.clone(), stop));
     tasks
+}
+
+/// Every queue: the default one and one per concert code.
+fn queue_names(state: &AppState) -> Vec<String> {
+    let mut names = vec![state.config.queue.default_queue.clone()];
+    names.extend(state.booking.catalog().concerts().map(|concert| concert.code.clone()));
+    names
 }
 
 /// Keeps the in-memory copies current and tidies what correctness does not need.
@@ -158,7 +160,13 @@ async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         let outcome = tokio::select! {
             _ = stop.changed() => return,
-            _ = users_tick.tick() => state.users.refresh(&state.db).await.map(drop).map_err(anyhow::Error::from),
+            _ = users_tick.tick() => {
+                let queues = queue_names(&state);
+                if let Err(err) = state.queue.refresh_rates(&queues).await {
+                    tracing::debug!(error = %err, "could not refresh admission rates");
+                }
+                state.users.refresh(&state.db).await.map(drop).map_err(anyhow::Error::from)
+            }
             _ = reload_tick.tick() => state.users.reload(&state.db).await.map(drop).map_err(anyhow::Error::from),
             _ = catalog_tick.tick() => state.booking.reload_catalog().await.map_err(anyhow::Error::from),
             _ = sweep_tick.tick() => state.booking.sweep_holds().await.map(drop).map_err(anyhow::Error::from),

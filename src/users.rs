@@ -5,7 +5,7 @@
 //! (ids only grow), and fully reloaded now and then in case an insert committed
 //! out of id order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
@@ -18,15 +18,47 @@ pub struct UserDirectory {
     highest_id: AtomicI64,
 }
 
+/// Ids below this live in a bitset (at most 8 MiB); larger ones in `sparse_ids`.
+const DENSE_ID_LIMIT: i64 = 1 << 26;
+
 #[derive(Default)]
 struct Known {
+    /// Bit n set = user n exists. Ids are dense (1, 2, 3, ...), so this is tiny
+    /// (125 KB for a million users) and a lookup is one cache-friendly load.
+    dense_ids: Vec<u64>,
+    sparse_ids: HashSet<i64>,
     uuid_of: HashMap<i64, Uuid>,
     by_uuid: HashMap<Uuid, i64>,
 }
 
+impl Known {
+    fn contains(&self, id: i64) -> bool {
+        if (0..DENSE_ID_LIMIT).contains(&id) {
+            let (word, bit) = ((id / 64) as usize, id % 64);
+            self.dense_ids.get(word).is_some_and(|bits| bits & (1 << bit) != 0)
+        } else {
+            self.sparse_ids.contains(&id)
+        }
+    }
+
+    fn insert(&mut self, id: i64, uuid: Uuid) {
+        if (0..DENSE_ID_LIMIT).contains(&id) {
+            let (word, bit) = ((id / 64) as usize, id % 64);
+            if self.dense_ids.len() <= word {
+                self.dense_ids.resize(word + 1, 0);
+            }
+            self.dense_ids[word] |= 1 << bit;
+        } else {
+            self.sparse_ids.insert(id);
+        }
+        self.uuid_of.insert(id, uuid);
+        self.by_uuid.insert(uuid, id);
+    }
+}
+
 impl UserDirectory {
     pub fn contains(&self, user_id: i64) -> bool {
-        self.read().uuid_of.contains_key(&user_id)
+        self.read().contains(user_id)
     }
 
     pub fn id_of(&self, uuid: &Uuid) -> Option<i64> {
@@ -69,8 +101,7 @@ impl UserDirectory {
             known.uuid_of.reserve(rows.len());
             known.by_uuid.reserve(rows.len());
             for &(id, uuid) in &rows {
-                known.uuid_of.insert(id, uuid);
-                known.by_uuid.insert(uuid, id);
+                known.insert(id, uuid);
             }
         }
         self.highest_id.fetch_max(highest, Ordering::AcqRel);
@@ -81,5 +112,24 @@ impl UserDirectory {
         // A panic while holding the lock cannot leave the sets half-valid for a
         // reader (inserts only), so a poisoned lock is still safe to read.
         self.known.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_and_sparse_ids_are_both_found() {
+        let mut known = Known::default();
+        for id in [1, 63, 64, 1_000_000, DENSE_ID_LIMIT + 5, i64::MAX] {
+            known.insert(id, Uuid::new_v4());
+        }
+        for id in [1, 63, 64, 1_000_000, DENSE_ID_LIMIT + 5, i64::MAX] {
+            assert!(known.contains(id), "{id}");
+        }
+        for id in [0, 2, 65, 999_999, DENSE_ID_LIMIT, -1, i64::MIN] {
+            assert!(!known.contains(id), "{id}");
+        }
     }
 }

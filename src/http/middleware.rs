@@ -7,7 +7,11 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -42,7 +46,33 @@ pub fn wrap(router: Router, config: &Config) -> Router {
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+}
+
+/// Request ids `<process prefix>-<counter>`: unique per process start, and free
+/// of the random-number syscall a UUID v4 per request costs.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u32,
+    counter: Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        RequestIds {
+            prefix: rand::random(),
+            counter: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let sequence = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{sequence:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 async fn with_timeout(req: Request, next: Next, limit: Duration) -> Response {

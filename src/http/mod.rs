@@ -28,9 +28,26 @@ pub use error::Error;
 use limits::JoinLimiter;
 use views::LocalClock;
 
-/// Everything a handler may need; cheap to clone (pools and `Arc`s).
+/// Everything a handler may need. axum clones the state for every request, so
+/// it is one `Arc`: a clone is a single reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppContext>);
+
+impl AppState {
+    pub fn new(context: AppContext) -> Self {
+        AppState(Arc::new(context))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+pub struct AppContext {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub redis: Redis,

@@ -15,7 +15,8 @@ pub mod scheduler;
 pub mod stats;
 pub mod token;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use redis::RedisError;
@@ -93,10 +94,14 @@ struct Inner {
     signer: TokenSigner,
     users: Arc<UserDirectory>,
     config: QueueConfig,
+    /// Measured admission rate per queue, as last read from Redis (by an
+    /// admission step or [`QueueService::refresh_rates`]); kept here so polls
+    /// need not read it.
+    rates: RwLock<HashMap<String, f64>>,
 }
 
-/// (state, position, issued_s, nonce, expiry_ms, measured rate, now_ms)
-type StandingReply = (String, u64, i64, u32, i64, String, i64);
+/// (state, position, issued_s, nonce, expiry_ms)
+type StandingReply = (String, u64, i64, u32, i64);
 
 impl QueueService {
     pub fn new(redis: Redis, keys: Keys, signer: TokenSigner, users: Arc<UserDirectory>, config: QueueConfig) -> Self {
@@ -107,6 +112,7 @@ impl QueueService {
                 signer,
                 users,
                 config,
+                rates: RwLock::default(),
             }),
         }
     }
@@ -256,7 +262,7 @@ impl QueueService {
     }
 
     fn ticket(&self, queue: &str, user_id: i64, reply: StandingReply) -> Result<Ticket, QueueError> {
-        let (state, position, issued_s, nonce, expiry_ms, measured_rate, _now_ms) = reply;
+        let (state, position, issued_s, nonce, expiry_ms) = reply;
         let state = match state.as_str() {
             "waiting" => TokenState::Waiting,
             "active" => TokenState::Active,
@@ -271,7 +277,7 @@ impl QueueService {
             nonce,
         });
         let position = if state == TokenState::Waiting { position } else { 0 };
-        let eta_seconds = pacing::eta_seconds(position, self.admission_rate(&measured_rate));
+        let eta_seconds = pacing::eta_seconds(position, self.admission_rate(queue));
         Ok(Ticket {
             user_id,
             token,
@@ -285,12 +291,47 @@ impl QueueService {
     }
 
     /// The measured admission rate, or the configured one before anything was measured.
-    fn admission_rate(&self, measured: &str) -> f64 {
-        match measured.parse::<f64>() {
-            Ok(rate) if rate > 0.0 => rate,
+    fn admission_rate(&self, queue: &str) -> f64 {
+        let measured = self
+            .inner
+            .rates
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(queue)
+            .copied();
+        match measured {
+            Some(rate) if rate > 0.0 => rate,
             _ if self.inner.config.admit_rate > 0 => self.inner.config.admit_rate as f64,
             _ => f64::from(u32::MAX),
         }
+    }
+
+    /// Remembers a measured rate read from Redis (`""` = nothing measured yet).
+    pub(crate) fn remember_rate(&self, queue: &str, measured: &str) {
+        if let Ok(rate) = measured.parse::<f64>() {
+            let mut rates = self.inner.rates.write().unwrap_or_else(|p| p.into_inner());
+            match rates.get_mut(queue) {
+                Some(known) => *known = rate,
+                None => {
+                    rates.insert(queue.to_string(), rate);
+                }
+            }
+        }
+    }
+
+    /// Reads the measured admission rate of `queues` from Redis in one pipeline,
+    /// for instances that do not run the scheduler themselves.
+    pub async fn refresh_rates(&self, queues: &[String]) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        for queue in queues {
+            pipe.hget(&self.inner.keys.queue(queue).stats, "rate");
+        }
+        let mut redis = self.inner.redis.connection().await?;
+        let rates: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        for (queue, rate) in queues.iter().zip(rates) {
+            self.remember_rate(queue, rate.as_deref().unwrap_or(""));
+        }
+        Ok(())
     }
 }
 

@@ -55,22 +55,24 @@ impl QueueService {
         // One tick's worth after a pause: a stalled instance must not release a flood.
         let burst = (limits.rate * limits.tick_ms.max(1000) / 1000).max(1);
         let mut redis = self.inner.redis.connection().await?;
-        let (admitted, expired, abandoned, active, waiting): (u64, u64, u64, u64, u64) = scripts::QUEUE_ADMIT
-            .key(&keys.waiting)
-            .key(&keys.active)
-            .key(&keys.stats)
-            .arg(limits.max_active)
-            .arg(limits.rate)
-            .arg(burst)
-            .arg(limits.max_users_per_step)
-            .arg(self.config().idle_timeout_s)
-            .arg(&keys.meta_prefix)
-            .arg(META_BUCKET_SIZE)
-            .arg(self.config().active_ttl_s * 1000)
-            .arg(RATE_AVERAGE_S)
-            .arg(limits.tick_ms)
-            .invoke_async(&mut redis)
-            .await?;
+        let (admitted, expired, abandoned, active, waiting, rate): (u64, u64, u64, u64, u64, String) =
+            scripts::QUEUE_ADMIT
+                .key(&keys.waiting)
+                .key(&keys.active)
+                .key(&keys.stats)
+                .arg(limits.max_active)
+                .arg(limits.rate)
+                .arg(burst)
+                .arg(limits.max_users_per_step)
+                .arg(self.config().idle_timeout_s)
+                .arg(&keys.meta_prefix)
+                .arg(META_BUCKET_SIZE)
+                .arg(self.config().active_ttl_s * 1000)
+                .arg(RATE_AVERAGE_S)
+                .arg(limits.tick_ms)
+                .invoke_async(&mut redis)
+                .await?;
+        self.remember_rate(queue, &rate);
         Ok(AdmissionStep {
             admitted,
             expired,

@@ -26,6 +26,7 @@ impl QueueService {
             .hgetall(&keys.stats)
             .query_async(&mut redis)
             .await?;
+        self.remember_rate(queue, counters.get("rate").map(String::as_str).unwrap_or(""));
         let count = |name: &str| counters.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(QueueStats {
             waiting,

@@ -6,7 +6,8 @@
 //! a cluster. The admission script also derives per-user metadata buckets from
 //! [`QueueKeys::meta_prefix`] and [`META_BUCKET_SIZE`] (same tag, same slot).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 /// Users per metadata hash. Small hashes are stored as compact listpacks by Redis
 /// (`hash-max-listpack-entries` is 128), which is what keeps a waiting user cheap.
@@ -15,6 +16,9 @@ pub const META_BUCKET_SIZE: i64 = 100;
 #[derive(Clone, Debug)]
 pub struct Keys {
     prefix: Arc<str>,
+    /// Built once per queue: the hot paths then format only the per-user bucket.
+    /// Queues are the configured default plus one per concert, so this stays small.
+    queues: Arc<RwLock<HashMap<String, Arc<QueueKeys>>>>,
 }
 
 /// Keys of one waiting queue.
@@ -45,6 +49,7 @@ impl Keys {
     pub fn new(prefix: &str) -> Self {
         Self {
             prefix: Arc::from(prefix),
+            queues: Arc::default(),
         }
     }
 
@@ -52,7 +57,19 @@ impl Keys {
         &self.prefix
     }
 
-    pub fn queue(&self, queue: &str) -> QueueKeys {
+    pub fn queue(&self, queue: &str) -> Arc<QueueKeys> {
+        if let Some(keys) = self.queues.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
+            return keys.clone();
+        }
+        let keys = Arc::new(self.build_queue_keys(queue));
+        self.queues
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(queue.to_string(), keys.clone());
+        keys
+    }
+
+    fn build_queue_keys(&self, queue: &str) -> QueueKeys {
         let tag = format!("{{{}:q:{}}}", self.prefix, queue);
         QueueKeys {
             waiting: format!("{tag}:waiting"),

@@ -131,6 +131,46 @@ pub async fn insert_demo_data_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Code of the large venue that load tests sell out.
+pub const ARENA_CODE: &str = "bench-arena";
+
+/// Adds the `bench-arena` concert (schedules daily from 2032-01-01, seats at
+/// 1000 won) unless it exists; returns its id when added.
+pub async fn add_arena(pool: &PgPool, schedules: u32, seats_per_schedule: i32) -> anyhow::Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEED_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let concert_id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO concerts (code, name) VALUES ($1, '벤치마크아레나') ON CONFLICT (code) DO NOTHING RETURNING id",
+    )
+    .bind(ARENA_CODE)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(concert_id) = concert_id else {
+        return Ok(None);
+    };
+    let first_day = kst(2032, 1, 1, 19)?;
+    for day in 0..schedules {
+        let schedule_id: i64 =
+            sqlx::query_scalar("INSERT INTO concert_schedules (concert_id, starts_at) VALUES ($1, $2) RETURNING id")
+                .bind(concert_id)
+                .bind(first_day + chrono::Duration::days(i64::from(day)))
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO seats (schedule_id, seat_number, price) SELECT $1, n, 1000 FROM generate_series(1, $2) AS n",
+        )
+        .bind(schedule_id)
+        .bind(seats_per_schedule)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(concert_id))
+}
+
 /// Explicit ids leave the identity sequences behind; move them past the data.
 async fn resync_identities(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
     for table in ["users", "concerts", "concert_schedules", "seats"] {
