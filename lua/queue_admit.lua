@@ -84,6 +84,11 @@ local measured = redis.call('HGET', KEYS[3], 'rate') or ''
 -- and only over a real interval (a second instance stepping at once adds nothing).
 if waiting_before > 0 and elapsed_ms >= 50 then
   local instant = admitted * 1000 / elapsed_ms
+  -- A burst of allowance saved while the line was empty is not sustained
+  -- throughput: no sample may exceed the configured rate.
+  if rate > 0 then
+    instant = math.min(instant, rate)
+  end
   local previous = instant
   if measured ~= '' then
     previous = tonumber(measured)

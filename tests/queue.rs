@@ -385,3 +385,30 @@ async fn joining_too_fast_is_rate_limited() {
     assert_eq!(app.join(2).await.status(), 200, "other users are not affected");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_after_an_idle_line_does_not_shrink_the_eta() {
+    // Short ticks: the first step after a quiet spell admits a whole second's
+    // allowance in one 200 ms tick; that is not a 5x faster line.
+    let app = spawn_app_with(|config| {
+        config.queue.admit_rate = 100;
+        config.queue.admit_tick_ms = 200;
+    })
+    .await;
+    let queue = app.default_queue();
+    // The scheduler ticks over an empty line for a while, saving up allowance...
+    for _ in 0..6 {
+        app.state.queue.admit_once(&queue).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...then the rush arrives and the next tick admits the saved second at once.
+    for user in 1..=600 {
+        app.join(user).await;
+    }
+    let step = app.state.queue.admit_once(&queue).await.unwrap();
+    assert_eq!(step.admitted, 100);
+    let last = json_of(app.position(600).await).await;
+    assert_eq!(last["position"], 500);
+    assert_eq!(last["etaSeconds"], 5, "500 people at 100 per second: {last}");
+    app.stop().await;
+}
