@@ -348,3 +348,41 @@ async fn a_seat_sold_on_one_api_cannot_be_sold_on_the_other() {
     assert_eq!(sold, 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_v1_payment_covers_holds_on_several_dates_with_an_exact_ledger() {
+    let app = spawn_app().await;
+    app.charge(3, 10_000).await;
+    let token = v1_active_token(&app, HERO, 3).await;
+    assert_eq!(
+        v1_hold(&app, &token, 3, FIRST_DATE, 1).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        v1_hold(&app, &token, 3, "2030-10-12T19:00:00", 2)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let paid = authed(app.client.post(app.url("/api/v1/payments")), &token)
+        .json(&json!({ "UUID": uuid(3) }))
+        .send()
+        .await
+        .unwrap();
+    let paid = json_of(paid).await;
+    assert_eq!(paid["paymentAmount"], 4000);
+    assert_eq!(paid["paymentIds"].as_array().unwrap().len(), 2, "one payment per date");
+    assert_eq!(paid["balance"], 6000);
+
+    // Each ledger row carries the balance right after it: 10000, 8000, 6000.
+    let after: Vec<i64> = sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE user_id = 3 ORDER BY id")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(after, [10_000, 8_000, 6_000]);
+    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    assert_eq!(audit.status(), 200);
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 //! concurrent changes never lose an update and the ledger always sums to the balance.
 
 use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
 
 use super::idempotency::{self, Begin};
 use super::{BookingError, BookingService};
@@ -61,45 +62,60 @@ impl BookingService {
         amount: i64,
         claim: Option<&idempotency::Claim>,
     ) -> Result<Balance, BookingError> {
-        let mut tx = self.inner.db.begin().await?;
-        // Balance row created on first use, so users inserted by other tools work too.
-        sqlx::query("INSERT INTO balances (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let new_amount: Option<i64> = sqlx::query_scalar(
-            "UPDATE balances SET amount = amount + $2, updated_at = now()
-             WHERE user_id = $1 AND amount <= $3 - $2
-             RETURNING amount",
-        )
-        .bind(user_id)
-        .bind(amount)
-        .bind(self.inner.config.max_balance)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(new_amount) = new_amount else {
-            return Err(BookingError::BalanceLimitExceeded {
-                max: self.inner.config.max_balance,
-            });
+        let max = self.inner.config.max_balance;
+        let credited = match claim {
+            // One statement is its own transaction: one round trip to Postgres.
+            None => credit(&self.inner.db, user_id, amount, max, None).await?,
+            // The stored result must commit with the charge it describes.
+            Some(claim) => {
+                let mut tx = self.inner.db.begin().await?;
+                let credited = credit(&mut *tx, user_id, amount, max, Some(claim.key())).await?;
+                if let Some(new_amount) = credited {
+                    claim
+                        .complete(
+                            &mut tx,
+                            &Balance {
+                                user_id,
+                                amount: new_amount,
+                            },
+                        )
+                        .await?;
+                    tx.commit().await?;
+                }
+                credited
+            }
         };
-        sqlx::query(
-            "INSERT INTO balance_ledger (user_id, delta, balance_after, reason, idempotency_key)
-             VALUES ($1, $2, $3, 'charge', $4)",
-        )
-        .bind(user_id)
-        .bind(amount)
-        .bind(new_amount)
-        .bind(claim.map(|claim| claim.key()))
-        .execute(&mut *tx)
-        .await?;
-        let balance = Balance {
-            user_id,
-            amount: new_amount,
-        };
-        if let Some(claim) = claim {
-            claim.complete(&mut tx, &balance).await?;
-        }
-        tx.commit().await?;
-        Ok(balance)
+        credited
+            .map(|amount| Balance { user_id, amount })
+            .ok_or(BookingError::BalanceLimitExceeded { max })
     }
+}
+
+/// Adds `amount` and writes the ledger row in one statement (creating the
+/// balance row on first use); `None` when the balance would pass `max`.
+async fn credit<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    amount: i64,
+    max: i64,
+    idempotency_key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH credited AS (
+             INSERT INTO balances AS b (user_id, amount) SELECT $1, $2 WHERE $2 <= $3
+             ON CONFLICT (user_id) DO UPDATE SET amount = b.amount + EXCLUDED.amount, updated_at = now()
+             WHERE b.amount <= $3 - EXCLUDED.amount
+             RETURNING amount
+         ), ledger AS (
+             INSERT INTO balance_ledger (user_id, delta, balance_after, reason, idempotency_key)
+             SELECT $1, $2, amount, 'charge', $4 FROM credited
+         )
+         SELECT amount FROM credited",
+    )
+    .bind(user_id)
+    .bind(amount)
+    .bind(max)
+    .bind(idempotency_key)
+    .fetch_optional(db)
+    .await
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
 
 use super::catalog::Schedule;
 use super::holds::Hold;
@@ -101,89 +102,34 @@ impl BookingService {
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
         let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
-
-        let mut tx = self.inner.db.begin().await?;
-        let balance_after: Option<i64> = sqlx::query_scalar(
-            "UPDATE balances SET amount = amount - $2, updated_at = now()
-             WHERE user_id = $1 AND amount >= $2
-             RETURNING amount",
-        )
-        .bind(user_id)
-        .bind(total)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(balance_after) = balance_after else {
-            drop(tx);
-            let balance = self.balance(user_id).await?.amount;
-            return Err(BookingError::InsufficientBalance {
-                balance,
-                required: total,
-            });
-        };
-
-        let mut payment_ids = Vec::with_capacity(holds.len());
-        let mut paid_at = Utc::now();
-        let mut seats = Vec::new();
-        for hold in &holds {
-            let amount: i64 = hold.seats.iter().map(|seat| seat.price).sum();
-            let (payment_id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
-                "INSERT INTO payments (user_id, schedule_id, amount) VALUES ($1, $2, $3) RETURNING id, created_at",
-            )
-            .bind(user_id)
-            .bind(hold.schedule.id)
-            .bind(amount)
-            .fetch_one(&mut *tx)
-            .await?;
-            let seat_ids: Vec<i64> = hold.seats.iter().map(|seat| seat.id).collect();
-            let prices: Vec<i64> = hold.seats.iter().map(|seat| seat.price).collect();
-            let inserted = sqlx::query(
-                "INSERT INTO reservations (seat_id, schedule_id, user_id, payment_id, price)
-                 SELECT seat_id, $3, $4, $5, price FROM UNNEST($1::bigint[], $2::bigint[]) AS t (seat_id, price)",
-            )
-            .bind(&seat_ids)
-            .bind(&prices)
-            .bind(hold.schedule.id)
-            .bind(user_id)
-            .bind(payment_id)
-            .execute(&mut *tx)
-            .await;
-            if let Err(err) = inserted {
-                drop(tx);
-                return Err(self.sold_meanwhile(err, hold).await);
+        let recorded = match claim {
+            // One statement is its own transaction: one round trip to Postgres.
+            None => record_sale(&self.inner.db, user_id, &holds, None).await,
+            // The stored result must commit with the sale it describes.
+            Some(claim) => {
+                let mut tx = self.inner.db.begin().await?;
+                match record_sale(&mut *tx, user_id, &holds, Some(claim.key())).await {
+                    Ok(Some(sale)) => {
+                        let receipt = receipt(user_id, &holds, sale);
+                        claim.complete(&mut tx, &receipt).await?;
+                        tx.commit().await?;
+                        return Ok(receipt);
+                    }
+                    other => other,
+                }
             }
-            sqlx::query(
-                "INSERT INTO balance_ledger (user_id, delta, balance_after, reason, payment_id, idempotency_key)
-                 VALUES ($1, $2, $3, 'payment', $4, $5)",
-            )
-            .bind(user_id)
-            .bind(-amount)
-            .bind(balance_after)
-            .bind(payment_id)
-            .bind(claim.map(|claim| claim.key()))
-            .execute(&mut *tx)
-            .await?;
-            payment_ids.push(payment_id);
-            paid_at = created_at;
-            seats.extend(hold.seats.iter().map(|seat| PaidSeat {
-                schedule_id: hold.schedule.id,
-                seat_id: seat.id,
-                seat_number: seat.number,
-                price: seat.price,
-            }));
-        }
-        let receipt = Receipt {
-            user_id,
-            payment_ids,
-            paid_at,
-            amount: total,
-            balance_after,
-            seats,
         };
-        if let Some(claim) = claim {
-            claim.complete(&mut tx, &receipt).await?;
+        match recorded {
+            Ok(Some(sale)) => Ok(receipt(user_id, &holds, sale)),
+            Ok(None) => {
+                let balance = self.balance(user_id).await?.amount;
+                Err(BookingError::InsufficientBalance {
+                    balance,
+                    required: total,
+                })
+            }
+            Err(err) => Err(self.sold_meanwhile(err, &holds).await),
         }
-        tx.commit().await?;
-        Ok(receipt)
     }
 
     /// The user's live holds across `schedules`; at least one seat, or why not.
@@ -205,9 +151,9 @@ impl BookingService {
         }
     }
 
-    /// A reservation insert failed: when Postgres says a seat is already sold,
-    /// Redis missed that sale, so teach it before answering.
-    async fn sold_meanwhile(&self, err: sqlx::Error, hold: &Hold) -> BookingError {
+    /// The sale failed: when Postgres says a seat is already sold, Redis missed
+    /// that sale, so teach it (rebuild the sold sets) and name the seats.
+    async fn sold_meanwhile(&self, err: sqlx::Error, holds: &[Hold]) -> BookingError {
         let double_sale = err
             .as_database_error()
             .and_then(|db_err| db_err.constraint())
@@ -215,17 +161,30 @@ impl BookingService {
         if !double_sale {
             return err.into();
         }
-        let keys = self.inner.keys.schedule(hold.schedule.id);
-        match self.inner.redis.connection().await {
-            Ok(mut redis) => {
-                if let Err(err) = self.rebuild_sold(&mut redis, hold.schedule.id, &keys).await {
-                    tracing::warn!(error = %err, "could not rebuild sold seats");
-                }
+        let seat_ids: Vec<i64> = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.id).collect();
+        let taken: Vec<i64> = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
+            .bind(&seat_ids)
+            .fetch_all(&self.inner.db)
+            .await
+            .unwrap_or_default();
+        let mut numbers = Vec::new();
+        for hold in holds {
+            let keys = self.inner.keys.schedule(hold.schedule.id);
+            let rebuilt = match self.inner.redis.connection().await {
+                Ok(mut redis) => self.rebuild_sold(&mut redis, hold.schedule.id, &keys).await,
+                Err(err) => Err(err.into()),
+            };
+            if let Err(err) = rebuilt {
+                tracing::warn!(error = %err, "could not rebuild sold seats");
             }
-            Err(err) => tracing::warn!(error = %err, "could not rebuild sold seats"),
+            numbers.extend(
+                hold.seats
+                    .iter()
+                    .filter(|seat| taken.contains(&seat.id))
+                    .map(|seat| seat.number),
+            );
         }
-        let seats = hold.seats.iter().map(|seat| seat.number).collect();
-        BookingError::SeatUnavailable(seats)
+        BookingError::SeatUnavailable(numbers)
     }
 
     /// The sale is committed; Redis catching up is best effort and self-healing.
@@ -251,4 +210,101 @@ impl BookingService {
 fn payment_hash(user_id: i64, schedules: &[Arc<Schedule>]) -> String {
     let ids: Vec<String> = schedules.iter().map(|schedule| schedule.id.to_string()).collect();
     idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")])
+}
+
+/// What Postgres returns for a recorded sale: payment ids and time, balance after.
+struct RecordedSale {
+    payment_ids: Vec<i64>,
+    paid_at: DateTime<Utc>,
+    balance_after: i64,
+}
+
+/// Debits the balance, records one payment per schedule, the reservations and
+/// the ledger rows, in one statement (all or nothing). `None`: not enough money.
+/// A seat sold meanwhile fails the whole statement on `reservations_seat_key`.
+async fn record_sale<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    holds: &[Hold],
+    idempotency_key: Option<&str>,
+) -> Result<Option<RecordedSale>, sqlx::Error> {
+    let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
+    let schedule_ids: Vec<i64> = holds.iter().map(|hold| hold.schedule.id).collect();
+    let amounts: Vec<i64> = holds
+        .iter()
+        .map(|hold| hold.seats.iter().map(|seat| seat.price).sum())
+        .collect();
+    let (mut seat_ids, mut seat_schedules, mut prices) = (Vec::new(), Vec::new(), Vec::new());
+    for hold in holds {
+        for seat in &hold.seats {
+            seat_ids.push(seat.id);
+            seat_schedules.push(hold.schedule.id);
+            prices.push(seat.price);
+        }
+    }
+    let rows: Vec<(i64, DateTime<Utc>, i64)> = sqlx::query_as(
+        "WITH debit AS (
+             UPDATE balances SET amount = amount - $2, updated_at = now()
+             WHERE user_id = $1 AND amount >= $2
+             RETURNING amount
+         ), paid AS (
+             INSERT INTO payments (user_id, schedule_id, amount)
+             SELECT $1, p.schedule_id, p.amount FROM debit, UNNEST($3::bigint[], $4::bigint[]) AS p (schedule_id, amount)
+             RETURNING id, schedule_id, amount, created_at
+         ), sold AS (
+             INSERT INTO reservations (seat_id, schedule_id, user_id, payment_id, price)
+             SELECT s.seat_id, s.schedule_id, $1, paid.id, s.price
+             FROM UNNEST($5::bigint[], $6::bigint[], $7::bigint[]) AS s (seat_id, schedule_id, price)
+             JOIN paid ON paid.schedule_id = s.schedule_id
+         ), ledger AS (
+             INSERT INTO balance_ledger (user_id, delta, balance_after, reason, payment_id, idempotency_key)
+             SELECT $1, -paid.amount,
+                    debit.amount + COALESCE(sum(paid.amount) OVER (
+                        ORDER BY paid.id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0),
+                    'payment', paid.id, $8
+             FROM paid, debit
+             ORDER BY paid.id
+         )
+         SELECT paid.id, paid.created_at, debit.amount FROM paid, debit ORDER BY paid.id",
+    )
+    .bind(user_id)
+    .bind(total)
+    .bind(&schedule_ids)
+    .bind(&amounts)
+    .bind(&seat_ids)
+    .bind(&seat_schedules)
+    .bind(&prices)
+    .bind(idempotency_key)
+    .fetch_all(db)
+    .await?;
+    let Some(&(_, paid_at, balance_after)) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(RecordedSale {
+        payment_ids: rows.iter().map(|row| row.0).collect(),
+        paid_at,
+        balance_after,
+    }))
+}
+
+fn receipt(user_id: i64, holds: &[Hold], sale: RecordedSale) -> Receipt {
+    let seats = holds
+        .iter()
+        .flat_map(|hold| {
+            hold.seats.iter().map(|seat| PaidSeat {
+                schedule_id: hold.schedule.id,
+                seat_id: seat.id,
+                seat_number: seat.number,
+                price: seat.price,
+            })
+        })
+        .collect::<Vec<_>>();
+    Receipt {
+        user_id,
+        payment_ids: sale.payment_ids,
+        paid_at: sale.paid_at,
+        amount: seats.iter().map(|seat| seat.price).sum(),
+        balance_after: sale.balance_after,
+        seats,
+    }
 }
