@@ -3,7 +3,7 @@
 -- an active user keeps the active token; anyone else goes to the back of the line.
 -- KEYS[1]: waiting ZSET (user -> join sequence)
 -- KEYS[2]: active ZSET (user -> expiry ms)
--- KEYS[3]: stats HASH (seq, joined, abandoned, expired)
+-- KEYS[3]: stats HASH (seq = tokens issued so far, abandoned, expired)
 -- KEYS[4]: the user's meta HASH bucket (user -> "issued_s:nonce:last_seen_delta_s")
 -- ARGV[1]: user id
 -- ARGV[2]: nonce for a new token
@@ -50,7 +50,6 @@ local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('ZADD', KEYS[1], seq, user)
 redis.call('HSET', KEYS[4], user, now_s .. ':' .. nonce .. ':0')
 redis.call('EXPIRE', KEYS[4], ARGV[4])
-redis.call('HINCRBY', KEYS[3], 'joined', 1)
 -- The sequence only grows, so the newcomer is last: its place is the set's size.
 local position = redis.call('ZCARD', KEYS[1])
 return {'waiting', position, now_s, nonce, (now_s + idle) * 1000}

@@ -32,7 +32,8 @@ impl QueueService {
             waiting,
             active,
             admission_rate: counters.get("rate").and_then(|v| v.parse().ok()).unwrap_or(0.0),
-            joined: count("joined"),
+            // Every new token takes the next sequence number.
+            joined: count("seq"),
             admitted: count("admitted"),
             abandoned: count("abandoned"),
             expired: count("expired"),
