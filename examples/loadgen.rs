@@ -46,10 +46,16 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (first, last) = args.users.split_once("..").ok_or_else(|| anyhow::anyhow!("--users first..last"))?;
+    let (first, last) = args
+        .users
+        .split_once("..")
+        .ok_or_else(|| anyhow::anyhow!("--users first..last"))?;
     let (first, last): (u64, u64) = (first.parse()?, last.parse()?);
     let span = last - first + 1;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).tcp_nodelay(true).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .tcp_nodelay(true)
+        .build()?;
     let method: reqwest::Method = args.method.parse()?;
     let total = args.rate * args.seconds;
     let next = Arc::new(AtomicU64::new(0));
@@ -74,7 +80,12 @@ async fn main() -> anyhow::Result<()> {
                 let due = started + Duration::from_secs_f64(n as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
                 let user = first + n % span;
-                match client.request(method.clone(), &url).header("user-id", user.to_string()).send().await {
+                match client
+                    .request(method.clone(), &url)
+                    .header("user-id", user.to_string())
+                    .send()
+                    .await
+                {
                     Ok(response) if response.status().is_success() => {
                         let _ = response.bytes().await;
                         latencies.push(due.elapsed().as_micros() as u64);
@@ -93,8 +104,12 @@ async fn main() -> anyhow::Result<()> {
     let wall = started.elapsed().as_secs_f64();
     sorted.sort_unstable();
     let (ok, failed) = (sorted.len() as u64, failed.load(Ordering::Relaxed));
-    let (p50, p90, p99, p999) =
-        (percentile(&sorted, 0.5), percentile(&sorted, 0.9), percentile(&sorted, 0.99), percentile(&sorted, 0.999));
+    let (p50, p90, p99, p999) = (
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.9),
+        percentile(&sorted, 0.99),
+        percentile(&sorted, 0.999),
+    );
     let max = sorted.last().copied().unwrap_or(0) as f64 / 1000.0;
     println!(
         "target {} req/s for {} s over {} connections: {ok} ok, {failed} failed, {:.0} req/s achieved; latency ms p50 {p50:.2} p90 {p90:.2} p99 {p99:.2} p99.9 {p999:.2} max {max:.2}",
