@@ -103,7 +103,7 @@ read -r POLL_RPS POLL_P50 POLL_P99 < <(wrk_run poll loadtest/wrk/poll.lua "http:
 CEILING_ADDR="127.0.0.1:${CEILING_PORT}" CEILING_KEY="{${PREFIX}:q:poll}:waiting" "$EX/ceiling" >"$WORK/ceiling.log" 2>&1 &
 CEILING_PID=$!
 sleep 1
-read -r CEIL_RPS CEIL_P50 CEIL_P99 < <(wrk_run ceiling loadtest/wrk/ceiling.lua "http://127.0.0.1:${CEILING_PORT}" FIRST_USER=1 LAST_USER=100000)
+read -r CEIL_RPS CEIL_P50 CEIL_P99 < <(wrk_run ceiling loadtest/wrk/poll.lua "http://127.0.0.1:${CEILING_PORT}" FIRST_USER=1 LAST_USER=100000 PATH_TO_POLL=/position)
 kill "$CEILING_PID"; wait "$CEILING_PID" 2>/dev/null || true; CEILING_PID=""
 REDIS_RPS=$(redis-benchmark -c "$CONNECTIONS" -n 1000000 -r 100000 -q ZRANK "{${PREFIX}:q:poll}:waiting" __rand_int__ 2>/dev/null |
     tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)

@@ -51,32 +51,26 @@ impl QueueService {
 
     /// The queue a token was issued for, once its signature checks out.
     pub fn queue_of(&self, raw_token: &str) -> Result<String, QueueError> {
-        let raw_token = raw_token.trim();
-        if raw_token.is_empty() {
-            return Err(QueueError::TokenMissing);
-        }
-        let token = self
-            .inner
-            .signer
-            .verify(raw_token)
-            .map_err(|_| QueueError::TokenInvalid)?;
-        Ok(token.queue)
+        Ok(self.signed(raw_token)?.queue)
     }
 
     /// Checks the signature and that the token is for `queue` (and `user_id`); no Redis call.
     pub fn verify(&self, queue: &str, raw_token: &str, user_id: Option<i64>) -> Result<QueueToken, QueueError> {
-        let raw_token = raw_token.trim();
-        if raw_token.is_empty() {
-            return Err(QueueError::TokenMissing);
-        }
-        let token = self
-            .inner
-            .signer
-            .verify(raw_token)
-            .map_err(|_| QueueError::TokenInvalid)?;
+        let token = self.signed(raw_token)?;
         if token.queue != queue || user_id.is_some_and(|user| user != token.user_id) {
             return Err(QueueError::TokenMismatch);
         }
         Ok(token)
+    }
+
+    fn signed(&self, raw_token: &str) -> Result<QueueToken, QueueError> {
+        let raw_token = raw_token.trim();
+        if raw_token.is_empty() {
+            return Err(QueueError::TokenMissing);
+        }
+        self.inner
+            .signer
+            .verify(raw_token)
+            .map_err(|_| QueueError::TokenInvalid)
     }
 }
