@@ -1,11 +1,11 @@
 //! Balances: charged and read here, debited by payments. Every change is one
-//! guarded `UPDATE ... RETURNING` plus a ledger row in the same transaction, so
-//! concurrent changes never lose an update and the ledger always sums to the balance.
+//! statement: a guarded `UPDATE ... RETURNING` plus a ledger row, so concurrent
+//! changes never lose an update and the ledger always sums to the balance.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
-use super::idempotency::{self, Begin};
+use super::idempotency::IdempotencyKey;
 use super::{BookingError, BookingService};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,66 +39,29 @@ impl BookingService {
         if amount <= 0 || amount > config.max_charge {
             return Err(BookingError::InvalidAmount { max: config.max_charge });
         }
-        let claim = match idempotency_key {
-            None => None,
-            Some(key) => {
-                let hash = idempotency::request_hash(&["charge", &user_id.to_string(), &amount.to_string()]);
-                match idempotency::begin(&self.inner.db, user_id, key, "charge", &hash).await? {
-                    Begin::Replay(balance) => return Ok(balance),
-                    Begin::Run(claim) => Some(claim),
-                }
-            }
+        let key = idempotency_key.map(|key| IdempotencyKey::new(user_id, key, "charge", &[&amount.to_string()]));
+        let max = config.max_balance;
+        let result = match credit(&self.inner.db, user_id, amount, max, key.as_ref()).await {
+            Ok(Some(amount)) => Ok(Balance { user_id, amount }),
+            Ok(None) => Err(BookingError::BalanceLimitExceeded { max }),
+            Err(err) => Err(err.into()),
         };
-        let result = self.apply_charge(user_id, amount, claim.as_ref()).await;
-        if let (Err(_), Some(claim)) = (&result, claim) {
-            claim.release(&self.inner.db).await;
+        match (result, key) {
+            (Err(failure), Some(key)) => key.or_stored(&self.inner.db, failure).await,
+            (result, _) => result,
         }
-        result
-    }
-
-    async fn apply_charge(
-        &self,
-        user_id: i64,
-        amount: i64,
-        claim: Option<&idempotency::Claim>,
-    ) -> Result<Balance, BookingError> {
-        let max = self.inner.config.max_balance;
-        let credited = match claim {
-            // One statement is its own transaction: one round trip to Postgres.
-            None => credit(&self.inner.db, user_id, amount, max, None).await?,
-            // The stored result must commit with the charge it describes.
-            Some(claim) => {
-                let mut tx = self.inner.db.begin().await?;
-                let credited = credit(&mut *tx, user_id, amount, max, Some(claim.key())).await?;
-                if let Some(new_amount) = credited {
-                    claim
-                        .complete(
-                            &mut tx,
-                            &Balance {
-                                user_id,
-                                amount: new_amount,
-                            },
-                        )
-                        .await?;
-                    tx.commit().await?;
-                }
-                credited
-            }
-        };
-        credited
-            .map(|amount| Balance { user_id, amount })
-            .ok_or(BookingError::BalanceLimitExceeded { max })
     }
 }
 
 /// Adds `amount` and writes the ledger row in one statement (creating the
-/// balance row on first use); `None` when the balance would pass `max`.
+/// balance row on first use), storing the new balance under the idempotency
+/// key if there is one; `None` when the balance would pass `max`.
 async fn credit<'e>(
     db: impl PgExecutor<'e>,
     user_id: i64,
     amount: i64,
     max: i64,
-    idempotency_key: Option<&str>,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH credited AS (
@@ -109,13 +72,19 @@ async fn credit<'e>(
          ), ledger AS (
              INSERT INTO balance_ledger (user_id, delta, balance_after, reason, idempotency_key)
              SELECT $1, $2, amount, 'charge', $4 FROM credited
+         ), remembered AS (
+             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, status, response_status, response_body)
+             SELECT $1, $4, $5, $6, 'done', 200, jsonb_build_object('user_id', $1::bigint, 'amount', amount)
+             FROM credited WHERE $4::text IS NOT NULL
          )
          SELECT amount FROM credited",
     )
     .bind(user_id)
     .bind(amount)
     .bind(max)
-    .bind(idempotency_key)
+    .bind(key.map(IdempotencyKey::key))
+    .bind(key.map(IdempotencyKey::operation))
+    .bind(key.map(IdempotencyKey::request_hash))
     .fetch_optional(db)
     .await
 }

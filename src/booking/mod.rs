@@ -56,8 +56,6 @@ pub enum BookingError {
     BalanceLimitExceeded { max: i64 },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
-    #[error("a request with this Idempotency-Key is still being processed")]
-    IdempotencyInProgress,
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("Redis failed")]

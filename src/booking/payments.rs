@@ -15,7 +15,7 @@ use sqlx::PgExecutor;
 
 use super::catalog::Schedule;
 use super::holds::Hold;
-use super::idempotency::{self, Begin, Claim};
+use super::idempotency::IdempotencyKey;
 use super::{BookingError, BookingService};
 use crate::queue::{Admission, QueueError};
 
@@ -56,10 +56,9 @@ impl BookingService {
             (Ok(admission), _) => self.pay(&admission, schedules, idempotency_key).await,
             (Err(QueueError::TokenExpired), Some(key)) => {
                 let token = self.inner.queue.verify(queue, raw_token, user_id)?;
-                let hash = payment_hash(token.user_id, schedules);
-                idempotency::replay(&self.inner.db, token.user_id, key, "payment", &hash)
-                    .await?
-                    .ok_or(QueueError::TokenExpired.into())
+                payment_key(token.user_id, key, schedules)
+                    .or_stored(&self.inner.db, QueueError::TokenExpired.into())
+                    .await
             }
             (Err(err), _) => Err(err.into()),
         }
@@ -74,51 +73,27 @@ impl BookingService {
     ) -> Result<Receipt, BookingError> {
         let user_id = admission.token.user_id;
         self.require_user(user_id)?;
-        let claim = match idempotency_key {
-            None => None,
-            Some(key) => {
-                let ids: Vec<String> = schedules.iter().map(|s| s.id.to_string()).collect();
-                let hash = idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")]);
-                match idempotency::begin(&self.inner.db, user_id, key, "payment", &hash).await? {
-                    Begin::Replay(receipt) => return Ok(receipt),
-                    Begin::Run(claim) => Some(claim),
-                }
+        let key = idempotency_key.map(|key| payment_key(user_id, key, schedules));
+        match (self.settle(user_id, schedules, key.as_ref()).await, key) {
+            (Ok(receipt), _) => {
+                self.after_sale(admission, &receipt).await;
+                Ok(receipt)
             }
-        };
-        let result = self.settle(user_id, schedules, claim.as_ref()).await;
-        match (&result, claim) {
-            (Err(_), Some(claim)) => claim.release(&self.inner.db).await,
-            (Ok(receipt), _) => self.after_sale(admission, receipt).await,
-            _ => {}
+            // Perhaps a retry of a payment that went through: its receipt.
+            (Err(failure), Some(key)) => key.or_stored(&self.inner.db, failure).await,
+            (Err(failure), None) => Err(failure),
         }
-        result
     }
 
     async fn settle(
         &self,
         user_id: i64,
         schedules: &[Arc<Schedule>],
-        claim: Option<&Claim>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
         let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
-        let recorded = match claim {
-            // One statement is its own transaction: one round trip to Postgres.
-            None => record_sale(&self.inner.db, user_id, &holds, None).await,
-            // The stored result must commit with the sale it describes.
-            Some(claim) => {
-                let mut tx = self.inner.db.begin().await?;
-                match record_sale(&mut *tx, user_id, &holds, Some(claim.key())).await {
-                    Ok(Some(sale)) => {
-                        let receipt = receipt(user_id, &holds, sale);
-                        claim.complete(&mut tx, &receipt).await?;
-                        tx.commit().await?;
-                        return Ok(receipt);
-                    }
-                    other => other,
-                }
-            }
-        };
+        let recorded = record_sale(&self.inner.db, user_id, &holds, key).await;
         match recorded {
             Ok(Some(sale)) => Ok(receipt(user_id, &holds, sale)),
             Ok(None) => {
@@ -207,9 +182,9 @@ impl BookingService {
     }
 }
 
-fn payment_hash(user_id: i64, schedules: &[Arc<Schedule>]) -> String {
+fn payment_key(user_id: i64, key: &str, schedules: &[Arc<Schedule>]) -> IdempotencyKey {
     let ids: Vec<String> = schedules.iter().map(|schedule| schedule.id.to_string()).collect();
-    idempotency::request_hash(&["payment", &user_id.to_string(), &ids.join(",")])
+    IdempotencyKey::new(user_id, key, "payment", &[&ids.join(",")])
 }
 
 /// What Postgres returns for a recorded sale: payment ids and time, balance after.
@@ -222,12 +197,27 @@ struct RecordedSale {
 /// Debits the balance, records one payment per schedule, the reservations and
 /// the ledger rows, in one statement (all or nothing). `None`: not enough money.
 /// A seat sold meanwhile fails the whole statement on `reservations_seat_key`.
+///
+/// With an idempotency key, the same statement stores the receipt under it: the
+/// parts known beforehand come from Rust (a receipt with placeholders, so the
+/// field names are serde's), the parts Postgres makes are merged in.
 async fn record_sale<'e>(
     db: impl PgExecutor<'e>,
     user_id: i64,
     holds: &[Hold],
-    idempotency_key: Option<&str>,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Option<RecordedSale>, sqlx::Error> {
+    let known_receipt = key.map(|_| {
+        let placeholders = RecordedSale {
+            payment_ids: Vec::new(),
+            paid_at: DateTime::UNIX_EPOCH,
+            balance_after: 0,
+        };
+        serde_json::to_value(receipt(user_id, holds, placeholders))
+    });
+    let known_receipt = known_receipt
+        .transpose()
+        .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
     let schedule_ids: Vec<i64> = holds.iter().map(|hold| hold.schedule.id).collect();
     let amounts: Vec<i64> = holds
@@ -264,6 +254,13 @@ async fn record_sale<'e>(
                     'payment', paid.id, $8
              FROM paid, debit
              ORDER BY paid.id
+         ), remembered AS (
+             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, status, response_status, response_body)
+             SELECT $1, $8, $10, $11, 'done', 200, $9::jsonb || jsonb_build_object(
+                        'payment_ids', (SELECT jsonb_agg(id ORDER BY id) FROM paid),
+                        'paid_at', (SELECT min(created_at) FROM paid),
+                        'balance_after', debit.amount)
+             FROM debit WHERE $8::text IS NOT NULL
          )
          SELECT paid.id, paid.created_at, debit.amount FROM paid, debit ORDER BY paid.id",
     )
@@ -274,7 +271,10 @@ async fn record_sale<'e>(
     .bind(&seat_ids)
     .bind(&seat_schedules)
     .bind(&prices)
-    .bind(idempotency_key)
+    .bind(key.map(IdempotencyKey::key))
+    .bind(known_receipt)
+    .bind(key.map(IdempotencyKey::operation))
+    .bind(key.map(IdempotencyKey::request_hash))
     .fetch_all(db)
     .await?;
     let Some(&(_, paid_at, balance_after)) = rows.first() else {

@@ -100,7 +100,6 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         BookingError::InvalidAmount { .. } => (S::BAD_REQUEST, "INVALID_AMOUNT", None),
         BookingError::BalanceLimitExceeded { .. } => (S::CONFLICT, "BALANCE_LIMIT_EXCEEDED", None),
         BookingError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None),
-        BookingError::IdempotencyInProgress => (S::CONFLICT, "IDEMPOTENCY_IN_PROGRESS", None),
         BookingError::Queue(err) => queue_parts(err),
         BookingError::Redis(err) if redis_is_unavailable(err) => {
             (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)

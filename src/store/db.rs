@@ -52,6 +52,9 @@ pub fn pool(database_url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
+        // sqlx would ping every connection it hands out: a second round trip per
+        // statement. A connection that died is found on use instead, and dropped.
+        .test_before_acquire(false)
         // A dead database must answer 503 quickly, never hang a request.
         .acquire_timeout(Duration::from_millis(1000))
         .connect_lazy_with(options))
