@@ -484,8 +484,12 @@ export function freeSeats(catalog, scheduleId, token) {
 // random schedule among `schedules` (retrying on 409 SEAT_UNAVAILABLE, switching
 // schedule when one is sold out) and pay. `balance` is the balance before paying;
 // checks that the payment debits exactly the held total.
+// `payAt` (ms since the epoch, optional) is a rendezvous: a user holding seats
+// waits until then before paying, so that every payment of the run reaches the
+// server in one burst (holds last minutes; a user filling in a payment form
+// waits just so).
 // Returns 'paid', 'no-seat' or 'error'.
-export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeats = 2, attempts = 3 }) {
+export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeats = 2, attempts = 3, payAt = 0 }) {
   const tokenHeader = { Token: token };
   let candidates = schedules.slice();
   let scheduleId = pick(candidates);
@@ -537,6 +541,7 @@ export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeat
     noSeat.add(1);
     return 'no-seat';
   }
+  if (payAt > Date.now()) sleep((payAt - Date.now()) / 1000);
 
   const res = call(
     'POST',

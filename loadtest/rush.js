@@ -48,6 +48,12 @@ const ARRIVAL_SPREAD_S = envFloat('ARRIVAL_SPREAD_S', 3);
 const HOLD_ATTEMPTS = envInt('HOLD_ATTEMPTS', 3);
 const MAX_SEATS = envInt('MAX_SEATS', 2);
 const CHARGE = envInt('CHARGE', 20000);
+// Rendezvous for the payments, in seconds after the start of the run (0 = pay
+// as soon as the seats are held). With it, every user holding seats pays at the
+// same instant: the benchmark uses it to measure how fast the server settles a
+// burst of payments, apart from how fast the load generator walks the users
+// there.
+const PAY_AT_S = envFloat('PAY_AT_S', 0);
 // Schedules to fight over: SCHEDULES=1,2 (default: every schedule of the concerts
 // CONCERT_ID / CONCERT_IDS, default the demo concerts 1,2,3); SCHEDULES=1 for one hot date.
 
@@ -57,7 +63,7 @@ export const options = {
       executor: 'per-vu-iterations',
       vus: USERS,
       iterations: 1,
-      maxDuration: envStr('MAX_DURATION', `${Math.ceil(WAIT_TIMEOUT_S + ARRIVAL_SPREAD_S + 60)}s`),
+      maxDuration: envStr('MAX_DURATION', `${Math.ceil(WAIT_TIMEOUT_S + ARRIVAL_SPREAD_S + PAY_AT_S + 60)}s`),
       gracefulStop: '30s',
     },
   },
@@ -112,6 +118,7 @@ export default function (data) {
     schedules: data.schedules,
     maxSeats: MAX_SEATS,
     attempts: HOLD_ATTEMPTS,
+    payAt: PAY_AT_S > 0 ? exec.scenario.startTime + PAY_AT_S * 1000 : 0,
   });
 }
 
