@@ -164,9 +164,14 @@ ADMIT_RESULT=$("$EX/queue_bench" admit --queue q1m | sed -n 's/^RESULT //p')
 
 # --- 5. rush ------------------------------------------------------------------------
 log "5. rush: 2,000 virtual users on the bench-arena"
+# The sale opens: all 2,000 arrive at once, are admitted within a second, race
+# for seats, and pay together at a rendezvous 30 s in (PAY_AT_S), so the
+# payments reach the server as one burst whatever pace k6 walks them there.
 # Request logs on for this server: they give the server-side latency of each
-# hold and payment, apart from k6's own scheduling delays on a busy machine.
-start_server BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_ADMIT_RATE=2000 BOXOFFICE_MAX_ACTIVE=5000 BOXOFFICE_ADMIT_TICK_MS=200 \
+# hold and payment, apart from k6's own scheduling delays on a busy machine
+# (whose latency thresholds are widened here for that reason; 5xx, checks and
+# invariants still fail the run).
+start_server BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_ADMIT_RATE=10000 BOXOFFICE_MAX_ACTIVE=5000 BOXOFFICE_ADMIT_TICK_MS=200 \
     RUST_LOG=warn,boxoffice=info,tower_http=info
 ARENA_SCHEDULES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc \
     "SELECT string_agg(s.id::text, ',' ORDER BY s.id) FROM concert_schedules s JOIN concerts c ON c.id = s.concert_id WHERE c.code = 'bench-arena'")
@@ -175,6 +180,8 @@ set +e
 k6 run --quiet --summary-export "$WORK/rush.json" \
     -e BASE_URL="http://127.0.0.1:${PORT}" -e USERS=2000 -e USER_OFFSET=200000 \
     -e SCHEDULES="$ARENA_SCHEDULES" -e CONCERT_ID="$ARENA_ID" -e MAX_SEATS=2 \
+    -e ARRIVAL_SPREAD_S=0 -e PAY_AT_S=30 \
+    -e P95_MS=10000 -e P99_MS=15000 -e BOOK_P95_MS=10000 -e BOOK_P99_MS=15000 \
     loadtest/rush.js >"$WORK/rush.log" 2>&1
 RUSH_EXIT=$?
 set -e
@@ -243,7 +250,7 @@ TABLE="$WORK/table.md"
     HOLD_P99=$(python3 -c "print(round($(json "$RUSH" hold_p99), 2))")
     PAY_RATE=$(python3 -c "print(round($(json "$RUSH" payments_per_s)))")
     SERVER_HOLD_P99=$(python3 -c "print(round($(json "$RUSH" server_hold_p99), 2))")
-    echo "| 5 | rush, 2,000 VUs (k6 rush.js); payments/s = payments ÷ (last − first payment in Postgres, ${PAY_WINDOW} s) | server-side (request log, $(json "$RUSH" server_holds) holds): hold p50 $(python3 -c "print(round($(json "$RUSH" server_hold_p50), 2))") ms, p99 **${SERVER_HOLD_P99} ms**; pay p50 $(python3 -c "print(round($(json "$RUSH" server_pay_p50), 2))") ms, p99 $(python3 -c "print(round($(json "$RUSH" server_pay_p99), 2))") ms. As k6 sees it: hold p99 ${HOLD_P99} ms, pay p99 $(python3 -c "print(round($(json "$RUSH" pay_p99), 2))") ms. $(json "$RUSH" payments) payments at **${PAY_RATE}/s**, 5xx: $(json "$RUSH" server_errors), double sales: ${DOUBLE_SALES}, invariants: ${INVARIANTS}, k6 exit $(json "$RUSH" k6_exit) | 0 double sales, 0 5xx, hold p99 <= 50 ms, >= 1,000 payments/s | $(python3 -c "print('yes' if ($DOUBLE_SALES == 0 and $(json "$RUSH" server_errors) == 0 and $SERVER_HOLD_P99 <= 50 and $PAY_RATE >= 1000 and '$INVARIANTS' == 'ok') else 'no')") |"
+    echo "| 5 | rush, 2,000 VUs (k6 rush.js: all arrive at once, pay at one rendezvous); payments/s = payments ÷ (last − first payment in Postgres, ${PAY_WINDOW} s) | server-side (request log, $(json "$RUSH" server_holds) holds): hold p50 $(python3 -c "print(round($(json "$RUSH" server_hold_p50), 2))") ms, p99 **${SERVER_HOLD_P99} ms**; pay p50 $(python3 -c "print(round($(json "$RUSH" server_pay_p50), 2))") ms, p99 $(python3 -c "print(round($(json "$RUSH" server_pay_p99), 2))") ms. As k6 sees it: hold p99 ${HOLD_P99} ms, pay p99 $(python3 -c "print(round($(json "$RUSH" pay_p99), 2))") ms. $(json "$RUSH" payments) payments at **${PAY_RATE}/s**, 5xx: $(json "$RUSH" server_errors), double sales: ${DOUBLE_SALES}, invariants: ${INVARIANTS}, k6 exit $(json "$RUSH" k6_exit) | 0 double sales, 0 5xx, hold p99 <= 50 ms, >= 1,000 payments/s | $(python3 -c "print('yes' if ($DOUBLE_SALES == 0 and $(json "$RUSH" server_errors) == 0 and $SERVER_HOLD_P99 <= 50 and $PAY_RATE >= 1000 and '$INVARIANTS' == 'ok') else 'no')") |"
     if [[ -n "$CAP_RESULT" ]]; then
         echo "| 6 | capacity: waiting users polling at the suggested interval | **${CAPACITY} users** (their polls add up to ${CAP_RATE}/s; measured open loop at that rate over 1M users: p99 $(json "$CAP_RESULT" p99_ms) ms) | >= 250,000 with poll p99 <= 20 ms | $(python3 -c "print('yes' if $CAPACITY >= 250000 else 'no')") |"
     else
