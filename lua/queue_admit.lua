@@ -62,8 +62,8 @@ while admitted < want and examined < max_examined do
     local meta = redis.call('HGET', ARGV[6] .. math.floor(tonumber(user) / bucket_size), user)
     local alive = false
     if meta then
-      local issued, seen = string.match(meta, '^(%d+):%d+:(%d+)$')
-      alive = tonumber(issued) + tonumber(seen) + idle >= now_s
+      local issued, _, seen = struct.unpack('>III', meta)
+      alive = issued + seen + idle >= now_s
     end
     if alive then
       redis.call('ZADD', KEYS[2], now_ms + ttl_ms, user)

@@ -13,8 +13,8 @@ local meta = redis.call('HGET', KEYS[3], user)
 if not meta then
   return {'none', 0}
 end
-local issued, nonce = string.match(meta, '^(%d+):(%d+):')
-if issued ~= ARGV[2] or nonce ~= ARGV[3] then
+local issued, nonce = struct.unpack('>II', meta)
+if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
   return {'stale', 0}
 end
 local t = redis.call('TIME')

@@ -11,8 +11,8 @@ local meta = redis.call('HGET', KEYS[3], user)
 if not meta then
   return 0
 end
-local issued, nonce = string.match(meta, '^(%d+):(%d+):')
-if issued ~= ARGV[2] or nonce ~= ARGV[3] then
+local issued, nonce = struct.unpack('>II', meta)
+if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
   return 0
 end
 if redis.call('ZREM', KEYS[1], user) == 0 then
@@ -20,6 +20,6 @@ if redis.call('ZREM', KEYS[1], user) == 0 then
 end
 local now_s = tonumber(redis.call('TIME')[1])
 -- Remember when it ended: polls report it as the expiry.
-redis.call('HSET', KEYS[3], user, issued .. ':' .. nonce .. ':' .. (now_s - tonumber(issued)))
+redis.call('HSET', KEYS[3], user, struct.pack('>III', issued, nonce, math.max(0, now_s - issued)))
 redis.call('HINCRBY', KEYS[2], 'completed', 1)
 return 1

@@ -6,7 +6,7 @@
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
 -- KEYS[3]: stats HASH
--- KEYS[4]: the user's meta HASH bucket
+-- KEYS[4]: the user's meta HASH bucket (struct '>III': issued_s, nonce, seen delta; see queue_join)
 -- ARGV[1]: user id
 -- ARGV[2]: idle timeout, seconds
 -- Returns: {state, position, issued_s, nonce, expiry_ms} with state "waiting",
@@ -21,15 +21,14 @@ local meta = redis.call('HGET', KEYS[4], user)
 if not meta then
   return {'none', 0, 0, 0, 0}
 end
-local issued, nonce, seen = string.match(meta, '^(%d+):(%d+):(%d+)$')
-issued = tonumber(issued)
-seen = issued + tonumber(seen)
+local issued, nonce, seen = struct.unpack('>III', meta)
+seen = issued + seen
 
 local rank = redis.call('ZRANK', KEYS[1], user)
 if rank then
   if seen + idle >= now_s then
     if now_s - seen >= math.ceil(idle / 10) then
-      redis.call('HSET', KEYS[4], user, issued .. ':' .. nonce .. ':' .. (now_s - issued))
+      redis.call('HSET', KEYS[4], user, struct.pack('>III', issued, nonce, now_s - issued))
       seen = now_s
     end
     return {'waiting', rank + 1, issued, nonce, (seen + idle) * 1000}

@@ -1,5 +1,5 @@
 //! Cross-cutting layers: request ids, structured request logs, a body limit, and
-//! a request timeout that answers 503 JSON instead of hanging.
+//! a request deadline that answers 503 JSON instead of hanging.
 
 use std::time::Duration;
 
@@ -21,12 +21,17 @@ use crate::config::Config;
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub fn wrap(router: Router, config: &Config) -> Router {
+/// Cuts off requests running past `BOXOFFICE_REQUEST_TIMEOUT_MS` with 503.
+pub fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
+    router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+        with_timeout(req, next, timeout)
+    }))
+}
+
+/// The layers every request passes through.
+pub fn wrap(router: Router) -> Router {
     router
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            with_timeout(req, next, timeout)
-        }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(

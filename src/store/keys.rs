@@ -30,7 +30,7 @@ pub struct QueueKeys {
     pub active: String,
     /// HASH of counters: sequence, rate bucket, measured throughput, totals.
     pub stats: String,
-    /// Prefix of the HASHes user id -> "issued_s:nonce:last_seen_delta_s".
+    /// Prefix of the HASHes user id -> 12 bytes, `issued_s, nonce, last_seen_delta_s` (see lua/queue_join.lua).
     pub meta_prefix: String,
 }
 
