@@ -8,6 +8,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use redis::aio::MultiplexedConnection;
 use serde_json::{json, Value};
@@ -44,7 +45,10 @@ async fn main() -> anyhow::Result<()> {
     let app = Router::new()
         .route("/position", get(position))
         .with_state(Ceiling { redis, key });
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    // The same socket setting as boxoffice, so the ratio compares work, not TCP options.
+    let listener = tokio::net::TcpListener::bind(&addr).await?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("ceiling listening on {addr}");
     axum::serve(listener, app).await?;
     Ok(())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::Request;
+use axum::serve::ListenerExt;
 use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -109,8 +110,14 @@ impl Application {
         let mut background = spawn_background(&self.state, stop_rx);
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
+        // Answers are small and go out in one write: Nagle would only hold them back.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(shutdown)
