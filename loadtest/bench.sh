@@ -127,10 +127,19 @@ INFO_BYTES_PER_USER=$(python3 -c "print(f'{($MEM_AFTER - $MEM_BEFORE) / 1_000_00
 KEY_BYTES_PER_USER=$(json "$MEM_RESULT" bytes_per_user)
 "$EX/queue_bench" fill --queue q10k --users 1..10000 >&2
 SCALE_RATE=$((HALF / 2))
-start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q10k
-P10K=$(loadgen "$SCALE_RATE" 1..10000 "$POLL_URL")
-start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q1m
-P1M=$(loadgen "$SCALE_RATE" 1..1000000 "$POLL_URL")
+# A p99 from one 15 s window moves by a millisecond on a shared VM, so each size
+# is measured three times, interleaved, and the median p99 is reported.
+median_p99() { python3 -c "import json, sys; r = sorted((json.loads(a) for a in sys.argv[1:]), key=lambda r: r['p99_ms']); print(json.dumps(r[len(r) // 2]))" "$@"; }
+SCALE_10K=()
+SCALE_1M=()
+for _ in 1 2 3; do
+    start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q10k
+    SCALE_10K+=("$(loadgen "$SCALE_RATE" 1..10000 "$POLL_URL")")
+    start_server "${QUEUE_SERVER[@]}" BOXOFFICE_DEFAULT_QUEUE=q1m
+    SCALE_1M+=("$(loadgen "$SCALE_RATE" 1..1000000 "$POLL_URL")")
+done
+P10K=$(median_p99 "${SCALE_10K[@]}")
+P1M=$(median_p99 "${SCALE_1M[@]}")
 
 # --- 6. capacity: users served polling at the suggested interval, p99 <= 20 ms ---------
 log "6. capacity"
@@ -245,7 +254,7 @@ TABLE="$WORK/table.md"
     P10K_P99=$(json "$P10K" p99_ms)
     P1M_P99=$(json "$P1M" p99_ms)
     echo "| 3 | Redis memory per waiting user, 1M waiting | **${KEY_BYTES_PER_USER} B** (MEMORY USAGE of every queue key), ${INFO_BYTES_PER_USER} B (INFO used_memory delta) | <= 160 B | $(python3 -c "print('yes' if max($KEY_BYTES_PER_USER, $INFO_BYTES_PER_USER) <= 160 else 'no')") |"
-    echo "|   | poll p99 at 1M vs 10k waiting, open loop ${SCALE_RATE}/s | 1M: **${P1M_P99} ms**, 10k: ${P10K_P99} ms (ratio $(ratio "$P1M_P99" "$P10K_P99")) | within 1.5x | $(python3 -c "print('yes' if $P1M_P99 <= 1.5 * $P10K_P99 else 'no')") |"
+    echo "|   | poll p99 at 1M vs 10k waiting, open loop ${SCALE_RATE}/s (median of 3 interleaved runs each) | 1M: **${P1M_P99} ms**, 10k: ${P10K_P99} ms (ratio $(ratio "$P1M_P99" "$P10K_P99")) | within 1.5x | $(python3 -c "print('yes' if $P1M_P99 <= 1.5 * $P10K_P99 else 'no')") |"
     echo "| 4 | admission, 1M backlog, unlimited rate and capacity | **$(json "$ADMIT_RESULT" users_per_s) users/s** ($(json "$ADMIT_RESULT" admitted) in $(json "$ADMIT_RESULT" seconds) s, $(json "$ADMIT_RESULT" steps) steps) | >= 100,000/s | $(python3 -c "print('yes' if $(json "$ADMIT_RESULT" users_per_s) >= 100000 else 'no')") |"
     HOLD_P99=$(python3 -c "print(round($(json "$RUSH" hold_p99), 2))")
     PAY_RATE=$(python3 -c "print(round($(json "$RUSH" payments_per_s)))")
