@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
             let range = option("--users").unwrap_or_else(|| "1..1000".into());
             let (first, last) = range.split_once("..").ok_or_else(|| anyhow::anyhow!("--users A..B"))?;
             let (first, last): (i64, i64) = (first.parse()?, last.parse()?);
-            let pool = db::pool(&config.database_url, 2)?;
+            let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
             users.reload(&pool).await?;
             let queue_service = service(users);
             let started = Instant::now();

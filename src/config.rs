@@ -54,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
 
+    /// Longest wait for a pooled Postgres connection before answering 503: how
+    /// fast a dead database is reported, and how large a burst may queue.
+    #[arg(long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_acquire_timeout_ms: u64,
+
     /// Insert the demo concerts and users when the database holds no concerts.
     #[arg(long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,

@@ -58,7 +58,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn seed_users(config: &Config, count: u64, arena_schedules: u32, arena_seats: i32) -> anyhow::Result<()> {
-    let pool = db::pool(&config.database_url, 2)?;
+    let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
     db::migrate(&pool).await?;
     seed::insert_demo_data_if_empty(&pool).await?;
     if count > 0 {
@@ -84,7 +84,7 @@ async fn seed_users(config: &Config, count: u64, arena_schedules: u32, arena_sea
 }
 
 async fn check(config: &Config) -> anyhow::Result<()> {
-    let pool = db::pool(&config.database_url, 2)?;
+    let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
     let redis = Redis::open(&config.redis_url)?;
     let catalog = Catalog::load(&pool).await?;
     let report = audit::run(&pool, &redis, &Keys::new(&config.redis_prefix), &catalog).await?;

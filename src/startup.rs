@@ -51,7 +51,11 @@ impl Application {
             );
         }
         db::create_database_if_missing(&config.database_url).await?;
-        let pool = db::pool(&config.database_url, config.db_max_connections)?;
+        let pool = db::pool(
+            &config.database_url,
+            config.db_max_connections,
+            config.db_acquire_timeout_ms,
+        )?;
         db::migrate(&pool).await?;
         if config.demo_data {
             seed::insert_demo_data_if_empty(&pool).await?;

@@ -45,7 +45,7 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
     Ok(())
 }
 
-pub fn pool(database_url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+pub fn pool(database_url: &str, max_connections: u32, acquire_timeout_ms: u64) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .context("DATABASE_URL is not a valid Postgres URL")?
         .log_statements(tracing::log::LevelFilter::Trace);
@@ -56,7 +56,7 @@ pub fn pool(database_url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         // statement. A connection that died is found on use instead, and dropped.
         .test_before_acquire(false)
         // A dead database must answer 503 quickly, never hang a request.
-        .acquire_timeout(Duration::from_millis(1000))
+        .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)))
         .connect_lazy_with(options))
 }
 
