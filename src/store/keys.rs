@@ -111,7 +111,10 @@ mod tests {
     fn queue_keys_share_one_hash_tag() {
         let keys = Keys::new("bo").queue("hero-autumn");
         assert_eq!(keys.waiting, "{bo:q:hero-autumn}:waiting");
-        assert_eq!(keys.meta_bucket(1234), "{bo:q:hero-autumn}:meta:12");
+        assert_eq!(keys.meta_bucket(1234), "{bo:q:hero-autumn}:meta:38");
+        let last_of_first = META_BUCKET_SIZE - 1;
+        assert_eq!(keys.meta_bucket(0), keys.meta_bucket(last_of_first));
+        assert_ne!(keys.meta_bucket(last_of_first), keys.meta_bucket(META_BUCKET_SIZE));
         for key in [&keys.active, &keys.stats, &keys.meta_prefix] {
             assert!(key.starts_with("{bo:q:hero-autumn}:"), "{key}");
         }
