@@ -73,8 +73,8 @@ async fn credit<'e>(
              INSERT INTO balance_ledger (user_id, delta, balance_after, reason, idempotency_key)
              SELECT $1, $2, amount, 'charge', $4 FROM credited
          ), remembered AS (
-             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, status, response_status, response_body)
-             SELECT $1, $4, $5, $6, 'done', 200, jsonb_build_object('user_id', $1::bigint, 'amount', amount)
+             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_body)
+             SELECT $1, $4, $5, $6, jsonb_build_object('user_id', $1::bigint, 'amount', amount)
              FROM credited WHERE $4::text IS NOT NULL
          )
          SELECT amount FROM credited",

@@ -56,10 +56,11 @@ impl IdempotencyKey {
         &self.request_hash
     }
 
-    /// The stored result of the request that used this key first, if any; the
-    /// key used for a different request is refused.
-    pub async fn stored<T: DeserializeOwned>(&self, db: &PgPool) -> Result<Option<T>, BookingError> {
-        let row: Option<(String, String, Option<serde_json::Value>)> = sqlx::query_as(
+    /// After a request with this key failed: the stored result when the key's
+    /// first use succeeded (this is a retry), or else the failure. A key used
+    /// for a different request is refused.
+    pub async fn or_stored<T: DeserializeOwned>(&self, db: &PgPool, failure: BookingError) -> Result<T, BookingError> {
+        let row: Option<(String, String, serde_json::Value)> = sqlx::query_as(
             "SELECT operation, request_hash, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         )
         .bind(self.user_id)
@@ -67,18 +68,12 @@ impl IdempotencyKey {
         .fetch_optional(db)
         .await?;
         match row {
-            None => Ok(None),
+            None => Err(failure),
             Some((operation, hash, _)) if operation != self.operation || hash != self.request_hash => {
                 Err(BookingError::IdempotencyKeyReused)
             }
-            Some((_, _, body)) => Ok(body.map(serde_json::from_value).transpose()?),
+            Some((_, _, body)) => Ok(serde_json::from_value(body)?),
         }
-    }
-
-    /// After a request with this key failed: the stored result when the key's
-    /// first use succeeded (this is a retry), or else the failure.
-    pub async fn or_stored<T: DeserializeOwned>(&self, db: &PgPool, failure: BookingError) -> Result<T, BookingError> {
-        self.stored(db).await?.ok_or(failure)
     }
 }
 

@@ -92,7 +92,6 @@ impl BookingService {
         key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
-        let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
         let recorded = record_sale(&self.inner.db, user_id, &holds, key).await;
         match recorded {
             Ok(Some(sale)) => Ok(receipt(user_id, &holds, sale)),
@@ -100,7 +99,7 @@ impl BookingService {
                 let balance = self.balance(user_id).await?.amount;
                 Err(BookingError::InsufficientBalance {
                     balance,
-                    required: total,
+                    required: amount_of(&holds),
                 })
             }
             Err(err) => Err(self.sold_meanwhile(err, &holds).await),
@@ -218,7 +217,7 @@ async fn record_sale<'e>(
     let known_receipt = known_receipt
         .transpose()
         .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-    let total: i64 = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum();
+    let total = amount_of(holds);
     let schedule_ids: Vec<i64> = holds.iter().map(|hold| hold.schedule.id).collect();
     let amounts: Vec<i64> = holds
         .iter()
@@ -255,8 +254,8 @@ async fn record_sale<'e>(
              FROM paid, debit
              ORDER BY paid.id
          ), remembered AS (
-             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, status, response_status, response_body)
-             SELECT $1, $8, $10, $11, 'done', 200, $9::jsonb || jsonb_build_object(
+             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_body)
+             SELECT $1, $8, $10, $11, $9::jsonb || jsonb_build_object(
                         'payment_ids', (SELECT jsonb_agg(id ORDER BY id) FROM paid),
                         'paid_at', (SELECT min(created_at) FROM paid),
                         'balance_after', debit.amount)
@@ -303,8 +302,13 @@ fn receipt(user_id: i64, holds: &[Hold], sale: RecordedSale) -> Receipt {
         user_id,
         payment_ids: sale.payment_ids,
         paid_at: sale.paid_at,
-        amount: seats.iter().map(|seat| seat.price).sum(),
+        amount: amount_of(holds),
         balance_after: sale.balance_after,
         seats,
     }
+}
+
+/// What the held seats cost together.
+fn amount_of(holds: &[Hold]) -> i64 {
+    holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.price).sum()
 }
