@@ -9,16 +9,11 @@
 //! Reads the same environment as the server (`REDIS_URL`, `DATABASE_URL`,
 //! `BOXOFFICE_REDIS_PREFIX`, ...).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use boxoffice::config::Config;
-use boxoffice::queue::scheduler::{AdmissionLimits, MAX_USERS_PER_STEP};
-use boxoffice::queue::{QueueService, TokenSigner};
-use boxoffice::store::db;
-use boxoffice::store::keys::Keys;
-use boxoffice::store::redis::Redis;
-use boxoffice::users::UserDirectory;
+use boxoffice::queue::{AdmissionLimits, MAX_USERS_PER_STEP};
+use boxoffice::startup::QueueTools;
 use futures::stream::{self, StreamExt};
 
 #[tokio::main]
@@ -33,31 +28,17 @@ async fn main() -> anyhow::Result<()> {
     let command = args.first().cloned().unwrap_or_default();
     let queue = option("--queue").unwrap_or_else(|| "default".into());
     let config = Config::from_env();
-    let redis = Redis::open(&config.redis_url)?;
-    let keys = Keys::new(&config.redis_prefix);
-    let users = Arc::new(UserDirectory::default());
-    let service = |users: Arc<UserDirectory>| {
-        QueueService::new(
-            redis.clone(),
-            keys.clone(),
-            TokenSigner::new(config.token_secret.as_bytes()),
-            users,
-            config.queue.clone(),
-        )
-    };
     match command.as_str() {
         "fill" => {
             let range = option("--users").unwrap_or_else(|| "1..1000".into());
             let (first, last) = range.split_once("..").ok_or_else(|| anyhow::anyhow!("--users A..B"))?;
             let (first, last): (i64, i64) = (first.parse()?, last.parse()?);
-            let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
-            users.reload(&pool).await?;
-            let queue_service = service(users);
+            let line = QueueTools::connect(&config, true).await?.line;
             let started = Instant::now();
             let failures = stream::iter(first..=last)
                 .map(|user| {
-                    let (queue_service, queue) = (queue_service.clone(), queue.clone());
-                    async move { queue_service.join(&queue, user).await.is_err() }
+                    let (line, queue) = (line.clone(), queue.clone());
+                    async move { line.join(&queue, user).await.is_err() }
                 })
                 .buffer_unordered(256)
                 .filter(|failed| std::future::ready(*failed))
@@ -72,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(failures == 0, "{failures} joins failed");
         }
         "admit" => {
-            let queue_service = service(users);
+            let scheduler = QueueTools::connect(&config, false).await?.scheduler;
             let limits = AdmissionLimits {
                 max_active: 0,
                 rate: 0,
@@ -82,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let (mut admitted, mut steps) = (0, 0);
             loop {
-                let step = queue_service.admit_with(&queue, limits).await?;
+                let step = scheduler.admit_with(&queue, limits).await?;
                 admitted += step.admitted;
                 steps += 1;
                 if step.waiting == 0 {
@@ -96,42 +77,11 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         "memory" => {
-            let mut connection = redis.connection().await?;
-            let queue_keys = keys.queue(&queue);
-            let pattern = format!("{}*", queue_keys.waiting.trim_end_matches("waiting"));
-            let mut cursor = 0_u64;
-            let (mut bytes, mut key_count) = (0_u64, 0_u64);
-            loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut connection)
-                    .await?;
-                for key in batch {
-                    let usage: Option<u64> = redis::cmd("MEMORY")
-                        .arg("USAGE")
-                        .arg(&key)
-                        .arg("SAMPLES")
-                        .arg(0)
-                        .query_async(&mut connection)
-                        .await?;
-                    bytes += usage.unwrap_or(0);
-                    key_count += 1;
-                }
-                cursor = next;
-                if cursor == 0 {
-                    break;
-                }
-            }
-            let waiting: u64 = redis::cmd("ZCARD")
-                .arg(&queue_keys.waiting)
-                .query_async(&mut connection)
-                .await?;
+            let scheduler = QueueTools::connect(&config, false).await?.scheduler;
+            let (keys, bytes) = scheduler.memory_usage(&queue).await?;
+            let waiting = scheduler.stats(&queue).await?.waiting;
             println!(
-                "RESULT {{\"waiting\":{waiting},\"keys\":{key_count},\"bytes\":{bytes},\"bytes_per_user\":{:.1}}}",
+                "RESULT {{\"waiting\":{waiting},\"keys\":{keys},\"bytes\":{bytes},\"bytes_per_user\":{:.1}}}",
                 bytes as f64 / waiting.max(1) as f64
             );
         }

@@ -7,7 +7,7 @@ use chrono::FixedOffset;
 use clap::{Parser, Subcommand};
 
 /// Signing secret used when none is configured; start-up warns loudly about it.
-pub const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
+const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "boxoffice", version, about = "Waiting-queue gateway and concert booking API")]
@@ -72,20 +72,23 @@ pub enum Command {
     /// Serve HTTP (the default).
     Serve,
     /// Add users for load tests (same UUID rule as the demo users, ids continuing).
-    Seed {
-        /// How many users to add.
-        #[arg(long, default_value_t = 0)]
-        users: u64,
-        /// Also add the `bench-arena` concert with this many schedules (once).
-        #[arg(long, default_value_t = 0)]
-        arena_schedules: u32,
-        /// Seats per `bench-arena` schedule, 1000 won each.
-        #[arg(long, default_value_t = 500)]
-        arena_seats: i32,
-    },
+    Seed(Seeding),
     /// Audit the business invariants (no double sale, money conserved, Redis in
     /// step with Postgres); exits non-zero on any violation.
     Check,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Seeding {
+    /// How many users to add.
+    #[arg(long, default_value_t = 0)]
+    pub users: u64,
+    /// Also add the `bench-arena` concert with this many schedules (once).
+    #[arg(long, default_value_t = 0)]
+    pub arena_schedules: u32,
+    /// Seats per `bench-arena` schedule, 1000 won each.
+    #[arg(long, default_value_t = 500)]
+    pub arena_seats: i32,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -152,13 +155,13 @@ impl Config {
         Config::parse_from(["boxoffice"])
     }
 
-    pub fn uses_development_secret(&self) -> bool {
+    pub(crate) fn uses_development_secret(&self) -> bool {
         self.token_secret == DEVELOPMENT_TOKEN_SECRET
     }
 }
 
 /// Accepts `+09:00`, `-05:30`, `+0900`, `Z` and `UTC`.
-pub fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
+fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
     let raw = raw.trim();
     if raw.eq_ignore_ascii_case("z") || raw.eq_ignore_ascii_case("utc") {
         return FixedOffset::east_opt(0).ok_or_else(|| "bad offset".to_string());

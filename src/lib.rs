@@ -3,15 +3,37 @@
 //! A waiting-queue gateway and a concert booking API in one binary. When a sale
 //! opens, everyone gets a signed token and a fair place in line (Redis); a
 //! scheduler admits users at a controlled rate; admitted users hold seats
-//! (atomic Lua in Redis) and pay (one Postgres transaction).
+//! (atomic Lua in Redis) and pay (one Postgres statement).
 //!
 //! # Layout
+//!
+//! - `main.rs` parses the command line and dispatches: serve, `seed`, `check`.
+//! - [`startup`] builds every service and wires them together, once; [`background`]
+//!   holds the chores an instance runs beside serving requests.
+//! - [`queue`] is the waiting line: joining and polling ([`queue::Line`]),
+//!   admission ([`queue::Scheduler`]) and the token gate ([`queue::Gate`]).
+//! - [`booking`] is what admitted users do: the catalog, seat holds, balances,
+//!   checkout, and the invariant audit, one service each.
+//! - [`http`] translates HTTP to those services: `http/api/` for the `/api`
+//!   routes (seed 000), `http/v1/` for `/api/v1` (seed 004), and beside them what
+//!   both share: extractors, the token gate extractor, response bodies, the one
+//!   error type, health and operations routes.
+//! - [`store`] is everything that touches Postgres or Redis directly: connections,
+//!   the one module that names Redis keys, the Lua scripts with their typed
+//!   replies (`store/scripts/`, one per file in `lua/`), and demo data.
+//! - [`users`] keeps the users' ids and UUIDs in memory; [`config`] every setting.
+//!
+//! Outside `src/`: `lua/` (one script per atomic operation), `migrations/` (the
+//! schema), `tests/` (integration tests against the real stores), `examples/`
+//! (the benchmark's tools) and `loadtest/` (k6 scripts and the benchmark).
 
-/// Booking: catalog, seat holds, balances, payments, idempotency.
+/// The chores each instance runs in the background, each on its own interval.
+mod background;
+/// Booking: catalog, seat holds, balances, checkout, idempotency, the audit.
 pub mod booking;
 /// Every setting, from flags or the environment.
 pub mod config;
-/// HTTP surfaces (`/api`, `/api/v1`, health, metrics), errors and extractors.
+/// HTTP surfaces (`/api`, `/api/v1`, health, operations), errors and extractors.
 pub mod http;
 /// The waiting queue: places, tokens, admission, the booking gate.
 pub mod queue;
@@ -19,7 +41,7 @@ pub mod queue;
 pub mod startup;
 /// Postgres and Redis: connections, keys, Lua scripts, demo data.
 pub mod store;
-/// Logging set-up.
+/// Logging set-up and the shutdown signal.
 pub mod telemetry;
 /// The in-memory directory of known users.
 pub mod users;

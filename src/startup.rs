@@ -1,11 +1,10 @@
 //! Building and running the application: the one place that wires stores,
-//! services, background work and HTTP together. Tests use it exactly like
+//! services, background chores and HTTP together. Tests use it exactly like
 //! `main` does, on port 0.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::Request;
@@ -13,27 +12,21 @@ use axum::serve::ListenerExt;
 use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::booking::{idempotency, BookingService};
+use crate::background;
+use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, SoldSeats};
 use crate::config::Config;
 use crate::http::limits::JoinLimiter;
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
-use crate::queue::{QueueService, TokenSigner};
+use crate::queue::rates::MeasuredRates;
+use crate::queue::{Gate, Line, Scheduler, TokenSigner};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::{db, scripts, seed};
 use crate::users::UserDirectory;
-
-/// How often the in-memory users and catalog catch up with Postgres.
-const USERS_REFRESH: Duration = Duration::from_secs(1);
-const FULL_RELOAD: Duration = Duration::from_secs(600);
-const CATALOG_RELOAD: Duration = Duration::from_secs(30);
-const HOLD_SWEEP: Duration = Duration::from_secs(30);
-const HOUSEKEEPING: Duration = Duration::from_secs(3600);
 
 pub struct Application {
     listener: TcpListener,
@@ -42,7 +35,7 @@ pub struct Application {
 
 impl Application {
     /// Creates and migrates the database, inserts the demo data when it is empty,
-    /// loads what is kept in memory, and binds the listener.
+    /// loads what is kept in memory, wires the services, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         if config.uses_development_secret() {
             tracing::warn!(
@@ -72,16 +65,40 @@ impl Application {
         users.reload(&pool).await?;
         let keys = Keys::new(&config.redis_prefix);
         let signer = TokenSigner::new(config.token_secret.as_bytes());
-        let queue = QueueService::new(redis.clone(), keys.clone(), signer, users.clone(), config.queue.clone());
-        let booking = BookingService::new(
-            pool.clone(),
+        let queue_config = Arc::new(config.queue.clone());
+        let booking_config = Arc::new(config.booking.clone());
+        let rates = Arc::new(MeasuredRates::default());
+
+        let line = Line::new(
             redis.clone(),
-            keys,
+            keys.clone(),
+            signer.clone(),
             users.clone(),
-            queue.clone(),
-            config.booking.clone(),
+            rates.clone(),
+            queue_config.clone(),
         );
-        booking.reload_catalog().await?;
+        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
+        let gate = Gate::new(redis.clone(), keys.clone(), signer);
+        let catalog = Catalog::new(pool.clone());
+        catalog.reload().await?;
+        let sold = SoldSeats::new(pool.clone(), redis.clone(), keys.clone());
+        let holds = Holds::new(
+            redis.clone(),
+            keys.clone(),
+            sold.clone(),
+            users.clone(),
+            booking_config.clone(),
+        );
+        let balances = Balances::new(pool.clone(), users.clone(), booking_config);
+        let checkout = Checkout::new(
+            pool.clone(),
+            catalog.clone(),
+            holds.clone(),
+            sold,
+            gate.clone(),
+            users.clone(),
+        );
+        let auditor = Auditor::new(pool.clone(), redis.clone(), keys, catalog.clone());
 
         let listener = TcpListener::bind(&config.addr)
             .await
@@ -93,8 +110,14 @@ impl Application {
             db: pool,
             redis,
             users,
-            queue,
-            booking,
+            line,
+            scheduler,
+            gate,
+            catalog,
+            holds,
+            balances,
+            checkout,
+            auditor,
         });
         Ok(Application { listener, state })
     }
@@ -108,10 +131,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish and
-    /// stops the background tasks.
+    /// stops the background chores.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut background = spawn_background(&self.state, stop_rx);
+        let mut chores = background::spawn(&self.state, stop_rx);
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
         // Answers are small and go out in one write: Nagle would only hold them back.
@@ -127,67 +150,56 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await?;
         let _ = stop_tx.send(true);
-        while background.join_next().await.is_some() {}
+        while chores.join_next().await.is_some() {}
         tracing::info!("boxoffice stopped");
         Ok(())
     }
 }
 
-fn spawn_background(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
-    let mut tasks = JoinSet::new();
-    if state.config.queue.run_scheduler {
-        let for_scheduler = state.clone();
-        let queues = move || queue_names(&for_scheduler);
-        tasks.spawn(state.queue.clone().run_admission(queues, stop.clone()));
-    }
-    tasks.spawn(housekeeping(state.clone(), stop));
-    tasks
+/// The queue's services alone, wired as [`Application::build`] wires them, for
+/// tools that drive the queue without HTTP (`examples/queue_bench.rs`).
+pub struct QueueTools {
+    pub line: Line,
+    pub scheduler: Scheduler,
 }
 
-/// Every queue: the default one and one per concert code.
-fn queue_names(state: &AppState) -> Vec<String> {
-    let mut names = vec![state.config.queue.default_queue.clone()];
-    names.extend(state.booking.catalog().concerts().map(|concert| concert.code.clone()));
-    names
-}
-
-/// Keeps the in-memory copies current and tidies what correctness does not need.
-async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut users_tick = tokio::time::interval(USERS_REFRESH);
-    let mut reload_tick = tokio::time::interval(FULL_RELOAD);
-    let mut catalog_tick = tokio::time::interval(CATALOG_RELOAD);
-    let mut sweep_tick = tokio::time::interval(HOLD_SWEEP);
-    let mut hourly = tokio::time::interval(HOUSEKEEPING);
-    for tick in [
-        &mut users_tick,
-        &mut reload_tick,
-        &mut catalog_tick,
-        &mut sweep_tick,
-        &mut hourly,
-    ] {
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.reset();
-    }
-    loop {
-        let outcome = tokio::select! {
-            _ = stop.changed() => return,
-            _ = users_tick.tick() => {
-                let queues = queue_names(&state);
-                if let Err(err) = state.queue.refresh_rates(&queues).await {
-                    tracing::debug!(error = %err, "could not refresh admission rates");
-                }
-                state.users.refresh(&state.db).await.map(drop).map_err(anyhow::Error::from)
-            }
-            _ = reload_tick.tick() => state.users.reload(&state.db).await.map(drop).map_err(anyhow::Error::from),
-            _ = catalog_tick.tick() => state.booking.reload_catalog().await.map_err(anyhow::Error::from),
-            _ = sweep_tick.tick() => state.booking.sweep_holds().await.map(drop).map_err(anyhow::Error::from),
-            _ = hourly.tick() => {
-                state.join_limiter.forget_idle();
-                idempotency::purge_expired(&state.db).await.map(drop).map_err(anyhow::Error::from)
-            }
-        };
-        if let Err(err) = outcome {
-            tracing::warn!(error = %err, "housekeeping step failed");
+impl QueueTools {
+    /// Connects to the configured stores; `with_users` loads the user
+    /// directory from Postgres (joining needs it, admission does not).
+    pub async fn connect(config: &Config, with_users: bool) -> anyhow::Result<Self> {
+        let redis = Redis::open(&config.redis_url).context("REDIS_URL is not a valid Redis URL")?;
+        let users = Arc::new(UserDirectory::default());
+        if with_users {
+            let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
+            users.reload(&pool).await?;
         }
+        let keys = Keys::new(&config.redis_prefix);
+        let queue_config = Arc::new(config.queue.clone());
+        let rates = Arc::new(MeasuredRates::default());
+        let signer = TokenSigner::new(config.token_secret.as_bytes());
+        Ok(QueueTools {
+            line: Line::new(
+                redis.clone(),
+                keys.clone(),
+                signer,
+                users,
+                rates.clone(),
+                queue_config.clone(),
+            ),
+            scheduler: Scheduler::new(redis, keys, rates, queue_config),
+        })
     }
+}
+
+/// One clear line, not a stack trace, when a dependency is missing.
+pub async fn preflight(config: &Config) -> Result<(), String> {
+    let hint = "start the local services with `./scripts/services.sh`";
+    let redis = Redis::open(&config.redis_url).map_err(|err| format!("REDIS_URL is invalid: {err}"))?;
+    redis
+        .ping()
+        .await
+        .map_err(|err| format!("cannot reach Redis at {} ({err}); {hint}", config.redis_url))?;
+    db::create_database_if_missing(&config.database_url)
+        .await
+        .map_err(|err| format!("cannot reach Postgres at {} ({err:#}); {hint}", config.database_url))
 }

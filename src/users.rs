@@ -12,6 +12,10 @@ use std::sync::RwLock;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// A user id no account has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnknownUser(pub(crate) i64);
+
 #[derive(Default)]
 pub struct UserDirectory {
     known: RwLock<Known>,
@@ -57,24 +61,25 @@ impl Known {
 }
 
 impl UserDirectory {
-    pub fn contains(&self, user_id: i64) -> bool {
-        self.read().contains(user_id)
+    /// The user exists, or the error every layer reports for an unknown one.
+    pub(crate) fn require(&self, user_id: i64) -> Result<(), UnknownUser> {
+        if self.read().contains(user_id) {
+            Ok(())
+        } else {
+            Err(UnknownUser(user_id))
+        }
     }
 
-    pub fn id_of(&self, uuid: &Uuid) -> Option<i64> {
+    pub(crate) fn id_of(&self, uuid: &Uuid) -> Option<i64> {
         self.read().by_uuid.get(uuid).copied()
     }
 
-    pub fn uuid_of(&self, user_id: i64) -> Option<Uuid> {
+    pub(crate) fn uuid_of(&self, user_id: i64) -> Option<Uuid> {
         self.read().uuid_of.get(&user_id).copied()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.read().uuid_of.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Loads the users added since the last refresh; returns how many.

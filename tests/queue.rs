@@ -47,7 +47,7 @@ async fn a_thousand_concurrent_joins_get_a_thousand_distinct_places() {
     assert_eq!(again["token"], first["token"]);
     assert_eq!(again["position"], first["position"]);
     assert_eq!(again["tokenCreated"], first["tokenCreated"]);
-    let stats = app.state.queue.stats(&app.default_queue()).await.unwrap();
+    let stats = app.state.scheduler.stats(&app.default_queue()).await.unwrap();
     assert_eq!((stats.waiting, stats.joined), (1000, 1000));
     app.stop().await;
 }
@@ -137,7 +137,7 @@ async fn admission_respects_capacity_and_rate() {
     let started = redis_now_ms(&app).await;
     let mut admitted = 0;
     loop {
-        let step = app.state.queue.admit_once(&queue).await.unwrap();
+        let step = app.state.scheduler.admit_once(&queue).await.unwrap();
         admitted += step.admitted;
         let elapsed_s = (redis_now_ms(&app).await - started) as f64 / 1000.0;
         assert!(step.active <= 10, "active {} over capacity", step.active);
@@ -177,8 +177,8 @@ async fn two_schedulers_stepping_at_once_admit_no_more_than_one() {
     let mut admitted = 0;
     loop {
         let (a, b) = tokio::join!(
-            first.state.queue.admit_once(&queue),
-            second.state.queue.admit_once(&queue)
+            first.state.scheduler.admit_once(&queue),
+            second.state.scheduler.admit_once(&queue)
         );
         admitted += a.unwrap().admitted + b.unwrap().admitted;
         let elapsed_s = (redis_now_ms(&first).await - started) as f64 / 1000.0;
@@ -209,12 +209,12 @@ async fn expired_active_tokens_free_their_slots() {
     for user in 1..=4 {
         app.join(user).await;
     }
-    assert_eq!(app.state.queue.admit_once(&queue).await.unwrap().admitted, 2);
+    assert_eq!(app.state.scheduler.admit_once(&queue).await.unwrap().admitted, 2);
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     assert_eq!(json_of(app.position(4).await).await["position"], 2);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let step = app.state.queue.admit_once(&queue).await.unwrap();
+    let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!((step.expired, step.admitted), (2, 2));
     let first = json_of(app.position(1).await).await;
     assert_eq!(
@@ -248,7 +248,7 @@ async fn abandoned_waiting_users_are_skipped_and_those_behind_move_up() {
         assert_eq!(json_of(app.position(3).await).await["position"], 3);
     }
     app.join(4).await;
-    let step = app.state.queue.admit_once(&queue).await.unwrap();
+    let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!((step.admitted, step.abandoned), (1, 2));
     assert_eq!(json_of(app.position(3).await).await["tokenStatus"], "활성");
     assert_eq!(
@@ -314,7 +314,7 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     .await;
 
     assert_error(reserve(Some(&token), 2).await.unwrap(), 403, "TOKEN_MISMATCH").await;
-    let other_queue = app.state.queue.join("hero-autumn", 1).await.unwrap().token;
+    let other_queue = app.state.line.join("hero-autumn", 1).await.unwrap().token;
     app.admit_everyone("hero-autumn").await;
     assert_error(reserve(Some(&other_queue), 1).await.unwrap(), 403, "TOKEN_MISMATCH").await;
 
@@ -363,10 +363,10 @@ async fn eta_and_poll_interval_grow_with_the_position() {
 
     // Once admissions are measured, the estimate follows them.
     let queue = app.default_queue();
-    app.state.queue.admit_once(&queue).await.unwrap();
+    app.state.scheduler.admit_once(&queue).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    app.state.queue.admit_once(&queue).await.unwrap();
-    let stats = app.state.queue.stats(&queue).await.unwrap();
+    app.state.scheduler.admit_once(&queue).await.unwrap();
+    let stats = app.state.scheduler.stats(&queue).await.unwrap();
     assert!(stats.admission_rate > 0.0, "measured rate {}", stats.admission_rate);
     let later = json_of(app.position(300).await).await;
     let expected = (later["position"].as_f64().unwrap() / stats.admission_rate).ceil() as u64;
@@ -398,14 +398,14 @@ async fn a_burst_after_an_idle_line_does_not_shrink_the_eta() {
     let queue = app.default_queue();
     // The scheduler ticks over an empty line for a while, saving up allowance...
     for _ in 0..6 {
-        app.state.queue.admit_once(&queue).await.unwrap();
+        app.state.scheduler.admit_once(&queue).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // ...then the rush arrives and the next tick admits the saved second at once.
     for user in 1..=600 {
         app.join(user).await;
     }
-    let step = app.state.queue.admit_once(&queue).await.unwrap();
+    let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!(step.admitted, 100);
     let last = json_of(app.position(600).await).await;
     assert_eq!(last["position"], 500);

@@ -76,7 +76,7 @@ async fn the_whole_journey_through_api_v1() {
         if status["tokenStatus"] == "활성" {
             break;
         }
-        app.state.queue.admit_once(HERO).await.unwrap();
+        app.state.scheduler.admit_once(HERO).await.unwrap();
         status = json_of(poll().await.unwrap()).await;
     }
     assert_eq!(status["tokenStatus"], "활성");

@@ -6,24 +6,64 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Snapshot};
 use super::BookingError;
+use crate::config::Config;
+use crate::store::db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 
 #[derive(Debug, Serialize)]
-pub struct AuditReport {
-    pub ok: bool,
-    pub seats_sold: i64,
-    pub revenue: i64,
-    pub payments_total: i64,
-    pub ledger_payments_total: i64,
-    pub balances_total: i64,
-    pub ledger_total: i64,
-    pub violations: Vec<String>,
+pub(crate) struct AuditReport {
+    pub(crate) ok: bool,
+    pub(crate) seats_sold: i64,
+    pub(crate) revenue: i64,
+    pub(crate) payments_total: i64,
+    pub(crate) ledger_payments_total: i64,
+    pub(crate) balances_total: i64,
+    pub(crate) ledger_total: i64,
+    pub(crate) violations: Vec<String>,
 }
 
-pub async fn run(db: &PgPool, redis: &Redis, keys: &Keys, catalog: &Catalog) -> Result<AuditReport, BookingError> {
+#[derive(Clone)]
+pub struct Auditor {
+    db: PgPool,
+    redis: Redis,
+    keys: Keys,
+    catalog: Catalog,
+}
+
+impl Auditor {
+    pub(crate) fn new(db: PgPool, redis: Redis, keys: Keys, catalog: Catalog) -> Self {
+        Auditor {
+            db,
+            redis,
+            keys,
+            catalog,
+        }
+    }
+
+    /// Checks the business invariants against Postgres and Redis.
+    pub(crate) async fn run(&self) -> Result<AuditReport, BookingError> {
+        audit(&self.db, &self.redis, &self.keys, &self.catalog.snapshot()).await
+    }
+}
+
+/// `boxoffice check`: the audit from the command line, as JSON; an error when
+/// any invariant is violated, so scripts can rely on the exit status.
+pub async fn check(config: &Config) -> anyhow::Result<()> {
+    let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
+    let redis = Redis::open(&config.redis_url)?;
+    let catalog = Catalog::new(pool.clone());
+    catalog.reload().await?;
+    let auditor = Auditor::new(pool, redis, Keys::new(&config.redis_prefix), catalog);
+    let report = auditor.run().await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    anyhow::ensure!(report.ok, "{} invariant(s) violated", report.violations.len());
+    Ok(())
+}
+
+async fn audit(db: &PgPool, redis: &Redis, keys: &Keys, catalog: &Snapshot) -> Result<AuditReport, BookingError> {
     let (seats_sold, distinct_seats, revenue): (i64, i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT seat_id), COALESCE(sum(price), 0)::bigint FROM reservations")
             .fetch_one(db)
@@ -86,7 +126,7 @@ async fn redis_mismatches(
     db: &PgPool,
     redis: &Redis,
     keys: &Keys,
-    catalog: &Catalog,
+    catalog: &Snapshot,
 ) -> Result<Vec<String>, BookingError> {
     let rows: Vec<(i64, i32)> =
         sqlx::query_as("SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id")

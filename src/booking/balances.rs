@@ -1,25 +1,39 @@
-//! Balances: charged and read here, debited by payments. Every change is one
+//! Balances: read and topped up here, debited by payments. Every change is one
 //! statement: a guarded `UPDATE ... RETURNING` plus a ledger row, so concurrent
 //! changes never lose an update and the ledger always sums to the balance.
 
-use serde::{Deserialize, Serialize};
-use sqlx::PgExecutor;
+use std::sync::Arc;
+
+use sqlx::{PgExecutor, PgPool};
 
 use super::idempotency::IdempotencyKey;
-use super::{BookingError, BookingService};
+use super::BookingError;
+use crate::config::BookingConfig;
+use crate::users::UserDirectory;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Balance {
-    pub user_id: i64,
-    pub amount: i64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Balance {
+    pub(crate) user_id: i64,
+    pub(crate) amount: i64,
 }
 
-impl BookingService {
-    pub async fn balance(&self, user_id: i64) -> Result<Balance, BookingError> {
-        self.require_user(user_id)?;
+#[derive(Clone)]
+pub struct Balances {
+    db: PgPool,
+    users: Arc<UserDirectory>,
+    config: Arc<BookingConfig>,
+}
+
+impl Balances {
+    pub(crate) fn new(db: PgPool, users: Arc<UserDirectory>, config: Arc<BookingConfig>) -> Self {
+        Balances { db, users, config }
+    }
+
+    pub(crate) async fn balance(&self, user_id: i64) -> Result<Balance, BookingError> {
+        self.users.require(user_id)?;
         let amount: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
             .bind(user_id)
-            .fetch_optional(&self.inner.db)
+            .fetch_optional(&self.db)
             .await?;
         Ok(Balance {
             user_id,
@@ -27,35 +41,45 @@ impl BookingService {
         })
     }
 
-    /// Adds `amount` won; returns the new balance.
-    pub async fn charge(
+    /// Adds `amount` won (a whole number from 1 to the configured maximum);
+    /// returns the new balance.
+    pub(crate) async fn charge(
         &self,
         user_id: i64,
         amount: i64,
         idempotency_key: Option<&str>,
     ) -> Result<Balance, BookingError> {
-        self.require_user(user_id)?;
-        let config = &self.inner.config;
-        if amount <= 0 || amount > config.max_charge {
-            return Err(BookingError::InvalidAmount { max: config.max_charge });
+        self.users.require(user_id)?;
+        let max_charge = self.config.max_charge;
+        if !(1..=max_charge).contains(&amount) {
+            return Err(BookingError::InvalidAmount { max: max_charge });
         }
         let key = idempotency_key.map(|key| IdempotencyKey::new(user_id, key, "charge", &[&amount.to_string()]));
-        let max = config.max_balance;
-        let result = match credit(&self.inner.db, user_id, amount, max, key.as_ref()).await {
-            Ok(Some(amount)) => Ok(Balance { user_id, amount }),
-            Ok(None) => Err(BookingError::BalanceLimitExceeded { max }),
-            Err(err) => Err(err.into()),
+        let max = self.config.max_balance;
+        let failure = match credit(&self.db, user_id, amount, max, key.as_ref()).await {
+            Ok(Some(amount)) => return Ok(Balance { user_id, amount }),
+            Ok(None) => BookingError::BalanceLimitExceeded { max },
+            Err(err) => err.into(),
         };
-        match (result, key) {
-            (Err(failure), Some(key)) => key.or_stored(&self.inner.db, failure).await,
-            (result, _) => result,
-        }
+        let Some(key) = key else {
+            return Err(failure);
+        };
+        // Perhaps a retry of a charge that went through: the balance it left.
+        let ledger_ids = key.or_recorded(&self.db, failure).await?;
+        let amount: i64 =
+            sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")
+                .bind(&ledger_ids)
+                .bind(user_id)
+                .fetch_optional(&self.db)
+                .await?
+                .ok_or_else(|| BookingError::Inconsistent(format!("charge ledger rows {ledger_ids:?} are missing")))?;
+        Ok(Balance { user_id, amount })
     }
 }
 
 /// Adds `amount` and writes the ledger row in one statement (creating the
-/// balance row on first use), storing the new balance under the idempotency
-/// key if there is one; `None` when the balance would pass `max`.
+/// balance row on first use), pointing the idempotency key, if any, at that
+/// ledger row; `None` when the balance would pass `max`.
 async fn credit<'e>(
     db: impl PgExecutor<'e>,
     user_id: i64,
@@ -72,9 +96,10 @@ async fn credit<'e>(
          ), ledger AS (
              INSERT INTO balance_ledger (user_id, delta, balance_after, reason, idempotency_key)
              SELECT $1, $2, amount, 'charge', $4 FROM credited
+             RETURNING id
          ), remembered AS (
-             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_body)
-             SELECT $1, $4, $5, $6, jsonb_build_object('user_id', $1::bigint, 'amount', amount)
+             INSERT INTO idempotency_keys (user_id, key, operation, request_hash, ledger_ids)
+             SELECT $1, $4, $5, $6, ARRAY(SELECT id FROM ledger)
              FROM credited WHERE $4::text IS NOT NULL
          )
          SELECT amount FROM credited",

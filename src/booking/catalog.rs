@@ -1,46 +1,42 @@
 //! Concerts, schedules and seats: static once on sale, so they are kept in
 //! process and reloaded periodically; reads never query Postgres per request.
+//! Each concert's code also names its waiting queue.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::BookingError;
+
 #[derive(Debug, Clone)]
-pub struct Seat {
-    pub id: i64,
-    pub number: i32,
-    pub price: i64,
+pub(crate) struct Seat {
+    pub(crate) id: i64,
+    pub(crate) number: i32,
+    pub(crate) price: i64,
 }
 
 #[derive(Debug)]
-pub struct Schedule {
-    pub id: i64,
-    pub concert_id: i64,
-    pub starts_at: DateTime<Utc>,
+pub(crate) struct Schedule {
+    pub(crate) id: i64,
+    pub(crate) concert_id: i64,
+    pub(crate) starts_at: DateTime<Utc>,
     /// Sorted by seat number.
-    pub seats: Vec<Seat>,
+    pub(crate) seats: Vec<Seat>,
 }
 
 #[derive(Debug)]
-pub struct Concert {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
+pub(crate) struct Concert {
+    pub(crate) id: i64,
+    pub(crate) code: String,
+    pub(crate) name: String,
     /// Schedule ids, earliest first.
-    pub schedules: Vec<i64>,
-}
-
-#[derive(Debug, Default)]
-pub struct Catalog {
-    concerts: HashMap<i64, Arc<Concert>>,
-    by_code: HashMap<String, i64>,
-    schedules: HashMap<i64, Arc<Schedule>>,
+    pub(crate) schedules: Vec<i64>,
 }
 
 impl Schedule {
-    pub fn seat(&self, number: i32) -> Option<&Seat> {
+    pub(crate) fn seat(&self, number: i32) -> Option<&Seat> {
         self.seats
             .binary_search_by_key(&number, |seat| seat.number)
             .ok()
@@ -48,8 +44,16 @@ impl Schedule {
     }
 }
 
-impl Catalog {
-    pub async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
+/// The catalog as loaded at one moment.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    concerts: HashMap<i64, Arc<Concert>>,
+    by_code: HashMap<String, i64>,
+    schedules: HashMap<i64, Arc<Schedule>>,
+}
+
+impl Snapshot {
+    pub(crate) async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
         let concerts: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
             .fetch_all(db)
             .await?;
@@ -70,57 +74,123 @@ impl Catalog {
                 .push(Seat { id, number, price });
         }
         let mut schedules_of: HashMap<i64, Vec<i64>> = HashMap::new();
-        let mut catalog = Catalog::default();
+        let mut snapshot = Snapshot::default();
         for (id, concert_id, starts_at) in schedules {
             schedules_of.entry(concert_id).or_default().push(id);
             let seats = seats_of.remove(&id).unwrap_or_default();
-            catalog.schedules.insert(
+            let schedule = Schedule {
                 id,
-                Arc::new(Schedule {
-                    id,
-                    concert_id,
-                    starts_at,
-                    seats,
-                }),
-            );
+                concert_id,
+                starts_at,
+                seats,
+            };
+            snapshot.schedules.insert(id, Arc::new(schedule));
         }
         for (id, code, name) in concerts {
             let schedules = schedules_of.remove(&id).unwrap_or_default();
-            catalog.by_code.insert(code.clone(), id);
-            catalog.concerts.insert(
+            snapshot.by_code.insert(code.clone(), id);
+            let concert = Concert {
                 id,
-                Arc::new(Concert {
-                    id,
-                    code,
-                    name,
-                    schedules,
-                }),
-            );
+                code,
+                name,
+                schedules,
+            };
+            snapshot.concerts.insert(id, Arc::new(concert));
         }
-        Ok(catalog)
+        Ok(snapshot)
     }
 
-    pub fn concert(&self, id: i64) -> Option<&Arc<Concert>> {
-        self.concerts.get(&id)
-    }
-
-    pub fn concert_by_code(&self, code: &str) -> Option<&Arc<Concert>> {
-        self.by_code.get(code).and_then(|id| self.concerts.get(id))
-    }
-
-    pub fn schedule(&self, id: i64) -> Option<&Arc<Schedule>> {
-        self.schedules.get(&id)
-    }
-
-    pub fn concerts(&self) -> impl Iterator<Item = &Arc<Concert>> {
-        self.concerts.values()
-    }
-
-    pub fn schedules(&self) -> impl Iterator<Item = &Arc<Schedule>> {
+    pub(crate) fn schedules(&self) -> impl Iterator<Item = &Arc<Schedule>> {
         self.schedules.values()
     }
+}
 
-    pub fn schedules_of<'a>(&'a self, concert: &'a Concert) -> impl Iterator<Item = &'a Arc<Schedule>> + 'a {
-        concert.schedules.iter().filter_map(|id| self.schedules.get(id))
+/// The in-process catalog, shared by every request of this instance.
+#[derive(Clone)]
+pub struct Catalog {
+    db: PgPool,
+    current: Arc<RwLock<Arc<Snapshot>>>,
+}
+
+impl Catalog {
+    pub(crate) fn new(db: PgPool) -> Self {
+        Catalog {
+            db,
+            current: Arc::default(),
+        }
+    }
+
+    /// Reloads concerts, schedules and seats from Postgres.
+    pub(crate) async fn reload(&self) -> Result<(), sqlx::Error> {
+        let fresh = Arc::new(Snapshot::load(&self.db).await?);
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        Ok(())
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn concert(&self, concert_id: i64) -> Result<Arc<Concert>, BookingError> {
+        let snapshot = self.snapshot();
+        snapshot
+            .concerts
+            .get(&concert_id)
+            .cloned()
+            .ok_or(BookingError::ConcertNotFound)
+    }
+
+    pub(crate) fn concert_by_code(&self, code: &str) -> Result<Arc<Concert>, BookingError> {
+        let snapshot = self.snapshot();
+        snapshot
+            .by_code
+            .get(code)
+            .and_then(|id| snapshot.concerts.get(id))
+            .cloned()
+            .ok_or(BookingError::ConcertNotFound)
+    }
+
+    /// The schedule, provided it belongs to the concert.
+    pub(crate) fn schedule(&self, concert: &Concert, schedule_id: i64) -> Result<Arc<Schedule>, BookingError> {
+        self.snapshot()
+            .schedules
+            .get(&schedule_id)
+            .filter(|schedule| schedule.concert_id == concert.id)
+            .cloned()
+            .ok_or(BookingError::ScheduleNotFound)
+    }
+
+    /// The concert's schedule that starts exactly at `starts_at`.
+    pub(crate) fn schedule_at(
+        &self,
+        concert: &Concert,
+        starts_at: DateTime<Utc>,
+    ) -> Result<Arc<Schedule>, BookingError> {
+        self.schedules_of(concert)
+            .into_iter()
+            .find(|schedule| schedule.starts_at == starts_at)
+            .ok_or(BookingError::ScheduleNotFound)
+    }
+
+    /// The concert's schedules, earliest first.
+    pub(crate) fn schedules_of(&self, concert: &Concert) -> Vec<Arc<Schedule>> {
+        let snapshot = self.snapshot();
+        concert
+            .schedules
+            .iter()
+            .filter_map(|id| snapshot.schedules.get(id).cloned())
+            .collect()
+    }
+
+    /// Every queue: the default one and one per concert code, sorted.
+    pub(crate) fn queue_names(&self, default_queue: &str) -> Vec<String> {
+        let snapshot = self.snapshot();
+        let mut names: Vec<String> = snapshot.concerts.values().map(|concert| concert.code.clone()).collect();
+        names.sort();
+        names.insert(0, default_queue.to_string());
+        names
     }
 }

@@ -1,37 +1,74 @@
-//! Seat state in Redis: holds that lapse by themselves, and the sold set that
-//! mirrors Postgres (rebuilt from it whenever Redis has lost it).
+//! Seat state in Redis: the seat map of a schedule, and holds that lapse by
+//! themselves. Every decision is one Lua script on the schedule's keys.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
-use redis::Value;
 
-use super::catalog::{Schedule, Seat};
-use super::{BookingError, BookingService};
-use crate::store::keys::ScheduleKeys;
-use crate::store::scripts;
+use super::catalog::{Schedule, Seat, Snapshot};
+use super::sold::SoldSeats;
+use super::BookingError;
+use crate::config::BookingConfig;
+use crate::store::keys::Keys;
+use crate::store::redis::Redis;
+use crate::store::scripts::hold_seats::{self, HoldOutcome};
+use crate::store::scripts::seat_state::{self, TakenSeats};
+use crate::store::scripts::sweep_holds;
+use crate::store::scripts::user_holds::{self, UserHolds};
+use crate::users::UserDirectory;
 
 /// Seats a user now holds on a schedule.
 #[derive(Debug, Clone)]
-pub struct Hold {
-    pub schedule: Arc<Schedule>,
-    pub seats: Vec<Seat>,
+pub(crate) struct Hold {
+    pub(crate) schedule: Arc<Schedule>,
+    pub(crate) seats: Vec<Seat>,
     /// The earliest of the seats' hold expiries.
-    pub expires_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl Hold {
+    /// What the held seats cost together.
+    pub(crate) fn amount(&self) -> i64 {
+        self.seats.iter().map(|seat| seat.price).sum()
+    }
 }
 
 /// One seat and whether anyone has it (sold or under a live hold).
 #[derive(Debug, Clone)]
-pub struct SeatState {
-    pub seat: Seat,
-    pub taken: bool,
+pub(crate) struct SeatState {
+    pub(crate) seat: Seat,
+    pub(crate) taken: bool,
 }
 
-impl BookingService {
+#[derive(Clone)]
+pub struct Holds {
+    redis: Redis,
+    keys: Keys,
+    sold: SoldSeats,
+    users: Arc<UserDirectory>,
+    config: Arc<BookingConfig>,
+}
+
+impl Holds {
+    pub(crate) fn new(
+        redis: Redis,
+        keys: Keys,
+        sold: SoldSeats,
+        users: Arc<UserDirectory>,
+        config: Arc<BookingConfig>,
+    ) -> Self {
+        Holds {
+            redis,
+            keys,
+            sold,
+            users,
+            config,
+        }
+    }
+
     /// Every seat of the schedule with its state; one Redis round trip.
-    pub async fn seat_map(&self, schedule: &Schedule) -> Result<Vec<SeatState>, BookingError> {
+    pub(crate) async fn seat_map(&self, schedule: &Schedule) -> Result<Vec<SeatState>, BookingError> {
         let taken = self.taken_seats(schedule).await?;
         Ok(schedule
             .seats
@@ -43,45 +80,40 @@ impl BookingService {
             .collect())
     }
 
-    /// Seats neither sold nor held.
-    pub async fn free_seat_count(&self, schedule: &Schedule) -> Result<usize, BookingError> {
-        let taken = self.taken_seats(schedule).await?;
-        Ok(schedule
-            .seats
-            .iter()
-            .filter(|seat| !taken.contains(&seat.number))
-            .count())
+    /// Each schedule with how many of its seats are neither sold nor held.
+    pub(crate) async fn availability(
+        &self,
+        schedules: Vec<Arc<Schedule>>,
+    ) -> Result<Vec<(Arc<Schedule>, usize)>, BookingError> {
+        let mut counted = Vec::with_capacity(schedules.len());
+        for schedule in schedules {
+            let taken = self.taken_seats(&schedule).await?;
+            let free = schedule
+                .seats
+                .iter()
+                .filter(|seat| !taken.contains(&seat.number))
+                .count();
+            counted.push((schedule, free));
+        }
+        Ok(counted)
     }
 
     async fn taken_seats(&self, schedule: &Schedule) -> Result<HashSet<i32>, BookingError> {
-        let keys = self.inner.keys.schedule(schedule.id);
-        let mut redis = self.inner.redis.connection().await?;
-        for _ in 0..2 {
-            let reply: Vec<Value> = scripts::SEATS_STATE
-                .key(&keys.holds)
-                .key(&keys.sold)
-                .invoke_async(&mut redis)
-                .await?;
-            let mut words = reply.iter().map(as_text);
-            match words.next().flatten().as_deref() {
-                Some("ok") => {
-                    return Ok(words.skip(1).flatten().filter_map(|seat| seat.parse().ok()).collect());
-                }
-                Some("unsynced") => self.rebuild_sold(&mut redis, schedule.id, &keys).await?,
-                other => return Err(BookingError::UnexpectedReply(format!("{other:?}"))),
-            }
-        }
-        Err(BookingError::UnexpectedReply("sold set did not rebuild".into()))
+        let keys = self.keys.schedule(schedule.id);
+        let mut redis = self.redis.connection().await?;
+        let script = seat_state::invocation(&keys);
+        let TakenSeats(taken) = self.sold.run_synced(&mut redis, schedule.id, &script).await?;
+        Ok(taken.into_iter().collect())
     }
 
     /// Holds `numbers` for `user_id`, all or nothing.
-    pub async fn hold_seats(
+    pub(crate) async fn hold_seats(
         &self,
         schedule: Arc<Schedule>,
         user_id: i64,
         numbers: &[i32],
     ) -> Result<Hold, BookingError> {
-        self.require_user(user_id)?;
+        self.users.require(user_id)?;
         let mut wanted: Vec<i32> = Vec::with_capacity(numbers.len());
         for &number in numbers {
             if !wanted.contains(&number) {
@@ -91,7 +123,7 @@ impl BookingService {
         if wanted.is_empty() {
             return Err(BookingError::NoSeatsRequested);
         }
-        let limit = self.inner.config.max_seats_per_user;
+        let limit = self.config.max_seats_per_user;
         if wanted.len() > limit as usize {
             return Err(BookingError::TooManySeats { limit, held: 0 });
         }
@@ -100,148 +132,59 @@ impl BookingService {
             return Err(BookingError::SeatNotFound(unknown));
         }
 
-        let keys = self.inner.keys.schedule(schedule.id);
-        let mut redis = self.inner.redis.connection().await?;
-        for _ in 0..2 {
-            let mut invocation = scripts::SEATS_HOLD.key(&keys.holds);
-            invocation
-                .key(&keys.sold)
-                .key(&keys.user_holds)
-                .arg(user_id)
-                .arg(self.inner.config.hold_ttl_s * 1000)
-                .arg(limit);
-            for number in &wanted {
-                invocation.arg(*number);
+        let keys = self.keys.schedule(schedule.id);
+        let mut redis = self.redis.connection().await?;
+        let script = hold_seats::invocation(&keys, user_id, self.config.hold_ttl_s * 1000, limit, &wanted);
+        match self.sold.run_synced(&mut redis, schedule.id, &script).await? {
+            HoldOutcome::Held(expiries) => {
+                let expiry_ms = expiries.into_iter().min().unwrap_or(0);
+                let seats = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
+                Ok(Hold {
+                    schedule,
+                    seats,
+                    expires_at: DateTime::from_timestamp_millis(expiry_ms).unwrap_or_default(),
+                })
             }
-            let reply: Vec<Value> = invocation.invoke_async(&mut redis).await?;
-            let mut words = reply.iter().map(as_text);
-            match words.next().flatten().as_deref() {
-                Some("held") => {
-                    let expiry_ms = words
-                        .flatten()
-                        .filter_map(|ms| ms.parse::<i64>().ok())
-                        .min()
-                        .unwrap_or(0);
-                    let seats = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
-                    return Ok(Hold {
-                        schedule,
-                        seats,
-                        expires_at: DateTime::from_timestamp_millis(expiry_ms).unwrap_or_default(),
-                    });
-                }
-                Some("taken") => {
-                    return Err(BookingError::SeatUnavailable(
-                        words.flatten().filter_map(|seat| seat.parse().ok()).collect(),
-                    ))
-                }
-                Some("limit") => {
-                    let held = words.next().flatten().and_then(|n| n.parse().ok()).unwrap_or(0);
-                    return Err(BookingError::TooManySeats { limit, held });
-                }
-                Some("unsynced") => self.rebuild_sold(&mut redis, schedule.id, &keys).await?,
-                other => return Err(BookingError::UnexpectedReply(format!("{other:?}"))),
-            }
+            HoldOutcome::Taken(seats) => Err(BookingError::SeatUnavailable(seats)),
+            HoldOutcome::Limit { already_held } => Err(BookingError::TooManySeats {
+                limit,
+                held: already_held,
+            }),
         }
-        Err(BookingError::UnexpectedReply("sold set did not rebuild".into()))
     }
 
     /// The seats `user_id` validly holds on `schedule`, for payment.
-    pub(super) async fn held_by(&self, schedule: &Arc<Schedule>, user_id: i64) -> Result<Hold, BookingError> {
-        let keys = self.inner.keys.schedule(schedule.id);
-        let mut redis = self.inner.redis.connection().await?;
-        let reply: Vec<Value> = scripts::SEATS_USER_HOLDS
-            .key(&keys.holds)
-            .key(&keys.user_holds)
-            .arg(user_id)
-            .invoke_async(&mut redis)
-            .await?;
-        let mut words = reply.iter().map(as_text);
-        match words.next().flatten().as_deref() {
-            Some("held") => {
-                let rest: Vec<String> = words.flatten().collect();
-                let mut seats = Vec::new();
-                let mut expires_ms = i64::MAX;
-                for pair in rest.chunks(2) {
-                    if let [number, expiry] = pair {
-                        if let Some(seat) = number.parse().ok().and_then(|n| schedule.seat(n)) {
-                            seats.push(seat.clone());
-                        }
-                        expires_ms = expires_ms.min(expiry.parse().unwrap_or(0));
-                    }
-                }
+    pub(crate) async fn held_by(&self, schedule: &Arc<Schedule>, user_id: i64) -> Result<Hold, BookingError> {
+        let keys = self.keys.schedule(schedule.id);
+        let mut redis = self.redis.connection().await?;
+        match user_holds::run(&mut redis, &keys, user_id).await? {
+            UserHolds::Held(held) => {
+                let seats: Vec<Seat> = held
+                    .iter()
+                    .filter_map(|(number, _)| schedule.seat(*number).cloned())
+                    .collect();
                 if seats.is_empty() {
                     return Err(BookingError::NoHold);
                 }
+                let expires_ms = held.iter().map(|(_, expiry)| *expiry).min().unwrap_or(0);
                 Ok(Hold {
                     schedule: schedule.clone(),
                     seats,
                     expires_at: DateTime::from_timestamp_millis(expires_ms).unwrap_or_default(),
                 })
             }
-            Some("expired") => Err(BookingError::HoldExpired),
-            Some("none") => Err(BookingError::NoHold),
-            other => Err(BookingError::UnexpectedReply(format!("{other:?}"))),
+            UserHolds::Lapsed => Err(BookingError::HoldExpired),
+            UserHolds::None => Err(BookingError::NoHold),
         }
-    }
-
-    /// After a committed sale: seats sold in Redis, the buyer's holds dropped.
-    pub(super) async fn mark_sold(&self, schedule_id: i64, user_id: i64, numbers: &[i32]) -> Result<(), BookingError> {
-        let keys = self.inner.keys.schedule(schedule_id);
-        let mut redis = self.inner.redis.connection().await?;
-        let mut invocation = scripts::SEATS_FINALIZE_SALE.key(&keys.holds);
-        invocation.key(&keys.sold).key(&keys.user_holds).arg(user_id);
-        for number in numbers {
-            invocation.arg(*number);
-        }
-        invocation.invoke_async::<i64>(&mut redis).await?;
-        Ok(())
-    }
-
-    /// Rebuilds the sold set from Postgres, the truth. Adds to what is there, so a
-    /// sale marked by a payment that raced this rebuild is kept.
-    pub(super) async fn rebuild_sold(
-        &self,
-        redis: &mut ConnectionManager,
-        schedule_id: i64,
-        keys: &ScheduleKeys,
-    ) -> Result<(), BookingError> {
-        let sold: Vec<i32> = sqlx::query_scalar(
-            "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
-        )
-        .bind(schedule_id)
-        .fetch_all(&self.inner.db)
-        .await?;
-        let mut command = redis::cmd("SADD");
-        command.arg(&keys.sold).arg(0);
-        for number in &sold {
-            command.arg(*number);
-        }
-        command.query_async::<i64>(redis).await?;
-        tracing::info!(schedule_id, sold = sold.len(), "rebuilt sold seats from Postgres");
-        Ok(())
     }
 
     /// Forgets lapsed holds of every schedule; correctness never depends on it.
-    pub async fn sweep_holds(&self) -> Result<u64, BookingError> {
-        let mut redis = self.inner.redis.connection().await?;
+    pub(crate) async fn sweep(&self, catalog: &Snapshot) -> Result<u64, BookingError> {
+        let mut redis = self.redis.connection().await?;
         let mut removed = 0;
-        for schedule in self.catalog().schedules() {
-            let keys = self.inner.keys.schedule(schedule.id);
-            removed += scripts::SEATS_SWEEP
-                .key(&keys.holds)
-                .key(&keys.user_holds)
-                .invoke_async::<u64>(&mut redis)
-                .await?;
+        for schedule in catalog.schedules() {
+            removed += sweep_holds::run(&mut redis, &self.keys.schedule(schedule.id)).await?;
         }
         Ok(removed)
-    }
-}
-
-fn as_text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        Value::Int(number) => Some(number.to_string()),
-        _ => None,
     }
 }

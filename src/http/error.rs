@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use crate::booking::BookingError;
 use crate::queue::QueueError;
-use crate::store::{db_is_unavailable, redis_is_unavailable, Dependency};
+use crate::store::{db_is_unavailable, redis_is_unavailable};
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("{message}")]
@@ -30,14 +30,12 @@ pub enum Error {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Booking(#[from] BookingError),
-    #[error("{} is unavailable", .0.name())]
-    Unavailable(Dependency),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
 
 impl Error {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Error::BadRequest {
             code,
             message: message.into(),
@@ -53,7 +51,6 @@ impl Error {
             Error::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", None),
             Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "RATE_LIMITED", None),
             Error::Timeout => (S::SERVICE_UNAVAILABLE, "TIMEOUT", None),
-            Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
             Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
             Error::Queue(err) => queue_parts(err),
             Error::Booking(err) => booking_parts(err),
@@ -72,7 +69,7 @@ fn queue_parts(err: &QueueError) -> (StatusCode, &'static str, Option<Value>) {
         QueueError::NotAdmitted { position } => (S::FORBIDDEN, "NOT_ADMITTED", Some(json!({ "position": position }))),
         QueueError::TokenExpired => (S::FORBIDDEN, "TOKEN_EXPIRED", None),
         QueueError::Redis(err) if redis_is_unavailable(err) => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
-        QueueError::Redis(_) | QueueError::UnexpectedReply(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+        QueueError::Redis(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
     }
 }
 
@@ -107,10 +104,9 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         BookingError::Database(err) if db_is_unavailable(err) => {
             (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
         }
-        BookingError::Redis(_)
-        | BookingError::Database(_)
-        | BookingError::UnexpectedReply(_)
-        | BookingError::Corrupt(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+        BookingError::Redis(_) | BookingError::Database(_) | BookingError::Inconsistent(_) => {
+            (S::INTERNAL_SERVER_ERROR, "INTERNAL", None)
+        }
     }
 }
 
@@ -157,4 +153,4 @@ fn anyhow_chain(err: &(dyn std::error::Error + 'static)) -> String {
     chain
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,12 +7,15 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::Error;
+use super::AppState;
+use crate::booking::BookingError;
 
 /// A JSON body. Content-Type is not insisted on: ticketing clients in the wild
 /// send JSON as text/plain, and the body either parses or it does not.
-pub struct Json<T>(pub T);
+pub(crate) struct Json<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = Error;
@@ -24,7 +27,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 /// A JSON body that may be absent (a GET carrying its parameters in a body).
-pub struct OptionalJson<T>(pub Option<T>);
+pub(crate) struct OptionalJson<T>(pub(crate) Option<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = Error;
@@ -38,7 +41,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     }
 }
 
-pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
     Bytes::from_request(req, state)
         .await
         .map_err(|rejection: BytesRejection| {
@@ -50,7 +53,7 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
         })
 }
 
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::bad_request("MISSING_BODY", "a JSON request body is required"));
     }
@@ -58,7 +61,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 }
 
 /// Path parameters; a non-numeric id is a 400 with a code.
-pub struct Path<T>(pub T);
+pub(crate) struct Path<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
     type Rejection = Error;
@@ -72,7 +75,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
 }
 
 /// Query parameters.
-pub struct Query<T>(pub T);
+pub(crate) struct Query<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = Error;
@@ -86,7 +89,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 }
 
 /// The `user-id` header of the seed-000 API: required, a positive integer.
-pub struct UserIdHeader(pub i64);
+pub(crate) struct UserIdHeader(pub(crate) i64);
 
 impl<S: Send + Sync> FromRequestParts<S> for UserIdHeader {
     type Rejection = Error;
@@ -107,17 +110,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserIdHeader {
 
 /// The queue token: header `Token` (seed 000) or `Authorization`, with or
 /// without `Bearer `. Absent is `None`; the gate decides what that means.
-pub struct QueueTokenHeader(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueueTokenHeader {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        Ok(QueueTokenHeader(token_from_headers(&parts.headers)))
-    }
-}
-
-pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     let raw = headers
         .get("token")
         .or_else(|| headers.get(axum::http::header::AUTHORIZATION))?
@@ -132,7 +125,7 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-pub struct IdempotencyKey(pub Option<String>);
+pub(crate) struct IdempotencyKey(pub(crate) Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Error;
@@ -153,5 +146,53 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 )
             })?;
         Ok(IdempotencyKey(Some(key.to_string())))
+    }
+}
+
+/// The amount of a balance top-up. The seed sends a bare number (`1000`);
+/// `{"amount": 1000}` is accepted too. Anything but a whole number is refused
+/// here; which whole numbers may be charged is the domain's rule.
+pub(crate) struct ChargeAmount(pub(crate) i64);
+
+impl FromRequest<AppState> for ChargeAmount {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+        let Json(body) = Json::<Value>::from_request(req, state).await?;
+        whole_amount(&body)
+            .map(ChargeAmount)
+            .ok_or(Error::Booking(BookingError::InvalidAmount {
+                max: state.config.booking.max_charge,
+            }))
+    }
+}
+
+fn whole_amount(body: &Value) -> Option<i64> {
+    match body {
+        Value::Object(fields) => fields.get("amount").and_then(Value::as_i64),
+        other => other.as_i64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_charge_is_a_bare_whole_number_or_an_amount_field() {
+        assert_eq!(whole_amount(&json!(1000)), Some(1000));
+        assert_eq!(whole_amount(&json!({ "amount": 5000 })), Some(5000));
+        assert_eq!(whole_amount(&json!(-5)), Some(-5), "the range is the domain's to judge");
+        for bad in [
+            json!(10.5),
+            json!("1000"),
+            json!(null),
+            json!({}),
+            json!(1e30),
+            json!([1000]),
+        ] {
+            assert_eq!(whole_amount(&bad), None, "{bad}");
+        }
     }
 }

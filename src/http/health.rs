@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use crate::store::Dependency;
 /// Each dependency gets this long to answer before it counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/ready", get(ready))
@@ -53,6 +53,12 @@ async fn ready(State(state): State<AppState>) -> Response {
             "down": down,
             "checks": checks,
         });
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        // Like every 503 of this service: when to look again.
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(body),
+        )
+            .into_response()
     }
 }

@@ -13,13 +13,13 @@ use super::Error;
 /// NAT or an office may stand behind one address).
 const IP_MULTIPLIER: u32 = 50;
 
-pub struct JoinLimiter {
+pub(crate) struct JoinLimiter {
     per_user: Option<DefaultKeyedRateLimiter<i64>>,
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl JoinLimiter {
-    pub fn new(per_second: u32) -> Self {
+    pub(crate) fn new(per_second: u32) -> Self {
         let quota = |rate: u32| NonZeroU32::new(rate).map(Quota::per_second);
         JoinLimiter {
             per_user: quota(per_second).map(RateLimiter::keyed),
@@ -27,9 +27,10 @@ impl JoinLimiter {
         }
     }
 
-    pub fn check(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
+    pub(crate) fn check(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
         // The clock is read only on refusal: building a governor clock per call
-        // calibrates it, which cost ~38% of the join route's CPU in a profile.
+        // calibrates it, which showed as the largest cost of the join route in a
+        // profile (loadtest/RESULTS.md).
         if let Some(limiter) = &self.per_user {
             limiter
                 .check_key(&user_id)
@@ -44,7 +45,7 @@ impl JoinLimiter {
     }
 
     /// Forgets keys that have not been seen recently, bounding memory.
-    pub fn forget_idle(&self) {
+    pub(crate) fn forget_idle(&self) {
         if let Some(limiter) = &self.per_user {
             limiter.retain_recent();
         }

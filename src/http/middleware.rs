@@ -19,10 +19,10 @@ use super::Error;
 use crate::config::Config;
 
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Cuts off requests running past `BOXOFFICE_REQUEST_TIMEOUT_MS` with 503.
-pub fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
+pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
     router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
         with_timeout(req, next, timeout)
@@ -30,7 +30,7 @@ pub fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config
 }
 
 /// The layers every request passes through.
-pub fn wrap(router: Router) -> Router {
+pub(super) fn wrap(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -1,30 +1,32 @@
-//! HTTP: one module per API surface, each exposing `router()`, merged here.
-//! Handlers translate HTTP to calls on the queue and booking services and back;
-//! the rules live in those services.
+//! HTTP: one module per API surface (`api/` for seed 000, `v1/` for seed 004),
+//! each exposing `router()`, merged here, plus health and operations routes.
+//! Handlers translate HTTP to calls on the domain's services and back; the
+//! rules live in those services. What both surfaces share (extractors, the
+//! token gate, response bodies, the error type) lives beside them, not in
+//! either one.
 
-pub mod balances;
-pub mod concerts;
-pub mod error;
-pub mod extract;
-pub mod health;
-pub mod limits;
-pub mod middleware;
-pub mod ops;
-pub mod v1;
-pub mod views;
-pub mod waiting_queue;
+mod api;
+pub(crate) mod error;
+mod extract;
+mod gate;
+mod health;
+pub(crate) mod limits;
+mod middleware;
+mod ops;
+mod v1;
+pub(crate) mod views;
 
 use std::sync::Arc;
 
 use axum::Router;
 use sqlx::PgPool;
 
-use crate::booking::BookingService;
+use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds};
 use crate::config::Config;
-use crate::queue::QueueService;
+use crate::queue::{Gate, Line, Scheduler};
 use crate::store::redis::Redis;
 use crate::users::UserDirectory;
-pub use error::Error;
+pub(crate) use error::Error;
 use limits::JoinLimiter;
 use views::LocalClock;
 
@@ -34,7 +36,7 @@ use views::LocalClock;
 pub struct AppState(Arc<AppContext>);
 
 impl AppState {
-    pub fn new(context: AppContext) -> Self {
+    pub(crate) fn new(context: AppContext) -> Self {
         AppState(Arc::new(context))
     }
 }
@@ -47,30 +49,37 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The services, wired once in `startup`. Public are the ones tests and the
+/// tools in `examples/` drive directly (the stores, the line, the scheduler).
 pub struct AppContext {
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     pub db: PgPool,
     pub redis: Redis,
     pub users: Arc<UserDirectory>,
-    pub queue: QueueService,
-    pub booking: BookingService,
-    pub join_limiter: Arc<JoinLimiter>,
-    pub clock: LocalClock,
+    pub line: Line,
+    pub scheduler: Scheduler,
+    pub(crate) gate: Gate,
+    pub(crate) catalog: Catalog,
+    pub(crate) holds: Holds,
+    pub(crate) balances: Balances,
+    pub(crate) checkout: Checkout,
+    pub(crate) auditor: Auditor,
+    pub(crate) join_limiter: Arc<JoinLimiter>,
+    pub(crate) clock: LocalClock,
 }
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     // The queue's join and position poll make one Redis call each, bounded by the
     // Redis client's own timeouts, and read no body, so they skip the request
-    // deadline: its timer was ~2 µs of the ~20 µs a poll costs the server
+    // deadline: its timer was a measurable part of a poll's cost
     // (loadtest/RESULTS.md). Everything else may wait on Postgres or a body.
-    let hot = waiting_queue::router();
+    let hot = api::queue_router();
     let bounded = Router::new()
         .merge(health::router())
         .merge(ops::router())
-        .merge(concerts::router())
-        .merge(balances::router())
+        .merge(api::router())
         .merge(v1::router());
-    let api = hot
+    let app = hot
         .merge(middleware::with_deadline(bounded, &state.config))
         .fallback(|| async {
             Error::NotFound {
@@ -80,5 +89,5 @@ pub fn router(state: AppState) -> Router {
         })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(state.clone());
-    middleware::wrap(api)
+    middleware::wrap(app)
 }

@@ -8,32 +8,38 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::json;
 
 use super::error::Result;
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/ops/invariants", get(invariants))
 }
 
-/// 200 when every invariant holds, 409 with the violations otherwise.
+/// 200 with the report when every invariant holds; otherwise 409 with the
+/// error body every failure has (`code`, `message`) and the report beside it.
 async fn invariants(State(state): State<AppState>) -> Result<Response> {
-    let report = state.booking.audit().await?;
-    let status = if report.ok {
-        StatusCode::OK
-    } else {
-        StatusCode::CONFLICT
-    };
-    Ok((status, Json(report)).into_response())
+    let report = state.auditor.run().await?;
+    if report.ok {
+        return Ok(Json(report).into_response());
+    }
+    let mut body = json!({
+        "code": "INVARIANT_VIOLATED",
+        "message": format!("{} invariant(s) violated: {}", report.violations.len(), report.violations.join("; ")),
+    });
+    if let (Some(fields), Ok(serde_json::Value::Object(report))) = (body.as_object_mut(), serde_json::to_value(&report))
+    {
+        fields.extend(report);
+    }
+    Ok((StatusCode::CONFLICT, Json(body)).into_response())
 }
 
 /// Prometheus text format: per-queue gauges and counters read from Redis.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut queues = vec![state.config.queue.default_queue.clone()];
-    queues.extend(state.booking.catalog().concerts().map(|concert| concert.code.clone()));
-    queues.sort();
+    let queues = state.catalog.queue_names(&state.config.queue.default_queue);
     let mut out = String::new();
     let gauges = [
         ("boxoffice_queue_waiting", "gauge", "Users waiting in line."),
@@ -63,7 +69,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for queue in &queues {
-        match state.queue.stats(queue).await {
+        match state.scheduler.stats(queue).await {
             Ok(stats) => rows.push(vec![
                 stats.waiting.to_string(),
                 stats.active.to_string(),

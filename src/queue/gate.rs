@@ -1,76 +1,85 @@
-//! The gate of the booking API: only an active token of the right queue, held
-//! by the right user, gets through. The signature is checked before any Redis
-//! call; the state check is one read-only script (using a token does not extend it).
+//! The gate of the booking API: only an active token of the right queue gets
+//! through. The signature is checked before any Redis call; the state check is
+//! one read-only script (using a token does not extend it).
+//!
+//! Every booking route of both API surfaces passes through [`Gate::check`]
+//! (by way of the HTTP layer's `ActiveToken` extractor); a payment also keeps
+//! a token that has ended, so a retry can be answered with its receipt.
 
-use super::{millis, scripts, Admission, QueueError, QueueService, QueueToken};
+use super::token::{QueueToken, TokenSigner};
+use super::QueueError;
+use crate::store::keys::Keys;
+use crate::store::redis::Redis;
+use crate::store::scripts::check_active::{self, TokenCheck};
+use crate::store::scripts::expire_token;
 
-impl QueueService {
-    /// The gate of the booking API: accepts only an active token of this queue
-    /// (and of `user_id`, when the request names a user).
-    pub async fn authorize(&self, queue: &str, raw_token: &str, user_id: Option<i64>) -> Result<Admission, QueueError> {
-        let token = self.verify(queue, raw_token, user_id)?;
-        let keys = self.inner.keys.queue(queue);
-        let mut redis = self.inner.redis.connection().await?;
-        let (state, value): (String, i64) = scripts::QUEUE_CHECK_ACTIVE
-            .key(&keys.waiting)
-            .key(&keys.active)
-            .key(keys.meta_bucket(token.user_id))
-            .arg(token.user_id)
-            .arg(token.issued_s)
-            .arg(token.nonce)
-            .invoke_async(&mut redis)
-            .await?;
-        match state.as_str() {
-            "active" => Ok(Admission {
-                token,
-                expires_at: millis(value),
-            }),
-            "waiting" => Err(QueueError::NotAdmitted {
-                position: value.max(0) as u64,
-            }),
-            "expired" | "stale" | "none" => Err(QueueError::TokenExpired),
-            other => Err(QueueError::UnexpectedReply(other.to_string())),
+/// A genuine token of the queue asked for, and whether it may book now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pass {
+    Active(QueueToken),
+    /// It was admitted once (or replaced by a newer join), and is over.
+    Ended(QueueToken),
+}
+
+impl Pass {
+    pub(crate) fn token(&self) -> &QueueToken {
+        match self {
+            Pass::Active(token) | Pass::Ended(token) => token,
+        }
+    }
+
+    /// A token serves only the user it was issued to.
+    pub(crate) fn bound_to(self, user_id: i64) -> Result<Self, QueueError> {
+        if self.token().user_id == user_id {
+            Ok(self)
+        } else {
+            Err(QueueError::TokenMismatch)
+        }
+    }
+
+    /// The token, provided it is still active.
+    pub(crate) fn active(self) -> Result<QueueToken, QueueError> {
+        match self {
+            Pass::Active(token) => Ok(token),
+            Pass::Ended(_) => Err(QueueError::TokenExpired),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Gate {
+    redis: Redis,
+    keys: Keys,
+    signer: TokenSigner,
+}
+
+impl Gate {
+    pub(crate) fn new(redis: Redis, keys: Keys, signer: TokenSigner) -> Self {
+        Gate { redis, keys, signer }
+    }
+
+    /// The queue a token was issued for, once its signature checks out.
+    pub(crate) fn queue_of(&self, raw_token: &str) -> Result<String, QueueError> {
+        Ok(self.signer.verify_signed(raw_token)?.queue)
+    }
+
+    /// Checks a token presented for `queue`: refused when forged, of another
+    /// queue, or still waiting in line; otherwise active or ended.
+    pub(crate) async fn check(&self, queue: &str, raw_token: &str) -> Result<Pass, QueueError> {
+        let token = self.signer.verify_for(queue, raw_token)?;
+        let keys = self.keys.queue(queue);
+        let mut redis = self.redis.connection().await?;
+        match check_active::run(&mut redis, &keys, token.user_id, token.issued_s, token.nonce).await? {
+            TokenCheck::Active { .. } => Ok(Pass::Active(token)),
+            TokenCheck::Waiting { position } => Err(QueueError::NotAdmitted { position }),
+            TokenCheck::Expired | TokenCheck::Stale | TokenCheck::NeverJoined => Ok(Pass::Ended(token)),
         }
     }
 
     /// Ends an active token at once (after payment), freeing its slot.
-    pub async fn expire(&self, token: &QueueToken) -> Result<bool, QueueError> {
-        let keys = self.inner.keys.queue(&token.queue);
-        let mut redis = self.inner.redis.connection().await?;
-        let ended: i64 = scripts::QUEUE_EXPIRE_TOKEN
-            .key(&keys.active)
-            .key(&keys.stats)
-            .key(keys.meta_bucket(token.user_id))
-            .arg(token.user_id)
-            .arg(token.issued_s)
-            .arg(token.nonce)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(ended == 1)
-    }
-
-    /// The queue a token was issued for, once its signature checks out.
-    pub fn queue_of(&self, raw_token: &str) -> Result<String, QueueError> {
-        Ok(self.signed(raw_token)?.queue)
-    }
-
-    /// Checks the signature and that the token is for `queue` (and `user_id`); no Redis call.
-    pub fn verify(&self, queue: &str, raw_token: &str, user_id: Option<i64>) -> Result<QueueToken, QueueError> {
-        let token = self.signed(raw_token)?;
-        if token.queue != queue || user_id.is_some_and(|user| user != token.user_id) {
-            return Err(QueueError::TokenMismatch);
-        }
-        Ok(token)
-    }
-
-    fn signed(&self, raw_token: &str) -> Result<QueueToken, QueueError> {
-        let raw_token = raw_token.trim();
-        if raw_token.is_empty() {
-            return Err(QueueError::TokenMissing);
-        }
-        self.inner
-            .signer
-            .verify(raw_token)
-            .map_err(|_| QueueError::TokenInvalid)
+    pub(crate) async fn expire(&self, token: &QueueToken) -> Result<bool, QueueError> {
+        let keys = self.keys.queue(&token.queue);
+        let mut redis = self.redis.connection().await?;
+        Ok(expire_token::run(&mut redis, &keys, token.user_id, token.issued_s, token.nonce).await?)
     }
 }

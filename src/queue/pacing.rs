@@ -1,15 +1,15 @@
 //! How long a waiting user should expect to wait, and how often to ask.
 
 /// Poll hints never go below this (ask again in a second at the front of the line)...
-pub const MIN_POLL_MS: u64 = 1_000;
+pub(crate) const MIN_POLL_MS: u64 = 1_000;
 /// ...nor above this, so nobody waits much longer than needed after being admitted.
-pub const MAX_POLL_MS: u64 = 30_000;
+pub(crate) const MAX_POLL_MS: u64 = 30_000;
 /// Ask about four times over the expected wait: often enough to notice admission,
 /// rarely enough that people far back cost little.
 const POLLS_PER_WAIT: u64 = 4;
 
 /// Seconds until admission at `rate` users per second, rounded up.
-pub fn eta_seconds(position: u64, rate_per_s: f64) -> u64 {
+pub(crate) fn eta_seconds(position: u64, rate_per_s: f64) -> u64 {
     if position == 0 {
         return 0;
     }
@@ -22,7 +22,7 @@ pub fn eta_seconds(position: u64, rate_per_s: f64) -> u64 {
 }
 
 /// Suggested delay before the next poll; grows with the expected wait.
-pub fn poll_after_ms(position: u64, eta_seconds: u64) -> u64 {
+pub(crate) fn poll_after_ms(position: u64, eta_seconds: u64) -> u64 {
     if position == 0 {
         return 0;
     }

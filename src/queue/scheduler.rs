@@ -1,16 +1,19 @@
-//! Admission: every tick, each instance runs one admission step per queue.
+//! Admission: every tick, each instance runs one admission step per queue, and
+//! reads each queue's live figures for operations.
 //!
 //! The step is a single Lua script whose token bucket lives in Redis, so running
 //! it on many instances at once admits no more than running it on one; tests
-//! call [`QueueService::admit_once`] directly instead of sleeping.
+//! call [`Scheduler::admit_once`] directly instead of sleeping.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::watch;
-
-use super::{QueueError, QueueService};
-use crate::store::keys::META_BUCKET_SIZE;
-use crate::store::scripts;
+use super::rates::MeasuredRates;
+use super::QueueError;
+use crate::config::QueueConfig;
+use crate::store::keys::Keys;
+use crate::store::redis::Redis;
+use crate::store::scripts::admit::{self, StepLimits};
 
 /// Most users one step examines, so one script never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.
@@ -27,7 +30,7 @@ pub struct AdmissionStep {
     pub waiting: u64,
 }
 
-/// Limits of one admission step; [`QueueService::admit_once`] takes them from the config.
+/// Limits of one admission step; [`Scheduler::admit_once`] takes them from the config.
 #[derive(Debug, Clone, Copy)]
 pub struct AdmissionLimits {
     /// 0 = unlimited.
@@ -38,68 +41,143 @@ pub struct AdmissionLimits {
     pub max_users_per_step: u64,
 }
 
-impl QueueService {
+/// Live figures of one queue, read in one pipeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    pub waiting: u64,
+    pub active: u64,
+    pub admission_rate: f64,
+    pub joined: u64,
+    pub admitted: u64,
+    pub abandoned: u64,
+    pub expired: u64,
+    pub completed: u64,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    redis: Redis,
+    keys: Keys,
+    rates: Arc<MeasuredRates>,
+    config: Arc<QueueConfig>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(redis: Redis, keys: Keys, rates: Arc<MeasuredRates>, config: Arc<QueueConfig>) -> Self {
+        Scheduler {
+            redis,
+            keys,
+            rates,
+            config,
+        }
+    }
+
+    /// One admission step with the configured limits.
     pub async fn admit_once(&self, queue: &str) -> Result<AdmissionStep, QueueError> {
-        let config = self.config();
         let limits = AdmissionLimits {
-            max_active: config.max_active,
-            rate: config.admit_rate,
-            tick_ms: config.admit_tick_ms,
+            max_active: self.config.max_active,
+            rate: self.config.admit_rate,
+            tick_ms: self.config.admit_tick_ms,
             max_users_per_step: MAX_USERS_PER_STEP,
         };
         self.admit_with(queue, limits).await
     }
 
     pub async fn admit_with(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
-        let keys = self.inner.keys.queue(queue);
-        // One tick's worth after a pause: a stalled instance must not release a flood.
-        let burst = (limits.rate * limits.tick_ms.max(1000) / 1000).max(1);
-        let mut redis = self.inner.redis.connection().await?;
-        let (admitted, expired, abandoned, active, waiting, rate): (u64, u64, u64, u64, u64, String) =
-            scripts::QUEUE_ADMIT
-                .key(&keys.waiting)
-                .key(&keys.active)
-                .key(&keys.stats)
-                .arg(limits.max_active)
-                .arg(limits.rate)
-                .arg(burst)
-                .arg(limits.max_users_per_step)
-                .arg(self.config().idle_timeout_s)
-                .arg(&keys.meta_prefix)
-                .arg(META_BUCKET_SIZE)
-                .arg(self.config().active_ttl_s * 1000)
-                .arg(RATE_AVERAGE_S)
-                .arg(limits.tick_ms)
-                .invoke_async(&mut redis)
-                .await?;
-        self.remember_rate(queue, &rate);
+        let keys = self.keys.queue(queue);
+        let step = StepLimits {
+            max_active: limits.max_active,
+            rate: limits.rate,
+            // One tick's worth after a pause: a stalled instance must not release a flood.
+            burst: (limits.rate * limits.tick_ms.max(1000) / 1000).max(1),
+            max_examined: limits.max_users_per_step,
+            idle_timeout_s: self.config.idle_timeout_s,
+            active_ttl_ms: self.config.active_ttl_s * 1000,
+            rate_average_s: RATE_AVERAGE_S,
+            first_elapsed_ms: limits.tick_ms,
+        };
+        let mut redis = self.redis.connection().await?;
+        let reply = admit::run(&mut redis, &keys, &step).await?;
+        self.rates.remember(queue, reply.measured_rate);
         Ok(AdmissionStep {
-            admitted,
-            expired,
-            abandoned,
-            active,
-            waiting,
+            admitted: reply.admitted,
+            expired: reply.expired,
+            abandoned: reply.abandoned,
+            active: reply.active,
+            waiting: reply.waiting,
         })
     }
 
-    /// Runs admission steps for `queues()` every tick until `shutdown` changes.
-    pub async fn run_admission(self, queues: impl Fn() -> Vec<String> + Send, mut shutdown: watch::Receiver<bool>) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(self.config().admit_tick_ms.max(10)));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Reads the measured admission rate of `queues` from Redis in one pipeline,
+    /// for instances that do not run the scheduler themselves.
+    pub(crate) async fn refresh_rates(&self, queues: &[String]) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        for queue in queues {
+            pipe.hget(&self.keys.queue(queue).stats, "rate");
+        }
+        let mut redis = self.redis.connection().await?;
+        let rates: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        for (queue, rate) in queues.iter().zip(rates) {
+            self.rates.remember(queue, rate.and_then(|rate| rate.parse().ok()));
+        }
+        Ok(())
+    }
+
+    /// Redis memory the queue's keys take: (keys, bytes), by `MEMORY USAGE` of
+    /// each. Scans every key of the queue, so it is for tools, not requests.
+    pub async fn memory_usage(&self, queue: &str) -> Result<(u64, u64), QueueError> {
+        let pattern = self.keys.queue_pattern(queue);
+        let mut redis = self.redis.connection().await?;
+        let (mut cursor, mut keys, mut bytes) = (0_u64, 0_u64, 0_u64);
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = shutdown.changed() => return,
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            for key in batch {
+                let usage: Option<u64> = redis::cmd("MEMORY")
+                    .arg("USAGE")
+                    .arg(&key)
+                    .arg("SAMPLES")
+                    .arg(0)
+                    .query_async(&mut redis)
+                    .await?;
+                bytes += usage.unwrap_or(0);
+                keys += 1;
             }
-            for queue in queues() {
-                match self.admit_once(&queue).await {
-                    Ok(step) if step.admitted + step.expired + step.abandoned > 0 => {
-                        tracing::debug!(queue, ?step, "admission step");
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(queue, error = %err, "admission step failed"),
-                }
+            cursor = next;
+            if cursor == 0 {
+                return Ok((keys, bytes));
             }
         }
+    }
+
+    pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
+        let keys = self.keys.queue(queue);
+        let mut redis = self.redis.connection().await?;
+        let (waiting, active, counters): (u64, u64, HashMap<String, String>) = redis::pipe()
+            .zcard(&keys.waiting)
+            .zcard(&keys.active)
+            .hgetall(&keys.stats)
+            .query_async(&mut redis)
+            .await?;
+        let rate = counters.get("rate").and_then(|v| v.parse().ok());
+        self.rates.remember(queue, rate);
+        let count = |name: &str| counters.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(QueueStats {
+            waiting,
+            active,
+            admission_rate: rate.unwrap_or(0.0),
+            // Every new token takes the next sequence number.
+            joined: count("seq"),
+            admitted: count("admitted"),
+            abandoned: count("abandoned"),
+            expired: count("expired"),
+            completed: count("completed"),
+        })
     }
 }

@@ -11,6 +11,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::QueueError;
+
 /// 128 bits of HMAC: far beyond guessing, and keeps tokens short.
 const SIGNATURE_BYTES: usize = 16;
 const MAX_TOKEN_LEN: usize = 512;
@@ -29,7 +31,7 @@ pub struct TokenSigner {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct InvalidToken;
+pub(crate) struct InvalidToken;
 
 impl TokenSigner {
     pub fn new(secret: &[u8]) -> Self {
@@ -48,7 +50,26 @@ impl TokenSigner {
         out
     }
 
-    pub fn verify(&self, raw: &str) -> Result<QueueToken, InvalidToken> {
+    /// The one signature check behind every use of a token: a token whose
+    /// signature holds and that was issued for `queue` (no Redis call).
+    pub(crate) fn verify_for(&self, queue: &str, raw: &str) -> Result<QueueToken, QueueError> {
+        let token = self.verify_signed(raw)?;
+        if token.queue != queue {
+            return Err(QueueError::TokenMismatch);
+        }
+        Ok(token)
+    }
+
+    /// A token whose signature holds, for whichever queue it names.
+    pub(crate) fn verify_signed(&self, raw: &str) -> Result<QueueToken, QueueError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(QueueError::TokenMissing);
+        }
+        self.verify(raw).map_err(|_| QueueError::TokenInvalid)
+    }
+
+    pub(crate) fn verify(&self, raw: &str) -> Result<QueueToken, InvalidToken> {
         if raw.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken);
         }

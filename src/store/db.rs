@@ -8,10 +8,10 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to the server's `postgres` database and creates `database_url`'s database if missing.
-pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
+pub(crate) async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(database_url).context("DATABASE_URL is not a valid Postgres URL")?;
     let name = options
         .get_database()
@@ -45,6 +45,7 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// A pool of at most `max_connections`, connecting lazily on first use.
 pub fn pool(database_url: &str, max_connections: u32, acquire_timeout_ms: u64) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .context("DATABASE_URL is not a valid Postgres URL")?
@@ -60,6 +61,6 @@ pub fn pool(database_url: &str, max_connections: u32, acquire_timeout_ms: u64) -
         .connect_lazy_with(options))
 }
 
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+pub(crate) async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations failed")
 }

@@ -11,13 +11,12 @@ use std::sync::{Arc, RwLock};
 
 /// Users per metadata hash. Small hashes are stored as compact listpacks by Redis
 /// (`hash-max-listpack-entries` is 128), which is what keeps a waiting user cheap.
-/// A listpack lookup scans it, so smaller is faster and larger is leaner: `HGET`
-/// costs 0.85-1.36 µs in a bucket of 100 and about 0.5 µs in one of 32, for
-/// about 2 more bytes per user in key overhead.
-pub const META_BUCKET_SIZE: i64 = 32;
+/// A listpack lookup scans it, so smaller is faster and larger is leaner; the
+/// measurements behind 32 are in loadtest/RESULTS.md.
+pub(crate) const META_BUCKET_SIZE: i64 = 32;
 
 #[derive(Clone, Debug)]
-pub struct Keys {
+pub(crate) struct Keys {
     prefix: Arc<str>,
     /// Built once per queue: the hot paths then format only the per-user bucket.
     /// Queues are the configured default plus one per concert, so this stays small.
@@ -26,41 +25,37 @@ pub struct Keys {
 
 /// Keys of one waiting queue.
 #[derive(Clone, Debug)]
-pub struct QueueKeys {
+pub(crate) struct QueueKeys {
     /// ZSET user id -> join sequence number (first come, first served).
-    pub waiting: String,
+    pub(crate) waiting: String,
     /// ZSET user id -> expiry of the active token, ms of Redis `TIME`.
-    pub active: String,
+    pub(crate) active: String,
     /// HASH of counters: sequence, rate bucket, measured throughput, totals.
-    pub stats: String,
+    pub(crate) stats: String,
     /// Prefix of the HASHes user id -> 12 bytes, `issued_s, nonce, last_seen_delta_s` (see lua/queue_join.lua).
-    pub meta_prefix: String,
+    pub(crate) meta_prefix: String,
 }
 
 /// Keys of one concert schedule's seats.
 #[derive(Clone, Debug)]
-pub struct ScheduleKeys {
+pub(crate) struct ScheduleKeys {
     /// HASH seat number -> "user id:expiry ms".
-    pub holds: String,
+    pub(crate) holds: String,
     /// SET of sold seat numbers; member "0" marks it as rebuilt from Postgres.
-    pub sold: String,
+    pub(crate) sold: String,
     /// HASH user id -> comma-separated seat numbers that user holds.
-    pub user_holds: String,
+    pub(crate) user_holds: String,
 }
 
 impl Keys {
-    pub fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str) -> Self {
         Self {
             prefix: Arc::from(prefix),
             queues: Arc::default(),
         }
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    pub fn queue(&self, queue: &str) -> Arc<QueueKeys> {
+    pub(crate) fn queue(&self, queue: &str) -> Arc<QueueKeys> {
         if let Some(keys) = self.queues.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
             return keys.clone();
         }
@@ -82,7 +77,12 @@ impl Keys {
         }
     }
 
-    pub fn schedule(&self, schedule_id: i64) -> ScheduleKeys {
+    /// A `SCAN` pattern matching every key of one queue.
+    pub(crate) fn queue_pattern(&self, queue: &str) -> String {
+        format!("{{{}:q:{}}}:*", self.prefix, queue)
+    }
+
+    pub(crate) fn schedule(&self, schedule_id: i64) -> ScheduleKeys {
         let tag = format!("{{{}:s:{}}}", self.prefix, schedule_id);
         ScheduleKeys {
             holds: format!("{tag}:holds"),
@@ -90,15 +90,10 @@ impl Keys {
             user_holds: format!("{tag}:user_holds"),
         }
     }
-
-    /// Pattern matching every key this deployment owns (tests clean up with it).
-    pub fn all_pattern(&self) -> String {
-        format!("{{{}:*", self.prefix)
-    }
 }
 
 impl QueueKeys {
-    pub fn meta_bucket(&self, user_id: i64) -> String {
+    pub(crate) fn meta_bucket(&self, user_id: i64) -> String {
         format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
     }
 }
@@ -118,6 +113,7 @@ mod tests {
         for key in [&keys.active, &keys.stats, &keys.meta_prefix] {
             assert!(key.starts_with("{bo:q:hero-autumn}:"), "{key}");
         }
+        assert_eq!(Keys::new("bo").queue_pattern("hero-autumn"), "{bo:q:hero-autumn}:*");
     }
 
     #[test]

@@ -3,20 +3,20 @@
 //! Redis keys are named, the Lua scripts, and the demo data.
 
 pub mod db;
-pub mod keys;
+pub(crate) mod keys;
 pub mod redis;
-pub mod scripts;
+pub(crate) mod scripts;
 pub mod seed;
 
 /// Which dependency failed; used by `/ready` and for 503 answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dependency {
+pub(crate) enum Dependency {
     Redis,
     Postgres,
 }
 
 impl Dependency {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dependency::Redis => "redis",
             Dependency::Postgres => "postgres",
@@ -25,7 +25,7 @@ impl Dependency {
 }
 
 /// True when a Redis error means "Redis is not there" rather than "we sent something wrong".
-pub fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
+pub(crate) fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
     err.is_io_error()
         || err.is_connection_dropped()
         || err.is_connection_refusal()
@@ -34,7 +34,7 @@ pub fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
 }
 
 /// True when a database error means "Postgres is not there".
-pub fn db_is_unavailable(err: &sqlx::Error) -> bool {
+pub(crate) fn db_is_unavailable(err: &sqlx::Error) -> bool {
     matches!(
         err,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)

@@ -2,11 +2,9 @@
 //!
 //! Why not a pool: every call on the hot paths is one small EVALSHA, and a
 //! multiplexed connection pipelines all of them over one socket (one write and
-//! one read syscall serve many requests) with no checkout cost. Measured on this
-//! 2-core machine, 2026-11-23, `cargo run --release --example redis_clients`
-//! (64 tasks, 200k EVALSHA of a one-ZRANK script): multiplexed ConnectionManager
-//! 261k-306k calls/s, deadpool-redis with 64 connections 52k calls/s. So
-//! deadpool-redis is only a dev-dependency of that measurement.
+//! one read syscall serve many requests) with no checkout cost. The measurement
+//! behind that choice is `examples/redis_clients.rs`; its figures, against
+//! deadpool-redis, are in loadtest/RESULTS.md.
 //!
 //! The connection is made on first use, so the app can start (and `/ready` can say
 //! 503) while Redis is down; `main` still refuses to start without it.
@@ -21,6 +19,9 @@ use tokio::sync::OnceCell;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The connection every Redis call goes through.
+pub(crate) type Connection = ConnectionManager;
+
 #[derive(Clone)]
 pub struct Redis {
     client: redis::Client,
@@ -28,7 +29,7 @@ pub struct Redis {
 }
 
 impl Redis {
-    pub fn open(url: &str) -> RedisResult<Self> {
+    pub(crate) fn open(url: &str) -> RedisResult<Self> {
         Ok(Self {
             client: redis::Client::open(url)?,
             connection: Arc::new(OnceCell::new()),
@@ -36,7 +37,7 @@ impl Redis {
     }
 
     /// A handle on the shared connection; cheap to clone, safe to use concurrently.
-    pub async fn connection(&self) -> RedisResult<ConnectionManager> {
+    pub async fn connection(&self) -> RedisResult<Connection> {
         let connection = self
             .connection
             .get_or_try_init(|| async {
@@ -62,7 +63,7 @@ impl Redis {
         Ok(connection.clone())
     }
 
-    pub async fn ping(&self) -> RedisResult<()> {
+    pub(crate) async fn ping(&self) -> RedisResult<()> {
         let mut connection = self.connection().await?;
         redis::cmd("PING").query_async::<()>(&mut connection).await
     }

@@ -10,8 +10,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub const DEMO_USERS: i64 = 1000;
-pub const SEATS_PER_SCHEDULE: i32 = 50;
+use super::db;
+use crate::config::{Config, Seeding};
+
+const DEMO_USERS: i64 = 1000;
+const SEATS_PER_SCHEDULE: i32 = 50;
 
 /// Arbitrary constant naming the advisory lock that serialises seeding across instances.
 const SEED_LOCK: i64 = 0x626f_786f_6666;
@@ -63,8 +66,36 @@ fn kst(year: i32, month: u32, day: u32, hour: u32) -> anyhow::Result<DateTime<Ut
         .context("invalid demo date")
 }
 
+/// `boxoffice seed`: the demo data if the database is empty, then the users
+/// and the `bench-arena` concert asked for.
+pub async fn run(config: &Config, seeding: &Seeding) -> anyhow::Result<()> {
+    let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
+    db::migrate(&pool).await?;
+    insert_demo_data_if_empty(&pool).await?;
+    if seeding.users > 0 {
+        let started = std::time::Instant::now();
+        let ids = add_users(&pool, seeding.users).await?;
+        println!(
+            "added users {}..={} in {:.1?}",
+            ids.start(),
+            ids.end(),
+            started.elapsed()
+        );
+    }
+    if seeding.arena_schedules > 0 {
+        match add_arena(&pool, seeding.arena_schedules, seeding.arena_seats).await? {
+            Some(concert_id) => println!(
+                "added concert {concert_id} `{ARENA_CODE}`: {} schedules of {} seats",
+                seeding.arena_schedules, seeding.arena_seats
+            ),
+            None => println!("`{ARENA_CODE}` already exists"),
+        }
+    }
+    Ok(())
+}
+
 /// Inserts the demo data when the database holds no concerts; returns whether it did.
-pub async fn insert_demo_data_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
+pub(crate) async fn insert_demo_data_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(SEED_LOCK)
@@ -132,11 +163,11 @@ pub async fn insert_demo_data_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
 }
 
 /// Code of the large venue that load tests sell out.
-pub const ARENA_CODE: &str = "bench-arena";
+const ARENA_CODE: &str = "bench-arena";
 
 /// Adds the `bench-arena` concert (schedules daily from 2032-01-01, seats at
 /// 1000 won) unless it exists; returns its id when added.
-pub async fn add_arena(pool: &PgPool, schedules: u32, seats_per_schedule: i32) -> anyhow::Result<Option<i64>> {
+async fn add_arena(pool: &PgPool, schedules: u32, seats_per_schedule: i32) -> anyhow::Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(SEED_LOCK)

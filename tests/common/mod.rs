@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use boxoffice::config::Config;
 use boxoffice::http::AppState;
-use boxoffice::queue::scheduler::{AdmissionLimits, AdmissionStep};
+use boxoffice::queue::{AdmissionLimits, AdmissionStep};
 use boxoffice::startup::Application;
 use reqwest::{RequestBuilder, Response};
 use serde_json::Value;
@@ -204,7 +204,7 @@ impl TestApp {
             max_users_per_step: 1_000_000,
         };
         self.state
-            .queue
+            .scheduler
             .admit_with(queue, limits)
             .await
             .expect("admission step")

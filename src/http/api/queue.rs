@@ -7,12 +7,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::error::Result;
-use super::extract::UserIdHeader;
-use super::views::TicketView;
-use super::AppState;
+use crate::http::error::Result;
+use crate::http::extract::UserIdHeader;
+use crate::http::views::TicketView;
+use crate::http::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/waiting-queue", post(join))
         .route("/api/waiting-queue/position", get(position))
@@ -24,11 +24,11 @@ async fn join(
     UserIdHeader(user_id): UserIdHeader,
 ) -> Result<Response> {
     state.join_limiter.check(user_id, Some(peer.ip()))?;
-    let ticket = state.queue.join(&state.config.queue.default_queue, user_id).await?;
+    let ticket = state.line.join(&state.config.queue.default_queue, user_id).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 
 async fn position(State(state): State<AppState>, UserIdHeader(user_id): UserIdHeader) -> Result<Response> {
-    let ticket = state.queue.poll(&state.config.queue.default_queue, user_id).await?;
+    let ticket = state.line.poll(&state.config.queue.default_queue, user_id).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }

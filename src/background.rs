@@ -1,0 +1,127 @@
+//! The chores an instance runs beside serving requests, each a named task on
+//! its own interval. A new chore is one more line in [`spawn`].
+//!
+//! None of them is needed for correctness within a request: they keep the
+//! in-process copies (users, catalog, measured rates) current, run admission,
+//! and tidy what would otherwise only grow.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::booking::idempotency;
+use crate::http::AppState;
+
+/// Starts every chore; each stops when `stop` changes.
+pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
+    let mut chores = Chores {
+        tasks: JoinSet::new(),
+        stop,
+    };
+    let queue = &state.config.queue;
+    if queue.run_scheduler {
+        let tick = Duration::from_millis(queue.admit_tick_ms.max(10));
+        chores.every_from_start("admission", tick, state, |state| async move {
+            for name in state.catalog.queue_names(&state.config.queue.default_queue) {
+                match state.scheduler.admit_once(&name).await {
+                    Ok(step) if step.admitted + step.expired + step.abandoned > 0 => {
+                        tracing::debug!(queue = name, ?step, "admission step");
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(queue = name, error = %err, "admission step failed"),
+                }
+            }
+            Ok(())
+        });
+    }
+    chores.every("measured rates", Duration::from_secs(1), state, |state| async move {
+        let queues = state.catalog.queue_names(&state.config.queue.default_queue);
+        Ok(state.scheduler.refresh_rates(&queues).await?)
+    });
+    chores.every("new users", Duration::from_secs(1), state, |state| async move {
+        state.users.refresh(&state.db).await?;
+        Ok(())
+    });
+    // Catches an insert that committed out of id order, which `new users` skips.
+    chores.every("all users", Duration::from_secs(600), state, |state| async move {
+        state.users.reload(&state.db).await?;
+        Ok(())
+    });
+    chores.every("catalog", Duration::from_secs(30), state, |state| async move {
+        Ok(state.catalog.reload().await?)
+    });
+    chores.every("lapsed holds", Duration::from_secs(30), state, |state| async move {
+        state.holds.sweep(&state.catalog.snapshot()).await?;
+        Ok(())
+    });
+    chores.every(
+        "idle limiter keys",
+        Duration::from_secs(3600),
+        state,
+        |state| async move {
+            state.join_limiter.forget_idle();
+            Ok(())
+        },
+    );
+    chores.every(
+        "old idempotency keys",
+        Duration::from_secs(3600),
+        state,
+        |state| async move {
+            idempotency::purge_expired(&state.db).await?;
+            Ok(())
+        },
+    );
+    chores.tasks
+}
+
+struct Chores {
+    tasks: JoinSet<()>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Chores {
+    /// Runs `step` every `period`, the first time one period after start.
+    fn every<F, Fut>(&mut self, name: &'static str, period: Duration, state: &AppState, step: F)
+    where
+        F: Fn(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.spawn(name, period, false, state, step);
+    }
+
+    /// Runs `step` at once, then every `period`.
+    fn every_from_start<F, Fut>(&mut self, name: &'static str, period: Duration, state: &AppState, step: F)
+    where
+        F: Fn(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.spawn(name, period, true, state, step);
+    }
+
+    fn spawn<F, Fut>(&mut self, name: &'static str, period: Duration, at_once: bool, state: &AppState, step: F)
+    where
+        F: Fn(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (state, mut stop) = (state.clone(), self.stop.clone());
+        self.tasks.spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            if !at_once {
+                ticker.reset();
+            }
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = ticker.tick() => {}
+                }
+                if let Err(err) = step(state.clone()).await {
+                    tracing::warn!(chore = name, error = %err, "background chore failed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,83 @@
+//! The sold set of each schedule in Redis: a mirror of Postgres's reservations,
+//! which stay the truth.
+//!
+//! A sold set carries the member "0" once it has been rebuilt from Postgres.
+//! Scripts that decide on seats refuse to run on a set without it (Redis lost
+//! it, or never had it), and [`SoldSeats::run_synced`] then rebuilds it and runs
+//! the script again: the one place that loop is written.
+
+use redis::{FromRedisValue, ScriptInvocation};
+use sqlx::PgPool;
+
+use super::BookingError;
+use crate::store::keys::Keys;
+use crate::store::redis::{Connection, Redis};
+use crate::store::scripts::{finalize_sale, Synced};
+
+#[derive(Clone)]
+pub struct SoldSeats {
+    db: PgPool,
+    redis: Redis,
+    keys: Keys,
+}
+
+impl SoldSeats {
+    pub(crate) fn new(db: PgPool, redis: Redis, keys: Keys) -> Self {
+        SoldSeats { db, redis, keys }
+    }
+
+    /// Runs a seat script of `schedule_id`; when it finds the sold set missing,
+    /// rebuilds the set from Postgres and runs the script once more.
+    pub(crate) async fn run_synced<T>(
+        &self,
+        redis: &mut Connection,
+        schedule_id: i64,
+        script: &ScriptInvocation<'_>,
+    ) -> Result<T, BookingError>
+    where
+        Synced<T>: FromRedisValue,
+    {
+        for _ in 0..2 {
+            match script.invoke_async::<Synced<T>>(redis).await? {
+                Synced::Ready(reply) => return Ok(reply),
+                Synced::Unsynced => self.rebuild(redis, schedule_id).await?,
+            }
+        }
+        Err(BookingError::Inconsistent(format!(
+            "the sold set of schedule {schedule_id} did not stay rebuilt"
+        )))
+    }
+
+    /// Rebuilds the sold set from Postgres, the truth. Adds to what is there, so a
+    /// sale marked by a payment that raced this rebuild is kept.
+    pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<(), BookingError> {
+        let sold: Vec<i32> = sqlx::query_scalar(
+            "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
+        )
+        .bind(schedule_id)
+        .fetch_all(&self.db)
+        .await?;
+        let mut command = redis::cmd("SADD");
+        command.arg(&self.keys.schedule(schedule_id).sold).arg(0);
+        for number in &sold {
+            command.arg(*number);
+        }
+        command.query_async::<i64>(redis).await?;
+        tracing::info!(schedule_id, sold = sold.len(), "rebuilt sold seats from Postgres");
+        Ok(())
+    }
+
+    /// Rebuilds the sold set of `schedule_id` on a connection of its own.
+    pub(crate) async fn rebuild_now(&self, schedule_id: i64) -> Result<(), BookingError> {
+        let mut redis = self.redis.connection().await?;
+        self.rebuild(&mut redis, schedule_id).await
+    }
+
+    /// After a committed sale: seats sold in Redis, the buyer's holds dropped.
+    pub(crate) async fn mark_sold(&self, schedule_id: i64, user_id: i64, numbers: &[i32]) -> Result<(), BookingError> {
+        let keys = self.keys.schedule(schedule_id);
+        let mut redis = self.redis.connection().await?;
+        finalize_sale::run(&mut redis, &keys, user_id, numbers).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,22 @@
+//! Seed 000: the `/api` design. One default queue; the user named by the
+//! `user-id` header (queue, balances) or the body's `userId` (holds, payment).
+//! Organised like `/api/v1`: one module per resource, each a thin translation
+//! of HTTP to the domain's calls.
+
+mod balances;
+mod concerts;
+mod queue;
+
+use axum::Router;
+
+use super::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().merge(concerts::router()).merge(balances::router())
+}
+
+/// The queue's join and poll, kept apart: they run without the request
+/// deadline (see `http::router`).
+pub(crate) fn queue_router() -> Router<AppState> {
+    queue::router()
+}

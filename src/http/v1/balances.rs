@@ -1,0 +1,32 @@
+//! Seed 004: read and charge a balance, user by UUID in the path.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::user_of;
+use crate::http::error::Result;
+use crate::http::extract::{ChargeAmount, IdempotencyKey, Path};
+use crate::http::views::BalanceView;
+use crate::http::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/users/{uuid}/balance", get(balance).patch(charge))
+}
+
+async fn balance(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<Json<BalanceView>> {
+    let (user_id, uuid) = user_of(&state, Some(&uuid))?;
+    let balance = state.balances.balance(user_id).await?;
+    Ok(Json(BalanceView::new(balance, Some(uuid))))
+}
+
+async fn charge(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
+    ChargeAmount(amount): ChargeAmount,
+) -> Result<Json<BalanceView>> {
+    let (user_id, uuid) = user_of(&state, Some(&uuid))?;
+    let balance = state.balances.charge(user_id, amount, key.as_deref()).await?;
+    Ok(Json(BalanceView::new(balance, Some(uuid))))
+}

@@ -1,0 +1,72 @@
+//! Seed 004: a concert's dates and seats, and holding a seat, behind the
+//! concert queue's token.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::{concert_date, user_of, Params};
+use crate::http::error::Result;
+use crate::http::extract::{self, OptionalJson, Query};
+use crate::http::gate::{ActiveToken, ConcertInPath};
+use crate::http::views::{HoldView, SchedulesView, SeatsView};
+use crate::http::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/concerts/{code}", get(dates).patch(hold))
+        .route("/api/v1/concerts/{code}/seats", get(seats))
+}
+
+#[derive(Deserialize)]
+struct HoldRequest {
+    #[serde(rename = "UUID", alias = "uuid")]
+    uuid: String,
+    #[serde(rename = "concertDate")]
+    concert_date: String,
+    #[serde(rename = "seatNumber")]
+    seat_number: i32,
+}
+
+async fn dates(
+    State(state): State<AppState>,
+    active: ActiveToken<ConcertInPath>,
+    Query(query): Query<Params>,
+    OptionalJson(body): OptionalJson<Params>,
+) -> Result<Json<SchedulesView>> {
+    let params = Params::merged(query, body);
+    active.user(user_of(&state, params.uuid.as_deref())?.0)?;
+    let concert = &active.scope;
+    let schedules = state.holds.availability(state.catalog.schedules_of(concert)).await?;
+    Ok(Json(SchedulesView::new(concert, schedules, state.clock)))
+}
+
+async fn seats(
+    State(state): State<AppState>,
+    active: ActiveToken<ConcertInPath>,
+    Query(query): Query<Params>,
+    OptionalJson(body): OptionalJson<Params>,
+) -> Result<Json<SeatsView>> {
+    let params = Params::merged(query, body);
+    active.user(user_of(&state, params.uuid.as_deref())?.0)?;
+    let starts_at = concert_date(&state, params.concert_date.as_deref())?;
+    let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
+    let seats = state.holds.seat_map(&schedule).await?;
+    Ok(Json(SeatsView::new(&schedule, seats, state.clock)))
+}
+
+async fn hold(
+    State(state): State<AppState>,
+    active: ActiveToken<ConcertInPath>,
+    extract::Json(request): extract::Json<HoldRequest>,
+) -> Result<Json<HoldView>> {
+    let user_id = active.user(user_of(&state, Some(&request.uuid))?.0)?;
+    let starts_at = concert_date(&state, Some(&request.concert_date))?;
+    let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
+    let hold = state
+        .holds
+        .hold_seats(schedule, user_id, &[request.seat_number])
+        .await?;
+    Ok(Json(HoldView::new(user_id, &active.scope, hold, state.clock)))
+}

@@ -1,0 +1,69 @@
+//! Seed 004: the `/api/v1` design. One queue per concert code; users named by
+//! UUID (in the path, the body, or a GET's query string); the token in
+//! `Authorization`. Organised like `/api`: one module per resource, each a thin
+//! translation of HTTP to the same domain calls. Where the seed leaves a
+//! response blank, the body is the one `/api` gives for the same thing.
+
+mod balances;
+mod concerts;
+mod payments;
+mod queue;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::{Error, Result};
+use super::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(queue::router())
+        .merge(concerts::router())
+        .merge(balances::router())
+        .merge(payments::router())
+}
+
+/// The parameters seed 004 sends, by its names.
+#[derive(Deserialize, Default)]
+struct Params {
+    #[serde(rename = "UUID", alias = "uuid")]
+    uuid: Option<String>,
+    #[serde(rename = "concertDate")]
+    concert_date: Option<String>,
+}
+
+impl Params {
+    /// Parameters of a GET: from the JSON body (as the seed says) or the query string.
+    fn merged(query: Params, body: Option<Params>) -> Params {
+        let body = body.unwrap_or_default();
+        Params {
+            uuid: body.uuid.or(query.uuid),
+            concert_date: body.concert_date.or(query.concert_date),
+        }
+    }
+}
+
+/// The user a request names by UUID: (id, UUID).
+fn user_of(state: &AppState, uuid: Option<&str>) -> Result<(i64, Uuid)> {
+    let raw = uuid.ok_or_else(|| Error::bad_request("MISSING_UUID", "the UUID of the user is required"))?;
+    let uuid = Uuid::parse_str(raw.trim())
+        .map_err(|_| Error::bad_request("INVALID_UUID", format!("`{raw}` is not a UUID")))?;
+    let user_id = state.users.id_of(&uuid).ok_or_else(|| Error::NotFound {
+        code: "USER_NOT_FOUND",
+        message: format!("no user has UUID {uuid}"),
+    })?;
+    Ok((user_id, uuid))
+}
+
+/// A concert date as the seed writes it (`2024-10-10T10:00:00`, local time).
+fn concert_date(state: &AppState, raw: Option<&str>) -> Result<DateTime<Utc>> {
+    let raw = raw.ok_or_else(|| Error::bad_request("MISSING_DATE", "concertDate is required"))?;
+    state.clock.parse(raw).ok_or_else(|| {
+        Error::bad_request(
+            "INVALID_DATE",
+            format!("`{raw}` is not a date-time like 2024-10-10T10:00:00"),
+        )
+    })
+}

@@ -1,0 +1,33 @@
+//! Seed 004: one payment for every seat the user holds on the concert whose
+//! queue the token belongs to.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::{user_of, Params};
+use crate::booking::payments::PaymentScope;
+use crate::http::error::Result;
+use crate::http::extract::{self, IdempotencyKey};
+use crate::http::gate::{ConcertOfToken, PaymentPass};
+use crate::http::views::PaymentView;
+use crate::http::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/payments", post(pay))
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    payment: PaymentPass<ConcertOfToken>,
+    IdempotencyKey(key): IdempotencyKey,
+    extract::Json(params): extract::Json<Params>,
+) -> Result<Json<PaymentView>> {
+    let (user_id, _) = user_of(&state, params.uuid.as_deref())?;
+    let scope = PaymentScope::Concert(payment.scope);
+    let receipt = state
+        .checkout
+        .checkout(payment.pass, user_id, scope, key.as_deref())
+        .await?;
+    Ok(Json(PaymentView::new(receipt, state.clock)))
+}

@@ -1,0 +1,44 @@
+//! Seed 004: take a token for a concert's queue, and poll it.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+
+use super::{user_of, Params};
+use crate::http::error::Result;
+use crate::http::extract::{self, token_from_headers, Path};
+use crate::http::views::TicketView;
+use crate::http::AppState;
+use crate::queue::QueueError;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/concerts/{code}/token", post(join).get(poll))
+}
+
+async fn join(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(code): Path<String>,
+    extract::Json(params): extract::Json<Params>,
+) -> Result<Response> {
+    let concert = state.catalog.concert_by_code(&code)?;
+    let (user_id, uuid) = user_of(&state, params.uuid.as_deref())?;
+    state.join_limiter.check(user_id, Some(peer.ip()))?;
+    let ticket = state.line.join(&concert.code, user_id).await?;
+    Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
+}
+
+async fn poll(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let concert = state.catalog.concert_by_code(&code)?;
+    let token = token_from_headers(&headers).ok_or(QueueError::TokenMissing)?;
+    let ticket = state.line.poll_token(&concert.code, &token).await?;
+    let uuid = state.users.uuid_of(ticket.user_id).unwrap_or_default();
+    Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
+}

@@ -1,0 +1,57 @@
+//! What join and poll answer (seed 000 APIs 1-2, seed 004's token routes).
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::LocalClock;
+use crate::queue::{Ticket, TokenState};
+
+fn status_text(state: TokenState) -> &'static str {
+    match state {
+        TokenState::Waiting => "대기",
+        TokenState::Active => "활성",
+        TokenState::Expired => "만료",
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TicketView<U: Serialize> {
+    user_id: U,
+    token: String,
+    token_created: String,
+    token_expiry: String,
+    token_status: &'static str,
+    position: u64,
+    eta_seconds: u64,
+    poll_after_ms: u64,
+}
+
+impl<U: Serialize> TicketView<U> {
+    pub(crate) fn new(user_id: U, ticket: Ticket, clock: LocalClock) -> Self {
+        TicketView {
+            user_id,
+            token_created: clock.format(ticket.issued_at),
+            token_expiry: clock.format(ticket.expires_at),
+            token_status: status_text(ticket.state),
+            position: ticket.position,
+            eta_seconds: ticket.eta_seconds,
+            poll_after_ms: ticket.poll_after_ms,
+            token: ticket.token,
+        }
+    }
+
+    /// The body, with `Retry-After` telling a waiting client when to ask again.
+    pub(crate) fn into_response_with_hint(self) -> Response {
+        let retry_after = self.poll_after_ms.div_ceil(1000);
+        let mut response = Json(self).into_response();
+        if retry_after > 0 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}

@@ -1,0 +1,61 @@
+//! `lua/queue_check_active.lua`: the booking gate's read of one exact token.
+
+use std::sync::LazyLock;
+
+use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
+
+use super::{lua, Fields};
+use crate::store::keys::QueueKeys;
+use crate::store::redis::Connection;
+
+pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_check_active.lua");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenCheck {
+    Active {
+        expiry_ms: i64,
+    },
+    Waiting {
+        position: u64,
+    },
+    Expired,
+    /// The user has joined again since: this token is an older one.
+    Stale,
+    NeverJoined,
+}
+
+impl FromRedisValue for TokenCheck {
+    fn from_redis_value(reply: Value) -> Result<Self, ParsingError> {
+        let mut fields = Fields::of(reply)?;
+        let state: i64 = fields.next()?;
+        let value: i64 = fields.next()?;
+        Ok(match state {
+            0 => TokenCheck::NeverJoined,
+            1 => TokenCheck::Active { expiry_ms: value },
+            2 => TokenCheck::Waiting {
+                position: value.max(0) as u64,
+            },
+            3 => TokenCheck::Expired,
+            4 => TokenCheck::Stale,
+            other => return Err(format!("queue_check_active: unknown state {other}").into()),
+        })
+    }
+}
+
+pub(crate) async fn run(
+    redis: &mut Connection,
+    keys: &QueueKeys,
+    user_id: i64,
+    issued_s: i64,
+    nonce: u32,
+) -> RedisResult<TokenCheck> {
+    SCRIPT
+        .key(&keys.waiting)
+        .key(&keys.active)
+        .key(keys.meta_bucket(user_id))
+        .arg(user_id)
+        .arg(issued_s)
+        .arg(nonce)
+        .invoke_async(redis)
+        .await
+}
