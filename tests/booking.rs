@@ -651,8 +651,7 @@ async fn the_invariant_audit_passes_after_sales_and_catches_tampering() {
         .await
         .unwrap();
     let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
-    assert_eq!(audit.status(), 409);
-    let report = json_of(audit).await;
+    let report = assert_error(audit, 409, "INVARIANT_VIOLATED").await;
     let violations = report["violations"].as_array().unwrap();
     assert_eq!(violations.len(), 2, "{violations:?}");
     app.stop().await;

@@ -121,6 +121,11 @@ async fn ready_names_redis_quickly_when_it_is_down() {
     let started = Instant::now();
     let response = app.client.get(app.url("/ready")).send().await.unwrap();
     let elapsed = started.elapsed();
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "a 503 says when to look again"
+    );
     let body = assert_error(response, 503, "DEPENDENCY_UNAVAILABLE").await;
     assert_eq!(body["down"], serde_json::json!(["redis"]));
     assert_eq!(body["checks"]["postgres"], "up");

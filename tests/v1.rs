@@ -386,3 +386,58 @@ async fn one_v1_payment_covers_holds_on_several_dates_with_an_exact_ledger() {
     assert_eq!(audit.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_replayed_receipt_equals_the_first_field_for_field() {
+    let app = spawn_app().await;
+    let charge = |key: &str| {
+        app.client
+            .patch(app.url(&format!("/api/v1/users/{}/balance", uuid(4))))
+            .header("Idempotency-Key", key)
+            .json(&json!({ "amount": 20_000 }))
+            .send()
+    };
+    let charged = json_of(charge("top-up").await.unwrap()).await;
+    assert_eq!(
+        json_of(charge("top-up").await.unwrap()).await,
+        charged,
+        "a replayed top-up answers exactly as the first"
+    );
+
+    // Seats held out of order, on two dates: the receipt is read back from the
+    // rows the payment wrote, and must still match the first answer exactly.
+    let token = v1_active_token(&app, HERO, 4).await;
+    for (date, seat) in [("2030-10-12T19:00:00", 9), (FIRST_DATE, 7), (FIRST_DATE, 3)] {
+        assert_eq!(v1_hold(&app, &token, 4, date, seat).send().await.unwrap().status(), 200);
+    }
+    let pay = || {
+        authed(app.client.post(app.url("/api/v1/payments")), &token)
+            .header("Idempotency-Key", "pay-once")
+            .json(&json!({ "UUID": uuid(4) }))
+            .send()
+    };
+    let first = json_of(pay().await.unwrap()).await;
+    assert_eq!(first["paymentAmount"], 6000);
+    assert_eq!(first["balance"], 14_000);
+    let seats: Vec<(i64, i64)> = first["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|seat| {
+            (
+                seat["concertScheduleId"].as_i64().unwrap(),
+                seat["seatNumber"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seats, [(1, 3), (1, 7), (3, 9)]);
+
+    // The payment ended the token; the retry is answered from Postgres.
+    let replay = json_of(pay().await.unwrap()).await;
+    let fields = first.as_object().unwrap();
+    assert_eq!(replay.as_object().unwrap().len(), fields.len(), "{replay}");
+    for (name, value) in fields {
+        assert_eq!(&replay[name], value, "field {name}");
+    }
+    app.stop().await;
+}

@@ -26,7 +26,7 @@ pub(crate) struct AuditReport {
 }
 
 #[derive(Clone)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     db: PgPool,
     redis: Redis,
     keys: Keys,

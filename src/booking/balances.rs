@@ -18,7 +18,7 @@ pub(crate) struct Balance {
 }
 
 #[derive(Clone)]
-pub struct Balances {
+pub(crate) struct Balances {
     db: PgPool,
     users: Arc<UserDirectory>,
     config: Arc<BookingConfig>,

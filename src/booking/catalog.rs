@@ -107,7 +107,7 @@ impl Snapshot {
 
 /// The in-process catalog, shared by every request of this instance.
 #[derive(Clone)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     db: PgPool,
     current: Arc<RwLock<Arc<Snapshot>>>,
 }

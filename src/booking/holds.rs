@@ -42,7 +42,7 @@ pub(crate) struct SeatState {
 }
 
 #[derive(Clone)]
-pub struct Holds {
+pub(crate) struct Holds {
     redis: Redis,
     keys: Keys,
     sold: SoldSeats,

@@ -29,15 +29,15 @@ use redis::RedisError;
 
 use crate::queue::QueueError;
 use crate::users::UnknownUser;
-pub use audit::Auditor;
-pub use balances::Balances;
-pub use catalog::Catalog;
-pub use holds::Holds;
-pub use payments::Checkout;
-pub use sold::SoldSeats;
+pub(crate) use audit::Auditor;
+pub(crate) use balances::Balances;
+pub(crate) use catalog::Catalog;
+pub(crate) use holds::Holds;
+pub(crate) use payments::Checkout;
+pub(crate) use sold::SoldSeats;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BookingError {
+pub(crate) enum BookingError {
     #[error("concert not found")]
     ConcertNotFound,
     #[error("schedule not found for this concert")]

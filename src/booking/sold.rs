@@ -15,7 +15,7 @@ use crate::store::redis::{Connection, Redis};
 use crate::store::scripts::{finalize_sale, Synced};
 
 #[derive(Clone)]
-pub struct SoldSeats {
+pub(crate) struct SoldSeats {
     db: PgPool,
     redis: Redis,
     keys: Keys,

@@ -47,7 +47,7 @@ impl Pass {
 }
 
 #[derive(Clone)]
-pub struct Gate {
+pub(crate) struct Gate {
     redis: Redis,
     keys: Keys,
     signer: TokenSigner,

@@ -25,7 +25,7 @@ pub(crate) mod token;
 use redis::RedisError;
 
 use crate::users::UnknownUser;
-pub use gate::Gate;
+pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
 pub use line::{Line, Ticket, TokenState};
 pub use scheduler::{AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};

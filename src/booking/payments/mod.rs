@@ -31,7 +31,7 @@ pub(crate) enum PaymentScope {
 }
 
 #[derive(Clone)]
-pub struct Checkout {
+pub(crate) struct Checkout {
     db: PgPool,
     catalog: Catalog,
     holds: Holds,
