@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::Error;
-use super::AppState;
+use super::state::AppState;
 use crate::booking::BookingError;
 
 /// A JSON body. Content-Type is not insisted on: ticketing clients in the wild

@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 
 use super::error::{Error, Result};
 use super::extract::token_from_headers;
-use super::AppState;
+use super::state::AppState;
 use crate::booking::catalog::Concert;
 use crate::queue::{Pass, QueueError, QueueToken};
 

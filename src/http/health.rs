@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::AppState;
+use super::state::AppState;
 use crate::store::Dependency;
 
 /// Each dependency gets this long to answer before it counts as down.

@@ -13,60 +13,14 @@ mod health;
 pub(crate) mod limits;
 mod middleware;
 mod ops;
+mod state;
 mod v1;
 pub(crate) mod views;
 
-use std::sync::Arc;
-
 use axum::Router;
-use sqlx::PgPool;
 
-use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds};
-use crate::config::Config;
-use crate::queue::{Gate, Line, Scheduler};
-use crate::store::redis::Redis;
-use crate::users::UserDirectory;
 pub(crate) use error::Error;
-use limits::JoinLimiter;
-use views::LocalClock;
-
-/// Everything a handler may need. axum clones the state for every request, so
-/// it is one `Arc`: a clone is a single reference-count increment.
-#[derive(Clone)]
-pub struct AppState(Arc<AppContext>);
-
-impl AppState {
-    pub(crate) fn new(context: AppContext) -> Self {
-        AppState(Arc::new(context))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = AppContext;
-
-    fn deref(&self) -> &AppContext {
-        &self.0
-    }
-}
-
-/// The services, wired once in `startup`. Public are the ones tests and the
-/// tools in `examples/` drive directly (the stores, the line, the scheduler).
-pub struct AppContext {
-    pub(crate) config: Arc<Config>,
-    pub db: PgPool,
-    pub redis: Redis,
-    pub users: Arc<UserDirectory>,
-    pub line: Line,
-    pub scheduler: Scheduler,
-    pub(crate) gate: Gate,
-    pub(crate) catalog: Catalog,
-    pub(crate) holds: Holds,
-    pub(crate) balances: Balances,
-    pub(crate) checkout: Checkout,
-    pub(crate) auditor: Auditor,
-    pub(crate) join_limiter: Arc<JoinLimiter>,
-    pub(crate) clock: LocalClock,
-}
+pub use state::{AppContext, AppState};
 
 pub(crate) fn router(state: AppState) -> Router {
     // The queue's join and position poll make one Redis call each, bounded by the

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::error::Result;
-use super::AppState;
+use super::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -6,8 +6,8 @@ use axum::{Json, Router};
 
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, UserIdHeader};
+use crate::http::state::AppState;
 use crate::http::views::BalanceView;
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

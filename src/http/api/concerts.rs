@@ -10,8 +10,8 @@ use crate::booking::payments::PaymentScope;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, IdempotencyKey, Path};
 use crate::http::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
+use crate::http::state::AppState;
 use crate::http::views::{HoldView, PaymentView, SchedulesView, SeatsView};
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

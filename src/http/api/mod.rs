@@ -9,7 +9,7 @@ mod queue;
 
 use axum::Router;
 
-use super::AppState;
+use super::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().merge(concerts::router()).merge(balances::router())

@@ -9,8 +9,8 @@ use axum::Router;
 
 use crate::http::error::Result;
 use crate::http::extract::UserIdHeader;
+use crate::http::state::AppState;
 use crate::http::views::TicketView;
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use super::user_of;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, Path};
+use crate::http::state::AppState;
 use crate::http::views::BalanceView;
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/users/{uuid}/balance", get(balance).patch(charge))

@@ -10,8 +10,8 @@ use super::{concert_date, user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, OptionalJson, Query};
 use crate::http::gate::{ActiveToken, ConcertInPath};
+use crate::http::state::AppState;
 use crate::http::views::{HoldView, SchedulesView, SeatsView};
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -29,14 +29,26 @@ struct HoldRequest {
     seat_number: i32,
 }
 
+/// A GET's parameters (body or query string), once the user they name is
+/// the token's.
+fn params_of_token_user(
+    state: &AppState,
+    active: &ActiveToken<ConcertInPath>,
+    query: Params,
+    body: Option<Params>,
+) -> Result<Params> {
+    let params = Params::merged(query, body);
+    active.user(user_of(state, params.uuid.as_deref())?.0)?;
+    Ok(params)
+}
+
 async fn dates(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
     Query(query): Query<Params>,
     OptionalJson(body): OptionalJson<Params>,
 ) -> Result<Json<SchedulesView>> {
-    let params = Params::merged(query, body);
-    active.user(user_of(&state, params.uuid.as_deref())?.0)?;
+    params_of_token_user(&state, &active, query, body)?;
     let concert = &active.scope;
     let schedules = state.holds.availability(state.catalog.schedules_of(concert)).await?;
     Ok(Json(SchedulesView::new(concert, schedules, state.clock)))
@@ -48,8 +60,7 @@ async fn seats(
     Query(query): Query<Params>,
     OptionalJson(body): OptionalJson<Params>,
 ) -> Result<Json<SeatsView>> {
-    let params = Params::merged(query, body);
-    active.user(user_of(&state, params.uuid.as_deref())?.0)?;
+    let params = params_of_token_user(&state, &active, query, body)?;
     let starts_at = concert_date(&state, params.concert_date.as_deref())?;
     let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
     let seats = state.holds.seat_map(&schedule).await?;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use super::AppState;
+use super::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -10,8 +10,8 @@ use crate::booking::payments::PaymentScope;
 use crate::http::error::Result;
 use crate::http::extract::{self, IdempotencyKey};
 use crate::http::gate::{ConcertOfToken, PaymentPass};
+use crate::http::state::AppState;
 use crate::http::views::PaymentView;
-use crate::http::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/payments", post(pay))

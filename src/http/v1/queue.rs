@@ -10,8 +10,8 @@ use axum::Router;
 use super::{user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path};
+use crate::http::state::AppState;
 use crate::http::views::TicketView;
-use crate::http::AppState;
 use crate::queue::QueueError;
 
 pub(super) fn router() -> Router<AppState> {
