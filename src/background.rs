@@ -6,6 +6,7 @@
 //! and tidy what would otherwise only grow.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::booking::idempotency;
 use crate::http::AppState;
+use crate::store::probe::{Probes, PROBE_EVERY};
 
 /// Starts every chore; each stops when `stop` changes.
 pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
@@ -41,12 +43,12 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         Ok(state.scheduler.refresh_rates(&queues).await?)
     });
     chores.every("new users", Duration::from_secs(1), state, |state| async move {
-        state.users.refresh(&state.db).await?;
+        state.users.refresh(&state.background_db).await?;
         Ok(())
     });
     // Catches an insert that committed out of id order, which `new users` skips.
     chores.every("all users", Duration::from_secs(600), state, |state| async move {
-        state.users.reload(&state.db).await?;
+        state.users.reload(&state.background_db).await?;
         Ok(())
     });
     chores.every("catalog", Duration::from_secs(30), state, |state| async move {
@@ -70,10 +72,18 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         Duration::from_secs(3600),
         state,
         |state| async move {
-            idempotency::purge_expired(&state.db).await?;
+            idempotency::purge_expired(&state.background_db).await?;
             Ok(())
         },
     );
+    let probes = Arc::new(Probes::new(state));
+    chores.every_from_start("dependency probes", PROBE_EVERY, state, move |_| {
+        let probes = probes.clone();
+        async move {
+            probes.run_once().await;
+            Ok(())
+        }
+    });
     chores.tasks
 }
 

@@ -59,6 +59,12 @@ pub struct Config {
     #[arg(long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
     pub db_acquire_timeout_ms: u64,
 
+    /// Postgres gives up on a statement (and any lock wait in it) after this
+    /// long and rolls it back; the client waits half a second more for that
+    /// answer before calling the outcome unknown.
+    #[arg(long, env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_statement_timeout_ms: u64,
+
     /// Insert the demo concerts and users when the database holds no concerts.
     #[arg(long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,

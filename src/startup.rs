@@ -23,9 +23,11 @@ use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::{Gate, Line, Scheduler, TokenSigner};
+use crate::store::breaker::Breaker;
+use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
-use crate::store::{db, scripts, seed};
+use crate::store::{db, scripts, seed, Dependency};
 use crate::users::UserDirectory;
 
 pub struct Application {
@@ -44,15 +46,19 @@ impl Application {
             );
         }
         db::create_database_if_missing(&config.database_url).await?;
-        let pool = db::pool(
-            &config.database_url,
-            config.db_max_connections,
-            config.db_acquire_timeout_ms,
-        )?;
-        db::migrate(&pool).await?;
+        // Migrations, demo data and the in-memory copies' reloads may take longer
+        // than a request's statement may: they get a small pool of their own.
+        let background_pool = db::pool(&config, 2, Deadlines::None)?;
+        db::migrate(&background_pool).await?;
         if config.demo_data {
-            seed::insert_demo_data_if_empty(&pool).await?;
+            seed::insert_demo_data_if_empty(&background_pool).await?;
         }
+        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving)?;
+        let database = Db::new(
+            pool.clone(),
+            Arc::new(Breaker::new(Dependency::Postgres)),
+            config.db_statement_timeout_ms,
+        );
 
         let redis = Redis::open(&config.redis_url).context("REDIS_URL is not a valid Redis URL")?;
         match redis.connection().await {
@@ -62,7 +68,7 @@ impl Application {
         }
 
         let users = Arc::new(UserDirectory::default());
-        users.reload(&pool).await?;
+        users.reload(&background_pool).await?;
         let keys = Keys::new(&config.redis_prefix);
         let signer = TokenSigner::new(config.token_secret.as_bytes());
         let queue_config = Arc::new(config.queue.clone());
@@ -79,9 +85,9 @@ impl Application {
         );
         let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
-        let catalog = Catalog::new(pool.clone());
+        let catalog = Catalog::new(background_pool.clone());
         catalog.reload().await?;
-        let sold = SoldSeats::new(pool.clone(), redis.clone(), keys.clone());
+        let sold = SoldSeats::new(database.clone(), redis.clone(), keys.clone());
         let holds = Holds::new(
             redis.clone(),
             keys.clone(),
@@ -89,16 +95,16 @@ impl Application {
             users.clone(),
             booking_config.clone(),
         );
-        let balances = Balances::new(pool.clone(), users.clone(), booking_config);
+        let balances = Balances::new(database.clone(), users.clone(), booking_config);
         let checkout = Checkout::new(
-            pool.clone(),
+            database.clone(),
             catalog.clone(),
             holds.clone(),
             sold,
             gate.clone(),
             users.clone(),
         );
-        let auditor = Auditor::new(pool.clone(), redis.clone(), keys, catalog.clone());
+        let auditor = Auditor::new(database.clone(), redis.clone(), keys, catalog.clone());
 
         let listener = TcpListener::bind(&config.addr)
             .await
@@ -108,6 +114,8 @@ impl Application {
             join_limiter: Arc::new(JoinLimiter::new(config.queue.join_rate_limit)),
             config: Arc::new(config),
             db: pool,
+            background_db: background_pool,
+            database,
             redis,
             users,
             line,
@@ -170,7 +178,7 @@ impl QueueTools {
         let redis = Redis::open(&config.redis_url).context("REDIS_URL is not a valid Redis URL")?;
         let users = Arc::new(UserDirectory::default());
         if with_users {
-            let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
+            let pool = db::pool(config, 2, Deadlines::None)?;
             users.reload(&pool).await?;
         }
         let keys = Keys::new(&config.redis_prefix);

@@ -2,16 +2,19 @@
 //! Load tests end with this audit; any violation fails the run.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use super::catalog::{Catalog, Snapshot};
 use super::BookingError;
 use crate::config::Config;
-use crate::store::db;
+use crate::store::breaker::Breaker;
+use crate::store::db::{self, Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::store::Dependency;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct AuditReport {
@@ -27,14 +30,14 @@ pub(crate) struct AuditReport {
 
 #[derive(Clone)]
 pub(crate) struct Auditor {
-    db: PgPool,
+    db: Db,
     redis: Redis,
     keys: Keys,
     catalog: Catalog,
 }
 
 impl Auditor {
-    pub(crate) fn new(db: PgPool, redis: Redis, keys: Keys, catalog: Catalog) -> Self {
+    pub(crate) fn new(db: Db, redis: Redis, keys: Keys, catalog: Catalog) -> Self {
         Auditor {
             db,
             redis,
@@ -45,48 +48,59 @@ impl Auditor {
 
     /// Checks the business invariants against Postgres and Redis.
     pub(crate) async fn run(&self) -> Result<AuditReport, BookingError> {
-        audit(&self.db, &self.redis, &self.keys, &self.catalog.snapshot()).await
+        let mut connection = self.db.acquire().await?;
+        audit(&mut connection, &self.redis, &self.keys, &self.catalog.snapshot()).await
     }
 }
 
 /// `boxoffice check`: the audit from the command line, as JSON; an error when
 /// any invariant is violated, so scripts can rely on the exit status.
 pub async fn check(config: &Config) -> anyhow::Result<()> {
-    let pool = db::pool(&config.database_url, 2, config.db_acquire_timeout_ms)?;
+    let pool = db::pool(config, 2, Deadlines::None)?;
     let redis = Redis::open(&config.redis_url)?;
     let catalog = Catalog::new(pool.clone());
     catalog.reload().await?;
-    let auditor = Auditor::new(pool, redis, Keys::new(&config.redis_prefix), catalog);
+    let db = Db::new(
+        pool,
+        Arc::new(Breaker::new(Dependency::Postgres)),
+        config.db_statement_timeout_ms,
+    );
+    let auditor = Auditor::new(db, redis, Keys::new(&config.redis_prefix), catalog);
     let report = auditor.run().await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     anyhow::ensure!(report.ok, "{} invariant(s) violated", report.violations.len());
     Ok(())
 }
 
-async fn audit(db: &PgPool, redis: &Redis, keys: &Keys, catalog: &Snapshot) -> Result<AuditReport, BookingError> {
+async fn audit(
+    db: &mut PgConnection,
+    redis: &Redis,
+    keys: &Keys,
+    catalog: &Snapshot,
+) -> Result<AuditReport, BookingError> {
     let (seats_sold, distinct_seats, revenue): (i64, i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT seat_id), COALESCE(sum(price), 0)::bigint FROM reservations")
-            .fetch_one(db)
+            .fetch_one(&mut *db)
             .await?;
     let payments_total: i64 = sqlx::query_scalar("SELECT COALESCE(sum(amount), 0)::bigint FROM payments")
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await?;
     let ledger_payments_total: i64 =
         sqlx::query_scalar("SELECT COALESCE(-sum(delta), 0)::bigint FROM balance_ledger WHERE reason = 'payment'")
-            .fetch_one(db)
+            .fetch_one(&mut *db)
             .await?;
     let (balances_total, negative_balances): (i64, i64) =
         sqlx::query_as("SELECT COALESCE(sum(amount), 0)::bigint, count(*) FILTER (WHERE amount < 0) FROM balances")
-            .fetch_one(db)
+            .fetch_one(&mut *db)
             .await?;
     let ledger_total: i64 = sqlx::query_scalar("SELECT COALESCE(sum(delta), 0)::bigint FROM balance_ledger")
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await?;
     let ledger_mismatches: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM balances b
          WHERE b.amount <> COALESCE((SELECT sum(delta) FROM balance_ledger l WHERE l.user_id = b.user_id), 0)",
     )
-    .fetch_one(db)
+    .fetch_one(&mut *db)
     .await?;
 
     let mut violations = Vec::new();
@@ -123,14 +137,14 @@ async fn audit(db: &PgPool, redis: &Redis, keys: &Keys, catalog: &Snapshot) -> R
 /// Sold seats in Redis must be exactly the confirmed reservations. A sold set
 /// not rebuilt yet (no marker) is skipped: it is rebuilt from Postgres on use.
 async fn redis_mismatches(
-    db: &PgPool,
+    db: &mut PgConnection,
     redis: &Redis,
     keys: &Keys,
     catalog: &Snapshot,
 ) -> Result<Vec<String>, BookingError> {
     let rows: Vec<(i64, i32)> =
         sqlx::query_as("SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id")
-            .fetch_all(db)
+            .fetch_all(&mut *db)
             .await?;
     let mut sold_in_db: HashMap<i64, BTreeSet<i32>> = HashMap::new();
     for (schedule_id, number) in rows {

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgConnection;
 
 use super::idempotency::IdempotencyKey;
 use super::BookingError;
 use crate::config::BookingConfig;
+use crate::store::db::Db;
 use crate::users::UserDirectory;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,21 +20,22 @@ pub(crate) struct Balance {
 
 #[derive(Clone)]
 pub(crate) struct Balances {
-    db: PgPool,
+    db: Db,
     users: Arc<UserDirectory>,
     config: Arc<BookingConfig>,
 }
 
 impl Balances {
-    pub(crate) fn new(db: PgPool, users: Arc<UserDirectory>, config: Arc<BookingConfig>) -> Self {
+    pub(crate) fn new(db: Db, users: Arc<UserDirectory>, config: Arc<BookingConfig>) -> Self {
         Balances { db, users, config }
     }
 
     pub(crate) async fn balance(&self, user_id: i64) -> Result<Balance, BookingError> {
         self.users.require(user_id)?;
+        let mut connection = self.db.acquire().await?;
         let amount: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
             .bind(user_id)
-            .fetch_optional(&self.db)
+            .fetch_optional(&mut *connection)
             .await?;
         Ok(Balance {
             user_id,
@@ -56,7 +58,14 @@ impl Balances {
         }
         let key = idempotency_key.map(|key| IdempotencyKey::new(user_id, key, "charge", &[&amount.to_string()]));
         let max = self.config.max_balance;
-        let failure = match credit(&self.db, user_id, amount, max, key.as_ref()).await {
+        let statement_key = key.clone();
+        let credited = self
+            .db
+            .decisive(move |connection| {
+                Box::pin(async move { credit(connection, user_id, amount, max, statement_key.as_ref()).await })
+            })
+            .await;
+        let failure = match credited {
             Ok(Some(amount)) => return Ok(Balance { user_id, amount }),
             Ok(None) => BookingError::BalanceLimitExceeded { max },
             Err(err) => err.into(),
@@ -66,11 +75,12 @@ impl Balances {
         };
         // Perhaps a retry of a charge that went through: the balance it left.
         let ledger_ids = key.or_recorded(&self.db, failure).await?;
+        let mut connection = self.db.acquire().await?;
         let amount: i64 =
             sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")
                 .bind(&ledger_ids)
                 .bind(user_id)
-                .fetch_optional(&self.db)
+                .fetch_optional(&mut *connection)
                 .await?
                 .ok_or_else(|| BookingError::Inconsistent(format!("charge ledger rows {ledger_ids:?} are missing")))?;
         Ok(Balance { user_id, amount })
@@ -80,8 +90,8 @@ impl Balances {
 /// Adds `amount` and writes the ledger row in one statement (creating the
 /// balance row on first use), pointing the idempotency key, if any, at that
 /// ledger row; `None` when the balance would pass `max`.
-async fn credit<'e>(
-    db: impl PgExecutor<'e>,
+async fn credit(
+    db: &mut PgConnection,
     user_id: i64,
     amount: i64,
     max: i64,

@@ -11,16 +11,15 @@
 //! Refused requests (say, an insufficient balance) store nothing, so the client
 //! may fix the cause and retry with the same key. Keys are kept at least 24 hours.
 
-use sha2::{Digest, Sha256};
-use sqlx::PgPool;
-
 use super::BookingError;
+use crate::store::db::Db;
+use sha2::{Digest, Sha256};
 
 /// Keys older than this are deleted by [`purge_expired`].
 pub(crate) const RETENTION_HOURS: i64 = 48;
 
 /// A client's key for one request, with the fingerprint of that request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct IdempotencyKey {
     user_id: i64,
     key: String,
@@ -58,14 +57,19 @@ impl IdempotencyKey {
 
     /// After a request with this key failed: the ledger rows of the key's first,
     /// successful use (this is a retry), or else the failure. A key used for a
-    /// different request is refused.
-    pub(crate) async fn or_recorded(&self, db: &PgPool, failure: BookingError) -> Result<Vec<i64>, BookingError> {
+    /// different request is refused. When Postgres itself was out of reach,
+    /// the failure stands at once: asking again would only wait again.
+    pub(crate) async fn or_recorded(&self, db: &Db, failure: BookingError) -> Result<Vec<i64>, BookingError> {
+        if failure.postgres_unreachable() {
+            return Err(failure);
+        }
+        let mut connection = db.acquire().await?;
         let row: Option<(String, String, Vec<i64>)> = sqlx::query_as(
             "SELECT operation, request_hash, ledger_ids FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         )
         .bind(self.user_id)
         .bind(&self.key)
-        .fetch_optional(db)
+        .fetch_optional(&mut *connection)
         .await?;
         match row {
             None => Err(failure),
@@ -77,7 +81,7 @@ impl IdempotencyKey {
     }
 }
 
-pub(crate) async fn purge_expired(db: &PgPool) -> Result<u64, sqlx::Error> {
+pub(crate) async fn purge_expired(db: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)")
             .bind(RETENTION_HOURS as i32)

@@ -28,6 +28,7 @@ pub(crate) mod sold;
 use redis::RedisError;
 
 use crate::queue::QueueError;
+use crate::store::db::DbError;
 use crate::users::UnknownUser;
 pub(crate) use audit::Auditor;
 pub(crate) use balances::Balances;
@@ -70,8 +71,44 @@ pub(crate) enum BookingError {
     Redis(#[from] RedisError),
     #[error("Postgres failed")]
     Database(#[from] sqlx::Error),
+    /// Nothing was sent to Postgres: it is down, or no connection came in time.
+    #[error("Postgres is unavailable; nothing was done")]
+    PostgresDown,
+    /// A statement that moves money was sent and no answer came back.
+    #[error("Postgres did not answer in time: the outcome is unknown; retry with the same Idempotency-Key")]
+    OutcomeUnknown,
     #[error("the stores disagree: {0}")]
     Inconsistent(String),
+}
+
+impl From<DbError> for BookingError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => {
+                if let Some(cause) = cause {
+                    tracing::debug!(error = %cause, "no Postgres connection");
+                }
+                BookingError::PostgresDown
+            }
+            DbError::Refused(err) => BookingError::Database(err),
+            DbError::OutcomeUnknown(cause) => {
+                tracing::warn!(error = ?cause, "a money statement got no answer: outcome unknown");
+                BookingError::OutcomeUnknown
+            }
+        }
+    }
+}
+
+impl BookingError {
+    /// True when Postgres could not be reached for this request: then asking it
+    /// anything more (an idempotency key's record, say) would only wait again.
+    pub(crate) fn postgres_unreachable(&self) -> bool {
+        match self {
+            BookingError::PostgresDown | BookingError::OutcomeUnknown => true,
+            BookingError::Database(err) => crate::store::db_is_unavailable(err),
+            _ => false,
+        }
+    }
 }
 
 impl From<UnknownUser> for BookingError {

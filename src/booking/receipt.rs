@@ -1,10 +1,9 @@
 //! The receipt of a payment: one type, built the same way whether it answers
 //! the payment itself or a retry of it (from the rows the payment wrote).
 
-use chrono::{DateTime, Utc};
-use sqlx::PgPool;
-
 use super::BookingError;
+use crate::store::db::Db;
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PaidSeat {
@@ -48,7 +47,8 @@ impl Receipt {
 
     /// The receipt of the payment that wrote `ledger_ids`, read back from
     /// Postgres for a retry carrying the same Idempotency-Key.
-    pub(crate) async fn recorded(db: &PgPool, user_id: i64, ledger_ids: &[i64]) -> Result<Self, BookingError> {
+    pub(crate) async fn recorded(db: &Db, user_id: i64, ledger_ids: &[i64]) -> Result<Self, BookingError> {
+        let mut connection = db.acquire().await?;
         let payments: Vec<(i64, DateTime<Utc>, i64)> = sqlx::query_as(
             "SELECT p.id, p.created_at, l.balance_after
              FROM balance_ledger l JOIN payments p ON p.id = l.payment_id
@@ -57,7 +57,7 @@ impl Receipt {
         )
         .bind(ledger_ids)
         .bind(user_id)
-        .fetch_all(db)
+        .fetch_all(&mut *connection)
         .await?;
         let (Some(first), Some(last)) = (payments.first(), payments.last()) else {
             return Err(BookingError::Inconsistent(format!(
@@ -72,7 +72,7 @@ impl Receipt {
              WHERE r.payment_id = ANY($1)",
         )
         .bind(&payment_ids)
-        .fetch_all(db)
+        .fetch_all(&mut *connection)
         .await?;
         let seats = seats
             .into_iter()

@@ -7,22 +7,22 @@
 //! the script again: the one place that loop is written.
 
 use redis::{FromRedisValue, ScriptInvocation};
-use sqlx::PgPool;
 
 use super::BookingError;
+use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::{Connection, Redis};
 use crate::store::scripts::{finalize_sale, Synced};
 
 #[derive(Clone)]
 pub(crate) struct SoldSeats {
-    db: PgPool,
+    db: Db,
     redis: Redis,
     keys: Keys,
 }
 
 impl SoldSeats {
-    pub(crate) fn new(db: PgPool, redis: Redis, keys: Keys) -> Self {
+    pub(crate) fn new(db: Db, redis: Redis, keys: Keys) -> Self {
         SoldSeats { db, redis, keys }
     }
 
@@ -51,11 +51,12 @@ impl SoldSeats {
     /// Rebuilds the sold set from Postgres, the truth. Adds to what is there, so a
     /// sale marked by a payment that raced this rebuild is kept.
     pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<(), BookingError> {
+        let mut connection = self.db.acquire().await?;
         let sold: Vec<i32> = sqlx::query_scalar(
             "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
         )
         .bind(schedule_id)
-        .fetch_all(&self.db)
+        .fetch_all(&mut *connection)
         .await?;
         let mut command = redis::cmd("SADD");
         command.arg(&self.keys.schedule(schedule_id).sold).arg(0);

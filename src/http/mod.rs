@@ -23,11 +23,13 @@ pub(crate) use error::Error;
 pub use state::{AppContext, AppState};
 
 pub(crate) fn router(state: AppState) -> Router {
-    // The queue's join and position poll make one Redis call each, bounded by the
-    // Redis client's own timeouts, and read no body, so they skip the request
-    // deadline: its timer was a measurable part of a poll's cost
-    // (loadtest/RESULTS.md). Everything else may wait on Postgres or a body.
-    let hot = api::queue_router();
+    // Two kinds of route skip the request deadline. The queue's join and poll
+    // make one Redis call each, bounded by the Redis client's own timeouts, and
+    // the deadline's timer was a measurable part of a poll's cost
+    // (loadtest/RESULTS.md). The routes that move money have deadlines of their
+    // own that know what happened (`store::db::Db::decisive`): cutting one off
+    // from outside would answer 503 while its statement might still commit.
+    let hot = api::self_bounded().merge(v1::self_bounded());
     let bounded = Router::new()
         .merge(health::router())
         .merge(ops::router())

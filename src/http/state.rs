@@ -9,6 +9,7 @@ use super::views::LocalClock;
 use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds};
 use crate::config::Config;
 use crate::queue::{Gate, Line, Scheduler};
+use crate::store::db::Db;
 use crate::store::redis::Redis;
 use crate::users::UserDirectory;
 
@@ -35,7 +36,12 @@ impl std::ops::Deref for AppState {
 /// tools in `examples/` drive directly (the stores, the line, the scheduler).
 pub struct AppContext {
     pub(crate) config: Arc<Config>,
+    /// The serving pool (request deadlines apply); tests query through it.
     pub db: PgPool,
+    /// For the in-memory copies' reloads, which may take longer than a request.
+    pub(crate) background_db: PgPool,
+    /// The serving pool behind its circuit breaker, as the services use it.
+    pub(crate) database: Db,
     pub redis: Redis,
     pub users: Arc<UserDirectory>,
     pub line: Line,

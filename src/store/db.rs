@@ -1,12 +1,21 @@
-//! The Postgres pool: created with short timeouts so a dead database answers 503
-//! within about a second, and the database itself created and migrated at start-up.
+//! Postgres: the pool, created with deadlines so that a 503 means what it says;
+//! [`Db`], the pool behind its circuit breaker; and the database itself,
+//! created and migrated at start-up.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres};
+
+use super::breaker::Breaker;
+use crate::config::Config;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -45,11 +54,32 @@ pub(crate) async fn create_database_if_missing(database_url: &str) -> anyhow::Re
     Ok(())
 }
 
+/// Whether a pool's statements run under the serving deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadlines {
+    /// Requests: `statement_timeout`, `lock_timeout` and
+    /// `idle_in_transaction_session_timeout` from the config.
+    Serving,
+    /// Migrations, seeding and the audit: they may take as long as they need.
+    None,
+}
+
 /// A pool of at most `max_connections`, connecting lazily on first use.
-pub fn pool(database_url: &str, max_connections: u32, acquire_timeout_ms: u64) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(database_url)
+pub(crate) fn pool(config: &Config, max_connections: u32, deadlines: Deadlines) -> anyhow::Result<PgPool> {
+    let mut options = PgConnectOptions::from_str(&config.database_url)
         .context("DATABASE_URL is not a valid Postgres URL")?
         .log_statements(tracing::log::LevelFilter::Trace);
+    if deadlines == Deadlines::Serving {
+        // Postgres itself gives up on a statement before the client stops
+        // waiting for it, so a statement that ran out of time is rolled back and
+        // reported as such, not left to commit after the client was answered.
+        let limit = config.db_statement_timeout_ms.max(1).to_string();
+        options = options.options([
+            ("statement_timeout", limit.as_str()),
+            ("lock_timeout", limit.as_str()),
+            ("idle_in_transaction_session_timeout", limit.as_str()),
+        ]);
+    }
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
@@ -57,10 +87,86 @@ pub fn pool(database_url: &str, max_connections: u32, acquire_timeout_ms: u64) -
         // statement. A connection that died is found on use instead, and dropped.
         .test_before_acquire(false)
         // A dead database must answer 503 quickly, never hang a request.
-        .acquire_timeout(Duration::from_millis(acquire_timeout_ms.max(1)))
+        .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms.max(1)))
         .connect_lazy_with(options))
 }
 
 pub(crate) async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations failed")
+}
+
+/// Why a statement did not give an answer the caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    /// Nothing was sent: the breaker is open or no connection came in time.
+    #[error("Postgres is unavailable")]
+    Unavailable(#[source] Option<sqlx::Error>),
+    /// Postgres answered with an error: the statement was rolled back.
+    #[error("Postgres refused the statement")]
+    Refused(#[source] sqlx::Error),
+    /// The statement was sent and no answer came (the connection broke, or
+    /// Postgres did not answer in time): it may or may not have committed.
+    #[error("the statement's outcome is unknown")]
+    OutcomeUnknown(#[source] Option<sqlx::Error>),
+}
+
+/// A statement's future, borrowing the connection it runs on.
+pub(crate) type StatementFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+/// Postgres as the services use it: the pool behind its circuit breaker, and
+/// the deadline within which a statement that moves money must be answered.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: PgPool,
+    breaker: Arc<Breaker>,
+    answer_within: Duration,
+}
+
+/// How much longer than `statement_timeout` the client waits for an answer:
+/// room for Postgres to cancel the statement and say so.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+impl Db {
+    pub(crate) fn new(pool: PgPool, breaker: Arc<Breaker>, statement_timeout_ms: u64) -> Self {
+        Db {
+            pool,
+            breaker,
+            answer_within: Duration::from_millis(statement_timeout_ms) + ANSWER_MARGIN,
+        }
+    }
+
+    pub(crate) fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
+    }
+
+    /// A connection, at once refused while Postgres is known to be down.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<Postgres>, DbError> {
+        if self.breaker.check().is_err() {
+            return Err(DbError::Unavailable(None));
+        }
+        self.pool.acquire().await.map_err(|err| DbError::Unavailable(Some(err)))
+    }
+
+    /// Runs one statement whose effect must be known: the answer is its result,
+    /// a refusal (rolled back), unavailability (never sent), or an unknown
+    /// outcome, which is the only case where it may have committed unseen.
+    pub(crate) async fn decisive<T, F>(&self, statement: F) -> Result<T, DbError>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> StatementFuture<'c, T>,
+    {
+        let mut connection = self.acquire().await?;
+        match tokio::time::timeout(self.answer_within, statement(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err @ sqlx::Error::Database(_))) => Err(DbError::Refused(err)),
+            Ok(Err(err)) => {
+                connection.close_on_drop();
+                Err(DbError::OutcomeUnknown(Some(err)))
+            }
+            Err(_) => {
+                // The statement may still be running; this connection is not reused.
+                connection.close_on_drop();
+                Err(DbError::OutcomeUnknown(None))
+            }
+        }
+    }
 }

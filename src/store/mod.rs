@@ -2,8 +2,10 @@
 //! Postgres (the truth) and Redis (queues, holds, live metrics), the one place
 //! Redis keys are named, the Lua scripts, and the demo data.
 
+pub(crate) mod breaker;
 pub mod db;
 pub(crate) mod keys;
+pub(crate) mod probe;
 pub mod redis;
 pub(crate) mod scripts;
 pub mod seed;

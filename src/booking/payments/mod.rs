@@ -11,8 +11,6 @@ mod sale;
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
-
 use super::catalog::{Catalog, Concert, Schedule};
 use super::holds::{Hold, Holds};
 use super::idempotency::IdempotencyKey;
@@ -20,6 +18,7 @@ use super::receipt::{PaidSeat, Receipt};
 use super::sold::SoldSeats;
 use super::BookingError;
 use crate::queue::{Gate, Pass, QueueError, QueueToken};
+use crate::store::db::{Db, DbError};
 use crate::users::UserDirectory;
 
 /// What one payment covers.
@@ -32,7 +31,7 @@ pub(crate) enum PaymentScope {
 
 #[derive(Clone)]
 pub(crate) struct Checkout {
-    db: PgPool,
+    db: Db,
     catalog: Catalog,
     holds: Holds,
     sold: SoldSeats,
@@ -42,7 +41,7 @@ pub(crate) struct Checkout {
 
 impl Checkout {
     pub(crate) fn new(
-        db: PgPool,
+        db: Db,
         catalog: Catalog,
         holds: Holds,
         sold: SoldSeats,
@@ -102,7 +101,14 @@ impl Checkout {
         key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
-        match sale::record(&self.db, user_id, &holds, key).await {
+        let (sold, key) = (holds.clone(), key.cloned());
+        let recorded = self
+            .db
+            .decisive(move |connection| {
+                Box::pin(async move { sale::record(connection, user_id, &sold, key.as_ref()).await })
+            })
+            .await;
+        match recorded {
             Ok(Some(sale)) => Ok(Receipt::new(
                 user_id,
                 sale.payment_ids,
@@ -111,16 +117,18 @@ impl Checkout {
                 paid_seats(&holds),
             )),
             Ok(None) => {
+                let mut connection = self.db.acquire().await?;
                 let balance: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
                     .bind(user_id)
-                    .fetch_optional(&self.db)
+                    .fetch_optional(&mut *connection)
                     .await?;
                 Err(BookingError::InsufficientBalance {
                     balance: balance.unwrap_or(0),
                     required: holds.iter().map(Hold::amount).sum(),
                 })
             }
-            Err(err) => Err(self.sold_meanwhile(err, &holds).await),
+            Err(DbError::Refused(err)) => Err(self.sold_meanwhile(err, &holds).await),
+            Err(other) => Err(other.into()),
         }
     }
 
@@ -150,11 +158,14 @@ impl Checkout {
             return err.into();
         }
         let seat_ids: Vec<i64> = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.id).collect();
-        let taken: Vec<i64> = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
-            .bind(&seat_ids)
-            .fetch_all(&self.db)
-            .await
-            .unwrap_or_default();
+        let taken: Vec<i64> = match self.db.acquire().await {
+            Ok(mut connection) => sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
+                .bind(&seat_ids)
+                .fetch_all(&mut *connection)
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         let mut numbers = Vec::new();
         for hold in holds {
             if let Err(err) = self.sold.rebuild_now(hold.schedule.id).await {

@@ -2,7 +2,7 @@
 //! reservations and ledger rows, and the idempotency key, all or nothing.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::PgConnection;
 
 use crate::booking::holds::Hold;
 use crate::booking::idempotency::IdempotencyKey;
@@ -29,8 +29,8 @@ pub(super) fn is_double_sale(err: &sqlx::Error) -> bool {
 /// A seat sold meanwhile fails the whole statement on the double-sale constraint.
 /// With an idempotency key, the same statement stores the key, pointing at the
 /// ledger rows it wrote.
-pub(super) async fn record<'e>(
-    db: impl PgExecutor<'e>,
+pub(super) async fn record(
+    db: &mut PgConnection,
     user_id: i64,
     holds: &[Hold],
     key: Option<&IdempotencyKey>,

@@ -10,9 +10,11 @@ use crate::http::state::AppState;
 use crate::http::views::BalanceView;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/balances/balance", get(balance))
-        .route("/api/balances/balance/charge", patch(charge))
+    Router::new().route("/api/balances/balance", get(balance))
+}
+
+pub(super) fn charge_router() -> Router<AppState> {
+    Router::new().route("/api/balances/balance/charge", patch(charge))
 }
 
 async fn balance(State(state): State<AppState>, UserIdHeader(user_id): UserIdHeader) -> Result<Json<BalanceView>> {

@@ -21,10 +21,13 @@ pub(super) fn router() -> Router<AppState> {
             "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
             post(reserve),
         )
-        .route(
-            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
-            post(pay),
-        )
+}
+
+pub(super) fn payment_router() -> Router<AppState> {
+    Router::new().route(
+        "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
+        post(pay),
+    )
 }
 
 #[derive(Deserialize)]

@@ -11,12 +11,16 @@ use axum::Router;
 
 use super::state::AppState;
 
+/// Routes under the request deadline.
 pub(crate) fn router() -> Router<AppState> {
     Router::new().merge(concerts::router()).merge(balances::router())
 }
 
-/// The queue's join and poll, kept apart: they run without the request
-/// deadline (see `http::router`).
-pub(crate) fn queue_router() -> Router<AppState> {
-    queue::router()
+/// Routes bounded by deadlines of their own (see `http::router`): the queue's
+/// join and poll, and the two that move money.
+pub(crate) fn self_bounded() -> Router<AppState> {
+    Router::new()
+        .merge(queue::router())
+        .merge(concerts::payment_router())
+        .merge(balances::charge_router())
 }

@@ -1,7 +1,7 @@
 //! Seed 004: read and charge a balance, user by UUID in the path.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 
 use super::user_of;
@@ -11,7 +11,11 @@ use crate::http::state::AppState;
 use crate::http::views::BalanceView;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/users/{uuid}/balance", get(balance).patch(charge))
+    Router::new().route("/api/v1/users/{uuid}/balance", get(balance))
+}
+
+pub(super) fn charge_router() -> Router<AppState> {
+    Router::new().route("/api/v1/users/{uuid}/balance", patch(charge))
 }
 
 async fn balance(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<Json<BalanceView>> {

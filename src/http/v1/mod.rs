@@ -17,11 +17,17 @@ use uuid::Uuid;
 use super::error::{Error, Result};
 use super::state::AppState;
 
+/// Routes under the request deadline.
 pub(crate) fn router() -> Router<AppState> {
+    Router::new().merge(concerts::router()).merge(balances::router())
+}
+
+/// Routes bounded by deadlines of their own (see `http::router`): the token's
+/// join and poll, and the two that move money.
+pub(crate) fn self_bounded() -> Router<AppState> {
     Router::new()
         .merge(queue::router())
-        .merge(concerts::router())
-        .merge(balances::router())
+        .merge(balances::charge_router())
         .merge(payments::router())
 }
 
