@@ -76,6 +76,22 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
             Ok(())
         },
     );
+    if state.config.reconcile_interval_ms > 0 {
+        chores.every(
+            "recent sales into Redis",
+            Duration::from_secs(1),
+            state,
+            |state| async move {
+                state.reconciler.recent_sales().await?;
+                Ok(())
+            },
+        );
+        let every = Duration::from_millis(state.config.reconcile_interval_ms);
+        chores.every_from_start("sold sets against Postgres", every, state, |state| async move {
+            state.reconciler.full_pass(&state.catalog.snapshot()).await?;
+            Ok(())
+        });
+    }
     let probes = Arc::new(Probes::new(state));
     chores.every_from_start("dependency probes", PROBE_EVERY, state, move |_| {
         let probes = probes.clone();

@@ -65,6 +65,13 @@ pub struct Config {
     #[arg(long, env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 3000)]
     pub db_statement_timeout_ms: u64,
 
+    /// How often each instance compares every schedule's sales in Postgres with
+    /// Redis's sold set and repairs what differs (sales of the last seconds are
+    /// re-applied every second besides). 0 turns both off: only for tests of
+    /// the audit itself, never in service.
+    #[arg(long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
+    pub reconcile_interval_ms: u64,
+
     /// Insert the demo concerts and users when the database holds no concerts.
     #[arg(long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,

@@ -16,7 +16,7 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::background;
-use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, SoldSeats};
+use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::limits::JoinLimiter;
 use crate::http::views::LocalClock;
@@ -100,11 +100,12 @@ impl Application {
             database.clone(),
             catalog.clone(),
             holds.clone(),
-            sold,
+            sold.clone(),
             gate.clone(),
             users.clone(),
         );
-        let auditor = Auditor::new(database.clone(), redis.clone(), keys, catalog.clone());
+        let auditor = Auditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
+        let reconciler = Reconciler::new(database.clone(), redis.clone(), keys, sold);
 
         let listener = TcpListener::bind(&config.addr)
             .await
@@ -126,6 +127,7 @@ impl Application {
             balances,
             checkout,
             auditor,
+            reconciler,
         });
         Ok(Application { listener, state })
     }

@@ -23,6 +23,7 @@ pub(crate) mod holds;
 pub(crate) mod idempotency;
 pub(crate) mod payments;
 pub(crate) mod receipt;
+pub(crate) mod reconcile;
 pub(crate) mod sold;
 
 use redis::RedisError;
@@ -35,6 +36,7 @@ pub(crate) use balances::Balances;
 pub(crate) use catalog::Catalog;
 pub(crate) use holds::Holds;
 pub(crate) use payments::Checkout;
+pub(crate) use reconcile::Reconciler;
 pub(crate) use sold::SoldSeats;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,10 @@ pub(crate) enum BookingError {
     /// Nothing was sent to Postgres: it is down, or no connection came in time.
     #[error("Postgres is unavailable; nothing was done")]
     PostgresDown,
+    /// Postgres gave up on the statement (its time or a lock wait ran out) and
+    /// rolled it back.
+    #[error("Postgres did not finish in time and rolled back; nothing was done")]
+    PostgresGaveUp,
     /// A statement that moves money was sent and no answer came back.
     #[error("Postgres did not answer in time: the outcome is unknown; retry with the same Idempotency-Key")]
     OutcomeUnknown,
@@ -90,6 +96,7 @@ impl From<DbError> for BookingError {
                 }
                 BookingError::PostgresDown
             }
+            DbError::Refused(err) if gave_up(&err) => BookingError::PostgresGaveUp,
             DbError::Refused(err) => BookingError::Database(err),
             DbError::OutcomeUnknown(cause) => {
                 tracing::warn!(error = ?cause, "a money statement got no answer: outcome unknown");
@@ -99,12 +106,20 @@ impl From<DbError> for BookingError {
     }
 }
 
+/// Statement cancelled by `statement_timeout`, or a lock not granted within
+/// `lock_timeout`: rolled back, safe to retry.
+fn gave_up(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|err| err.code())
+        .is_some_and(|code| code == "57014" || code == "55P03")
+}
+
 impl BookingError {
     /// True when Postgres could not be reached for this request: then asking it
     /// anything more (an idempotency key's record, say) would only wait again.
     pub(crate) fn postgres_unreachable(&self) -> bool {
         match self {
-            BookingError::PostgresDown | BookingError::OutcomeUnknown => true,
+            BookingError::PostgresDown | BookingError::PostgresGaveUp | BookingError::OutcomeUnknown => true,
             BookingError::Database(err) => crate::store::db_is_unavailable(err),
             _ => false,
         }

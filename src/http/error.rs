@@ -104,7 +104,9 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         BookingError::Database(err) if db_is_unavailable(err) => {
             (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
         }
-        BookingError::PostgresDown => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
+        BookingError::PostgresDown | BookingError::PostgresGaveUp => {
+            (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
+        }
         BookingError::OutcomeUnknown => (S::SERVICE_UNAVAILABLE, "OUTCOME_UNKNOWN", None),
         BookingError::Redis(_) | BookingError::Database(_) | BookingError::Inconsistent(_) => {
             (S::INTERNAL_SERVER_ERROR, "INTERNAL", None)

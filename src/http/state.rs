@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::limits::JoinLimiter;
 use super::views::LocalClock;
-use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds};
+use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler};
 use crate::config::Config;
 use crate::queue::{Gate, Line, Scheduler};
 use crate::store::db::Db;
@@ -52,6 +52,7 @@ pub struct AppContext {
     pub(crate) balances: Balances,
     pub(crate) checkout: Checkout,
     pub(crate) auditor: Auditor,
+    pub(crate) reconciler: Reconciler,
     pub(crate) join_limiter: Arc<JoinLimiter>,
     pub(crate) clock: LocalClock,
 }

@@ -127,7 +127,7 @@ impl Checkout {
                     required: holds.iter().map(Hold::amount).sum(),
                 })
             }
-            Err(DbError::Refused(err)) => Err(self.sold_meanwhile(err, &holds).await),
+            Err(DbError::Refused(err)) if sale::is_double_sale(&err) => Err(self.sold_meanwhile(&holds).await),
             Err(other) => Err(other.into()),
         }
     }
@@ -153,10 +153,7 @@ impl Checkout {
 
     /// The sale failed: when Postgres says a seat is already sold, Redis missed
     /// that sale, so teach it (rebuild the sold sets) and name the seats.
-    async fn sold_meanwhile(&self, err: sqlx::Error, holds: &[Hold]) -> BookingError {
-        if !sale::is_double_sale(&err) {
-            return err.into();
-        }
+    async fn sold_meanwhile(&self, holds: &[Hold]) -> BookingError {
         let seat_ids: Vec<i64> = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.id).collect();
         let taken: Vec<i64> = match self.db.acquire().await {
             Ok(mut connection) => sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")

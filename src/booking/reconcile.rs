@@ -1,0 +1,167 @@
+//! Keeping Redis's sold sets converged on Postgres by themselves.
+//!
+//! A payment marks its seats sold in Redis after it commits. A gateway that dies
+//! between the two (or a Postgres that commits a statement after its client gave
+//! up) leaves a sold seat that Redis still shows free: anyone could hold it, and
+//! only the payment would fail. Two passes close that gap, run by every instance
+//! (both are idempotent, so many instances running them is harmless):
+//!
+//! - [`Reconciler::recent_sales`], every second: the sales of the last few
+//!   seconds, added to their sold sets (`SADD` of what is already there is a
+//!   no-op). This heals a crash between commit and Redis within about a second.
+//! - [`Reconciler::full_pass`], at start-up and every few seconds: each
+//!   schedule's count of sales in Postgres against its sold set's size in Redis;
+//!   a set that differs, or that Redis lost, is rebuilt, and a seat Redis marks
+//!   sold that Postgres never sold is removed. This catches whatever the recent
+//!   window missed (a commit that arrived long after its statement started).
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::catalog::Snapshot;
+use super::sold::SoldSeats;
+use super::BookingError;
+use crate::store::db::Db;
+use crate::store::keys::Keys;
+use crate::store::redis::Redis;
+
+/// How far back the recent pass looks. A sale's time is its statement's start,
+/// and a statement runs at most `statement_timeout`; the full pass covers the rest.
+const RECENT_WINDOW_S: i32 = 10;
+
+#[derive(Clone)]
+pub(crate) struct Reconciler {
+    db: Db,
+    redis: Redis,
+    keys: Keys,
+    sold: SoldSeats,
+}
+
+/// What a pass changed in Redis.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Healed {
+    /// Seats added to a sold set (recent pass), or sets rebuilt (full pass).
+    pub(crate) added: u64,
+    /// Seats removed from a sold set because Postgres never sold them.
+    pub(crate) removed: u64,
+}
+
+impl Reconciler {
+    pub(crate) fn new(db: Db, redis: Redis, keys: Keys, sold: SoldSeats) -> Self {
+        Reconciler { db, redis, keys, sold }
+    }
+
+    /// Adds the sales of the last few seconds to their sold sets.
+    pub(crate) async fn recent_sales(&self) -> Result<Healed, BookingError> {
+        let mut connection = self.db.acquire().await?;
+        let rows: Vec<(i64, i32)> = sqlx::query_as(
+            "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
+             WHERE r.created_at > now() - make_interval(secs => $1)",
+        )
+        .bind(RECENT_WINDOW_S)
+        .fetch_all(&mut *connection)
+        .await?;
+        drop(connection);
+        if rows.is_empty() {
+            return Ok(Healed::default());
+        }
+        let mut by_schedule: HashMap<i64, Vec<i32>> = HashMap::new();
+        for (schedule_id, seat) in rows {
+            by_schedule.entry(schedule_id).or_default().push(seat);
+        }
+        let mut pipe = redis::pipe();
+        for (schedule_id, seats) in &by_schedule {
+            pipe.sadd(&self.keys.schedule(*schedule_id).sold, seats);
+        }
+        let mut redis = self.redis.connection().await?;
+        let added: Vec<u64> = pipe.query_async(&mut redis).await?;
+        let healed = Healed {
+            added: added.iter().sum(),
+            removed: 0,
+        };
+        if healed.added > 0 {
+            tracing::warn!(
+                seats = healed.added,
+                "sold seats Redis had missed were added from Postgres"
+            );
+        }
+        Ok(healed)
+    }
+
+    /// Compares every schedule's sales with its sold set, and repairs the sets
+    /// that differ or were lost.
+    pub(crate) async fn full_pass(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
+        let schedule_ids: Vec<i64> = catalog.schedules().map(|schedule| schedule.id).collect();
+        let mut connection = self.db.acquire().await?;
+        let counts: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT schedule_id, count(*) FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
+        )
+        .bind(&schedule_ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        drop(connection);
+        let sold_in_db: HashMap<i64, i64> = counts.into_iter().collect();
+
+        let mut pipe = redis::pipe();
+        for schedule_id in &schedule_ids {
+            let key = &self.keys.schedule(*schedule_id).sold;
+            pipe.scard(key).sismember(key, 0);
+        }
+        let mut redis = self.redis.connection().await?;
+        let replies: Vec<(i64, bool)> = pipe.query_async(&mut redis).await?;
+
+        let mut healed = Healed::default();
+        for (schedule_id, (size, rebuilt)) in schedule_ids.iter().zip(replies) {
+            let in_db = sold_in_db.get(schedule_id).copied().unwrap_or(0);
+            let in_redis = if rebuilt { size - 1 } else { size };
+            if rebuilt && in_redis == in_db {
+                continue;
+            }
+            self.sold.rebuild(&mut redis, *schedule_id).await?;
+            healed.added += 1;
+            if in_redis > in_db || !rebuilt {
+                healed.removed += self.remove_unsold(*schedule_id).await?;
+            }
+        }
+        if healed != Healed::default() {
+            tracing::info!(?healed, "sold sets reconciled with Postgres");
+        }
+        Ok(healed)
+    }
+
+    /// Removes from a sold set the seats Postgres has not sold. Each is checked
+    /// again just before removal, so a sale committing meanwhile stays.
+    async fn remove_unsold(&self, schedule_id: i64) -> Result<u64, BookingError> {
+        let key = self.keys.schedule(schedule_id).sold;
+        let mut redis = self.redis.connection().await?;
+        let members: Vec<i32> = redis::cmd("SMEMBERS").arg(&key).query_async(&mut redis).await?;
+        let mut connection = self.db.acquire().await?;
+        let sold: BTreeSet<i32> = sqlx::query_scalar(
+            "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
+             WHERE r.schedule_id = $1 AND s.seat_number = ANY($2)",
+        )
+        .bind(schedule_id)
+        .bind(&members)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .collect();
+        let unsold: Vec<i32> = members
+            .into_iter()
+            .filter(|seat| *seat != 0 && !sold.contains(seat))
+            .collect();
+        if unsold.is_empty() {
+            return Ok(0);
+        }
+        tracing::warn!(
+            schedule_id,
+            ?unsold,
+            "Redis marked seats sold that Postgres never sold; removed"
+        );
+        let removed: u64 = redis::cmd("SREM")
+            .arg(&key)
+            .arg(&unsold)
+            .query_async(&mut redis)
+            .await?;
+        Ok(removed)
+    }
+}

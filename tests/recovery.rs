@@ -1,0 +1,151 @@
+//! When something fails: Redis converging on Postgres by itself, and 503s that
+//! mean what they say. (Tests that stop or freeze a store run against stores of
+//! their own: tests/faults.rs.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_error, json_of, spawn_app_with, TestApp};
+use sqlx::{Connection, PgConnection};
+
+async fn admitted(app: &TestApp, user: i64) -> String {
+    let token = json_of(app.join(user).await).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.admit_everyone(&app.default_queue()).await;
+    token
+}
+
+async fn seat_is_shown_sold(app: &TestApp, schedule: i64, seat: i64) -> bool {
+    let url = app.url(&format!("/api/concerts/1/schedules/{schedule}/seats"));
+    let body = json_of(app.client.get(url).send().await.unwrap()).await;
+    body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["seatNumber"] == seat && s["reserveYn"] == "Y")
+}
+
+/// As if the gateway had died between commit and Redis: the sale is in
+/// Postgres, and Redis never heard of it.
+async fn forget_in_redis(app: &TestApp, schedule: i64, seat: i64) {
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let sold_key = format!("{{{}:s:{schedule}}}:sold", app.config.redis_prefix);
+    let removed: i64 = redis::cmd("SREM")
+        .arg(&sold_key)
+        .arg(seat)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "the sale was in Redis before");
+}
+
+async fn wait_until_healed(app: &TestApp, schedule: i64, seat: i64, within: Duration) -> Duration {
+    let started = Instant::now();
+    while !seat_is_shown_sold(app, schedule, seat).await {
+        assert!(
+            started.elapsed() < within,
+            "seat {seat} still shown free after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_sale_redis_never_heard_of_is_shown_sold_again_within_seconds() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = admitted(&app, 1).await;
+    app.charge(1, 10_000).await;
+    app.reserve(&token, 1, 1, 1, &[5]).send().await.unwrap();
+    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 200);
+
+    forget_in_redis(&app, 1, 5).await;
+    // Nobody tries to buy the seat: the recent-sales pass alone brings it back.
+    let healed_in = wait_until_healed(&app, 1, 5, Duration::from_secs(3)).await;
+    assert!(healed_in < Duration::from_secs(3));
+    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_old_sale_missing_from_redis_is_restored_by_the_full_pass() {
+    let app = spawn_app_with(|config| config.reconcile_interval_ms = 500).await;
+    let token = admitted(&app, 1).await;
+    app.charge(1, 10_000).await;
+    app.reserve(&token, 1, 2, 1, &[6]).send().await.unwrap();
+    assert_eq!(app.pay(&token, 1, 2, 1).send().await.unwrap().status(), 200);
+    // Older than the recent window: only the per-schedule comparison finds it.
+    sqlx::query("UPDATE reservations SET created_at = now() - interval '1 hour'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    forget_in_redis(&app, 2, 6).await;
+    wait_until_healed(&app, 2, 6, Duration::from_secs(3)).await;
+
+    // And a seat Redis marks sold that nobody bought is freed again.
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let sold_key = format!("{{{}:s:2}}:sold", app.config.redis_prefix);
+    redis::cmd("SADD")
+        .arg(&sold_key)
+        .arg(30)
+        .query_async::<i64>(&mut redis)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while seat_is_shown_sold(&app, 2, 30).await {
+        assert!(started.elapsed() < Duration::from_secs(3), "seat 30 still shown sold");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_stuck_behind_a_lock_is_refused_in_time_and_never_commits_later() {
+    let app = spawn_app_with(|config| config.db_statement_timeout_ms = 400).await;
+    let token = admitted(&app, 1).await;
+    app.charge(1, 10_000).await;
+    app.reserve(&token, 1, 1, 1, &[8]).send().await.unwrap();
+
+    // Another client (not under the service's deadlines) holds the buyer's
+    // balance row for two seconds.
+    let mut other_client = PgConnection::connect(&app.config.database_url).await.unwrap();
+    let mut blocker = other_client.begin().await.unwrap();
+    sqlx::query("SELECT amount FROM balances WHERE user_id = 1 FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let refused = app.pay(&token, 1, 1, 1).send().await.unwrap();
+    let waited = started.elapsed();
+    let charge_refused = app.charge(1, 100).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    blocker.commit().await.unwrap();
+
+    assert!(waited < Duration::from_millis(1500), "answered after {waited:?}");
+    assert_eq!(
+        refused.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let body = assert_error(refused, 503, "DEPENDENCY_UNAVAILABLE").await;
+    assert!(body["message"].as_str().unwrap().contains("nothing"), "{body}");
+    assert_error(charge_refused, 503, "DEPENDENCY_UNAVAILABLE").await;
+
+    // The lock is gone: nothing of either request committed behind its 503.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.balance(1).await, 10_000);
+    let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(payments, 0);
+    // The hold is still there, so the buyer simply pays again.
+    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 200);
+    assert_eq!(app.balance(1).await, 8_000);
+    app.stop().await;
+}
