@@ -3,12 +3,10 @@
 //! `main` does, on port 0.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::Request;
-use axum::serve::ListenerExt;
 use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,6 +17,7 @@ use crate::background;
 use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::limits::JoinLimiter;
+use crate::http::listener::{JsonErrorListener, PeerAddr};
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
 use crate::queue::rates::MeasuredRates;
@@ -147,15 +146,9 @@ impl Application {
         let mut chores = background::spawn(&self.state, stop_rx);
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
-        // Answers are small and go out in one write: Nagle would only hold them back.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %err, "could not set TCP_NODELAY");
-            }
-        });
         axum::serve(
-            listener,
-            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+            JsonErrorListener(self.listener),
+            ServiceExt::<Request>::into_make_service_with_connect_info::<PeerAddr>(app),
         )
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -216,3 +216,93 @@ async fn every_response_carries_a_request_id() {
     assert!(response.headers().contains_key("x-request-id"));
     app.stop().await;
 }
+
+/// Sends `request` as raw bytes and reads the answer: (status, body as JSON).
+async fn raw_exchange(app: &common::TestApp, request: Vec<u8>) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    // The server may answer (and close) before reading all of a huge request.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let json = serde_json::from_str(body).unwrap_or_else(|_| panic!("not a JSON body: {text:?}"));
+    (status, json)
+}
+
+#[tokio::test]
+async fn requests_hyper_cannot_parse_still_get_a_json_error() {
+    let app = spawn_app().await;
+    let huge = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    let (status, body) = raw_exchange(&app, huge.into_bytes()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (431, Some("HEADERS_TOO_LARGE")),
+        "{body}"
+    );
+
+    let mut many = String::from("GET /health HTTP/1.1\r\nhost: x\r\n");
+    for n in 0..500 {
+        many.push_str(&format!("x-h{n}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let (status, body) = raw_exchange(&app, many.into_bytes()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (431, Some("HEADERS_TOO_LARGE")),
+        "{body}"
+    );
+
+    let mut raw_path = b"GET /api/\xff\xfe\x01 HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+    raw_path.extend_from_slice(b"");
+    let (status, body) = raw_exchange(&app, raw_path).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("MALFORMED_REQUEST")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_id_must_be_written_plainly_and_once() {
+    let app = spawn_app().await;
+    let zeros = format!("{}1", "0".repeat(4000));
+    // (Spaces around a header value are not part of it in HTTP, RFC 9110 5.5:
+    // `user-id:  1 ` is `1`. Spaces inside it are.)
+    for bad in ["+1", "1 1", "01", "1_000", zeros.as_str()] {
+        let request =
+            format!("POST /api/waiting-queue HTTP/1.1\r\nhost: x\r\nconnection: close\r\nuser-id: {bad}\r\ncontent-length: 0\r\n\r\n");
+        let (status, body) = raw_exchange(&app, request.into_bytes()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("INVALID_USER_ID")),
+            "{bad:?}: {body}"
+        );
+    }
+    let twice = "POST /api/waiting-queue HTTP/1.1\r\nhost: x\r\nconnection: close\r\nuser-id: 1\r\nuser-id: 2\r\ncontent-length: 0\r\n\r\n";
+    let (status, body) = raw_exchange(&app, twice.as_bytes().to_vec()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("DUPLICATE_HEADER")),
+        "{body}"
+    );
+
+    let doubled = app
+        .client
+        .patch(app.url("/api/balances/balance/charge"))
+        .header("user-id", "1")
+        .body(r#"{"amount": 1, "amount": 100000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(doubled, 400, "DUPLICATE_JSON_KEY").await;
+    assert_eq!(app.balance(1).await, 0, "nothing was charged");
+    app.stop().await;
+}

@@ -5,8 +5,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
-use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::error::Error;
@@ -57,7 +60,95 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::bad_request("MISSING_BODY", "a JSON request body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|err| Error::bad_request("INVALID_JSON", format!("invalid JSON body: {err}")))
+    let invalid = |err: serde_json::Error| Error::bad_request("INVALID_JSON", format!("invalid JSON body: {err}"));
+    // A key given twice is ambiguous (which one counts depends on the parser),
+    // so it is refused whatever the body's shape.
+    serde_json::from_slice::<UniqueKeys>(bytes).map_err(|err| {
+        if err.is_data() {
+            Error::bad_request("DUPLICATE_JSON_KEY", err.to_string())
+        } else {
+            invalid(err)
+        }
+    })?;
+    serde_json::from_slice(bytes).map_err(invalid)
+}
+
+/// Walks any JSON document and fails on an object that names a key twice.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("the key `{key}` appears more than once")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+}
+
+/// The one value of a header that may appear once; a repeated one is refused,
+/// since which of them would count is anyone's guess.
+pub(crate) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Error::bad_request(
+            "DUPLICATE_HEADER",
+            format!("the {name} header may appear only once"),
+        ));
+    }
+    Ok(first)
+}
+
+/// A user id exactly as a number is written: digits, no sign, no padding, no
+/// leading zero, at most 19 digits (the ids are 64-bit).
+fn canonical_id(raw: &[u8]) -> Option<i64> {
+    let canonical = (1..=19).contains(&raw.len()) && raw[0] != b'0' && raw.iter().all(u8::is_ascii_digit);
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 /// Path parameters; a non-numeric id is a 400 with a code.
@@ -95,33 +186,32 @@ impl<S: Send + Sync> FromRequestParts<S> for UserIdHeader {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        let raw = parts
-            .headers
-            .get("user-id")
+        let raw = single_header(&parts.headers, "user-id")?
             .ok_or_else(|| Error::bad_request("MISSING_USER_ID", "the user-id header is required"))?;
-        raw.to_str()
-            .ok()
-            .and_then(|text| text.trim().parse::<i64>().ok())
-            .filter(|id| *id > 0)
-            .map(UserIdHeader)
-            .ok_or_else(|| Error::bad_request("INVALID_USER_ID", "the user-id header must be a positive integer"))
+        canonical_id(raw.as_bytes()).map(UserIdHeader).ok_or_else(|| {
+            Error::bad_request(
+                "INVALID_USER_ID",
+                "the user-id header must be a positive integer written plainly (no sign, spaces or leading zeros)",
+            )
+        })
     }
 }
 
 /// The queue token: header `Token` (seed 000) or `Authorization`, with or
 /// without `Bearer `. Absent is `None`; the gate decides what that means.
-pub(crate) fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    let raw = headers
-        .get("token")
-        .or_else(|| headers.get(axum::http::header::AUTHORIZATION))?
-        .to_str()
-        .ok()?
-        .trim();
+/// Either header given twice is refused.
+pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let token = single_header(headers, "token")?;
+    let authorization = single_header(headers, "authorization")?;
+    let Some(raw) = token.or(authorization).and_then(|value| value.to_str().ok()) else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
     let token = match raw.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => raw,
     };
-    (!token.is_empty()).then(|| token.to_string())
+    Ok((!token.is_empty()).then(|| token.to_string()))
 }
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
@@ -131,7 +221,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        let Some(raw) = parts.headers.get("idempotency-key") else {
+        let Some(raw) = single_header(&parts.headers, "idempotency-key")? else {
             return Ok(IdempotencyKey(None));
         };
         let key = raw
@@ -178,6 +268,41 @@ fn whole_amount(body: &Value) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_plainly_written_ids_are_ids() {
+        assert_eq!(canonical_id(b"1"), Some(1));
+        assert_eq!(canonical_id(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b"+1"[..],
+            b" 1 ",
+            b"01",
+            b"0",
+            b"-1",
+            b"1.0",
+            b"",
+            b"9223372036854775808",
+            b"1e3",
+        ] {
+            assert_eq!(canonical_id(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(canonical_id(format!("{}1", "0".repeat(4000)).as_bytes()), None);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        assert!(parse_json::<Value>(br#"{"amount": 1, "note": {"a": 1, "b": 2}}"#).is_ok());
+        for body in [
+            &br#"{"amount": 1, "amount": 100000}"#[..],
+            br#"[{"a": 1, "a": 2}]"#,
+            br#"{"x": {"a": 1, "a": 2}}"#,
+        ] {
+            match parse_json::<Value>(body) {
+                Err(Error::BadRequest { code, .. }) => assert_eq!(code, "DUPLICATE_JSON_KEY"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn a_charge_is_a_bare_whole_number_or_an_amount_field() {

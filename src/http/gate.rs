@@ -68,7 +68,7 @@ impl TokenQueue for ConcertOfToken {
     type Scope = Arc<Concert>;
 
     async fn select(parts: &mut Parts, state: &AppState) -> Result<(String, Arc<Concert>)> {
-        let raw = token_from_headers(&parts.headers).ok_or(QueueError::TokenMissing)?;
+        let raw = token_from_headers(&parts.headers)?.ok_or(QueueError::TokenMissing)?;
         let queue = state.gate.queue_of(&raw)?;
         let concert = state
             .catalog
@@ -80,7 +80,7 @@ impl TokenQueue for ConcertOfToken {
 
 async fn pass_of<Q: TokenQueue>(parts: &mut Parts, state: &AppState) -> Result<(Pass, Q::Scope)> {
     let (queue, scope) = Q::select(parts, state).await?;
-    let raw = token_from_headers(&parts.headers).ok_or(QueueError::TokenMissing)?;
+    let raw = token_from_headers(&parts.headers)?.ok_or(QueueError::TokenMissing)?;
     let pass = state.gate.check(&queue, &raw).await?;
     Ok((pass, scope))
 }

@@ -11,6 +11,7 @@ mod extract;
 mod gate;
 mod health;
 pub(crate) mod limits;
+pub(crate) mod listener;
 mod middleware;
 mod ops;
 mod state;

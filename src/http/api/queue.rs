@@ -1,7 +1,5 @@
 //! Seed 000, APIs 1-2: join the default queue and poll the place in it.
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -9,6 +7,7 @@ use axum::Router;
 
 use crate::http::error::Result;
 use crate::http::extract::UserIdHeader;
+use crate::http::listener::PeerAddr;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
@@ -20,7 +19,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn join(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
     UserIdHeader(user_id): UserIdHeader,
 ) -> Result<Response> {
     state.join_limiter.check(user_id, Some(peer.ip()))?;

@@ -1,7 +1,5 @@
 //! Seed 004: take a token for a concert's queue, and poll it.
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::post;
@@ -10,6 +8,7 @@ use axum::Router;
 use super::{user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path};
+use crate::http::listener::PeerAddr;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 use crate::queue::QueueError;
@@ -20,7 +19,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn join(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
     Path(code): Path<String>,
     extract::Json(params): extract::Json<Params>,
 ) -> Result<Response> {
@@ -37,7 +36,7 @@ async fn poll(
     headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let concert = state.catalog.concert_by_code(&code)?;
-    let token = token_from_headers(&headers).ok_or(QueueError::TokenMissing)?;
+    let token = token_from_headers(&headers)?.ok_or(QueueError::TokenMissing)?;
     let ticket = state.line.poll_token(&concert.code, &token).await?;
     let uuid = state.users.uuid_of(ticket.user_id).unwrap_or_default();
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
