@@ -91,7 +91,7 @@ used_memory() { redis-cli info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p
 log "seeding 1,000,000 users and the bench-arena (20 schedules x 500 seats)"
 "$BIN" seed --users 999000 --arena-schedules 20 --arena-seats 500 >&2
 
-QUEUE_SERVER=(BOXOFFICE_SCHEDULER=false BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_IDLE_TIMEOUT_S=3600)
+QUEUE_SERVER=(BOXOFFICE_SCHEDULER=false BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_POLL_RATE_LIMIT=0 BOXOFFICE_READ_RATE_LIMIT=0 BOXOFFICE_IDLE_TIMEOUT_S=3600)
 POLL_URL="http://127.0.0.1:${PORT}/api/waiting-queue/position"
 
 # --- 1. position poll against the ceiling ---------------------------------------
@@ -194,7 +194,7 @@ log "5. rush: 2,000 virtual users on the bench-arena"
 # hold and payment, apart from k6's own scheduling delays on a busy machine
 # (whose latency thresholds are widened here for that reason; 5xx, checks and
 # invariants still fail the run).
-start_server BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_ADMIT_RATE=10000 BOXOFFICE_MAX_ACTIVE=5000 BOXOFFICE_ADMIT_TICK_MS=200 \
+start_server BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_POLL_RATE_LIMIT=0 BOXOFFICE_READ_RATE_LIMIT=0 BOXOFFICE_ADMIT_RATE=10000 BOXOFFICE_MAX_ACTIVE=5000 BOXOFFICE_ADMIT_TICK_MS=200 \
     RUST_LOG=warn,boxoffice=info,tower_http=info
 ARENA_SCHEDULES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc \
     "SELECT string_agg(s.id::text, ',' ORDER BY s.id) FROM concert_schedules s JOIN concerts c ON c.id = s.concert_id WHERE c.code = 'bench-arena'")

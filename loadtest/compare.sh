@@ -67,7 +67,7 @@ done
 start() { # side queue
     [[ -n "$SERVER_PID" ]] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
     env $(env_of "$1") BOXOFFICE_ADDR="127.0.0.1:$(port_of "$1")" BOXOFFICE_SCHEDULER=false \
-        BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_IDLE_TIMEOUT_S=3600 BOXOFFICE_DEFAULT_QUEUE="$2" \
+        BOXOFFICE_JOIN_RATE_LIMIT=0 BOXOFFICE_POLL_RATE_LIMIT=0 BOXOFFICE_READ_RATE_LIMIT=0 BOXOFFICE_IDLE_TIMEOUT_S=3600 BOXOFFICE_DEFAULT_QUEUE="$2" \
         "$(bin_of "$1")" >"$WORK/server-$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 150); do

@@ -63,7 +63,7 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         Duration::from_secs(3600),
         state,
         |state| async move {
-            state.join_limiter.forget_idle();
+            state.limits.forget_idle();
             Ok(())
         },
     );

@@ -46,6 +46,12 @@ pub struct Config {
     #[command(flatten)]
     pub booking: BookingConfig,
 
+    #[command(flatten)]
+    pub identity: IdentityConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
     /// Requests running longer than this are cut off with 503.
     #[arg(long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
@@ -160,6 +166,56 @@ pub struct BookingConfig {
     /// Require an active queue token on the open /api schedule and seat reads.
     #[arg(long, env = "BOXOFFICE_READS_REQUIRE_TOKEN", default_value_t = false, action = clap::ArgAction::Set)]
     pub reads_require_token: bool,
+}
+
+/// Whether a user named by a request must prove it (see `identity.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdentityMode {
+    /// Believe the user-id header, userId and UUID as sent (behind an authenticating gateway).
+    TrustedHeader,
+    /// Require an `X-Identity` JWT whose `sub` is the named user.
+    Signed,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentityConfig {
+    /// `trusted-header` or `signed`; default `signed` when a key is set, else `trusted-header`.
+    #[arg(long = "identity", env = "BOXOFFICE_IDENTITY", value_enum)]
+    pub mode: Option<IdentityMode>,
+
+    /// HS256 secret shared with the auth service that signs `X-Identity`.
+    #[arg(long = "identity-key", env = "BOXOFFICE_IDENTITY_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+
+    /// PEM file of the auth service's public key (RSA for RS256, Ed25519 for EdDSA).
+    #[arg(long = "identity-public-key-file", env = "BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<String>,
+}
+
+impl IdentityConfig {
+    pub(crate) fn mode(&self) -> IdentityMode {
+        match (self.mode, &self.key, &self.public_key_file) {
+            (Some(mode), _, _) => mode,
+            (None, None, None) => IdentityMode::TrustedHeader,
+            (None, _, _) => IdentityMode::Signed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// Position polls per second per client IP; 0 turns the limit off.
+    #[arg(long, env = "BOXOFFICE_POLL_RATE_LIMIT", default_value_t = 1000)]
+    pub poll_rate_limit: u32,
+
+    /// Balance reads per second per client IP; 0 turns the limit off.
+    #[arg(long, env = "BOXOFFICE_READ_RATE_LIMIT", default_value_t = 100)]
+    pub read_rate_limit: u32,
+
+    /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
+    /// Empty: the client IP is the connection's peer, whatever the headers say.
+    #[arg(long, env = "BOXOFFICE_TRUSTED_PROXIES", value_delimiter = ',', default_value = "")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Config {

@@ -35,6 +35,8 @@ pub mod booking;
 pub mod config;
 /// HTTP surfaces (`/api`, `/api/v1`, health, operations), errors and extractors.
 pub mod http;
+/// Who is asking: trusted user names or signed `X-Identity` proofs.
+mod identity;
 /// The waiting queue: places, tokens, admission, the booking gate.
 pub mod queue;
 /// Wiring everything together; `Application::build` and `run_until_stopped`.

@@ -16,10 +16,12 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::background;
 use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
-use crate::http::limits::JoinLimiter;
+use crate::http::client_ip::TrustedProxies;
+use crate::http::limits::RateLimits;
 use crate::http::listener::{JsonErrorListener, PeerAddr};
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
+use crate::identity::IdentityVerifier;
 use crate::queue::rates::MeasuredRates;
 use crate::queue::{Gate, Line, Scheduler, TokenSigner};
 use crate::store::breaker::Breaker;
@@ -111,7 +113,9 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let state = AppState::new(AppContext {
             clock: LocalClock(config.timezone),
-            join_limiter: Arc::new(JoinLimiter::new(config.queue.join_rate_limit)),
+            identity: IdentityVerifier::from_config(&config.identity)?,
+            limits: RateLimits::new(&config.queue, &config.limits),
+            trusted_proxies: TrustedProxies::parse(&config.limits.trusted_proxies)?,
             config: Arc::new(config),
             db: pool,
             background_db: background_pool,

@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::booking::BookingError;
+use crate::identity::IdentityError;
 use crate::queue::QueueError;
 use crate::store::{db_is_unavailable, redis_is_unavailable};
 
@@ -26,6 +27,8 @@ pub(crate) enum Error {
     RateLimited { retry_after_s: u64 },
     #[error("the request took too long")]
     Timeout,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
@@ -52,9 +55,19 @@ impl Error {
             Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "RATE_LIMITED", None),
             Error::Timeout => (S::SERVICE_UNAVAILABLE, "TIMEOUT", None),
             Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+            Error::Identity(err) => (S::UNAUTHORIZED, identity_code(*err), None),
             Error::Queue(err) => queue_parts(err),
             Error::Booking(err) => booking_parts(err),
         }
+    }
+}
+
+fn identity_code(err: IdentityError) -> &'static str {
+    match err {
+        IdentityError::Missing => "IDENTITY_MISSING",
+        IdentityError::Invalid => "IDENTITY_INVALID",
+        IdentityError::Expired => "IDENTITY_EXPIRED",
+        IdentityError::Mismatch => "IDENTITY_MISMATCH",
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::error::Error;
+use super::identity::caller_of;
 use super::state::AppState;
 use crate::booking::BookingError;
 
@@ -179,16 +180,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The `user-id` header of the seed-000 API: required, a positive integer.
+/// The `user-id` header of the seed-000 API: required, a positive integer,
+/// and (with signed identity) the user the caller's proof names.
 pub(crate) struct UserIdHeader(pub(crate) i64);
 
-impl<S: Send + Sync> FromRequestParts<S> for UserIdHeader {
+impl FromRequestParts<AppState> for UserIdHeader {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let user_id = named_user_id(parts)?;
+        let caller = caller_of(parts, state)?;
+        Ok(UserIdHeader(caller.may_act_as(user_id, state.users.uuid_of(user_id))?))
+    }
+}
+
+fn named_user_id(parts: &Parts) -> Result<i64, Error> {
+    {
         let raw = single_header(&parts.headers, "user-id")?
             .ok_or_else(|| Error::bad_request("MISSING_USER_ID", "the user-id header is required"))?;
-        canonical_id(raw.as_bytes()).map(UserIdHeader).ok_or_else(|| {
+        canonical_id(raw.as_bytes()).ok_or_else(|| {
             Error::bad_request(
                 "INVALID_USER_ID",
                 "the user-id header must be a positive integer written plainly (no sign, spaces or leading zeros)",

@@ -1,5 +1,6 @@
-//! Join rate limits (governor): per user id and per client IP, so one client
-//! cannot hammer the queue's write path. `BOXOFFICE_JOIN_RATE_LIMIT=0` turns them off.
+//! Per-client rate limits (governor), so no one client can hammer the hot
+//! paths: joins per user id and per client IP, position polls and balance
+//! reads per client IP. Each limit is off at 0.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -8,55 +9,74 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::Error;
+use crate::config::{LimitsConfig, QueueConfig};
 
 /// A client IP may join for this many different users per second at most (a
 /// NAT or an office may stand behind one address).
 const IP_MULTIPLIER: u32 = 50;
 
-pub(crate) struct JoinLimiter {
-    per_user: Option<DefaultKeyedRateLimiter<i64>>,
-    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+pub(crate) struct RateLimits {
+    joins_per_user: Option<DefaultKeyedRateLimiter<i64>>,
+    joins_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    polls_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    reads_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
-impl JoinLimiter {
-    pub(crate) fn new(per_second: u32) -> Self {
-        let quota = |rate: u32| NonZeroU32::new(rate).map(Quota::per_second);
-        JoinLimiter {
-            per_user: quota(per_second).map(RateLimiter::keyed),
-            per_ip: quota(per_second.saturating_mul(IP_MULTIPLIER)).map(RateLimiter::keyed),
+fn keyed<K: std::hash::Hash + Eq + Clone>(per_second: u32) -> Option<DefaultKeyedRateLimiter<K>> {
+    NonZeroU32::new(per_second).map(|rate| RateLimiter::keyed(Quota::per_second(rate)))
+}
+
+impl RateLimits {
+    pub(crate) fn new(queue: &QueueConfig, limits: &LimitsConfig) -> Self {
+        RateLimits {
+            joins_per_user: keyed(queue.join_rate_limit),
+            joins_per_ip: keyed(queue.join_rate_limit.saturating_mul(IP_MULTIPLIER)),
+            polls_per_ip: keyed(limits.poll_rate_limit),
+            reads_per_ip: keyed(limits.read_rate_limit),
         }
     }
 
-    pub(crate) fn check(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
-        // The clock is read only on refusal: building a governor clock per call
-        // calibrates it, which showed as the largest cost of the join route in a
-        // profile (loadtest/RESULTS.md).
-        if let Some(limiter) = &self.per_user {
-            limiter
-                .check_key(&user_id)
-                .map_err(|denied| rate_limited(denied.wait_time_from(limiter.clock().now())))?;
-        }
-        if let (Some(limiter), Some(ip)) = (&self.per_ip, ip) {
-            limiter
-                .check_key(&ip)
-                .map_err(|denied| rate_limited(denied.wait_time_from(limiter.clock().now())))?;
-        }
-        Ok(())
+    pub(crate) fn check_join(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
+        check(&self.joins_per_user, Some(user_id))?;
+        check(&self.joins_per_ip, ip)
+    }
+
+    pub(crate) fn check_poll(&self, ip: Option<IpAddr>) -> Result<(), Error> {
+        check(&self.polls_per_ip, ip)
+    }
+
+    pub(crate) fn check_read(&self, ip: Option<IpAddr>) -> Result<(), Error> {
+        check(&self.reads_per_ip, ip)
     }
 
     /// Forgets keys that have not been seen recently, bounding memory.
     pub(crate) fn forget_idle(&self) {
-        if let Some(limiter) = &self.per_user {
+        for limiter in [&self.joins_per_ip, &self.polls_per_ip, &self.reads_per_ip]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
         }
-        if let Some(limiter) = &self.per_ip {
+        if let Some(limiter) = &self.joins_per_user {
             limiter.retain_recent();
         }
     }
 }
 
-fn rate_limited(wait: std::time::Duration) -> Error {
-    Error::RateLimited {
-        retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
-    }
+fn check<K: std::hash::Hash + Eq + Clone>(
+    limiter: &Option<DefaultKeyedRateLimiter<K>>,
+    key: Option<K>,
+) -> Result<(), Error> {
+    let (Some(limiter), Some(key)) = (limiter, key) else {
+        return Ok(());
+    };
+    // The clock is read only on refusal: building a governor clock per call
+    // calibrates it, which showed as the largest cost of the join route in a
+    // profile (loadtest/RESULTS.md).
+    limiter.check_key(&key).map_err(|denied| {
+        let wait = denied.wait_time_from(limiter.clock().now());
+        Error::RateLimited {
+            retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    })
 }

@@ -6,10 +6,12 @@
 //! either one.
 
 mod api;
+pub(crate) mod client_ip;
 pub(crate) mod error;
 mod extract;
 mod gate;
 mod health;
+mod identity;
 pub(crate) mod limits;
 pub(crate) mod listener;
 mod middleware;

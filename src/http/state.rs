@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::limits::JoinLimiter;
+use super::client_ip::TrustedProxies;
+use super::limits::RateLimits;
 use super::views::LocalClock;
 use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler};
 use crate::config::Config;
+use crate::identity::IdentityVerifier;
 use crate::queue::{Gate, Line, Scheduler};
 use crate::store::db::Db;
 use crate::store::redis::Redis;
@@ -53,6 +55,8 @@ pub struct AppContext {
     pub(crate) checkout: Checkout,
     pub(crate) auditor: Auditor,
     pub(crate) reconciler: Reconciler,
-    pub(crate) join_limiter: Arc<JoinLimiter>,
+    pub(crate) limits: RateLimits,
+    pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) clock: LocalClock,
+    pub(crate) identity: IdentityVerifier,
 }

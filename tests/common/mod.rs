@@ -64,6 +64,8 @@ pub fn test_config() -> Config {
     config.token_secret = "test-secret".into();
     config.queue.run_scheduler = false;
     config.queue.join_rate_limit = 0;
+    config.limits.poll_rate_limit = 0;
+    config.limits.read_rate_limit = 0;
     config.db_max_connections = 10;
     config.command = None;
     config

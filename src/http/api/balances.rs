@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 
+use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, UserIdHeader};
 use crate::http::state::AppState;
@@ -17,7 +18,12 @@ pub(super) fn charge_router() -> Router<AppState> {
     Router::new().route("/api/balances/balance/charge", patch(charge))
 }
 
-async fn balance(State(state): State<AppState>, UserIdHeader(user_id): UserIdHeader) -> Result<Json<BalanceView>> {
+async fn balance(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    UserIdHeader(user_id): UserIdHeader,
+) -> Result<Json<BalanceView>> {
+    state.limits.check_read(ip)?;
     let balance = state.balances.balance(user_id).await?;
     Ok(Json(BalanceView::new(balance, None)))
 }

@@ -10,6 +10,7 @@ use crate::booking::payments::PaymentScope;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, IdempotencyKey, Path};
 use crate::http::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, PaymentView, SchedulesView, SeatsView};
 
@@ -68,10 +69,11 @@ async fn seats(
 async fn reserve(
     State(state): State<AppState>,
     active: ActiveToken<DefaultQueue>,
+    identity: Identity,
     Path((concert_id, schedule_id)): Path<(i64, i64)>,
     extract::Json(request): extract::Json<ReservationRequest>,
 ) -> Result<Json<HoldView>> {
-    let user_id = active.user(request.user_id)?;
+    let user_id = active.user(identity.user(&state, request.user_id)?)?;
     let concert = state.catalog.concert(concert_id)?;
     let schedule = state.catalog.schedule(&concert, schedule_id)?;
     let hold = state.holds.hold_seats(schedule, user_id, &request.seats).await?;
@@ -81,6 +83,7 @@ async fn reserve(
 async fn pay(
     State(state): State<AppState>,
     payment: PaymentPass<DefaultQueue>,
+    identity: Identity,
     IdempotencyKey(idempotency_key): IdempotencyKey,
     Path((concert_id, schedule_id)): Path<(i64, i64)>,
     extract::Json(request): extract::Json<PaymentRequest>,
@@ -97,7 +100,7 @@ async fn pay(
         .checkout
         .checkout(
             payment.pass,
-            request.user_id,
+            identity.user(&state, request.user_id)?,
             PaymentScope::Schedule(schedule),
             idempotency_key.as_deref(),
         )

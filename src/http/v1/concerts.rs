@@ -10,6 +10,7 @@ use super::{concert_date, user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, OptionalJson, Query};
 use crate::http::gate::{ActiveToken, ConcertInPath};
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, SchedulesView, SeatsView};
 
@@ -33,22 +34,24 @@ struct HoldRequest {
 /// the token's.
 fn params_of_token_user(
     state: &AppState,
+    identity: &Identity,
     active: &ActiveToken<ConcertInPath>,
     query: Params,
     body: Option<Params>,
 ) -> Result<Params> {
     let params = Params::merged(query, body);
-    active.user(user_of(state, params.uuid.as_deref())?.0)?;
+    active.user(user_of(state, identity, params.uuid.as_deref())?.0)?;
     Ok(params)
 }
 
 async fn dates(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
+    identity: Identity,
     Query(query): Query<Params>,
     OptionalJson(body): OptionalJson<Params>,
 ) -> Result<Json<SchedulesView>> {
-    params_of_token_user(&state, &active, query, body)?;
+    params_of_token_user(&state, &identity, &active, query, body)?;
     let concert = &active.scope;
     let schedules = state.holds.availability(state.catalog.schedules_of(concert)).await?;
     Ok(Json(SchedulesView::new(concert, schedules, state.clock)))
@@ -57,10 +60,11 @@ async fn dates(
 async fn seats(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
+    identity: Identity,
     Query(query): Query<Params>,
     OptionalJson(body): OptionalJson<Params>,
 ) -> Result<Json<SeatsView>> {
-    let params = params_of_token_user(&state, &active, query, body)?;
+    let params = params_of_token_user(&state, &identity, &active, query, body)?;
     let starts_at = concert_date(&state, params.concert_date.as_deref())?;
     let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
     let seats = state.holds.seat_map(&schedule).await?;
@@ -70,9 +74,10 @@ async fn seats(
 async fn hold(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
+    identity: Identity,
     extract::Json(request): extract::Json<HoldRequest>,
 ) -> Result<Json<HoldView>> {
-    let user_id = active.user(user_of(&state, Some(&request.uuid))?.0)?;
+    let user_id = active.user(user_of(&state, &identity, Some(&request.uuid))?.0)?;
     let starts_at = concert_date(&state, Some(&request.concert_date))?;
     let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
     let hold = state

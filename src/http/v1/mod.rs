@@ -15,6 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
+use super::identity::Identity;
 use super::state::AppState;
 
 /// Routes under the request deadline.
@@ -51,8 +52,8 @@ impl Params {
     }
 }
 
-/// The user a request names by UUID: (id, UUID).
-fn user_of(state: &AppState, uuid: Option<&str>) -> Result<(i64, Uuid)> {
+/// The user a request names by UUID, provided the caller may act as them: (id, UUID).
+fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
     let raw = uuid.ok_or_else(|| Error::bad_request("MISSING_UUID", "the UUID of the user is required"))?;
     let uuid = Uuid::parse_str(raw.trim())
         .map_err(|_| Error::bad_request("INVALID_UUID", format!("`{raw}` is not a UUID")))?;
@@ -60,7 +61,7 @@ fn user_of(state: &AppState, uuid: Option<&str>) -> Result<(i64, Uuid)> {
         code: "USER_NOT_FOUND",
         message: format!("no user has UUID {uuid}"),
     })?;
-    Ok((user_id, uuid))
+    Ok((identity.0.may_act_as(user_id, Some(uuid))?, uuid))
 }
 
 /// A concert date as the seed writes it (`2024-10-10T10:00:00`, local time).

@@ -10,6 +10,7 @@ use crate::booking::payments::PaymentScope;
 use crate::http::error::Result;
 use crate::http::extract::{self, IdempotencyKey};
 use crate::http::gate::{ConcertOfToken, PaymentPass};
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::PaymentView;
 
@@ -20,10 +21,11 @@ pub(super) fn router() -> Router<AppState> {
 async fn pay(
     State(state): State<AppState>,
     payment: PaymentPass<ConcertOfToken>,
+    identity: Identity,
     IdempotencyKey(key): IdempotencyKey,
     extract::Json(params): extract::Json<Params>,
 ) -> Result<Json<PaymentView>> {
-    let (user_id, _) = user_of(&state, params.uuid.as_deref())?;
+    let (user_id, _) = user_of(&state, &identity, params.uuid.as_deref())?;
     let scope = PaymentScope::Concert(payment.scope);
     let receipt = state
         .checkout

@@ -1,14 +1,16 @@
 //! Seed 004: take a token for a concert's queue, and poll it.
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 
 use super::{user_of, Params};
+use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path};
-use crate::http::listener::PeerAddr;
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 use crate::queue::QueueError;
@@ -19,22 +21,25 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn join(
     State(state): State<AppState>,
-    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ClientIp(ip): ClientIp,
+    identity: Identity,
     Path(code): Path<String>,
     extract::Json(params): extract::Json<Params>,
 ) -> Result<Response> {
     let concert = state.catalog.concert_by_code(&code)?;
-    let (user_id, uuid) = user_of(&state, params.uuid.as_deref())?;
-    state.join_limiter.check(user_id, Some(peer.ip()))?;
+    let (user_id, uuid) = user_of(&state, &identity, params.uuid.as_deref())?;
+    state.limits.check_join(user_id, ip)?;
     let ticket = state.line.join(&concert.code, user_id).await?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 
 async fn poll(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(code): Path<String>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
 ) -> Result<Response> {
+    state.limits.check_poll(ip)?;
     let concert = state.catalog.concert_by_code(&code)?;
     let token = token_from_headers(&headers)?.ok_or(QueueError::TokenMissing)?;
     let ticket = state.line.poll_token(&concert.code, &token).await?;

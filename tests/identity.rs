@@ -1,0 +1,282 @@
+//! Identities no one can borrow: with a key configured, every request that
+//! names a user must carry an `X-Identity` proof of being that user; without
+//! one, the seeds' trust-the-header behaviour stays available. Also the per-IP
+//! limits on polls and balance reads, and when `X-Forwarded-For` is believed.
+
+mod common;
+
+use boxoffice::store::seed::user_uuid;
+use common::{assert_error, json_of, spawn_app_with, TestApp};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+const SECRET: &str = "auth-service-shared-secret";
+
+/// A test key pair (Ed25519), made for these tests with `openssl genpkey`.
+const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJE6826ro8Y+szSbb70XUi8n760XQtrBJ93LYQsgIyR5
+-----END PRIVATE KEY-----
+";
+const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEASa98wyvWEstLPG5U/CvKNeZ5jGdgF/h04vmvghgI+l0=
+-----END PUBLIC KEY-----
+";
+
+fn in_an_hour() -> u64 {
+    jsonwebtoken::get_current_timestamp() + 3600
+}
+
+fn proof_for(sub: &str) -> String {
+    let claims = json!({ "sub": sub, "exp": in_an_hour() });
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn signed_app() -> TestApp {
+    spawn_app_with(|config| config.identity.key = Some(SECRET.into())).await
+}
+
+fn join_as(app: &TestApp, user: i64, proof: Option<&str>) -> reqwest::RequestBuilder {
+    let mut request = app
+        .client
+        .post(app.url("/api/waiting-queue/"))
+        .header("user-id", user.to_string());
+    if let Some(proof) = proof {
+        request = request.header("X-Identity", proof);
+    }
+    request
+}
+
+#[tokio::test]
+async fn with_a_key_set_the_api_refuses_a_user_id_without_its_proof() {
+    let app = signed_app().await;
+    assert_error(join_as(&app, 501, None).send().await.unwrap(), 401, "IDENTITY_MISSING").await;
+    let someone_else = proof_for("502");
+    assert_error(
+        join_as(&app, 501, Some(&someone_else)).send().await.unwrap(),
+        401,
+        "IDENTITY_MISMATCH",
+    )
+    .await;
+    let expired = encode(
+        &Header::default(),
+        &json!({ "sub": "501", "exp": jsonwebtoken::get_current_timestamp() - 120 }),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_error(
+        join_as(&app, 501, Some(&expired)).send().await.unwrap(),
+        401,
+        "IDENTITY_EXPIRED",
+    )
+    .await;
+    let forged = encode(
+        &Header::default(),
+        &json!({ "sub": "501", "exp": in_an_hour() }),
+        &EncodingKey::from_secret(b"a guess"),
+    )
+    .unwrap();
+    assert_error(
+        join_as(&app, 501, Some(&forged)).send().await.unwrap(),
+        401,
+        "IDENTITY_INVALID",
+    )
+    .await;
+
+    // The reproduction: user 502 takes user 501's place, holds and pays with 501's money.
+    let own = proof_for("501");
+    let joined = json_of(join_as(&app, 501, Some(&own)).send().await.unwrap()).await;
+    let token = joined["token"].as_str().unwrap().to_string();
+    app.admit_everyone(&app.default_queue()).await;
+    let charge = |proof: &str| {
+        app.client
+            .patch(app.url("/api/balances/balance/charge"))
+            .header("user-id", "501")
+            .header("X-Identity", proof.to_string())
+            .body("10000")
+            .send()
+    };
+    assert_error(charge(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
+    assert_eq!(charge(&own).await.unwrap().status(), 200);
+    let hold = |proof: &str| {
+        app.reserve(&token, 1, 1, 501, &[1, 2])
+            .header("X-Identity", proof.to_string())
+            .send()
+    };
+    assert_error(hold(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
+    assert_eq!(hold(&own).await.unwrap().status(), 200);
+    let pay = |proof: &str| {
+        app.pay(&token, 1, 1, 501)
+            .header("X-Identity", proof.to_string())
+            .send()
+    };
+    assert_error(pay(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
+    let balance = |proof: &str| {
+        app.client
+            .get(app.url("/api/balances/balance"))
+            .header("user-id", "501")
+            .header("X-Identity", proof.to_string())
+            .send()
+    };
+    assert_error(balance(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
+    assert_eq!(
+        json_of(balance(&own).await.unwrap()).await["amount"],
+        10_000,
+        "nothing was spent"
+    );
+    assert_eq!(pay(&own).await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_key_set_api_v1_refuses_another_users_uuid() {
+    let app = signed_app().await;
+    let uuid = user_uuid(501).to_string();
+    let join = |proof: Option<String>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/concerts/hero-autumn/token"))
+            .json(&json!({ "UUID": uuid }));
+        if let Some(proof) = proof {
+            request = request.header("X-Identity", proof);
+        }
+        request.send()
+    };
+    assert_error(join(None).await.unwrap(), 401, "IDENTITY_MISSING").await;
+    assert_error(
+        join(Some(proof_for(&user_uuid(502).to_string()))).await.unwrap(),
+        401,
+        "IDENTITY_MISMATCH",
+    )
+    .await;
+    // The proof may name the user by UUID or by id.
+    assert_eq!(join(Some(proof_for(&uuid))).await.unwrap().status(), 200);
+    assert_eq!(join(Some(proof_for("501"))).await.unwrap().status(), 200);
+
+    let balance = |proof: String| {
+        app.client
+            .get(app.url(&format!("/api/v1/users/{uuid}/balance")))
+            .header("X-Identity", proof)
+            .send()
+    };
+    assert_error(balance(proof_for("502")).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
+    assert_eq!(balance(proof_for(&uuid)).await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_eddsa_public_key_verifies_proofs_signed_by_the_auth_service() {
+    let key_file = std::env::temp_dir().join(format!("bo-identity-{}.pem", rand::random::<u32>()));
+    std::fs::write(&key_file, ED_PUBLIC).unwrap();
+    let path = key_file.to_string_lossy().to_string();
+    let app = spawn_app_with(|config| config.identity.public_key_file = Some(path)).await;
+    let sign = |sub: &str| {
+        encode(
+            &Header::new(Algorithm::EdDSA),
+            &json!({ "sub": sub, "exp": in_an_hour() }),
+            &EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(join_as(&app, 7, Some(&sign("7"))).send().await.unwrap().status(), 200);
+    assert_error(
+        join_as(&app, 7, Some(&sign("8"))).send().await.unwrap(),
+        401,
+        "IDENTITY_MISMATCH",
+    )
+    .await;
+    // An HS256 proof is not accepted where the service expects EdDSA.
+    assert_error(
+        join_as(&app, 7, Some(&proof_for("7"))).send().await.unwrap(),
+        401,
+        "IDENTITY_INVALID",
+    )
+    .await;
+    app.stop().await;
+    let _ = std::fs::remove_file(key_file);
+}
+
+#[tokio::test]
+async fn without_a_key_the_seed_behaviour_stays() {
+    let app = spawn_app_with(|_| {}).await;
+    assert_eq!(join_as(&app, 501, None).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn polls_and_balance_reads_are_limited_per_client_ip() {
+    let app = spawn_app_with(|config| {
+        config.limits.poll_rate_limit = 3;
+        config.limits.read_rate_limit = 2;
+    })
+    .await;
+    app.join(1).await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let response = app.position(1).await;
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("a burst of polls from one IP is limited");
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, 429, "RATE_LIMITED").await;
+
+    let read = || {
+        app.client
+            .get(app.url("/api/balances/balance"))
+            .header("user-id", "2")
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(read().await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let limited_app = |trusted: Vec<String>| {
+        spawn_app_with(move |config| {
+            config.limits.poll_rate_limit = 2;
+            config.limits.trusted_proxies = trusted;
+        })
+    };
+    let poll_from = |app: &TestApp, client: &str| {
+        app.client
+            .get(app.url("/api/waiting-queue/position"))
+            .header("user-id", "1")
+            .header("X-Forwarded-For", client.to_string())
+            .send()
+    };
+    // Behind a trusted proxy, each forwarded client has a budget of its own.
+    let app = limited_app(vec!["127.0.0.1".into()]).await;
+    app.join(1).await;
+    for n in 0..12 {
+        let response = poll_from(&app, &format!("203.0.113.{n}")).await.unwrap();
+        assert_eq!(response.status(), 200, "client {n}");
+    }
+    app.stop().await;
+    // Otherwise the header is ignored: one peer, one budget, whatever it claims.
+    let app = limited_app(vec![]).await;
+    app.join(1).await;
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        statuses.push(
+            poll_from(&app, &format!("203.0.113.{n}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    app.stop().await;
+}
