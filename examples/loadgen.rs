@@ -13,6 +13,11 @@
 //!     --rate 10000 --seconds 15 --users 1..100000
 //! ```
 //! Prints a human summary and a `RESULT {json}` line for scripts.
+//!
+//! `--closed` instead floods: every connection sends its next request as soon as
+//! the last is answered, for `--seconds`, timing each from when it was sent. It
+//! reports the requests served (2xx) apart from those shed (503), so a
+//! server that refuses the excess is judged on the requests it took.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,8 +32,8 @@ use hyper_util::rt::TokioIo;
 struct Args {
     #[arg(long)]
     url: String,
-    /// Requests per second.
-    #[arg(long)]
+    /// Requests per second (ignored with `--closed`).
+    #[arg(long, default_value_t = 1000)]
     rate: u64,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -40,6 +45,9 @@ struct Args {
     /// Connections (each sends one request at a time, at its scheduled moment).
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// Closed loop: no schedule, each connection sends back to back.
+    #[arg(long)]
+    closed: bool,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -53,6 +61,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.closed {
+        return flood(&args).await;
+    }
     let (first, last) = args
         .users
         .split_once("..")
@@ -163,6 +174,119 @@ async fn main() -> anyhow::Result<()> {
         "RESULT {{\"target_rps\":{},\"ok\":{ok},\"failed\":{failed},\"rps\":{:.0},\"p50_ms\":{p50:.3},\"p90_ms\":{p90:.3},\"p99_ms\":{p99:.3},\"p999_ms\":{p999:.3},\"max_ms\":{max:.3}}}",
         args.rate,
         ok as f64 / wall
+    );
+    Ok(())
+}
+
+struct Target {
+    address: String,
+    host: String,
+    path: String,
+    method: hyper::Method,
+    first: u64,
+    span: u64,
+}
+
+fn target(args: &Args) -> anyhow::Result<Target> {
+    let (first, last) = args
+        .users
+        .split_once("..")
+        .ok_or_else(|| anyhow::anyhow!("--users first..last"))?;
+    let (first, last): (u64, u64) = (first.parse()?, last.parse()?);
+    let uri: hyper::Uri = args.url.parse()?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("--url needs host:port"))?
+        .clone();
+    Ok(Target {
+        address: format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80)),
+        host: authority.to_string(),
+        path: uri.path_and_query().map_or("/".to_string(), |p| p.to_string()),
+        method: args.method.parse()?,
+        first,
+        span: last - first + 1,
+    })
+}
+
+/// Closed-loop flood: served and shed requests, each with its own latencies.
+async fn flood(args: &Args) -> anyhow::Result<()> {
+    let target = Arc::new(target(args)?);
+    let until = Instant::now() + Duration::from_secs(args.seconds);
+    let mut workers = Vec::new();
+    for connection in 0..args.connections {
+        let target = target.clone();
+        let stream = tokio::net::TcpStream::connect(&target.address).await?;
+        stream.set_nodelay(true)?;
+        let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(driver);
+        workers.push(tokio::spawn(async move {
+            let (mut served, mut shed, mut failed) = (Vec::new(), Vec::new(), 0_u64);
+            let mut n = connection as u64;
+            while Instant::now() < until {
+                n += 1;
+                let request = hyper::Request::builder()
+                    .method(target.method.clone())
+                    .uri(target.path.as_str())
+                    .header(hyper::header::HOST, target.host.as_str())
+                    .header("user-id", target.first + n * 7919 % target.span)
+                    .body(Empty::<Bytes>::new());
+                let Ok(request) = request else {
+                    failed += 1;
+                    continue;
+                };
+                let sent = Instant::now();
+                match sender.send_request(request).await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let read = response.into_body().collect().await.is_ok();
+                        let micros = sent.elapsed().as_micros() as u64;
+                        match (read, status.as_u16()) {
+                            (true, 200..=299) => served.push(micros),
+                            (true, 503) => shed.push(micros),
+                            _ => failed += 1,
+                        }
+                    }
+                    Err(_) => {
+                        failed += 1;
+                        break;
+                    }
+                }
+            }
+            (served, shed, failed)
+        }));
+    }
+    let (mut served, mut shed, mut failed) = (Vec::new(), Vec::new(), 0);
+    for worker in workers {
+        let (s, d, f) = worker.await?;
+        served.extend(s);
+        shed.extend(d);
+        failed += f;
+    }
+    served.sort_unstable();
+    shed.sort_unstable();
+    let seconds = args.seconds as f64;
+    let total = (served.len() + shed.len()) as u64 + failed;
+    let max = served.last().copied().unwrap_or(0) as f64 / 1000.0;
+    println!(
+        "flood over {} connections for {} s: {} served ({:.0}/s), {} shed, {failed} failed; served latency ms p50 {:.2} p99 {:.2} max {max:.2}; shed p99 {:.2}",
+        args.connections,
+        args.seconds,
+        served.len(),
+        served.len() as f64 / seconds,
+        shed.len(),
+        percentile(&served, 0.5),
+        percentile(&served, 0.99),
+        percentile(&shed, 0.99),
+    );
+    println!(
+        "RESULT {{\"served\":{},\"served_rps\":{:.0},\"shed\":{},\"failed\":{failed},\"shed_rate\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{max:.3},\"shed_p99_ms\":{:.3}}}",
+        served.len(),
+        served.len() as f64 / seconds,
+        shed.len(),
+        shed.len() as f64 / total.max(1) as f64,
+        percentile(&served, 0.5),
+        percentile(&served, 0.99),
+        percentile(&shed, 0.99),
     );
     Ok(())
 }

@@ -6,7 +6,6 @@
 //! and tidy what would otherwise only grow.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -14,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::booking::idempotency;
 use crate::http::AppState;
-use crate::store::probe::{Probes, PROBE_EVERY};
+use crate::store::probe::PROBE_EVERY;
 
 /// Starts every chore; each stops when `stop` changes.
 pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
@@ -92,13 +91,9 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
             Ok(())
         });
     }
-    let probes = Arc::new(Probes::new(state));
-    chores.every_from_start("dependency probes", PROBE_EVERY, state, move |_| {
-        let probes = probes.clone();
-        async move {
-            probes.run_once().await;
-            Ok(())
-        }
+    chores.every_from_start("dependency probes", PROBE_EVERY, state, |state| async move {
+        state.probes.run_once().await;
+        Ok(())
     });
     chores.tasks
 }

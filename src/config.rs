@@ -212,6 +212,16 @@ pub struct LimitsConfig {
     #[arg(long, env = "BOXOFFICE_READ_RATE_LIMIT", default_value_t = 100)]
     pub read_rate_limit: u32,
 
+    /// Most queue requests (joins and polls, both APIs) in flight at once in this
+    /// instance; the excess is answered 503 OVERLOADED at once. 0 = no bound.
+    #[arg(long, env = "BOXOFFICE_MAX_INFLIGHT_QUEUE", default_value_t = 256)]
+    pub max_inflight_queue: usize,
+
+    /// Most booking requests in flight at once in this instance (a safety net:
+    /// admission already bounds how many users book). 0 = no bound.
+    #[arg(long, env = "BOXOFFICE_MAX_INFLIGHT_BOOKING", default_value_t = 4096)]
+    pub max_inflight_booking: usize,
+
     /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
     /// Empty: the client IP is the connection's peer, whatever the headers say.
     #[arg(long, env = "BOXOFFICE_TRUSTED_PROXIES", value_delimiter = ',', default_value = "")]

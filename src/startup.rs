@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::limits::RateLimits;
 use crate::http::listener::{JsonErrorListener, PeerAddr};
+use crate::http::shedding::ShedLayer;
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
 use crate::identity::IdentityVerifier;
@@ -27,6 +28,7 @@ use crate::queue::{Gate, Line, Scheduler, TokenSigner};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
+use crate::store::probe::Probes;
 use crate::store::redis::Redis;
 use crate::store::{db, scripts, seed, Dependency};
 use crate::users::UserDirectory;
@@ -108,6 +110,7 @@ impl Application {
         let auditor = Auditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys, sold);
 
+        let probes = Probes::new(&redis, &database, &config.database_url);
         let listener = TcpListener::bind(&config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -119,7 +122,6 @@ impl Application {
             config: Arc::new(config),
             db: pool,
             background_db: background_pool,
-            database,
             redis,
             users,
             line,
@@ -131,6 +133,7 @@ impl Application {
             checkout,
             auditor,
             reconciler,
+            probes,
         });
         Ok(Application { listener, state })
     }
@@ -148,7 +151,9 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut chores = background::spawn(&self.state, stop_rx);
-        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone()));
+        // Shedding sits outside everything, so that a refusal costs next to nothing.
+        let app = ShedLayer::new(&self.state.config.limits)
+            .layer(NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone())));
         tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
         axum::serve(
             JsonErrorListener(self.listener),

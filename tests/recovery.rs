@@ -149,3 +149,57 @@ async fn a_payment_stuck_behind_a_lock_is_refused_in_time_and_never_commits_late
     assert_eq!(app.balance(1).await, 8_000);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
+    let app = spawn_app_with(|config| {
+        config.limits.max_inflight_booking = 1;
+        config.db_statement_timeout_ms = 2000;
+    })
+    .await;
+    app.charge(2, 1000).await;
+    // One charge waits on a row lock another client holds, filling the bound.
+    let mut other_client = PgConnection::connect(&app.config.database_url).await.unwrap();
+    let mut blocker = other_client.begin().await.unwrap();
+    sqlx::query("SELECT amount FROM balances WHERE user_id = 2 FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let stuck = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/api/balances/balance/charge"));
+        async move { client.patch(url).header("user-id", "2").body("100").send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    let shed = app
+        .client
+        .get(app.url("/api/balances/balance"))
+        .header("user-id", "3")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "shed in {:?}",
+        started.elapsed()
+    );
+    assert!(shed.headers().contains_key("retry-after"));
+    assert_error(shed, 503, "OVERLOADED").await;
+    // Other groups are not affected: the queue and operations still answer.
+    assert_eq!(app.join(4).await.status(), 200);
+    assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
+
+    blocker.commit().await.unwrap();
+    assert_eq!(
+        stuck.await.unwrap().unwrap().status(),
+        200,
+        "the request in flight finishes"
+    );
+    assert_eq!(
+        app.balance(3).await,
+        0,
+        "with the bound free again, requests are served"
+    );
+    app.stop().await;
+}

@@ -1,7 +1,5 @@
 //! Liveness and readiness.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,10 +8,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::state::AppState;
+use crate::store::probe::Health;
 use crate::store::Dependency;
-
-/// Each dependency gets this long to answer before it counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -22,17 +18,10 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    let redis = async {
-        matches!(
-            tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping()).await,
-            Ok(Ok(()))
-        )
-    };
-    let postgres = async {
-        let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
-        matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(1)))
-    };
-    let (redis_up, postgres_up) = tokio::join!(redis, postgres);
+    let Health {
+        redis: redis_up,
+        postgres: postgres_up,
+    } = state.probes.run_once().await;
     let mut down = Vec::new();
     if !redis_up {
         down.push(Dependency::Redis.name());

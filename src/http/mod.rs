@@ -16,6 +16,7 @@ pub(crate) mod limits;
 pub(crate) mod listener;
 mod middleware;
 mod ops;
+pub(crate) mod shedding;
 mod state;
 mod v1;
 pub(crate) mod views;
@@ -26,20 +27,20 @@ pub(crate) use error::Error;
 pub use state::{AppContext, AppState};
 
 pub(crate) fn router(state: AppState) -> Router {
+    let config = &state.config;
     // Two kinds of route skip the request deadline. The queue's join and poll
     // make one Redis call each, bounded by the Redis client's own timeouts, and
     // the deadline's timer was a measurable part of a poll's cost
     // (loadtest/RESULTS.md). The routes that move money have deadlines of their
     // own that know what happened (`store::db::Db::decisive`): cutting one off
     // from outside would answer 503 while its statement might still commit.
-    let hot = api::self_bounded().merge(v1::self_bounded());
-    let bounded = Router::new()
-        .merge(health::router())
-        .merge(ops::router())
-        .merge(api::router())
-        .merge(v1::router());
-    let app = hot
-        .merge(middleware::with_deadline(bounded, &state.config))
+    let queue = api::queue_router().merge(v1::queue_router());
+    let money = api::money_router().merge(v1::money_router());
+    let booking = middleware::with_deadline(api::router().merge(v1::router()), config).merge(money);
+    let operations = middleware::with_deadline(health::router().merge(ops::router()), config);
+    let app = queue
+        .merge(booking)
+        .merge(operations)
         .fallback(|| async {
             Error::NotFound {
                 code: "ROUTE_NOT_FOUND",

@@ -11,7 +11,7 @@ use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler};
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
 use crate::queue::{Gate, Line, Scheduler};
-use crate::store::db::Db;
+use crate::store::probe::Probes;
 use crate::store::redis::Redis;
 use crate::users::UserDirectory;
 
@@ -42,8 +42,6 @@ pub struct AppContext {
     pub db: PgPool,
     /// For the in-memory copies' reloads, which may take longer than a request.
     pub(crate) background_db: PgPool,
-    /// The serving pool behind its circuit breaker, as the services use it.
-    pub(crate) database: Db,
     pub redis: Redis,
     pub users: Arc<UserDirectory>,
     pub line: Line,
@@ -55,6 +53,7 @@ pub struct AppContext {
     pub(crate) checkout: Checkout,
     pub(crate) auditor: Auditor,
     pub(crate) reconciler: Reconciler,
+    pub(crate) probes: Probes,
     pub(crate) limits: RateLimits,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) clock: LocalClock,

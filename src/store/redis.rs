@@ -61,10 +61,15 @@ impl Redis {
         })
     }
 
-    /// PING, whatever the breaker says: what the probe and `/ready` ask.
+    /// PING over the shared connection, whatever the breaker says.
     pub(crate) async fn ping(&self) -> RedisResult<()> {
         let mut connection = self.manager().await?;
         redis::cmd("PING").query_async::<()>(&mut connection).await
+    }
+
+    /// For connections of their own (the probe's).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     async fn manager(&self) -> RedisResult<ConnectionManager> {

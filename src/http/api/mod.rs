@@ -16,11 +16,14 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().merge(concerts::router()).merge(balances::router())
 }
 
-/// Routes bounded by deadlines of their own (see `http::router`): the queue's
-/// join and poll, and the two that move money.
-pub(crate) fn self_bounded() -> Router<AppState> {
+/// The queue's join and poll.
+pub(crate) fn queue_router() -> Router<AppState> {
+    queue::router()
+}
+
+/// The two routes that move money.
+pub(crate) fn money_router() -> Router<AppState> {
     Router::new()
-        .merge(queue::router())
         .merge(concerts::payment_router())
         .merge(balances::charge_router())
 }

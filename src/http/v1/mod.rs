@@ -23,13 +23,14 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().merge(concerts::router()).merge(balances::router())
 }
 
-/// Routes bounded by deadlines of their own (see `http::router`): the token's
-/// join and poll, and the two that move money.
-pub(crate) fn self_bounded() -> Router<AppState> {
-    Router::new()
-        .merge(queue::router())
-        .merge(balances::charge_router())
-        .merge(payments::router())
+/// The token's join and poll.
+pub(crate) fn queue_router() -> Router<AppState> {
+    queue::router()
+}
+
+/// The two routes that move money.
+pub(crate) fn money_router() -> Router<AppState> {
+    Router::new().merge(balances::charge_router()).merge(payments::router())
 }
 
 /// The parameters seed 004 sends, by its names.

@@ -1,0 +1,189 @@
+//! Load shedding: each route group has a bound on the requests it works on at
+//! once in this instance, and a request beyond it is answered at once with
+//! `503 OVERLOADED` and `Retry-After` instead of waiting in line behind the
+//! others. A waiting-room gateway exists to stay responsive under a flood.
+//!
+//! The layer sits outside every other one (request ids, logs, path
+//! normalisation, routing) and answers the excess with a response built once,
+//! because a refusal only helps if it costs far less than the work it refuses:
+//! shed inside the router, a refused join cost the server most of what a served
+//! one did (loadtest/RESULTS.md has the measurements). Groups are told apart by
+//! path prefix; operations (`/health`, `/ready`, `/metrics`, `/ops`) are never shed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tower::{Layer, Service};
+
+use crate::config::LimitsConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RouteGroup {
+    /// Joins and polls of both APIs.
+    Queue,
+    /// Everything else under `/api`.
+    Booking,
+}
+
+fn group_of(path: &str) -> Option<RouteGroup> {
+    if path.starts_with("/api/waiting-queue") {
+        return Some(RouteGroup::Queue);
+    }
+    if let Some(rest) = path.strip_prefix("/api/v1/concerts/") {
+        if rest.trim_end_matches('/').ends_with("/token") {
+            return Some(RouteGroup::Queue);
+        }
+    }
+    path.starts_with("/api/").then_some(RouteGroup::Booking)
+}
+
+/// The in-flight bounds, shared by every clone of the service.
+#[derive(Clone)]
+pub(crate) struct ShedLayer {
+    queue: Option<Arc<Semaphore>>,
+    booking: Option<Arc<Semaphore>>,
+}
+
+impl ShedLayer {
+    pub(crate) fn new(limits: &LimitsConfig) -> Self {
+        let bound = |max: usize| (max > 0).then(|| Arc::new(Semaphore::new(max)));
+        ShedLayer {
+            queue: bound(limits.max_inflight_queue),
+            booking: bound(limits.max_inflight_booking),
+        }
+    }
+}
+
+impl<S> Layer<S> for ShedLayer {
+    type Service = Shed<S>;
+
+    fn layer(&self, inner: S) -> Shed<S> {
+        Shed {
+            inner,
+            bounds: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Shed<S> {
+    inner: S,
+    bounds: ShedLayer,
+}
+
+type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
+impl<S> Service<Request> for Shed<S>
+where
+    S: Service<Request, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let group = group_of(request.uri().path());
+        let semaphore = match group {
+            Some(RouteGroup::Queue) => self.bounds.queue.as_ref(),
+            Some(RouteGroup::Booking) => self.bounds.booking.as_ref(),
+            None => None,
+        };
+        let permit = match semaphore.map(|semaphore| semaphore.clone().try_acquire_owned()) {
+            Some(Err(_)) => {
+                let is_poll = group == Some(RouteGroup::Queue) && request.method() == Method::GET;
+                return Box::pin(std::future::ready(Ok(overloaded(is_poll))));
+            }
+            Some(Ok(permit)) => Some(permit),
+            None => None,
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(permit);
+            response
+        })
+    }
+}
+
+/// `503 OVERLOADED` with `Retry-After`, spread so the refused do not all come
+/// back in the same second; a refused poll is told to come back later than usual.
+fn overloaded(is_poll: bool) -> Response {
+    let mut rng = rand::rng();
+    let (retry_after_s, body) = if is_poll {
+        let poll_after_ms: u64 = rng.random_range(5_000..10_000);
+        (
+            poll_after_ms / 1000,
+            format!(
+                r#"{{"code":"OVERLOADED","message":"too many requests in flight; poll again in {} s","pollAfterMs":{poll_after_ms}}}"#,
+                poll_after_ms / 1000
+            ),
+        )
+    } else {
+        let retry_after_s: u64 = rng.random_range(1..=3);
+        (
+            retry_after_s,
+            format!(r#"{{"code":"OVERLOADED","message":"too many requests in flight; retry in {retry_after_s} s"}}"#),
+        )
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    #[test]
+    fn routes_fall_into_their_groups() {
+        assert_eq!(group_of("/api/waiting-queue/"), Some(RouteGroup::Queue));
+        assert_eq!(group_of("/api/waiting-queue/position"), Some(RouteGroup::Queue));
+        assert_eq!(group_of("/api/v1/concerts/hero-autumn/token/"), Some(RouteGroup::Queue));
+        assert_eq!(
+            group_of("/api/v1/concerts/hero-autumn/seats"),
+            Some(RouteGroup::Booking)
+        );
+        assert_eq!(group_of("/api/balances/balance"), Some(RouteGroup::Booking));
+        assert_eq!(group_of("/ready"), None);
+        assert_eq!(group_of("/ops/invariants"), None);
+    }
+
+    #[tokio::test]
+    async fn a_shed_poll_is_told_to_come_back_later_than_usual() {
+        let response = overloaded(true);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(response.into_body(), 1024).await.unwrap()).unwrap();
+        assert_eq!(body["code"], "OVERLOADED");
+        let poll_after = body["pollAfterMs"].as_u64().unwrap();
+        assert!((5_000..10_000).contains(&poll_after), "{poll_after}");
+        assert_eq!(retry_after, poll_after / 1000);
+
+        let join = overloaded(false);
+        let retry_after: u64 = join.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=3).contains(&retry_after));
+    }
+}
