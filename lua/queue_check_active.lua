@@ -1,24 +1,47 @@
 -- The booking gate: is this exact token (user, issue time, nonce) active now?
--- Read-only: using an active token does not extend it.
+-- Read-only while Redis has the user: using an active token does not extend it.
+-- After Redis lost its data, an active token from before the loss (its signed
+-- sequence below the queue's `seq_base`) is honoured until its signed expiry:
+-- the user is put back into the active set (see queue_standing.lua).
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
 -- KEYS[3]: the user's meta HASH bucket
+-- KEYS[4]: stats HASH (seq, seq_base)
 -- ARGV[1]: user id
 -- ARGV[2]: issued_s from the token
 -- ARGV[3]: nonce from the token
+-- ARGV[4]: sequence from the token (0 for tokens that carry none)
+-- ARGV[5]: active until, ms, from the token (0 for a waiting token)
+-- ARGV[6]: meta bucket TTL, seconds
 -- Returns: {state, value}: {1, expiry_ms} active, {2, position} waiting,
 --   {3, 0} expired, {4, 0} stale (the user holds a newer token), {0, 0} never joined
 local user = ARGV[1]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local meta = redis.call('HGET', KEYS[3], user)
 if not meta then
+  local t_seq, t_until = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if t_seq > 0 and t_until > now_ms then
+    local base = redis.call('HGET', KEYS[4], 'seq_base')
+    if not base then
+      base = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+      redis.call('HSET', KEYS[4], 'seq', base, 'seq_base', base)
+    end
+    if t_seq < tonumber(base) then
+      local issued = tonumber(ARGV[2])
+      redis.call('ZADD', KEYS[2], t_until, user)
+      redis.call('HSET', KEYS[3], user,
+        struct.pack('>IIId', issued, tonumber(ARGV[3]), math.max(0, tonumber(t[1]) - issued), t_seq))
+      redis.call('EXPIRE', KEYS[3], ARGV[6])
+      return {1, t_until}
+    end
+  end
   return {0, 0}
 end
 local issued, nonce = struct.unpack('>II', meta)
 if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
   return {4, 0}
 end
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = redis.call('ZSCORE', KEYS[2], user)
 if expiry then
   if tonumber(expiry) > now_ms then

@@ -19,7 +19,7 @@ if redis.call('ZREM', KEYS[1], user) == 0 then
   return 0
 end
 local now_s = tonumber(redis.call('TIME')[1])
--- Remember when it ended: polls report it as the expiry.
-redis.call('HSET', KEYS[3], user, struct.pack('>III', issued, nonce, math.max(0, now_s - issued)))
+-- Remember when it ended (polls report it as the expiry); the rest of the record stays.
+redis.call('HSET', KEYS[3], user, struct.pack('>III', issued, nonce, math.max(0, now_s - issued)) .. string.sub(meta, 13))
 redis.call('HINCRBY', KEYS[2], 'completed', 1)
 return 1

@@ -291,6 +291,8 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
         user_id: 1,
         issued_s: 1,
         nonce: 1,
+        seq: 0,
+        active_until_ms: 0,
     });
     assert_error(reserve(Some(&foreign), 1).await.unwrap(), 401, "TOKEN_INVALID").await;
 

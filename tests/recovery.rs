@@ -203,3 +203,142 @@ async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
     );
     app.stop().await;
 }
+
+async fn poll_with_token(app: &TestApp, user: i64, token: &str) -> serde_json::Value {
+    let response = app
+        .client
+        .get(app.url("/api/waiting-queue/position"))
+        .header("user-id", user.to_string())
+        .header("Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn places_come_back_in_join_order_after_redis_loses_its_data() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut tokens = Vec::new();
+    for user in 1..=60 {
+        let body = json_of(app.join(user).await).await;
+        assert_eq!(body["position"], user);
+        tokens.push((user, body["token"].as_str().unwrap().to_string()));
+    }
+    app.flush_redis().await;
+
+    // Someone joins first after the loss; then the others come back in a
+    // shuffled order, each with the token they held.
+    let newcomer = json_of(app.join(500).await).await;
+    assert_eq!(newcomer["position"], 1, "alone in an empty line");
+    let mut returning = tokens.clone();
+    returning.reverse();
+    returning.swap(3, 40);
+    for (user, token) in &returning {
+        let body = poll_with_token(&app, *user, token).await;
+        assert_eq!(body["tokenStatus"], "대기", "{body}");
+    }
+    // Everyone is back at their place relative to the others, ahead of the newcomer.
+    for (user, token) in &tokens {
+        let body = poll_with_token(&app, *user, token).await;
+        assert_eq!(body["position"], *user, "user {user}: {body}");
+    }
+    assert_eq!(json_of(app.position(500).await).await["position"], 61);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_v1_places_come_back_too() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut tokens = Vec::new();
+    for user in 1..=5 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/concerts/hero-autumn/token"))
+            .json(&serde_json::json!({ "UUID": boxoffice::store::seed::user_uuid(user).to_string() }))
+            .send()
+            .await
+            .unwrap();
+        tokens.push(json_of(response).await["token"].as_str().unwrap().to_string());
+    }
+    app.flush_redis().await;
+    let poll = |token: String| {
+        app.client
+            .get(app.url("/api/v1/concerts/hero-autumn/token"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+    };
+    for token in tokens.iter().rev() {
+        assert_eq!(poll(token.clone()).await.unwrap().status(), 200);
+    }
+    for (index, token) in tokens.iter().enumerate() {
+        let body = json_of(poll(token.clone()).await.unwrap()).await;
+        assert_eq!(body["position"], index + 1, "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admission_is_honoured_until_its_signed_end_after_redis_loses_it() {
+    let app = spawn_app_with(|_| {}).await;
+    app.join(1).await;
+    app.admit_everyone(&app.default_queue()).await;
+    let active = json_of(app.position(1).await).await;
+    assert_eq!(active["tokenStatus"], "활성");
+    let token = active["token"].as_str().unwrap().to_string();
+    app.flush_redis().await;
+
+    // Redis has forgotten the admission; the signed token still books.
+    let held = app.reserve(&token, 1, 1, 1, &[4]).send().await.unwrap();
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_whose_record_lapsed_normally_does_not_jump_the_line() {
+    let app = spawn_app_with(|_| {}).await;
+    let first = json_of(app.join(1).await).await["token"].as_str().unwrap().to_string();
+    app.join(2).await;
+    app.join(3).await;
+    // User 1's record lapses while Redis keeps everything else: nothing was lost.
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let waiting = format!("{{{}:q:{}}}:waiting", app.config.redis_prefix, app.default_queue());
+    let bucket = format!("{{{}:q:{}}}:meta:0", app.config.redis_prefix, app.default_queue());
+    redis::pipe()
+        .zrem(&waiting, 1)
+        .hdel(&bucket, 1)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let polled = app
+        .client
+        .get(app.url("/api/waiting-queue/position"))
+        .header("user-id", "1")
+        .header("Token", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_error(polled, 404, "TOKEN_NOT_FOUND").await;
+    let rejoined = app
+        .client
+        .post(app.url("/api/waiting-queue"))
+        .header("user-id", "1")
+        .header("Token", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(rejoined).await["position"], 3, "to the back, like anyone");
+    // And a token is only ever presented by its own user.
+    let borrowed = app
+        .client
+        .get(app.url("/api/waiting-queue/position"))
+        .header("user-id", "2")
+        .header("Token", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_error(borrowed, 403, "TOKEN_MISMATCH").await;
+    app.stop().await;
+}

@@ -224,6 +224,17 @@ pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<Option<String>, 
     Ok((!token.is_empty()).then(|| token.to_string()))
 }
 
+/// The queue token a request carries, if any (see [`token_from_headers`]).
+pub(crate) struct PresentedToken(pub(crate) Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PresentedToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        token_from_headers(&parts.headers).map(PresentedToken)
+    }
+}
+
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
 pub(crate) struct IdempotencyKey(pub(crate) Option<String>);
 

@@ -8,7 +8,7 @@
 
 use super::token::{QueueToken, TokenSigner};
 use super::QueueError;
-use crate::store::keys::Keys;
+use crate::store::keys::{Keys, META_TTL_S};
 use crate::store::redis::Redis;
 use crate::store::scripts::check_active::{self, TokenCheck};
 use crate::store::scripts::expire_token;
@@ -69,7 +69,8 @@ impl Gate {
         let token = self.signer.verify_for(queue, raw_token)?;
         let keys = self.keys.queue(queue);
         let mut redis = self.redis.connection().await?;
-        match check_active::run(&mut redis, &keys, token.user_id, token.issued_s, token.nonce).await? {
+        let presented = token.presented();
+        match check_active::run(&mut redis, &keys, token.user_id, &presented, META_TTL_S).await? {
             TokenCheck::Active { .. } => Ok(Pass::Active(token)),
             TokenCheck::Waiting { position } => Err(QueueError::NotAdmitted { position }),
             TokenCheck::Expired | TokenCheck::Stale | TokenCheck::NeverJoined => Ok(Pass::Ended(token)),

@@ -11,12 +11,10 @@ use super::token::{QueueToken, TokenSigner};
 use super::QueueError;
 use crate::config::QueueConfig;
 use crate::store::keys::Keys;
+use crate::store::keys::META_TTL_S;
 use crate::store::redis::Redis;
-use crate::store::scripts::standing::{self, Mode, Standing, StandingState};
+use crate::store::scripts::standing::{self, Mode, Standing, StandingState, Timing};
 use crate::users::UserDirectory;
-
-/// How long per-user queue records outlive their last write.
-const META_TTL_S: u64 = 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -72,24 +70,48 @@ impl Line {
 
     /// Takes a place at the back of `queue`, or returns the place already held.
     pub async fn join(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
-        let mode = Mode::Join {
-            nonce: rand::random(),
-            meta_ttl_s: META_TTL_S,
-        };
-        self.standing(queue, user_id, mode).await
+        self.join_with(queue, user_id, None).await
+    }
+
+    /// Joins, presenting the user's token if the client sent one: after a
+    /// Redis that lost its data, the token's signed place is given back.
+    pub(crate) async fn join_with(
+        &self,
+        queue: &str,
+        user_id: i64,
+        presented: Option<&str>,
+    ) -> Result<Ticket, QueueError> {
+        let mode = Mode::Join { nonce: rand::random() };
+        let presented = self.presented(queue, user_id, presented)?;
+        let standing = self.standing(queue, user_id, mode, presented.as_ref()).await?;
+        self.ticket(queue, user_id, standing)
     }
 
     /// Reports the place of `user_id` in `queue`; polling keeps a waiting place alive.
     pub async fn poll(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
-        self.standing(queue, user_id, Mode::Poll).await
+        self.poll_with(queue, user_id, None).await
+    }
+
+    /// Polls, presenting the user's token if the client sent one (see [`Line::join_with`]).
+    pub(crate) async fn poll_with(
+        &self,
+        queue: &str,
+        user_id: i64,
+        presented: Option<&str>,
+    ) -> Result<Ticket, QueueError> {
+        let presented = self.presented(queue, user_id, presented)?;
+        let standing = self.standing(queue, user_id, Mode::Poll, presented.as_ref()).await?;
+        self.ticket(queue, user_id, standing)
     }
 
     /// Polls with a token instead of a user id; an older token of the same user
     /// (replaced by a later join) reports as expired.
     pub(crate) async fn poll_token(&self, queue: &str, raw_token: &str) -> Result<Ticket, QueueError> {
         let token = self.signer.verify_for(queue, raw_token)?;
-        let mut ticket = self.poll(queue, token.user_id).await?;
-        if ticket.token != raw_token.trim() {
+        let standing = self.standing(queue, token.user_id, Mode::Poll, Some(&token)).await?;
+        let same_join = standing.issued_s == token.issued_s && standing.nonce == token.nonce;
+        let mut ticket = self.ticket(queue, token.user_id, standing)?;
+        if !same_join {
             ticket.state = TokenState::Expired;
             ticket.position = 0;
             ticket.eta_seconds = 0;
@@ -100,12 +122,35 @@ impl Line {
         Ok(ticket)
     }
 
-    async fn standing(&self, queue: &str, user_id: i64, mode: Mode) -> Result<Ticket, QueueError> {
+    /// The token a client sent with a request that names `user_id`: it must be
+    /// genuine, of this queue and of that user.
+    fn presented(&self, queue: &str, user_id: i64, raw: Option<&str>) -> Result<Option<QueueToken>, QueueError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let token = self.signer.verify_for(queue, raw)?;
+        if token.user_id != user_id {
+            return Err(QueueError::TokenMismatch);
+        }
+        Ok(Some(token))
+    }
+
+    async fn standing(
+        &self,
+        queue: &str,
+        user_id: i64,
+        mode: Mode,
+        presented: Option<&QueueToken>,
+    ) -> Result<Standing, QueueError> {
         self.users.require(user_id)?;
         let keys = self.keys.queue(queue);
+        let timing = Timing {
+            idle_timeout_s: self.config.idle_timeout_s,
+            meta_ttl_s: META_TTL_S,
+        };
+        let presented = presented.map(QueueToken::presented);
         let mut redis = self.redis.connection().await?;
-        let standing = standing::run(&mut redis, &keys, user_id, self.config.idle_timeout_s, mode).await?;
-        self.ticket(queue, user_id, standing)
+        Ok(standing::run(&mut redis, &keys, user_id, mode, &timing, presented).await?)
     }
 
     fn ticket(&self, queue: &str, user_id: i64, standing: Standing) -> Result<Ticket, QueueError> {
@@ -120,6 +165,14 @@ impl Line {
             user_id,
             issued_s: standing.issued_s,
             nonce: standing.nonce,
+            seq: standing.seq,
+            // An active token carries its end, so it is honoured to the end even
+            // by a Redis that lost it.
+            active_until_ms: if state == TokenState::Active {
+                standing.expiry_ms
+            } else {
+                0
+            },
         });
         let position = if state == TokenState::Waiting {
             standing.position

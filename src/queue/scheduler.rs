@@ -167,13 +167,14 @@ impl Scheduler {
             .await?;
         let rate = counters.get("rate").and_then(|v| v.parse().ok());
         self.rates.remember(queue, rate);
-        let count = |name: &str| counters.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let count = |name: &str| -> u64 { counters.get(name).and_then(|v| v.parse().ok()).unwrap_or(0) };
         Ok(QueueStats {
             waiting,
             active,
             admission_rate: rate.unwrap_or(0.0),
-            // Every new token takes the next sequence number.
-            joined: count("seq"),
+            // Every new place takes the next sequence number, counted from the
+            // sequence this Redis started from (see lua/queue_standing.lua).
+            joined: count("seq").saturating_sub(count("seq_base")),
             admitted: count("admitted"),
             abandoned: count("abandoned"),
             expired: count("expired"),

@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::QueueError;
+use crate::store::scripts::standing::Presented;
 
 /// 128 bits of HMAC: far beyond guessing, and keeps tokens short.
 const SIGNATURE_BYTES: usize = 16;
@@ -23,6 +24,11 @@ pub struct QueueToken {
     pub user_id: i64,
     pub issued_s: i64,
     pub nonce: u32,
+    /// The place's sequence number in the queue (0: a token that carries none),
+    /// signed so that a Redis that lost its data can be given the place back.
+    pub seq: i64,
+    /// While active: when the admission ends, ms since the epoch; 0 while waiting.
+    pub active_until_ms: i64,
 }
 
 #[derive(Clone)]
@@ -33,6 +39,18 @@ pub struct TokenSigner {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct InvalidToken;
 
+impl QueueToken {
+    /// What the queue's scripts need of a token to give back a lost place.
+    pub(crate) fn presented(&self) -> Presented {
+        Presented {
+            issued_s: self.issued_s,
+            nonce: self.nonce,
+            seq: self.seq,
+            active_until_ms: self.active_until_ms,
+        }
+    }
+}
+
 impl TokenSigner {
     pub fn new(secret: &[u8]) -> Self {
         let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
@@ -40,7 +58,10 @@ impl TokenSigner {
     }
 
     pub fn sign(&self, token: &QueueToken) -> String {
-        let payload = format!("{}|{}|{}|{}", token.queue, token.user_id, token.issued_s, token.nonce);
+        let payload = format!(
+            "{}|{}|{}|{}|{}|{}",
+            token.queue, token.user_id, token.issued_s, token.nonce, token.seq, token.active_until_ms
+        );
         let mut mac = self.mac.clone();
         mac.update(payload.as_bytes());
         let signature = mac.finalize().into_bytes();
@@ -83,18 +104,34 @@ impl TokenSigner {
             return Err(InvalidToken);
         }
         let payload = std::str::from_utf8(&payload).map_err(|_| InvalidToken)?;
-        let mut parts = payload.rsplitn(4, '|');
-        let nonce = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
-        let issued_s = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
-        let user_id = parts.next().and_then(|p| p.parse().ok()).ok_or(InvalidToken)?;
-        let queue = parts.next().ok_or(InvalidToken)?.to_string();
-        Ok(QueueToken {
-            queue,
-            user_id,
-            issued_s,
-            nonce,
-        })
+        // Tokens signed before they carried a sequence have four fields.
+        parse_fields(payload, true)
+            .or_else(|| parse_fields(payload, false))
+            .ok_or(InvalidToken)
     }
+}
+
+/// `queue|user|issued|nonce|seq|until`, or the older `queue|user|issued|nonce`.
+fn parse_fields(payload: &str, with_sequence: bool) -> Option<QueueToken> {
+    let mut parts = payload.rsplitn(if with_sequence { 6 } else { 4 }, '|');
+    let (seq, active_until_ms) = if with_sequence {
+        let until = parts.next()?.parse().ok()?;
+        (parts.next()?.parse().ok()?, until)
+    } else {
+        (0, 0)
+    };
+    let nonce = parts.next()?.parse().ok()?;
+    let issued_s = parts.next()?.parse().ok()?;
+    let user_id = parts.next()?.parse().ok()?;
+    let queue = parts.next()?.to_string();
+    Some(QueueToken {
+        queue,
+        user_id,
+        issued_s,
+        nonce,
+        seq,
+        active_until_ms,
+    })
 }
 
 #[cfg(test)]
@@ -107,6 +144,8 @@ mod tests {
             user_id: 42,
             issued_s: 1_760_000_000,
             nonce: 7,
+            seq: 1_795_000_000_123_456,
+            active_until_ms: 0,
         }
     }
 
@@ -114,6 +153,30 @@ mod tests {
     fn a_signed_token_verifies_to_its_contents() {
         let signer = TokenSigner::new(b"secret");
         assert_eq!(signer.verify(&signer.sign(&sample())), Ok(sample()));
+        let active = QueueToken {
+            active_until_ms: 1_795_000_600_000,
+            ..sample()
+        };
+        assert_eq!(signer.verify(&signer.sign(&active)), Ok(active));
+    }
+
+    #[test]
+    fn tokens_signed_before_sequences_still_verify_with_none() {
+        let signer = TokenSigner::new(b"secret");
+        let payload = "hero-autumn|42|1760000000|7";
+        let mut mac = signer.mac.clone();
+        mac.update(payload.as_bytes());
+        let signature = mac.finalize().into_bytes();
+        let legacy = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
+        );
+        let token = signer.verify(&legacy).unwrap();
+        assert_eq!(
+            (token.user_id, token.nonce, token.seq, token.active_until_ms),
+            (42, 7, 0, 0)
+        );
     }
 
     #[test]
@@ -130,5 +193,9 @@ mod tests {
         assert_eq!(signer.verify(payload), Err(InvalidToken));
         assert_eq!(signer.verify("not a token"), Err(InvalidToken));
         assert_eq!(TokenSigner::new(b"other").verify(&token), Err(InvalidToken));
+        // An earlier place cannot be claimed: the sequence is under the signature.
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let earlier = URL_SAFE_NO_PAD.encode(decoded.replace("|1795000000123456|", "|1795000000000001|"));
+        assert_eq!(signer.verify(&format!("{earlier}.{signature}")), Err(InvalidToken));
     }
 }

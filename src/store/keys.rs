@@ -15,6 +15,9 @@ use std::sync::{Arc, RwLock};
 /// measurements behind 32 are in loadtest/RESULTS.md.
 pub(crate) const META_BUCKET_SIZE: i64 = 32;
 
+/// How long a queue's per-user records outlive their last write.
+pub(crate) const META_TTL_S: u64 = 24 * 3600;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     prefix: Arc<str>,

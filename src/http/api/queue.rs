@@ -7,7 +7,7 @@ use axum::Router;
 
 use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::UserIdHeader;
+use crate::http::extract::{PresentedToken, UserIdHeader};
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
@@ -21,9 +21,11 @@ async fn join(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     UserIdHeader(user_id): UserIdHeader,
+    PresentedToken(token): PresentedToken,
 ) -> Result<Response> {
     state.limits.check_join(user_id, ip)?;
-    let ticket = state.line.join(&state.config.queue.default_queue, user_id).await?;
+    let queue = &state.config.queue.default_queue;
+    let ticket = state.line.join_with(queue, user_id, token.as_deref()).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 
@@ -31,8 +33,10 @@ async fn position(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     UserIdHeader(user_id): UserIdHeader,
+    PresentedToken(token): PresentedToken,
 ) -> Result<Response> {
     state.limits.check_poll(ip)?;
-    let ticket = state.line.poll(&state.config.queue.default_queue, user_id).await?;
+    let queue = &state.config.queue.default_queue;
+    let ticket = state.line.poll_with(queue, user_id, token.as_deref()).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use super::{user_of, Params};
 use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::{self, token_from_headers, Path};
+use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
 use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
@@ -23,13 +23,14 @@ async fn join(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     identity: Identity,
+    PresentedToken(token): PresentedToken,
     Path(code): Path<String>,
     extract::Json(params): extract::Json<Params>,
 ) -> Result<Response> {
     let concert = state.catalog.concert_by_code(&code)?;
     let (user_id, uuid) = user_of(&state, &identity, params.uuid.as_deref())?;
     state.limits.check_join(user_id, ip)?;
-    let ticket = state.line.join(&concert.code, user_id).await?;
+    let ticket = state.line.join_with(&concert.code, user_id, token.as_deref()).await?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 

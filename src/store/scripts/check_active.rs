@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
 
+use super::standing::Presented;
 use super::{lua, Fields};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
@@ -46,16 +47,20 @@ pub(crate) async fn run(
     redis: &mut Connection,
     keys: &QueueKeys,
     user_id: i64,
-    issued_s: i64,
-    nonce: u32,
+    token: &Presented,
+    meta_ttl_s: u64,
 ) -> RedisResult<TokenCheck> {
     SCRIPT
         .key(&keys.waiting)
         .key(&keys.active)
         .key(keys.meta_bucket(user_id))
+        .key(&keys.stats)
         .arg(user_id)
-        .arg(issued_s)
-        .arg(nonce)
+        .arg(token.issued_s)
+        .arg(token.nonce)
+        .arg(token.seq)
+        .arg(token.active_until_ms)
+        .arg(meta_ttl_s)
         .invoke_async(redis)
         .await
 }

@@ -14,9 +14,17 @@ pub(crate) enum Mode {
     /// Take a place at the back unless one is held; a new token gets `nonce`.
     Join {
         nonce: u32,
-        meta_ttl_s: u64,
     },
     Poll,
+}
+
+/// The caller's verified token, which puts back a place Redis lost with its data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Presented {
+    pub(crate) issued_s: i64,
+    pub(crate) nonce: u32,
+    pub(crate) seq: i64,
+    pub(crate) active_until_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +43,7 @@ pub(crate) struct Standing {
     pub(crate) issued_s: i64,
     pub(crate) nonce: u32,
     pub(crate) expiry_ms: i64,
+    pub(crate) seq: i64,
 }
 
 impl FromRedisValue for Standing {
@@ -53,30 +62,45 @@ impl FromRedisValue for Standing {
             issued_s: fields.next()?,
             nonce: fields.next()?,
             expiry_ms: fields.next()?,
+            seq: fields.next()?,
         })
     }
+}
+
+/// What one run needs besides the user: the idle timeout and how long the
+/// user's record outlives its last write.
+pub(crate) struct Timing {
+    pub(crate) idle_timeout_s: u64,
+    pub(crate) meta_ttl_s: u64,
 }
 
 pub(crate) async fn run(
     redis: &mut Connection,
     keys: &QueueKeys,
     user_id: i64,
-    idle_timeout_s: u64,
     mode: Mode,
+    timing: &Timing,
+    presented: Option<Presented>,
 ) -> RedisResult<Standing> {
-    let mut invocation = SCRIPT.key(&keys.waiting);
-    invocation
+    let (mode, nonce) = match mode {
+        Mode::Join { nonce } => ("join", nonce),
+        Mode::Poll => ("poll", 0),
+    };
+    let presented = presented.unwrap_or_default();
+    SCRIPT
+        .key(&keys.waiting)
         .key(&keys.active)
         .key(&keys.stats)
-        .key(keys.meta_bucket(user_id));
-    match mode {
-        Mode::Join { nonce, meta_ttl_s } => invocation
-            .arg("join")
-            .arg(user_id)
-            .arg(idle_timeout_s)
-            .arg(nonce)
-            .arg(meta_ttl_s),
-        Mode::Poll => invocation.arg("poll").arg(user_id).arg(idle_timeout_s),
-    };
-    invocation.invoke_async(redis).await
+        .key(keys.meta_bucket(user_id))
+        .arg(mode)
+        .arg(user_id)
+        .arg(timing.idle_timeout_s)
+        .arg(nonce)
+        .arg(timing.meta_ttl_s)
+        .arg(presented.issued_s)
+        .arg(presented.nonce)
+        .arg(presented.seq)
+        .arg(presented.active_until_ms)
+        .invoke_async(redis)
+        .await
 }
