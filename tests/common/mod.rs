@@ -15,6 +15,8 @@ use reqwest::{RequestBuilder, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub mod own_stores;
+
 pub const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/boxoffice";
 
