@@ -26,8 +26,8 @@
 -- ARGV[3]: idle timeout, seconds
 -- ARGV[4]: join only: nonce for a new token
 -- ARGV[5]: meta bucket TTL, seconds
--- ARGV[6..9]: the caller's verified token of this queue and user, or all "0":
---   issued_s, nonce, sequence, active until (ms, 0 while waiting)
+-- ARGV[6..9]: only when the caller presented a verified token of this queue and
+--   user: its issued_s, nonce, sequence, active until (ms, 0 while waiting)
 -- Returns: {state, position, issued_s, nonce, expiry_ms, sequence}
 --   state 1 waiting (position >= 1), 2 active, 3 expired, 0 never joined (poll
 --   only; also when the record has lapsed). A join answers 1 or 2 only.
@@ -38,29 +38,25 @@ local user = ARGV[2]
 local idle = tonumber(ARGV[3])
 local join = ARGV[1] == 'join'
 
-local function sequence_of(meta)
-  if #meta >= 20 then
-    return struct.unpack('>d', meta, 13)
-  end
-  return 0
-end
-
--- The sequence a new place starts from, fixed by the first join of this Redis.
-local function ensure_base()
-  local base = redis.call('HGET', KEYS[3], 'seq_base')
-  if base then
-    return tonumber(base)
-  end
-  local start = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
-  redis.call('HSET', KEYS[3], 'seq', start, 'seq_base', start)
-  return tonumber(start)
-end
+-- The sequence a new place starts from, fixed by the first join of this Redis
+-- (written out where needed, not as a local function: a closure made on every
+-- call showed in the poll's cost).
+local base_field = 'seq_base'
 
 local meta = redis.call('HGET', KEYS[4], user)
 if not meta then
-  local t_issued, t_nonce = tonumber(ARGV[6]), tonumber(ARGV[7])
-  local t_seq, t_until = tonumber(ARGV[8]), tonumber(ARGV[9])
-  if t_seq > 0 and t_seq < ensure_base() then
+  -- ARGV[6..9] are absent when the caller presented no token.
+  local t_seq = tonumber(ARGV[8] or '0')
+  local base = nil
+  if t_seq > 0 then
+    base = redis.call('HGET', KEYS[3], base_field)
+    if not base then
+      base = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
+      redis.call('HSET', KEYS[3], 'seq', base, base_field, base)
+    end
+  end
+  if t_seq > 0 and t_seq < tonumber(base) then
+    local t_issued, t_nonce, t_until = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9])
     -- A token from before Redis lost this user: put the place back.
     local restored = struct.pack('>IIId', t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
     if t_until > now_ms then
@@ -83,7 +79,10 @@ if not meta then
   end
 else
   local issued, nonce, seen = struct.unpack('>III', meta)
-  local seq = sequence_of(meta)
+  local seq = 0
+  if #meta >= 20 then
+    seq = struct.unpack('>d', meta, 13)
+  end
   seen = issued + seen
   local rank = redis.call('ZRANK', KEYS[1], user)
   if rank then
@@ -118,7 +117,10 @@ else
   end
 end
 
-ensure_base()
+if not redis.call('HGET', KEYS[3], base_field) then
+  local start = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
+  redis.call('HSET', KEYS[3], 'seq', start, base_field, start)
+end
 local nonce = tonumber(ARGV[4])
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.

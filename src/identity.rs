@@ -52,12 +52,16 @@ pub(crate) enum Caller {
 
 impl Caller {
     /// The named user, provided the caller may act as them. `uuid_of` gives
-    /// the named user's UUID, for a proof whose subject is a UUID.
-    pub(crate) fn may_act_as(&self, user_id: i64, uuid: Option<Uuid>) -> Result<i64, IdentityError> {
+    /// the named user's UUID, asked only for a proof whose subject is a UUID.
+    pub(crate) fn may_act_as(
+        &self,
+        user_id: i64,
+        uuid_of: impl FnOnce() -> Option<Uuid>,
+    ) -> Result<i64, IdentityError> {
         match self {
             Caller::Trusted => Ok(user_id),
             Caller::Proven(Subject::Id(id)) if *id == user_id => Ok(user_id),
-            Caller::Proven(Subject::Uuid(proven)) if Some(*proven) == uuid => Ok(user_id),
+            Caller::Proven(Subject::Uuid(proven)) if Some(*proven) == uuid_of() => Ok(user_id),
             Caller::Proven(_) => Err(IdentityError::Mismatch),
         }
     }
@@ -180,8 +184,14 @@ mod tests {
         let by_uuid = proof("s3cret", json!({ "sub": uuid.to_string(), "exp": in_an_hour() }));
         assert_eq!(verifier.caller(Some(&by_uuid)), Ok(Caller::Proven(Subject::Uuid(uuid))));
         let caller = verifier.caller(Some(&by_id)).unwrap();
-        assert_eq!(caller.may_act_as(42, None), Ok(42));
-        assert_eq!(caller.may_act_as(43, None), Err(IdentityError::Mismatch));
+        assert_eq!(caller.may_act_as(42, || None), Ok(42));
+        assert_eq!(caller.may_act_as(43, || None), Err(IdentityError::Mismatch));
+        let by_uuid = verifier.caller(Some(&by_uuid)).unwrap();
+        assert_eq!(by_uuid.may_act_as(42, || Some(uuid)), Ok(42));
+        assert_eq!(
+            by_uuid.may_act_as(42, || Some(Uuid::new_v4())),
+            Err(IdentityError::Mismatch)
+        );
     }
 
     #[test]
@@ -211,6 +221,6 @@ mod tests {
         };
         let verifier = IdentityVerifier::from_config(&config).unwrap();
         assert_eq!(verifier.caller(None), Ok(Caller::Trusted));
-        assert_eq!(Caller::Trusted.may_act_as(7, None), Ok(7));
+        assert_eq!(Caller::Trusted.may_act_as(7, || None), Ok(7));
     }
 }

@@ -190,7 +190,9 @@ impl FromRequestParts<AppState> for UserIdHeader {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let user_id = named_user_id(parts)?;
         let caller = caller_of(parts, state)?;
-        Ok(UserIdHeader(caller.may_act_as(user_id, state.users.uuid_of(user_id))?))
+        Ok(UserIdHeader(
+            caller.may_act_as(user_id, || state.users.uuid_of(user_id))?,
+        ))
     }
 }
 

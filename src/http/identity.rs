@@ -18,7 +18,7 @@ pub(crate) struct Identity(pub(crate) Caller);
 impl Identity {
     /// The user a request names, provided the caller may act as them.
     pub(crate) fn user(&self, state: &AppState, user_id: i64) -> Result<i64> {
-        Ok(self.0.may_act_as(user_id, state.users.uuid_of(user_id))?)
+        Ok(self.0.may_act_as(user_id, || state.users.uuid_of(user_id))?)
     }
 }
 

@@ -62,7 +62,7 @@ fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<
         code: "USER_NOT_FOUND",
         message: format!("no user has UUID {uuid}"),
     })?;
-    Ok((identity.0.may_act_as(user_id, Some(uuid))?, uuid))
+    Ok((identity.0.may_act_as(user_id, || Some(uuid))?, uuid))
 }
 
 /// A concert date as the seed writes it (`2024-10-10T10:00:00`, local time).

@@ -86,9 +86,8 @@ pub(crate) async fn run(
         Mode::Join { nonce } => ("join", nonce),
         Mode::Poll => ("poll", 0),
     };
-    let presented = presented.unwrap_or_default();
-    SCRIPT
-        .key(&keys.waiting)
+    let mut invocation = SCRIPT.key(&keys.waiting);
+    invocation
         .key(&keys.active)
         .key(&keys.stats)
         .key(keys.meta_bucket(user_id))
@@ -96,11 +95,14 @@ pub(crate) async fn run(
         .arg(user_id)
         .arg(timing.idle_timeout_s)
         .arg(nonce)
-        .arg(timing.meta_ttl_s)
-        .arg(presented.issued_s)
-        .arg(presented.nonce)
-        .arg(presented.seq)
-        .arg(presented.active_until_ms)
-        .invoke_async(redis)
-        .await
+        .arg(timing.meta_ttl_s);
+    // Most calls present no token: they send no arguments for one.
+    if let Some(presented) = presented {
+        invocation
+            .arg(presented.issued_s)
+            .arg(presented.nonce)
+            .arg(presented.seq)
+            .arg(presented.active_until_ms);
+    }
+    invocation.invoke_async(redis).await
 }
