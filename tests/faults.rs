@@ -136,6 +136,9 @@ async fn a_frozen_postgres_never_commits_behind_a_503_that_says_nothing_happened
         tokens
     };
 
+    // Connections open and idle in the pool, as in a sale: the payments below
+    // are sent at once and Postgres freezes under them.
+    join_all((1..=9).map(|user| app.balance(user))).await;
     // Frozen past any deadline, with payments and charges in flight.
     blocking(|| postgres.freeze());
     let started = Instant::now();
@@ -157,6 +160,7 @@ async fn a_frozen_postgres_never_commits_behind_a_503_that_says_nothing_happened
             other => panic!("{other:?}: {body}"),
         }
     }
+    assert!(!unknown.is_empty(), "statements were sent to the frozen Postgres");
     let mut charge_codes = Vec::new();
     for response in charges {
         assert_eq!(response.status(), 503);
