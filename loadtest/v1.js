@@ -42,6 +42,7 @@ import {
   concertIdsFromEnv,
   loadCatalog,
   seatPrice,
+  sameJoin,
 } from './lib.js';
 
 const VUS = envInt('VUS', 200);
@@ -133,8 +134,8 @@ export default function (data) {
   const { ticket, status } = waitUntilActive(first, pollFn, joinedAt, 'v1 poll');
   if (status !== 'active') return;
   check(ticket, {
-    'v1 admitted: 활성, position 0, same token': (t) =>
-      t.tokenStatus === ACTIVE && t.position === 0 && t.token === first.token,
+    'v1 admitted: 활성, position 0, same join\'s token': (t) =>
+      t.tokenStatus === ACTIVE && t.position === 0 && sameJoin(t.token, first.token),
   });
 
   // 4. dates of the concert

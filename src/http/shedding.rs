@@ -19,8 +19,9 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use pin_project_lite::pin_project;
 use rand::Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::config::LimitsConfig;
@@ -79,17 +80,46 @@ pub(crate) struct Shed<S> {
     bounds: ShedLayer,
 }
 
-type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+pin_project! {
+    /// The inner service's answer, holding the group's permit until it is ready.
+    /// (No box: this runs on every request, refused or not.)
+    #[project = ShedFutureProjection]
+    pub(crate) enum ShedFuture<F> {
+        Refused { response: Option<Response> },
+        Admitted { #[pin] inner: F, permit: Option<OwnedSemaphorePermit> },
+    }
+}
+
+impl<F, E> Future for ShedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ShedFutureProjection::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+            ShedFutureProjection::Admitted { inner, permit } => {
+                let answer = inner.poll(cx);
+                if answer.is_ready() {
+                    permit.take();
+                }
+                answer
+            }
+        }
+    }
+}
 
 impl<S> Service<Request> for Shed<S>
 where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Service<Request, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
+    type Future = ShedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -105,17 +135,17 @@ where
         let permit = match semaphore.map(|semaphore| semaphore.clone().try_acquire_owned()) {
             Some(Err(_)) => {
                 let is_poll = group == Some(RouteGroup::Queue) && request.method() == Method::GET;
-                return Box::pin(std::future::ready(Ok(overloaded(is_poll))));
+                return ShedFuture::Refused {
+                    response: Some(overloaded(is_poll)),
+                };
             }
             Some(Ok(permit)) => Some(permit),
             None => None,
         };
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            drop(permit);
-            response
-        })
+        ShedFuture::Admitted {
+            inner: self.inner.call(request),
+            permit,
+        }
     }
 }
 
