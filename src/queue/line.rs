@@ -82,9 +82,7 @@ impl Line {
         presented: Option<&str>,
     ) -> Result<Ticket, QueueError> {
         let mode = Mode::Join { nonce: rand::random() };
-        let presented = self.presented(queue, user_id, presented)?;
-        let standing = self.standing(queue, user_id, mode, presented.as_ref()).await?;
-        self.ticket(queue, user_id, standing)
+        self.answer(queue, user_id, mode, presented).await
     }
 
     /// Reports the place of `user_id` in `queue`; polling keeps a waiting place alive.
@@ -99,8 +97,19 @@ impl Line {
         user_id: i64,
         presented: Option<&str>,
     ) -> Result<Ticket, QueueError> {
+        self.answer(queue, user_id, Mode::Poll, presented).await
+    }
+
+    /// A join or poll by user id, with the token the client presented if any.
+    async fn answer(
+        &self,
+        queue: &str,
+        user_id: i64,
+        mode: Mode,
+        presented: Option<&str>,
+    ) -> Result<Ticket, QueueError> {
         let presented = self.presented(queue, user_id, presented)?;
-        let standing = self.standing(queue, user_id, Mode::Poll, presented.as_ref()).await?;
+        let standing = self.standing(queue, user_id, mode, presented.as_ref()).await?;
         self.ticket(queue, user_id, standing)
     }
 
