@@ -3,12 +3,16 @@
 -- The rate is a token bucket stored in the stats hash and refilled from Redis
 -- TIME, so any number of instances running this together admit no more than one.
 -- Users idle past the timeout are removed, not admitted.
+-- The queue's live settings (set by operators through the admin API) are read
+-- here, so every instance follows a change at its next step: state `paused`
+-- admits nobody; `max_active` and `admit_rate` override the defaults in ARGV.
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
--- KEYS[3]: stats HASH (last_ms, allowance, rate, admitted, abandoned, expired)
--- ARGV[1]: max active users (0 = unlimited)
--- ARGV[2]: admission rate, users/s (0 = unlimited)
--- ARGV[3]: burst: most users one step may admit after a pause
+-- KEYS[3]: stats HASH (last_ms, allowance, rate, rate60, admitted, abandoned, expired)
+-- KEYS[4]: settings HASH (state, max_active, admit_rate; any may be absent)
+-- ARGV[1]: max active users by default (0 = unlimited)
+-- ARGV[2]: admission rate by default, users/s (0 = unlimited)
+-- ARGV[3]: burst window, ms: after a pause a step admits at most this long's worth
 -- ARGV[4]: most users examined in one step (keeps the script short)
 -- ARGV[5]: idle timeout, seconds
 -- ARGV[6]: meta bucket key prefix (same hash tag as KEYS)
@@ -17,13 +21,21 @@
 -- ARGV[9]: time constant of the measured-rate average, seconds
 -- ARGV[10]: elapsed time assumed on the very first step, ms
 -- Returns: {admitted, expired_active, abandoned, active_now, waiting_now, rate}
---   rate: the measured admission rate (users/s, a string; "" before any)
+--   rate: the measured admission rate (users/s, a string; "" before any),
+--   averaged over ARGV[9] seconds; `rate60` in the stats hash is the same over 60 s
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max_active = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
+local settings = redis.call('HMGET', KEYS[4], 'state', 'max_active', 'admit_rate')
+if settings[2] then
+  max_active = tonumber(settings[2])
+end
+if settings[3] then
+  rate = tonumber(settings[3])
+end
+local burst = math.max(1, math.floor(rate * tonumber(ARGV[3]) / 1000))
 local max_examined = tonumber(ARGV[4])
 local idle = tonumber(ARGV[5])
 local bucket_size = tonumber(ARGV[7])
@@ -40,6 +52,9 @@ if last_ms > 0 then
 end
 
 local want = max_examined
+if settings[1] == 'paused' then
+  want = 0
+end
 if max_active > 0 then
   want = math.min(want, math.max(0, max_active - active))
 end
@@ -97,6 +112,10 @@ if waiting_before > 0 and elapsed_ms >= 50 then
   measured = string.format('%.3f', previous + weight * (instant - previous))
   fields[#fields + 1] = 'rate'
   fields[#fields + 1] = measured
+  local previous60 = tonumber(redis.call('HGET', KEYS[3], 'rate60') or tostring(instant))
+  local weight60 = 1 - math.exp(-(elapsed_ms / 1000) / 60)
+  fields[#fields + 1] = 'rate60'
+  fields[#fields + 1] = string.format('%.3f', previous60 + weight60 * (instant - previous60))
 end
 redis.call('HSET', KEYS[3], unpack(fields))
 if admitted > 0 then

@@ -21,6 +21,7 @@
 -- KEYS[4]: the user's meta HASH bucket (user -> 20 bytes, struct '>IIId':
 --   issued_s, nonce, last seen as seconds after issued_s, sequence; binary
 --   because it is smaller than text and struct.unpack is cheaper than a pattern)
+-- KEYS[5]: settings HASH (state: a `closed` queue refuses new places)
 -- ARGV[1]: "join" or "poll"
 -- ARGV[2]: user id
 -- ARGV[3]: idle timeout, seconds
@@ -30,7 +31,8 @@
 --   user: its issued_s, nonce, sequence, active until (ms, 0 while waiting)
 -- Returns: {state, position, issued_s, nonce, expiry_ms, sequence}
 --   state 1 waiting (position >= 1), 2 active, 3 expired, 0 never joined (poll
---   only; also when the record has lapsed). A join answers 1 or 2 only.
+--   only; also when the record has lapsed), 4 closed (a join that would have
+--   taken a new place).
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -117,6 +119,10 @@ else
   end
 end
 
+-- A closed queue takes no one new; people in line keep their places.
+if redis.call('HGET', KEYS[5], 'state') == 'closed' then
+  return {4, 0, 0, 0, 0, 0}
+end
 if not redis.call('HGET', KEYS[3], base_field) then
   local start = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
   redis.call('HSET', KEYS[3], 'seq', start, base_field, start)

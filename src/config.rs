@@ -36,6 +36,10 @@ pub struct Config {
     #[arg(long, env = "BOXOFFICE_TOKEN_SECRET", default_value = DEVELOPMENT_TOKEN_SECRET, hide_default_value = true)]
     pub token_secret: String,
 
+    /// Bearer token of the admin API (`/admin`). Unset: every admin route answers 403.
+    #[arg(long, env = "BOXOFFICE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Zone of the local date-times in responses and requests, e.g. +09:00.
     #[arg(long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
     pub timezone: FixedOffset,

@@ -24,7 +24,7 @@ use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
 use crate::identity::IdentityVerifier;
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{Gate, Line, Scheduler, TokenSigner};
+use crate::queue::{Gate, Line, Scheduler, Settings, TokenSigner};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -86,8 +86,10 @@ impl Application {
             rates.clone(),
             queue_config.clone(),
         );
+        let queue_config_for_settings = queue_config.clone();
         let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
+        let settings = Settings::new(redis.clone(), keys.clone(), queue_config_for_settings);
         let catalog = Catalog::new(background_pool.clone());
         catalog.reload().await?;
         let sold = SoldSeats::new(database.clone(), redis.clone(), keys.clone());
@@ -127,6 +129,7 @@ impl Application {
             line,
             scheduler,
             gate,
+            settings,
             catalog,
             holds,
             balances,

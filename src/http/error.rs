@@ -19,6 +19,10 @@ pub(crate) enum Error {
     BadRequest { code: &'static str, message: String },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("this method is not allowed here")]
@@ -50,6 +54,8 @@ impl Error {
         match self {
             Error::BadRequest { code, .. } => (S::BAD_REQUEST, code, None),
             Error::NotFound { code, .. } => (S::NOT_FOUND, code, None),
+            Error::Unauthorized { code, .. } => (S::UNAUTHORIZED, code, None),
+            Error::Forbidden { code, .. } => (S::FORBIDDEN, code, None),
             Error::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", None),
             Error::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", None),
             Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "RATE_LIMITED", None),
@@ -81,6 +87,7 @@ fn queue_parts(err: &QueueError) -> (StatusCode, &'static str, Option<Value>) {
         QueueError::TokenMismatch => (S::FORBIDDEN, "TOKEN_MISMATCH", None),
         QueueError::NotAdmitted { position } => (S::FORBIDDEN, "NOT_ADMITTED", Some(json!({ "position": position }))),
         QueueError::TokenExpired => (S::FORBIDDEN, "TOKEN_EXPIRED", None),
+        QueueError::QueueClosed => (S::CONFLICT, "QUEUE_CLOSED", None),
         QueueError::Redis(err) if redis_is_unavailable(err) => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
         QueueError::Redis(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
     }

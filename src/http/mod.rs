@@ -5,6 +5,7 @@
 //! token gate, response bodies, the error type) lives beside them, not in
 //! either one.
 
+mod admin;
 mod api;
 pub(crate) mod client_ip;
 pub(crate) mod error;
@@ -37,7 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let queue = api::queue_router().merge(v1::queue_router());
     let money = api::money_router().merge(v1::money_router());
     let booking = middleware::with_deadline(api::router().merge(v1::router()), config).merge(money);
-    let operations = middleware::with_deadline(health::router().merge(ops::router()), config);
+    let operations = middleware::with_deadline(health::router().merge(ops::router()).merge(admin::router()), config);
     let app = queue
         .merge(booking)
         .merge(operations)

@@ -10,7 +10,7 @@ use super::views::LocalClock;
 use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler};
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
-use crate::queue::{Gate, Line, Scheduler};
+use crate::queue::{Gate, Line, Scheduler, Settings};
 use crate::store::probe::Probes;
 use crate::store::redis::Redis;
 use crate::users::UserDirectory;
@@ -47,6 +47,7 @@ pub struct AppContext {
     pub line: Line,
     pub scheduler: Scheduler,
     pub(crate) gate: Gate,
+    pub(crate) settings: Settings,
     pub(crate) catalog: Catalog,
     pub(crate) holds: Holds,
     pub(crate) balances: Balances,

@@ -168,6 +168,7 @@ impl Line {
             StandingState::Active => TokenState::Active,
             StandingState::Expired => TokenState::Expired,
             StandingState::NeverJoined => return Err(QueueError::TokenNotFound(user_id)),
+            StandingState::Closed => return Err(QueueError::QueueClosed),
         };
         let token = self.signer.sign(&QueueToken {
             queue: queue.to_string(),

@@ -4,7 +4,8 @@
 //! Three services, wired together in `startup`:
 //! - [`Line`] (`line.rs`): join a queue and poll the place, with an ETA;
 //! - [`Scheduler`] (`scheduler.rs`): the admission step and the queue's live figures;
-//! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment.
+//! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
+//! - [`Settings`] (`settings.rs`): the live settings operators change.
 //!
 //! Invariants, all kept inside Lua scripts so they hold across any number of
 //! gateway instances:
@@ -20,6 +21,7 @@ pub(crate) mod line;
 pub(crate) mod pacing;
 pub(crate) mod rates;
 pub(crate) mod scheduler;
+pub(crate) mod settings;
 pub(crate) mod token;
 
 use redis::RedisError;
@@ -29,6 +31,7 @@ pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
 pub use line::{Line, Ticket, TokenState};
 pub use scheduler::{AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
+pub(crate) use settings::Settings;
 pub use token::{QueueToken, TokenSigner};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,8 @@ pub enum QueueError {
     NotAdmitted { position: u64 },
     #[error("the queue token has expired")]
     TokenExpired,
+    #[error("this queue is closed to newcomers; people already in line keep their places")]
+    QueueClosed,
     #[error("Redis failed")]
     Redis(#[from] RedisError),
 }

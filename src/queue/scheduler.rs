@@ -46,7 +46,9 @@ pub struct AdmissionLimits {
 pub struct QueueStats {
     pub waiting: u64,
     pub active: u64,
+    /// Measured admissions per second, averaged over 10 s and over 60 s.
     pub admission_rate: f64,
+    pub admission_rate_60: f64,
     pub joined: u64,
     pub admitted: u64,
     pub abandoned: u64,
@@ -89,7 +91,7 @@ impl Scheduler {
             max_active: limits.max_active,
             rate: limits.rate,
             // One tick's worth after a pause: a stalled instance must not release a flood.
-            burst: (limits.rate * limits.tick_ms.max(1000) / 1000).max(1),
+            burst_window_ms: limits.tick_ms.max(1000),
             max_examined: limits.max_users_per_step,
             idle_timeout_s: self.config.idle_timeout_s,
             active_ttl_ms: self.config.active_ttl_s * 1000,
@@ -172,6 +174,7 @@ impl Scheduler {
             waiting,
             active,
             admission_rate: rate.unwrap_or(0.0),
+            admission_rate_60: counters.get("rate60").and_then(|v| v.parse().ok()).unwrap_or(0.0),
             // Every new place takes the next sequence number, counted from the
             // sequence this Redis started from (see lua/queue_standing.lua).
             joined: count("seq").saturating_sub(count("seq_base")),

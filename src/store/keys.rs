@@ -35,7 +35,11 @@ pub(crate) struct QueueKeys {
     pub(crate) active: String,
     /// HASH of counters: sequence, rate bucket, measured throughput, totals.
     pub(crate) stats: String,
-    /// Prefix of the HASHes user id -> 12 bytes, `issued_s, nonce, last_seen_delta_s` (see lua/queue_join.lua).
+    /// HASH of the live settings operators change through the admin API.
+    pub(crate) settings: String,
+    /// STREAM of admin changes to this queue (capped).
+    pub(crate) events: String,
+    /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
     pub(crate) meta_prefix: String,
 }
 
@@ -76,6 +80,8 @@ impl Keys {
             waiting: format!("{tag}:waiting"),
             active: format!("{tag}:active"),
             stats: format!("{tag}:stats"),
+            settings: format!("{tag}:settings"),
+            events: format!("{tag}:events"),
             meta_prefix: format!("{tag}:meta:"),
         }
     }
@@ -113,7 +119,13 @@ mod tests {
         let last_of_first = META_BUCKET_SIZE - 1;
         assert_eq!(keys.meta_bucket(0), keys.meta_bucket(last_of_first));
         assert_ne!(keys.meta_bucket(last_of_first), keys.meta_bucket(META_BUCKET_SIZE));
-        for key in [&keys.active, &keys.stats, &keys.meta_prefix] {
+        for key in [
+            &keys.active,
+            &keys.stats,
+            &keys.settings,
+            &keys.events,
+            &keys.meta_prefix,
+        ] {
             assert!(key.starts_with("{bo:q:hero-autumn}:"), "{key}");
         }
         assert_eq!(Keys::new("bo").queue_pattern("hero-autumn"), "{bo:q:hero-autumn}:*");

@@ -14,7 +14,7 @@ pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_admit.lua");
 pub(crate) struct StepLimits {
     pub(crate) max_active: u64,
     pub(crate) rate: u64,
-    pub(crate) burst: u64,
+    pub(crate) burst_window_ms: u64,
     pub(crate) max_examined: u64,
     pub(crate) idle_timeout_s: u64,
     pub(crate) active_ttl_ms: u64,
@@ -53,9 +53,10 @@ pub(crate) async fn run(redis: &mut Connection, keys: &QueueKeys, limits: &StepL
         .key(&keys.waiting)
         .key(&keys.active)
         .key(&keys.stats)
+        .key(&keys.settings)
         .arg(limits.max_active)
         .arg(limits.rate)
-        .arg(limits.burst)
+        .arg(limits.burst_window_ms)
         .arg(limits.max_examined)
         .arg(limits.idle_timeout_s)
         .arg(&keys.meta_prefix)

@@ -12,6 +12,7 @@ pub(crate) mod expire_token;
 pub(crate) mod finalize_sale;
 pub(crate) mod hold_seats;
 pub(crate) mod seat_state;
+pub(crate) mod settings;
 pub(crate) mod standing;
 pub(crate) mod sweep_holds;
 pub(crate) mod user_holds;
@@ -30,7 +31,7 @@ macro_rules! lua {
 }
 pub(crate) use lua;
 
-fn all() -> [&'static LazyLock<Script>; 9] {
+fn all() -> [&'static LazyLock<Script>; 10] {
     [
         &standing::SCRIPT,
         &check_active::SCRIPT,
@@ -41,6 +42,7 @@ fn all() -> [&'static LazyLock<Script>; 9] {
         &finalize_sale::SCRIPT,
         &seat_state::SCRIPT,
         &sweep_holds::SCRIPT,
+        &settings::SCRIPT,
     ]
 }
 

@@ -33,6 +33,8 @@ pub(crate) enum StandingState {
     Waiting,
     Active,
     Expired,
+    /// The queue is closed to new places.
+    Closed,
 }
 
 /// The script's reply.
@@ -54,6 +56,7 @@ impl FromRedisValue for Standing {
             1 => StandingState::Waiting,
             2 => StandingState::Active,
             3 => StandingState::Expired,
+            4 => StandingState::Closed,
             other => return Err(format!("queue_standing: unknown state {other}").into()),
         };
         Ok(Standing {
@@ -91,6 +94,7 @@ pub(crate) async fn run(
         .key(&keys.active)
         .key(&keys.stats)
         .key(keys.meta_bucket(user_id))
+        .key(&keys.settings)
         .arg(mode)
         .arg(user_id)
         .arg(timing.idle_timeout_s)

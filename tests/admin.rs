@@ -1,0 +1,178 @@
+//! Operating a sale live through the admin API: settings every instance
+//! follows at its next step, validated changes, and the record of each change.
+
+mod common;
+
+use common::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "ops-team-token";
+
+fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+}
+
+async fn patch(app: &TestApp, queue: &str, body: Value) -> reqwest::Response {
+    admin(app, reqwest::Method::PATCH, &format!("/admin/queues/{queue}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_without_a_token_and_closed_to_wrong_ones() {
+    let off = spawn_app_with(|_| {}).await;
+    let response = admin(&off, reqwest::Method::GET, "/admin/queues").send().await.unwrap();
+    assert_error(response, 403, "ADMIN_DISABLED").await;
+    off.stop().await;
+
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    let missing = app.client.get(app.url("/admin/queues")).send().await.unwrap();
+    assert_error(missing, 401, "ADMIN_UNAUTHORIZED").await;
+    let wrong = app
+        .client
+        .get(app.url("/admin/queues"))
+        .header("Authorization", "Bearer ops-team-tokeN")
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, 401, "ADMIN_UNAUTHORIZED").await;
+    let listed = json_of(admin(&app, reqwest::Method::GET, "/admin/queues").send().await.unwrap()).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "bts-spring", "hero-autumn", "iu-winter"]);
+    let first = &listed[0];
+    for field in [
+        "state",
+        "waiting",
+        "active",
+        "admittedPerSecond",
+        "etaSecondsOfLast",
+        "settings",
+    ] {
+        assert!(!first[field].is_null(), "{field} in {first}");
+    }
+    assert_eq!(first["settings"]["admitRate"], app.config.queue.admit_rate);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_with_a_code() {
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    for (body, code) in [
+        (json!({ "admitRate": -5 }), "INVALID_SETTING"),
+        (json!({ "maxActive": 1.5 }), "INVALID_SETTING"),
+        (json!({ "state": "sleeping" }), "INVALID_STATE"),
+        (json!({ "opensAt": "next tuesday" }), "INVALID_DATE"),
+        (
+            json!({ "adaptive": { "targetP99Ms": 200, "minRate": 50, "maxRate": 10 } }),
+            "INVALID_SETTING",
+        ),
+        (json!({ "colour": "red" }), "UNKNOWN_SETTING"),
+        (json!([1, 2]), "INVALID_SETTINGS"),
+    ] {
+        assert_error(patch(&app, "default", body).await, 400, code).await;
+    }
+    assert_error(
+        patch(&app, "no-such-queue", json!({ "state": "paused" })).await,
+        404,
+        "QUEUE_NOT_FOUND",
+    )
+    .await;
+    let unchanged = json_of(
+        admin(&app, reqwest::Method::GET, "/admin/queues/default")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(unchanged["settings"]["state"], "open", "nothing was applied");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change() {
+    let mut config = test_config();
+    config.admin_token = Some(ADMIN.into());
+    let first = spawn_configured(config.clone()).await;
+    // A second gateway on the same stores, as in a deployment of many.
+    let second = spawn_configured(config).await;
+    for user in 1..=30 {
+        first.join(user).await;
+    }
+    let queue = first.default_queue();
+
+    let paused = json_of(patch(&first, &queue, json!({ "state": "paused" })).await).await;
+    assert_eq!(paused["state"], "paused");
+    for app in [&first, &second] {
+        let step = app.state.scheduler.admit_once(&queue).await.unwrap();
+        assert_eq!(
+            step.admitted, 0,
+            "a paused queue admits nobody, whichever instance steps"
+        );
+    }
+    assert_eq!(
+        json_of(first.join(31).await).await["position"],
+        31,
+        "joins go on while paused"
+    );
+
+    let resumed = json_of(patch(&second, &queue, json!({ "state": "open", "admitRate": 4 })).await).await;
+    assert_eq!(
+        (resumed["state"].as_str(), resumed["admitRate"].as_u64()),
+        (Some("open"), Some(4))
+    );
+    // The step's allowance is one second's worth at the new rate, on either instance.
+    let step = first.state.scheduler.admit_once(&queue).await.unwrap();
+    assert_eq!(step.admitted, 4, "{step:?}");
+    let step = second.state.scheduler.admit_once(&queue).await.unwrap();
+    assert!(step.admitted <= 1, "the bucket is shared: {step:?}");
+
+    let events = json_of(
+        admin(&first, reqwest::Method::GET, &format!("/admin/queues/{queue}/events"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["changes"]["admit_rate"], "4", "newest first: {events:?}");
+    assert_eq!(events[0]["before"]["state"], "paused");
+    assert_eq!(events[0]["after"]["state"], "open");
+    assert_eq!(events[1]["changes"]["state"], "paused");
+    assert_eq!(
+        events[0]["who"].as_str().map(str::len),
+        Some(8),
+        "the token's fingerprint, not the token"
+    );
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_closed_queue_refuses_newcomers_and_still_admits_its_line() {
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    let queue = app.default_queue();
+    for user in 1..=5 {
+        app.join(user).await;
+    }
+    assert_eq!(patch(&app, &queue, json!({ "state": "closed" })).await.status(), 200);
+    assert_error(app.join(6).await, 409, "QUEUE_CLOSED").await;
+    // Those in line keep their places, may re-join (same place), and are admitted.
+    assert_eq!(json_of(app.join(3).await).await["position"], 3);
+    assert_eq!(json_of(app.position(5).await).await["position"], 5);
+    let step = app.admit_everyone(&queue).await;
+    assert_eq!(step.admitted, 5);
+    assert_eq!(json_of(app.position(5).await).await["tokenStatus"], "활성");
+    assert_eq!(patch(&app, &queue, json!({ "state": "open" })).await.status(), 200);
+    assert_eq!(app.join(6).await.status(), 200, "reopened");
+    app.stop().await;
+}
