@@ -7,6 +7,7 @@
 -- KEYS[2]: active ZSET
 -- KEYS[3]: the user's meta HASH bucket
 -- KEYS[4]: stats HASH (seq, seq_base)
+-- KEYS[5]: pre-queue ZSET
 -- ARGV[1]: user id
 -- ARGV[2]: issued_s from the token
 -- ARGV[3]: nonce from the token
@@ -52,5 +53,9 @@ end
 local rank = redis.call('ZRANK', KEYS[1], user)
 if rank then
   return {2, rank + 1}
+end
+if redis.call('ZSCORE', KEYS[5], user) then
+  -- In the pre-queue: waiting, with no place before the opening.
+  return {2, 0}
 end
 return {3, 0}

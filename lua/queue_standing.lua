@@ -21,7 +21,9 @@
 -- KEYS[4]: the user's meta HASH bucket (user -> 20 bytes, struct '>IIId':
 --   issued_s, nonce, last seen as seconds after issued_s, sequence; binary
 --   because it is smaller than text and struct.unpack is cheaper than a pattern)
--- KEYS[5]: settings HASH (state: a `closed` queue refuses new places)
+-- KEYS[5]: settings HASH (state: a `closed` queue refuses new places;
+--   opens_at_ms: before it, joins enter the pre-queue)
+-- KEYS[6]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
 -- ARGV[1]: "join" or "poll"
 -- ARGV[2]: user id
 -- ARGV[3]: idle timeout, seconds
@@ -32,7 +34,8 @@
 -- Returns: {state, position, issued_s, nonce, expiry_ms, sequence}
 --   state 1 waiting (position >= 1), 2 active, 3 expired, 0 never joined (poll
 --   only; also when the record has lapsed), 4 closed (a join that would have
---   taken a new place).
+--   taken a new place), 5 in the pre-queue (expiry_ms: the opening), 6 the
+--   opening is due: run queue_open.lua, then ask again.
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -101,6 +104,14 @@ else
       return {3, 0, issued, nonce, (seen + idle) * 1000, seq}
     end
   else
+    if redis.call('ZSCORE', KEYS[6], user) then
+      -- In the pre-queue: no place until the opening, then a place drawn by lot.
+      local opens = tonumber(redis.call('HGET', KEYS[5], 'opens_at_ms') or '0')
+      if opens > now_ms then
+        return {5, 0, issued, nonce, opens, 0}
+      end
+      return {6, 0, 0, 0, 0, 0}
+    end
     local expiry = redis.call('ZSCORE', KEYS[2], user)
     if expiry then
       expiry = tonumber(expiry)
@@ -120,8 +131,23 @@ else
 end
 
 -- A closed queue takes no one new; people in line keep their places.
-if redis.call('HGET', KEYS[5], 'state') == 'closed' then
+local gate = redis.call('HMGET', KEYS[5], 'state', 'opens_at_ms')
+if gate[1] == 'closed' then
   return {4, 0, 0, 0, 0, 0}
+end
+-- Before the opening, a join enters the pre-queue with a lottery ticket (the
+-- new token's nonce, drawn by the gateway); after it, the pre-queue must have
+-- been placed before anyone goes behind it.
+local opens = tonumber(gate[2] or '0')
+if opens > now_ms then
+  local ticket = tonumber(ARGV[4])
+  redis.call('ZADD', KEYS[6], ticket, user)
+  redis.call('HSET', KEYS[4], user, struct.pack('>IIId', now_s, ticket, 0, 0))
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  return {5, 0, now_s, ticket, opens, 0}
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  return {6, 0, 0, 0, 0, 0}
 end
 if not redis.call('HGET', KEYS[3], base_field) then
   local start = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))

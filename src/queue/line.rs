@@ -13,6 +13,7 @@ use crate::config::QueueConfig;
 use crate::store::keys::Keys;
 use crate::store::keys::META_TTL_S;
 use crate::store::redis::Redis;
+use crate::store::scripts::open_queue;
 use crate::store::scripts::standing::{self, Mode, Standing, StandingState, Timing};
 use crate::users::UserDirectory;
 
@@ -37,6 +38,8 @@ pub struct Ticket {
     pub expires_at: DateTime<Utc>,
     pub eta_seconds: u64,
     pub poll_after_ms: u64,
+    /// In the pre-queue (waiting, no place yet): when the queue opens.
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone)]
@@ -159,6 +162,16 @@ impl Line {
         };
         let presented = presented.map(QueueToken::presented);
         let mut redis = self.redis.connection().await?;
+        let standing = standing::run(&mut redis, &keys, user_id, mode, &timing, presented).await?;
+        if standing.state != StandingState::OpeningDue {
+            return Ok(standing);
+        }
+        // The first to ask after the opening places the pre-queue (by lot), then
+        // everyone, this caller included, is answered from the line.
+        let placed = open_queue::run(&mut redis, &keys).await?;
+        if placed > 0 {
+            tracing::info!(queue, placed, "queue opened: the pre-queue is placed by lot");
+        }
         Ok(standing::run(&mut redis, &keys, user_id, mode, &timing, presented).await?)
     }
 
@@ -169,6 +182,13 @@ impl Line {
             StandingState::Expired => TokenState::Expired,
             StandingState::NeverJoined => return Err(QueueError::TokenNotFound(user_id)),
             StandingState::Closed => return Err(QueueError::QueueClosed),
+            StandingState::PreQueue => return Ok(self.prequeue_ticket(queue, user_id, &standing)),
+            StandingState::OpeningDue => {
+                return Err(QueueError::Redis(redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "the queue's opening did not place its pre-queue",
+                ))))
+            }
         };
         let token = self.signer.sign(&QueueToken {
             queue: queue.to_string(),
@@ -200,7 +220,34 @@ impl Line {
             expires_at: DateTime::from_timestamp_millis(standing.expiry_ms).unwrap_or_default(),
             eta_seconds,
             poll_after_ms: pacing::poll_after_ms(position, eta_seconds),
+            opens_at: None,
         })
+    }
+
+    /// Waiting with no place yet: asked to poll again near the opening (not
+    /// all in the same millisecond).
+    fn prequeue_ticket(&self, queue: &str, user_id: i64, standing: &Standing) -> Ticket {
+        let opens_at = DateTime::from_timestamp_millis(standing.expiry_ms).unwrap_or_default();
+        let until_open_ms = (opens_at - Utc::now()).num_milliseconds().max(0) as u64;
+        let token = self.signer.sign(&QueueToken {
+            queue: queue.to_string(),
+            user_id,
+            issued_s: standing.issued_s,
+            nonce: standing.nonce,
+            seq: 0,
+            active_until_ms: 0,
+        });
+        Ticket {
+            user_id,
+            token,
+            state: TokenState::Waiting,
+            position: 0,
+            issued_at: seconds(standing.issued_s),
+            expires_at: opens_at,
+            eta_seconds: until_open_ms.div_ceil(1000),
+            poll_after_ms: until_open_ms.clamp(pacing::MIN_POLL_MS, pacing::MAX_POLL_MS) + rand::random_range(0..500),
+            opens_at: Some(opens_at),
+        }
     }
 }
 

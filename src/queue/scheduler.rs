@@ -14,6 +14,7 @@ use crate::config::QueueConfig;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::scripts::admit::{self, StepLimits};
+use crate::store::scripts::open_queue;
 
 /// Most users one step examines, so one script never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.
@@ -99,6 +100,11 @@ impl Scheduler {
             first_elapsed_ms: limits.tick_ms,
         };
         let mut redis = self.redis.connection().await?;
+        // An opening nobody has asked about yet is this step's to make.
+        let placed = open_queue::run(&mut redis, &keys).await?;
+        if placed > 0 {
+            tracing::info!(queue, placed, "queue opened: the pre-queue is placed by lot");
+        }
         let reply = admit::run(&mut redis, &keys, &step).await?;
         self.rates.remember(queue, reply.measured_rate);
         Ok(AdmissionStep {

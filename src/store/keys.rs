@@ -39,6 +39,8 @@ pub(crate) struct QueueKeys {
     pub(crate) settings: String,
     /// STREAM of admin changes to this queue (capped).
     pub(crate) events: String,
+    /// ZSET user id -> lottery ticket, of those who joined before the opening.
+    pub(crate) prequeue: String,
     /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
     pub(crate) meta_prefix: String,
 }
@@ -82,6 +84,7 @@ impl Keys {
             stats: format!("{tag}:stats"),
             settings: format!("{tag}:settings"),
             events: format!("{tag}:events"),
+            prequeue: format!("{tag}:prequeue"),
             meta_prefix: format!("{tag}:meta:"),
         }
     }

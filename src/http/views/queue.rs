@@ -27,6 +27,11 @@ pub(crate) struct TicketView<U: Serialize> {
     position: u64,
     eta_seconds: u64,
     poll_after_ms: u64,
+    /// Before the opening (pre-queue): when it opens, and how long until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opens_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seconds_to_open: Option<u64>,
 }
 
 impl<U: Serialize> TicketView<U> {
@@ -39,6 +44,8 @@ impl<U: Serialize> TicketView<U> {
             position: ticket.position,
             eta_seconds: ticket.eta_seconds,
             poll_after_ms: ticket.poll_after_ms,
+            opens_at: ticket.opens_at.map(|at| clock.format(at)),
+            seconds_to_open: ticket.opens_at.map(|_| ticket.eta_seconds),
             token: ticket.token,
         }
     }

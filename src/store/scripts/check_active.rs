@@ -55,6 +55,7 @@ pub(crate) async fn run(
         .key(&keys.active)
         .key(keys.meta_bucket(user_id))
         .key(&keys.stats)
+        .key(&keys.prequeue)
         .arg(user_id)
         .arg(token.issued_s)
         .arg(token.nonce)

@@ -11,6 +11,7 @@ pub(crate) mod check_active;
 pub(crate) mod expire_token;
 pub(crate) mod finalize_sale;
 pub(crate) mod hold_seats;
+pub(crate) mod open_queue;
 pub(crate) mod seat_state;
 pub(crate) mod settings;
 pub(crate) mod standing;
@@ -31,7 +32,7 @@ macro_rules! lua {
 }
 pub(crate) use lua;
 
-fn all() -> [&'static LazyLock<Script>; 10] {
+fn all() -> [&'static LazyLock<Script>; 11] {
     [
         &standing::SCRIPT,
         &check_active::SCRIPT,
@@ -43,6 +44,7 @@ fn all() -> [&'static LazyLock<Script>; 10] {
         &seat_state::SCRIPT,
         &sweep_holds::SCRIPT,
         &settings::SCRIPT,
+        &open_queue::SCRIPT,
     ]
 }
 

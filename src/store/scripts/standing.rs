@@ -10,6 +10,7 @@ use crate::store::redis::Connection;
 
 pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_standing.lua");
 
+#[derive(Clone, Copy)]
 pub(crate) enum Mode {
     /// Take a place at the back unless one is held; a new token gets `nonce`.
     Join {
@@ -35,6 +36,10 @@ pub(crate) enum StandingState {
     Expired,
     /// The queue is closed to new places.
     Closed,
+    /// In the pre-queue; `expiry_ms` is the opening.
+    PreQueue,
+    /// The opening is due: place the pre-queue, then ask again.
+    OpeningDue,
 }
 
 /// The script's reply.
@@ -57,6 +62,8 @@ impl FromRedisValue for Standing {
             2 => StandingState::Active,
             3 => StandingState::Expired,
             4 => StandingState::Closed,
+            5 => StandingState::PreQueue,
+            6 => StandingState::OpeningDue,
             other => return Err(format!("queue_standing: unknown state {other}").into()),
         };
         Ok(Standing {
@@ -95,6 +102,7 @@ pub(crate) async fn run(
         .key(&keys.stats)
         .key(keys.meta_bucket(user_id))
         .key(&keys.settings)
+        .key(&keys.prequeue)
         .arg(mode)
         .arg(user_id)
         .arg(timing.idle_timeout_s)
