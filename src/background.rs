@@ -6,6 +6,8 @@
 //! and tidy what would otherwise only grow.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -52,6 +54,19 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
     });
     chores.every("catalog", Duration::from_secs(30), state, |state| async move {
         Ok(state.catalog.reload().await?)
+    });
+    // A concert created on any instance is announced by a version counter in
+    // Redis: every instance picks it up within a second.
+    let seen = Arc::new(AtomicI64::new(0));
+    chores.every("catalog changes", Duration::from_secs(1), state, move |state| {
+        let seen = seen.clone();
+        async move {
+            let version = state.catalog_editor.version().await?;
+            if seen.swap(version, Ordering::AcqRel) != version {
+                state.catalog.reload().await?;
+            }
+            Ok(())
+        }
     });
     chores.every("lapsed holds", Duration::from_secs(30), state, |state| async move {
         state.holds.sweep(&state.catalog.snapshot()).await?;

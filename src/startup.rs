@@ -14,7 +14,7 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::background;
-use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler, SoldSeats};
+use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::limits::RateLimits;
@@ -110,7 +110,8 @@ impl Application {
             users.clone(),
         );
         let auditor = Auditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
-        let reconciler = Reconciler::new(database.clone(), redis.clone(), keys, sold);
+        let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
+        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys, catalog.clone());
 
         let probes = Probes::new(&redis, &database, &config.database_url);
         let listener = TcpListener::bind(&config.addr)
@@ -131,6 +132,8 @@ impl Application {
             gate,
             settings,
             catalog,
+            catalog_editor,
+            sold,
             holds,
             balances,
             checkout,

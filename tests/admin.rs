@@ -176,3 +176,121 @@ async fn a_closed_queue_refuses_newcomers_and_still_admits_its_line() {
     assert_eq!(app.join(6).await.status(), 200, "reopened");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_concert_created_through_the_admin_api_is_on_sale_on_every_instance() {
+    let mut config = test_config();
+    config.admin_token = Some(ADMIN.into());
+    let first = spawn_configured(config.clone()).await;
+    let second = spawn_configured(config).await;
+    let concert = json!({
+        "code": "winter-gala",
+        "name": "겨울갈라",
+        "schedules": [
+            { "startsAt": "2031-12-24T19:00:00", "seats": 20, "price": 3000 },
+            { "startsAt": "2031-12-25T19:00:00", "sections": [{ "seats": 5, "price": 9000 }, { "seats": 10, "price": 4000 }] }
+        ]
+    });
+    let created = admin(&first, reqwest::Method::POST, "/admin/concerts")
+        .json(&concert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created = json_of(created).await;
+    let schedules = created["schedules"].as_array().unwrap();
+    assert_eq!(
+        (schedules[0]["seats"].as_u64(), schedules[1]["seats"].as_u64()),
+        (Some(20), Some(15))
+    );
+    let second_schedule = schedules[1]["concertDateId"].as_i64().unwrap();
+    let again = admin(&first, reqwest::Method::POST, "/admin/concerts")
+        .json(&concert)
+        .send()
+        .await
+        .unwrap();
+    assert_error(again, 409, "CONCERT_EXISTS").await;
+    for (body, code) in [
+        (
+            json!({ "code": "Bad Code", "name": "x", "schedules": [{ "startsAt": "2031-01-01T19:00:00", "seats": 1, "price": 1 }] }),
+            "INVALID_CONCERT",
+        ),
+        (
+            json!({ "code": "ok", "name": "x", "schedules": [{ "startsAt": "soon", "seats": 1, "price": 1 }] }),
+            "INVALID_DATE",
+        ),
+        (
+            json!({ "code": "ok", "name": "x", "schedules": [{ "startsAt": "2031-01-01T19:00:00", "seats": 0, "price": 1 }] }),
+            "INVALID_CONCERT",
+        ),
+        (json!({ "code": "ok", "name": "x", "schedules": [] }), "INVALID_CONCERT"),
+    ] {
+        let refused = admin(&first, reqwest::Method::POST, "/admin/concerts")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(refused, 400, code).await;
+    }
+
+    // The other instance sells it within a couple of seconds: its queue exists there too.
+    let uuid = boxoffice::store::seed::user_uuid(9).to_string();
+    let started = std::time::Instant::now();
+    let token = loop {
+        let joined = second
+            .client
+            .post(second.url("/api/v1/concerts/winter-gala/token"))
+            .json(&json!({ "UUID": uuid }))
+            .send()
+            .await
+            .unwrap();
+        if joined.status() == 200 {
+            break json_of(joined).await["token"].as_str().unwrap().to_string();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "not on sale on the other instance"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    second.admit_everyone("winter-gala").await;
+    second.charge(9, 20_000).await;
+    let authed = |request: reqwest::RequestBuilder| request.header("Authorization", format!("Bearer {token}"));
+    for seat in [2, 7] {
+        let held = authed(second.client.patch(second.url("/api/v1/concerts/winter-gala")))
+            .json(&json!({ "UUID": uuid, "concertDate": "2031-12-25T19:00:00", "seatNumber": seat }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(held.status(), 200);
+    }
+    let map = |app: &TestApp| {
+        admin(
+            app,
+            reqwest::Method::GET,
+            &format!("/admin/schedules/{second_schedule}/seats"),
+        )
+        .send()
+    };
+    let held = json_of(map(&first).await.unwrap()).await;
+    assert_eq!(
+        (held["held"].as_u64(), held["free"].as_u64(), held["sold"].as_i64()),
+        (Some(2), Some(13), Some(0))
+    );
+    assert_eq!(held["seats"][1]["state"], "held");
+    assert_eq!(held["seats"][1]["heldBy"], 9);
+    let paid = authed(second.client.post(second.url("/api/v1/payments")))
+        .json(&json!({ "UUID": uuid }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(paid).await["paymentAmount"], 9000 + 4000);
+    let sold = json_of(map(&first).await.unwrap()).await;
+    assert_eq!(
+        (sold["sold"].as_i64(), sold["revenue"].as_i64(), sold["held"].as_u64()),
+        (Some(2), Some(13_000), Some(0))
+    );
+    assert_eq!(sold["seats"][6]["state"], "sold");
+    first.stop().await;
+    second.stop().await;
+}

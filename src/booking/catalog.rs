@@ -163,6 +163,11 @@ impl Catalog {
             .ok_or(BookingError::ScheduleNotFound)
     }
 
+    /// Any schedule, by id.
+    pub(crate) fn schedule_by_id(&self, schedule_id: i64) -> Option<Arc<Schedule>> {
+        self.snapshot().schedules.get(&schedule_id).cloned()
+    }
+
     /// The concert's schedule that starts exactly at `starts_at`.
     pub(crate) fn schedule_at(
         &self,

@@ -1,7 +1,7 @@
 //! Seat state in Redis: the seat map of a schedule, and holds that lapse by
 //! themselves. Every decision is one Lua script on the schedule's keys.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +32,20 @@ impl Hold {
     pub(crate) fn amount(&self) -> i64 {
         self.seats.iter().map(|seat| seat.price).sum()
     }
+}
+
+/// Who has a seat, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SeatHolding {
+    Free,
+    Held { user_id: i64, until: DateTime<Utc> },
+    Sold,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SeatDetail {
+    pub(crate) seat: Seat,
+    pub(crate) state: SeatHolding,
 }
 
 /// One seat and whether anyone has it (sold or under a live hold).
@@ -176,6 +190,46 @@ impl Holds {
             UserHolds::Lapsed => Err(BookingError::HoldExpired),
             UserHolds::None => Err(BookingError::NoHold),
         }
+    }
+
+    /// Every seat of the schedule with who has it, for operators: sold, held
+    /// (by whom, until when) or free.
+    pub(crate) async fn seat_details(&self, schedule: &Schedule) -> Result<Vec<SeatDetail>, BookingError> {
+        let keys = self.keys.schedule(schedule.id);
+        let mut redis = self.redis.connection().await?;
+        let (mut sold, holds): (HashSet<i32>, HashMap<i32, String>) = redis::pipe()
+            .smembers(&keys.sold)
+            .hgetall(&keys.holds)
+            .query_async(&mut redis)
+            .await?;
+        if !sold.contains(&0) {
+            self.sold.rebuild(&mut redis, schedule.id).await?;
+            sold = redis::cmd("SMEMBERS").arg(&keys.sold).query_async(&mut redis).await?;
+        }
+        let now_ms = Utc::now().timestamp_millis();
+        Ok(schedule
+            .seats
+            .iter()
+            .map(|seat| {
+                let hold = holds.get(&seat.number).and_then(|value| {
+                    let (user, until) = value.split_once(':')?;
+                    let until: i64 = until.parse().ok()?;
+                    (until > now_ms).then(|| (user.parse().unwrap_or(0), until))
+                });
+                let state = match (sold.contains(&seat.number), hold) {
+                    (true, _) => SeatHolding::Sold,
+                    (false, Some((user_id, until_ms))) => SeatHolding::Held {
+                        user_id,
+                        until: DateTime::from_timestamp_millis(until_ms).unwrap_or_default(),
+                    },
+                    (false, None) => SeatHolding::Free,
+                };
+                SeatDetail {
+                    seat: seat.clone(),
+                    state,
+                }
+            })
+            .collect())
     }
 
     /// Forgets lapsed holds of every schedule; correctness never depends on it.

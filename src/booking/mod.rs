@@ -19,6 +19,7 @@
 pub mod audit;
 pub(crate) mod balances;
 pub(crate) mod catalog;
+pub(crate) mod catalog_editor;
 pub(crate) mod holds;
 pub(crate) mod idempotency;
 pub(crate) mod payments;
@@ -34,6 +35,7 @@ use crate::users::UnknownUser;
 pub(crate) use audit::Auditor;
 pub(crate) use balances::Balances;
 pub(crate) use catalog::Catalog;
+pub(crate) use catalog_editor::CatalogEditor;
 pub(crate) use holds::Holds;
 pub(crate) use payments::Checkout;
 pub(crate) use reconcile::Reconciler;
@@ -43,6 +45,8 @@ pub(crate) use sold::SoldSeats;
 pub(crate) enum BookingError {
     #[error("concert not found")]
     ConcertNotFound,
+    #[error("a concert with this code exists already")]
+    ConcertExists,
     #[error("schedule not found for this concert")]
     ScheduleNotFound,
     #[error("user {0} does not exist")]

@@ -74,6 +74,17 @@ impl SoldSeats {
         self.rebuild(&mut redis, schedule_id).await
     }
 
+    /// Seats sold on a schedule and what they brought in, from Postgres.
+    pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i64), BookingError> {
+        let mut connection = self.db.acquire().await?;
+        Ok(
+            sqlx::query_as("SELECT count(*), COALESCE(sum(price), 0)::bigint FROM reservations WHERE schedule_id = $1")
+                .bind(schedule_id)
+                .fetch_one(&mut *connection)
+                .await?,
+        )
+    }
+
     /// After a committed sale: seats sold in Redis, the buyer's holds dropped.
     pub(crate) async fn mark_sold(&self, schedule_id: i64, user_id: i64, numbers: &[i32]) -> Result<(), BookingError> {
         let keys = self.keys.schedule(schedule_id);

@@ -97,6 +97,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
     use StatusCode as S;
     match err {
         BookingError::ConcertNotFound => (S::NOT_FOUND, "CONCERT_NOT_FOUND", None),
+        BookingError::ConcertExists => (S::CONFLICT, "CONCERT_EXISTS", None),
         BookingError::ScheduleNotFound => (S::NOT_FOUND, "SCHEDULE_NOT_FOUND", None),
         BookingError::UserNotFound(_) => (S::NOT_FOUND, "USER_NOT_FOUND", None),
         BookingError::NoSeatsRequested => (S::BAD_REQUEST, "NO_SEATS_REQUESTED", None),

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::client_ip::TrustedProxies;
 use super::limits::RateLimits;
 use super::views::LocalClock;
-use crate::booking::{Auditor, Balances, Catalog, Checkout, Holds, Reconciler};
+use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
 use crate::queue::{Gate, Line, Scheduler, Settings};
@@ -49,6 +49,8 @@ pub struct AppContext {
     pub(crate) gate: Gate,
     pub(crate) settings: Settings,
     pub(crate) catalog: Catalog,
+    pub(crate) catalog_editor: CatalogEditor,
+    pub(crate) sold: SoldSeats,
     pub(crate) holds: Holds,
     pub(crate) balances: Balances,
     pub(crate) checkout: Checkout,

@@ -89,6 +89,11 @@ impl Keys {
         }
     }
 
+    /// Counter bumped whenever the catalog changes; instances reload when it moves.
+    pub(crate) fn catalog_version(&self) -> String {
+        format!("{{{}:catalog}}:version", self.prefix)
+    }
+
     /// A `SCAN` pattern matching every key of one queue.
     pub(crate) fn queue_pattern(&self, queue: &str) -> String {
         format!("{{{}:q:{}}}:*", self.prefix, queue)

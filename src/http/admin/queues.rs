@@ -1,20 +1,17 @@
-//! The admin API, for the operations team: every queue's figures and live
-//! settings, changed with `PATCH`, and the record of each change. Behind
-//! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
-//! with no token configured, every admin route answers 403.
+//! Queues: figures and live settings, changed with `PATCH`, and the record of
+//! each change.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::error::{Error, Result};
-use super::extract::{self, single_header, Path, Query};
-use super::state::AppState;
-use super::views::LocalClock;
+use super::Admin;
+use crate::http::error::{Error, Result};
+use crate::http::extract::{self, Path, Query};
+use crate::http::state::AppState;
+use crate::http::views::LocalClock;
 use crate::queue::pacing;
 use crate::queue::settings::{Adaptive, QueueSettings, QueueState, SettingsEvent, SettingsPatch};
 
@@ -23,47 +20,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/queues", get(queues))
         .route("/admin/queues/{queue}", get(queue).patch(change))
         .route("/admin/queues/{queue}/events", get(events))
-}
-
-/// An admin request: the token checked, and its fingerprint for the records.
-pub(crate) struct Admin {
-    fingerprint: String,
-}
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(expected) = state.config.admin_token.as_deref().filter(|token| !token.is_empty()) else {
-            return Err(Error::Forbidden {
-                code: "ADMIN_DISABLED",
-                message: "the admin API is off: set BOXOFFICE_ADMIN_TOKEN to turn it on".into(),
-            });
-        };
-        let presented = single_header(&parts.headers, "authorization")?
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        // Equal digests, compared without an early exit: the time taken says
-        // nothing about how much of a guess was right.
-        let (expected, presented) = (
-            Sha256::digest(expected.as_bytes()),
-            Sha256::digest(presented.trim().as_bytes()),
-        );
-        let difference = expected
-            .iter()
-            .zip(presented.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if difference != 0 {
-            return Err(Error::Unauthorized {
-                code: "ADMIN_UNAUTHORIZED",
-                message: "the admin API needs Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>".into(),
-            });
-        }
-        Ok(Admin {
-            fingerprint: hex::encode(&presented[..4]),
-        })
-    }
 }
 
 #[derive(Serialize)]

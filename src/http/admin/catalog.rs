@@ -1,0 +1,223 @@
+//! The catalog: a new concert with its schedules and seats (every instance
+//! picks it up within a second, and its queue exists at once), and a schedule's
+//! seat map with who has each seat and what the schedule has sold.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::Admin;
+use crate::booking::catalog_editor::{NewConcert, NewSchedule};
+use crate::booking::holds::SeatHolding;
+use crate::booking::BookingError;
+use crate::http::error::{Error, Result};
+use crate::http::extract::{self, Path};
+use crate::http::state::AppState;
+
+/// Bounds that keep one request's insert reasonable.
+const MAX_SCHEDULES: usize = 100;
+const MAX_SEATS: i32 = 100_000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/concerts", post(create))
+        .route("/admin/schedules/{schedule_id}/seats", get(seat_map))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConcertRequest {
+    code: String,
+    name: String,
+    schedules: Vec<ScheduleRequest>,
+}
+
+/// Either `seats` and one `price`, or `sections` priced each.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleRequest {
+    starts_at: String,
+    seats: Option<i32>,
+    price: Option<i64>,
+    sections: Option<Vec<SectionRequest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SectionRequest {
+    seats: i32,
+    price: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedConcert {
+    concert_id: i64,
+    code: String,
+    schedules: Vec<CreatedSchedule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedSchedule {
+    concert_date_id: i64,
+    schedule_at: String,
+    seats: usize,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::bad_request("INVALID_CONCERT", message)
+}
+
+fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> {
+    let code_ok = (1..=64).contains(&request.code.len())
+        && request
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok || request.code == state.config.queue.default_queue {
+        return Err(invalid(
+            "code must be 1-64 of a-z, 0-9 and '-', and not the default queue's name",
+        ));
+    }
+    if request.name.trim().is_empty() {
+        return Err(invalid("name must not be empty"));
+    }
+    if request.schedules.is_empty() || request.schedules.len() > MAX_SCHEDULES {
+        return Err(invalid(format!("between 1 and {MAX_SCHEDULES} schedules")));
+    }
+    let mut schedules = Vec::new();
+    for schedule in request.schedules {
+        let starts_at = state.clock.parse(&schedule.starts_at).ok_or_else(|| {
+            Error::bad_request(
+                "INVALID_DATE",
+                format!(
+                    "startsAt `{}` is not a date-time like 2026-12-01T20:00:00",
+                    schedule.starts_at
+                ),
+            )
+        })?;
+        let parts: Vec<(i32, i64)> = match (schedule.seats, schedule.price, schedule.sections) {
+            (Some(seats), Some(price), None) => vec![(seats, price)],
+            (None, None, Some(sections)) => sections.into_iter().map(|s| (s.seats, s.price)).collect(),
+            _ => return Err(invalid("each schedule has either seats and price, or sections")),
+        };
+        let mut sections = Vec::new();
+        let mut last = 0;
+        for (seats, price) in parts {
+            if seats < 1 || price < 0 {
+                return Err(invalid("every section has at least one seat and a price of 0 or more"));
+            }
+            last += seats;
+            if last > MAX_SEATS {
+                return Err(invalid(format!("at most {MAX_SEATS} seats per schedule")));
+            }
+            sections.push((last, price));
+        }
+        schedules.push(NewSchedule { starts_at, sections });
+    }
+    Ok(NewConcert {
+        code: request.code,
+        name: request.name.trim().to_string(),
+        schedules,
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    _: Admin,
+    extract::Json(request): extract::Json<ConcertRequest>,
+) -> Result<(StatusCode, Json<CreatedConcert>)> {
+    let concert = new_concert(request, &state)?;
+    let concert_id = state.catalog_editor.create_concert(&concert).await?;
+    let created = state.catalog.concert(concert_id)?;
+    let schedules = state
+        .catalog
+        .schedules_of(&created)
+        .into_iter()
+        .map(|schedule| CreatedSchedule {
+            concert_date_id: schedule.id,
+            schedule_at: state.clock.format(schedule.starts_at),
+            seats: schedule.seats.len(),
+        })
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedConcert {
+            concert_id,
+            code: created.code.clone(),
+            schedules,
+        }),
+    ))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatRow {
+    seat_id: i64,
+    seat_number: i32,
+    seat_price: i64,
+    /// `free`, `held` or `sold`.
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_by: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_until: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatMap {
+    schedule_id: i64,
+    concert_id: i64,
+    schedule_at: String,
+    free: usize,
+    held: usize,
+    sold: i64,
+    revenue: i64,
+    seats: Vec<SeatRow>,
+}
+
+async fn seat_map(State(state): State<AppState>, _: Admin, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
+    let schedule = state
+        .catalog
+        .schedule_by_id(schedule_id)
+        .ok_or(BookingError::ScheduleNotFound)?;
+    let (details, (sold, revenue)) =
+        tokio::try_join!(state.holds.seat_details(&schedule), state.sold.sales(schedule_id))?;
+    let mut seats = Vec::with_capacity(details.len());
+    let (mut free, mut held) = (0, 0);
+    for detail in details {
+        let (label, held_by, held_until) = match detail.state {
+            SeatHolding::Free => {
+                free += 1;
+                ("free", None, None)
+            }
+            SeatHolding::Held { user_id, until } => {
+                held += 1;
+                ("held", Some(user_id), Some(state.clock.format(until)))
+            }
+            SeatHolding::Sold => ("sold", None, None),
+        };
+        seats.push(SeatRow {
+            seat_id: detail.seat.id,
+            seat_number: detail.seat.number,
+            seat_price: detail.seat.price,
+            state: label,
+            held_by,
+            held_until,
+        });
+    }
+    Ok(Json(SeatMap {
+        schedule_id,
+        concert_id: schedule.concert_id,
+        schedule_at: state.clock.format(schedule.starts_at),
+        free,
+        held,
+        sold,
+        revenue,
+        seats,
+    }))
+}
