@@ -106,6 +106,10 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
             Ok(())
         });
     }
+    chores.every("metrics upkeep", Duration::from_secs(5), state, |_| async move {
+        crate::telemetry::metrics::handle().run_upkeep();
+        Ok(())
+    });
     chores.every_from_start("dependency probes", PROBE_EVERY, state, |state| async move {
         state.probes.run_once().await;
         Ok(())

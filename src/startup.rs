@@ -48,6 +48,7 @@ impl Application {
                  secret and can be forged. Set it before serving real users. !!!"
             );
         }
+        crate::telemetry::metrics::handle();
         db::create_database_if_missing(&config.database_url).await?;
         // Migrations, demo data and the in-memory copies' reloads may take longer
         // than a request's statement may: they get a small pool of their own.

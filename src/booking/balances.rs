@@ -10,7 +10,9 @@ use super::idempotency::IdempotencyKey;
 use super::BookingError;
 use crate::config::BookingConfig;
 use crate::store::db::Db;
+use crate::telemetry::metrics as m;
 use crate::users::UserDirectory;
+use metrics::counter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Balance {
@@ -46,6 +48,21 @@ impl Balances {
     /// Adds `amount` won (a whole number from 1 to the configured maximum);
     /// returns the new balance.
     pub(crate) async fn charge(
+        &self,
+        user_id: i64,
+        amount: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<Balance, BookingError> {
+        let outcome = self.credit_user(user_id, amount, idempotency_key).await;
+        let label = match &outcome {
+            Ok(_) => "succeeded",
+            Err(err) => err.reason(),
+        };
+        counter!(m::CHARGES, "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn credit_user(
         &self,
         user_id: i64,
         amount: i64,

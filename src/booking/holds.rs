@@ -16,7 +16,9 @@ use crate::store::scripts::hold_seats::{self, HoldOutcome};
 use crate::store::scripts::seat_state::{self, TakenSeats};
 use crate::store::scripts::sweep_holds;
 use crate::store::scripts::user_holds::{self, UserHolds};
+use crate::telemetry::metrics as m;
 use crate::users::UserDirectory;
+use metrics::counter;
 
 /// Seats a user now holds on a schedule.
 #[derive(Debug, Clone)]
@@ -151,6 +153,7 @@ impl Holds {
         let script = hold_seats::invocation(&keys, user_id, self.config.hold_ttl_s * 1000, limit, &wanted);
         match self.sold.run_synced(&mut redis, schedule.id, &script).await? {
             HoldOutcome::Held(expiries) => {
+                counter!(m::HOLDS, "event" => "made").increment(wanted.len() as u64);
                 let expiry_ms = expiries.into_iter().min().unwrap_or(0);
                 let seats = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
                 Ok(Hold {
@@ -239,6 +242,7 @@ impl Holds {
         for schedule in catalog.schedules() {
             removed += sweep_holds::run(&mut redis, &self.keys.schedule(schedule.id)).await?;
         }
+        counter!(m::HOLDS, "event" => "expired").increment(removed);
         Ok(removed)
     }
 }

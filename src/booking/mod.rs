@@ -119,6 +119,32 @@ fn gave_up(err: &sqlx::Error) -> bool {
 }
 
 impl BookingError {
+    /// The outcome label of a refused charge or payment in the metrics.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            BookingError::ConcertNotFound => "concert_not_found",
+            BookingError::ConcertExists => "concert_exists",
+            BookingError::ScheduleNotFound => "schedule_not_found",
+            BookingError::UserNotFound(_) => "user_not_found",
+            BookingError::NoSeatsRequested => "no_seats_requested",
+            BookingError::SeatNotFound(_) => "seat_not_found",
+            BookingError::SeatUnavailable(_) => "seat_unavailable",
+            BookingError::TooManySeats { .. } => "too_many_seats",
+            BookingError::NoHold => "no_hold",
+            BookingError::HoldExpired => "hold_expired",
+            BookingError::InsufficientBalance { .. } => "insufficient_balance",
+            BookingError::InvalidAmount { .. } => "invalid_amount",
+            BookingError::BalanceLimitExceeded { .. } => "balance_limit_exceeded",
+            BookingError::IdempotencyKeyReused => "idempotency_key_reused",
+            BookingError::Queue(_) => "token_refused",
+            BookingError::Redis(_) => "redis_error",
+            BookingError::Database(_) => "postgres_error",
+            BookingError::PostgresDown | BookingError::PostgresGaveUp => "postgres_unavailable",
+            BookingError::OutcomeUnknown => "outcome_unknown",
+            BookingError::Inconsistent(_) => "inconsistent",
+        }
+    }
+
     /// True when Postgres could not be reached for this request: then asking it
     /// anything more (an idempotency key's record, say) would only wait again.
     pub(crate) fn postgres_unreachable(&self) -> bool {

@@ -13,6 +13,8 @@ use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::{Connection, Redis};
 use crate::store::scripts::{finalize_sale, Synced};
+use crate::telemetry::metrics as m;
+use metrics::counter;
 
 #[derive(Clone)]
 pub(crate) struct SoldSeats {
@@ -90,6 +92,7 @@ impl SoldSeats {
         let keys = self.keys.schedule(schedule_id);
         let mut redis = self.redis.connection().await?;
         finalize_sale::run(&mut redis, &keys, user_id, numbers).await?;
+        counter!(m::HOLDS, "event" => "released").increment(numbers.len() as u64);
         Ok(())
     }
 }

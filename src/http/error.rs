@@ -147,11 +147,16 @@ impl IntoResponse for Error {
             }
             self.to_string()
         };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            metrics::counter!(crate::telemetry::metrics::DEPENDENCY_ERRORS, "kind" => code).increment(1);
+        }
         let mut body = json!({ "code": code, "message": message });
         if let (Some(Value::Object(extra)), Value::Object(map)) = (details, &mut body) {
             map.extend(extra);
         }
         let mut response = (status, Json(body)).into_response();
+        // For the request metrics: errors by code, without reading the body.
+        response.extensions_mut().insert(ErrorCode(code));
         let retry_after = match &self {
             Error::RateLimited { retry_after_s } => Some(*retry_after_s),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
@@ -177,5 +182,9 @@ fn anyhow_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     chain
 }
+
+/// The machine code of an error response, attached for the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorCode(pub(crate) &'static str);
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

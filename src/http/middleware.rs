@@ -1,9 +1,12 @@
 //! Cross-cutting layers: request ids, structured request logs, a body limit, and
 //! a request deadline that answers 503 JSON instead of hanging.
 
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -11,12 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use super::error::ErrorCode;
 use super::Error;
 use crate::config::Config;
+use crate::telemetry::metrics as m;
 
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -84,5 +91,88 @@ async fn with_timeout(req: Request, next: Next, limit: Duration) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => Error::Timeout.into_response(),
+    }
+}
+
+/// Counts and times every request that matched a route, by its template (so
+/// `/api/concerts/1/...` and `/api/concerts/2/...` are one series).
+#[derive(Clone, Copy)]
+pub(super) struct RecordLayer;
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record { inner }
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct Record<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Record<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RecordFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|path| path.as_str().to_string())
+            .unwrap_or_default();
+        RecordFuture {
+            method: request.method().as_str().to_string(),
+            route,
+            started: Instant::now(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    pub(super) struct RecordFuture<F> {
+        #[pin]
+        inner: F,
+        route: String,
+        method: String,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for RecordFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = ready!(this.inner.poll(cx));
+        if let Ok(response) = &answer {
+            let route = std::mem::take(this.route);
+            let method = std::mem::take(this.method);
+            metrics::histogram!(m::HTTP_DURATION, "route" => route.clone(), "method" => method.clone())
+                .record(this.started.elapsed().as_secs_f64());
+            let code = response.extensions().get::<ErrorCode>().map_or("", |code| code.0);
+            metrics::counter!(
+                m::HTTP_REQUESTS,
+                "route" => route,
+                "method" => method,
+                "status" => response.status().as_str().to_string(),
+                "code" => code
+            )
+            .increment(1);
+        }
+        Poll::Ready(answer)
     }
 }

@@ -42,6 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let app = queue
         .merge(booking)
         .merge(operations)
+        .route_layer(middleware::RecordLayer)
         .fallback(|| async {
             Error::NotFound {
                 code: "ROUTE_NOT_FOUND",

@@ -1,8 +1,6 @@
 //! For the operations team: live queue metrics for Prometheus and the audit of
 //! the business invariants.
 
-use std::fmt::Write;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +8,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use metrics::{counter, gauge};
+
 use super::error::Result;
 use super::state::AppState;
+use crate::queue::pacing;
+use crate::queue::settings::QueueState;
+use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -37,62 +40,49 @@ async fn invariants(State(state): State<AppState>) -> Result<Response> {
     Ok((StatusCode::CONFLICT, Json(body)).into_response())
 }
 
-/// Prometheus text format: per-queue gauges and counters read from Redis.
+/// Prometheus text format, rendered by the metrics exporter. The per-queue
+/// figures live in Redis (the queue's scripts keep them, so every instance
+/// reports the same) and are copied in here, one pipeline per queue.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let queues = state.catalog.queue_names(&state.config.queue.default_queue);
-    let mut out = String::new();
-    let gauges = [
-        ("boxoffice_queue_waiting", "gauge", "Users waiting in line."),
-        ("boxoffice_queue_active", "gauge", "Users admitted and active."),
-        (
-            "boxoffice_queue_admission_rate",
-            "gauge",
-            "Measured admissions per second (moving average).",
-        ),
-        ("boxoffice_queue_joined_total", "counter", "Tokens issued."),
-        ("boxoffice_queue_admitted_total", "counter", "Users admitted."),
-        (
-            "boxoffice_queue_abandoned_total",
-            "counter",
-            "Waiting users dropped for not polling.",
-        ),
-        (
-            "boxoffice_queue_expired_total",
-            "counter",
-            "Active tokens that ran out.",
-        ),
-        (
-            "boxoffice_queue_completed_total",
-            "counter",
-            "Active tokens ended by a payment.",
-        ),
-    ];
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for queue in &queues {
-        match state.scheduler.stats(queue).await {
-            Ok(stats) => rows.push(vec![
-                stats.waiting.to_string(),
-                stats.active.to_string(),
-                format!("{}", stats.admission_rate),
-                stats.joined.to_string(),
-                stats.admitted.to_string(),
-                stats.abandoned.to_string(),
-                stats.expired.to_string(),
-                stats.completed.to_string(),
-            ]),
+    for queue in state.catalog.queue_names(&state.config.queue.default_queue) {
+        let figures = tokio::try_join!(state.scheduler.stats(&queue), state.settings.get(&queue));
+        let (stats, settings) = match figures {
+            Ok(figures) => figures,
             Err(err) => return super::Error::from(err).into_response(),
-        }
+        };
+        let label = [("queue", queue.clone())];
+        gauge!(m::QUEUE_WAITING, &label).set(stats.waiting as f64);
+        gauge!(m::QUEUE_ACTIVE, &label).set(stats.active as f64);
+        gauge!(m::QUEUE_RATE, &label).set(stats.admission_rate);
+        gauge!(m::QUEUE_RATE_60, &label).set(stats.admission_rate_60);
+        let rate = if stats.admission_rate > 0.0 {
+            stats.admission_rate
+        } else {
+            settings.admit_rate as f64
+        };
+        gauge!(m::QUEUE_ETA_LAST, &label).set(pacing::eta_seconds(stats.waiting, rate) as f64);
+        let state_code = match settings.state {
+            QueueState::Open => 0.0,
+            QueueState::Paused => 1.0,
+            QueueState::Closed => 2.0,
+        };
+        gauge!(m::QUEUE_STATE, &label).set(state_code);
+        gauge!(m::QUEUE_MAX_ACTIVE, &label).set(settings.max_active as f64);
+        gauge!(m::QUEUE_RATE_SETTING, &label).set(settings.admit_rate as f64);
+        counter!(m::QUEUE_JOINED, &label).absolute(stats.joined);
+        counter!(m::QUEUE_ADMITTED, &label).absolute(stats.admitted);
+        counter!(m::QUEUE_ABANDONED, &label).absolute(stats.abandoned);
+        counter!(m::QUEUE_EXPIRED, &label).absolute(stats.expired);
+        counter!(m::QUEUE_COMPLETED, &label).absolute(stats.completed);
     }
-    for (index, (name, kind, help)) in gauges.iter().enumerate() {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (queue, row) in queues.iter().zip(&rows) {
-            let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {}", row[index]);
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP boxoffice_known_users Users in the in-memory directory.\n# TYPE boxoffice_known_users gauge\nboxoffice_known_users {}",
-        state.users.len()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    let idle = state.db.num_idle() as f64;
+    gauge!(m::DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
+    gauge!(m::DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(state.db.size()) - idle);
+    gauge!(m::DB_POOL_MAX).set(f64::from(state.config.db_max_connections));
+    gauge!(m::KNOWN_USERS).set(state.users.len() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        m::handle().render(),
+    )
+        .into_response()
 }

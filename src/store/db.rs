@@ -144,7 +144,12 @@ impl Db {
         if self.breaker.check().is_err() {
             return Err(DbError::Unavailable(None));
         }
-        self.pool.acquire().await.map_err(|err| DbError::Unavailable(Some(err)))
+        self.pool.acquire().await.map_err(|err| {
+            if matches!(err, sqlx::Error::PoolTimedOut) {
+                metrics::counter!(crate::telemetry::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
+            }
+            DbError::Unavailable(Some(err))
+        })
     }
 
     /// Runs one statement whose effect must be known: the answer is its result,

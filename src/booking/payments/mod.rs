@@ -19,7 +19,9 @@ use super::sold::SoldSeats;
 use super::BookingError;
 use crate::queue::{Gate, Pass, QueueError, QueueToken};
 use crate::store::db::{Db, DbError};
+use crate::telemetry::metrics as m;
 use crate::users::UserDirectory;
+use metrics::counter;
 
 /// What one payment covers.
 pub(crate) enum PaymentScope {
@@ -63,6 +65,22 @@ impl Checkout {
     /// refused, unless the request carries the Idempotency-Key of a payment
     /// that went through: that is a retry, and it gets the same receipt again.
     pub(crate) async fn checkout(
+        &self,
+        pass: Pass,
+        user_id: i64,
+        scope: PaymentScope,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt, BookingError> {
+        let outcome = self.pay(pass, user_id, scope, idempotency_key).await;
+        let label = match &outcome {
+            Ok(_) => "succeeded",
+            Err(err) => err.reason(),
+        };
+        counter!(m::PAYMENTS, "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn pay(
         &self,
         pass: Pass,
         user_id: i64,
@@ -180,6 +198,7 @@ impl Checkout {
 
     /// The sale is committed; Redis catching up is best effort and self-healing.
     async fn after_sale(&self, token: &QueueToken, receipt: &Receipt) {
+        counter!(m::SEATS_SOLD).increment(receipt.seats.len() as u64);
         let mut by_schedule: Vec<(i64, Vec<i32>)> = Vec::new();
         for seat in &receipt.seats {
             match by_schedule.iter_mut().find(|(id, _)| *id == seat.schedule_id) {

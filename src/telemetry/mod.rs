@@ -1,5 +1,7 @@
-//! Structured logging (`RUST_LOG` decides what is kept, `info` when unset) and
-//! the process's shutdown signal.
+//! Structured logging (`RUST_LOG` decides what is kept, `info` when unset),
+//! metrics (`metrics.rs`) and the process's shutdown signal.
+
+pub mod metrics;
 
 use tracing_subscriber::{fmt, EnvFilter};
 

@@ -1,0 +1,119 @@
+//! Metrics through the `metrics` facade, rendered for Prometheus by
+//! `metrics-exporter-prometheus` at `GET /metrics`: no hand-written exposition.
+//!
+//! Every name is here, with its help text, so the dashboard
+//! (`ops/grafana-dashboard.json`) and the README have one list to follow.
+//! Counters kept in Redis by the queue's scripts (so every instance reports
+//! the same) are copied in at each scrape; the rest are counted in process.
+
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const HTTP_REQUESTS: &str = "boxoffice_http_requests_total";
+pub const HTTP_DURATION: &str = "boxoffice_http_request_duration_seconds";
+pub const QUEUE_WAITING: &str = "boxoffice_queue_waiting";
+pub const QUEUE_ACTIVE: &str = "boxoffice_queue_active";
+pub const QUEUE_RATE: &str = "boxoffice_queue_admission_rate";
+pub const QUEUE_RATE_60: &str = "boxoffice_queue_admission_rate_60s";
+pub const QUEUE_ETA_LAST: &str = "boxoffice_queue_eta_of_last_seconds";
+pub const QUEUE_STATE: &str = "boxoffice_queue_state";
+pub const QUEUE_MAX_ACTIVE: &str = "boxoffice_queue_max_active";
+pub const QUEUE_RATE_SETTING: &str = "boxoffice_queue_admit_rate_setting";
+pub const QUEUE_JOINED: &str = "boxoffice_queue_joined_total";
+pub const QUEUE_ADMITTED: &str = "boxoffice_queue_admitted_total";
+pub const QUEUE_ABANDONED: &str = "boxoffice_queue_abandoned_total";
+pub const QUEUE_EXPIRED: &str = "boxoffice_queue_expired_total";
+pub const QUEUE_COMPLETED: &str = "boxoffice_queue_completed_total";
+pub const HOLDS: &str = "boxoffice_holds_total";
+pub const SEATS_SOLD: &str = "boxoffice_seats_sold_total";
+pub const PAYMENTS: &str = "boxoffice_payments_total";
+pub const CHARGES: &str = "boxoffice_charges_total";
+pub const DEPENDENCY_ERRORS: &str = "boxoffice_dependency_errors_total";
+pub const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
+pub const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
+pub const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
+pub const KNOWN_USERS: &str = "boxoffice_known_users";
+pub const BUILD_INFO: &str = "boxoffice_build_info";
+
+/// Latency buckets, seconds: from a poll's fraction of a millisecond to a
+/// payment that waited seconds for a connection.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process's one recorder (many apps in one test process share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_string()), LATENCY_BUCKETS)
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already; /metrics shows only its own");
+        }
+        describe();
+        metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        zero_series();
+        handle
+    })
+}
+
+/// Counters at 0 before anything happened: a series that is absent until its
+/// first event makes `rate()` and the dashboard's panels blank instead of 0.
+fn zero_series() {
+    metrics::counter!(DB_ACQUIRE_TIMEOUTS).absolute(0);
+    metrics::counter!(SEATS_SOLD).absolute(0);
+    for kind in ["DEPENDENCY_UNAVAILABLE", "OUTCOME_UNKNOWN", "TIMEOUT"] {
+        metrics::counter!(DEPENDENCY_ERRORS, "kind" => kind).absolute(0);
+    }
+    for event in ["made", "released", "expired"] {
+        metrics::counter!(HOLDS, "event" => event).absolute(0);
+    }
+    metrics::counter!(PAYMENTS, "outcome" => "succeeded").absolute(0);
+    metrics::counter!(CHARGES, "outcome" => "succeeded").absolute(0);
+}
+
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by route template, method, status and error code."
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "HTTP request latency by route template and method."
+    );
+    describe_gauge!(QUEUE_WAITING, "Users waiting in line.");
+    describe_gauge!(QUEUE_ACTIVE, "Users admitted and active.");
+    describe_gauge!(QUEUE_RATE, "Measured admissions per second, averaged over 10 s.");
+    describe_gauge!(QUEUE_RATE_60, "Measured admissions per second, averaged over 60 s.");
+    describe_gauge!(QUEUE_ETA_LAST, "Estimated wait of the last user in line, seconds.");
+    describe_gauge!(QUEUE_STATE, "Queue state: 0 open, 1 paused, 2 closed.");
+    describe_gauge!(QUEUE_MAX_ACTIVE, "Setting: most users active at once (0 = unlimited).");
+    describe_gauge!(QUEUE_RATE_SETTING, "Setting: admissions per second (0 = unlimited).");
+    describe_counter!(QUEUE_JOINED, "Places taken in line.");
+    describe_counter!(QUEUE_ADMITTED, "Users admitted.");
+    describe_counter!(QUEUE_ABANDONED, "Waiting users dropped for not polling.");
+    describe_counter!(QUEUE_EXPIRED, "Active tokens that ran out.");
+    describe_counter!(QUEUE_COMPLETED, "Active tokens ended by a payment.");
+    describe_counter!(HOLDS, "Seat holds: made, released by a sale, expired (swept).");
+    describe_counter!(SEATS_SOLD, "Seats sold.");
+    describe_counter!(PAYMENTS, "Payments by outcome (succeeded, or why refused).");
+    describe_counter!(CHARGES, "Balance top-ups by outcome (succeeded, or why refused).");
+    describe_counter!(DEPENDENCY_ERRORS, "Answers failed by Redis or Postgres, by kind.");
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Postgres pool connections, by state (idle, in_use)."
+    );
+    describe_gauge!(DB_POOL_MAX, "Largest Postgres pool of this instance.");
+    describe_counter!(
+        DB_ACQUIRE_TIMEOUTS,
+        "Waits for a pooled Postgres connection that ran out."
+    );
+    describe_gauge!(KNOWN_USERS, "Users in the in-memory directory.");
+    describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
+}
