@@ -6,10 +6,12 @@
 -- The queue's live settings (set by operators through the admin API) are read
 -- here, so every instance follows a change at its next step: state `paused`
 -- admits nobody; `max_active` and `admit_rate` override the defaults in ARGV.
+-- A queue in adaptive mode admits at the rate its adaptive step set
+-- (`adaptive_rate` in the stats hash, see queue_adapt.lua) instead.
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
--- KEYS[3]: stats HASH (last_ms, allowance, rate, rate60, admitted, abandoned, expired)
--- KEYS[4]: settings HASH (state, max_active, admit_rate; any may be absent)
+-- KEYS[3]: stats HASH (last_ms, allowance, rate, rate60, admitted, abandoned, expired, adaptive_rate)
+-- KEYS[4]: settings HASH (state, max_active, admit_rate, adaptive_target_p99_ms; any may be absent)
 -- ARGV[1]: max active users by default (0 = unlimited)
 -- ARGV[2]: admission rate by default, users/s (0 = unlimited)
 -- ARGV[3]: burst window, ms: after a pause a step admits at most this long's worth
@@ -28,12 +30,16 @@ local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max_active = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local settings = redis.call('HMGET', KEYS[4], 'state', 'max_active', 'admit_rate')
+local settings = redis.call('HMGET', KEYS[4], 'state', 'max_active', 'admit_rate', 'adaptive_target_p99_ms')
 if settings[2] then
   max_active = tonumber(settings[2])
 end
 if settings[3] then
   rate = tonumber(settings[3])
+end
+if settings[4] then
+  -- Never 0 here (which would mean unlimited): the adaptive floor is at least 1.
+  rate = math.max(1, tonumber(redis.call('HGET', KEYS[3], 'adaptive_rate') or rate))
 end
 local burst = math.max(1, math.floor(rate * tonumber(ARGV[3]) / 1000))
 local max_examined = tonumber(ARGV[4])

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::booking::idempotency;
 use crate::http::AppState;
+use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
 
 /// Starts every chore; each stops when `stop` changes.
@@ -42,6 +43,10 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
     chores.every("measured rates", Duration::from_secs(1), state, |state| async move {
         let queues = state.catalog.queue_names(&state.config.queue.default_queue);
         Ok(state.scheduler.refresh_rates(&queues).await?)
+    });
+    // Booking latency for adaptive admission, gathered across instances in Redis.
+    chores.every("booking health", adaptive::REPORT_EVERY, state, |state| async move {
+        Ok(state.booking_health.report().await?)
     });
     chores.every("new users", Duration::from_secs(1), state, |state| async move {
         state.users.refresh(&state.background_db).await?;

@@ -144,6 +144,11 @@ pub struct QueueConfig {
     #[arg(long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
     pub join_rate_limit: u32,
 
+    /// Seconds of booking latency the adaptive admission step judges (1-7).
+    #[arg(long, env = "BOXOFFICE_ADAPTIVE_WINDOW_S", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=7))]
+    pub adaptive_window_s: u64,
+
     /// Run the admission scheduler in this instance.
     #[arg(long = "scheduler", env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_scheduler: bool,

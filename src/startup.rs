@@ -24,7 +24,7 @@ use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
 use crate::identity::IdentityVerifier;
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{Gate, Line, Scheduler, Settings, TokenSigner};
+use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -91,6 +91,7 @@ impl Application {
         let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
         let settings = Settings::new(redis.clone(), keys.clone(), queue_config_for_settings);
+        let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
         let catalog = Catalog::new(background_pool.clone());
         catalog.reload().await?;
         let sold = SoldSeats::new(database.clone(), redis.clone(), keys.clone());
@@ -132,6 +133,7 @@ impl Application {
             scheduler,
             gate,
             settings,
+            booking_health,
             catalog,
             catalog_editor,
             sold,

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api;
+mod booking_latency;
 pub(crate) mod client_ip;
 pub(crate) mod error;
 mod extract;
@@ -22,7 +23,7 @@ mod state;
 mod v1;
 pub(crate) mod views;
 
-use axum::Router;
+use axum::{Extension, Router};
 
 pub(crate) use error::Error;
 pub use state::{AppContext, AppState};
@@ -37,7 +38,11 @@ pub(crate) fn router(state: AppState) -> Router {
     // from outside would answer 503 while its statement might still commit.
     let queue = api::queue_router().merge(v1::queue_router());
     let money = api::money_router().merge(v1::money_router());
-    let booking = middleware::with_deadline(api::router().merge(v1::router()), config).merge(money);
+    // The hold and payment routes time themselves for adaptive admission
+    // (`booking_latency`), which needs the state as an extension.
+    let booking = middleware::with_deadline(api::router().merge(v1::router()), config)
+        .merge(money)
+        .layer(Extension(state.clone()));
     let operations = middleware::with_deadline(health::router().merge(ops::router()).merge(admin::router()), config);
     let app = queue
         .merge(booking)

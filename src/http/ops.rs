@@ -69,6 +69,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         gauge!(m::QUEUE_STATE, &label).set(state_code);
         gauge!(m::QUEUE_MAX_ACTIVE, &label).set(settings.max_active as f64);
         gauge!(m::QUEUE_RATE_SETTING, &label).set(settings.admit_rate as f64);
+        let adaptive = stats.adaptive.as_ref().filter(|_| settings.adaptive.is_some());
+        let in_use = adaptive.map_or(settings.admit_rate, |status| status.rate);
+        gauge!(m::QUEUE_RATE_IN_USE, &label).set(in_use as f64);
+        let p99_ms = adaptive.map_or(0, |status| status.p99_ms);
+        gauge!(m::QUEUE_BOOKING_P99, &label).set(p99_ms as f64 / 1000.0);
         counter!(m::QUEUE_JOINED, &label).absolute(stats.joined);
         counter!(m::QUEUE_ADMITTED, &label).absolute(stats.admitted);
         counter!(m::QUEUE_ABANDONED, &label).absolute(stats.abandoned);

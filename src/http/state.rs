@@ -10,7 +10,7 @@ use super::views::LocalClock;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
-use crate::queue::{Gate, Line, Scheduler, Settings};
+use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings};
 use crate::store::probe::Probes;
 use crate::store::redis::Redis;
 use crate::users::UserDirectory;
@@ -48,6 +48,7 @@ pub struct AppContext {
     pub scheduler: Scheduler,
     pub(crate) gate: Gate,
     pub(crate) settings: Settings,
+    pub(crate) booking_health: Arc<BookingHealth>,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_editor: CatalogEditor,
     pub(crate) sold: SoldSeats,

@@ -1,11 +1,12 @@
 //! The waiting queue: fair first-come places in Redis, signed tokens, admission
 //! at a controlled rate, and the gate that lets only admitted users book.
 //!
-//! Three services, wired together in `startup`:
+//! The services, wired together in `startup`:
 //! - [`Line`] (`line.rs`): join a queue and poll the place, with an ETA;
 //! - [`Scheduler`] (`scheduler.rs`): the admission step and the queue's live figures;
 //! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
-//! - [`Settings`] (`settings.rs`): the live settings operators change.
+//! - [`Settings`] (`settings.rs`): the live settings operators change;
+//! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
 //! Invariants, all kept inside Lua scripts so they hold across any number of
 //! gateway instances:
@@ -16,6 +17,7 @@
 //!
 //! Join and poll are one EVALSHA each and never touch Postgres.
 
+pub(crate) mod adaptive;
 pub(crate) mod gate;
 pub(crate) mod line;
 pub(crate) mod pacing;
@@ -27,10 +29,11 @@ pub(crate) mod token;
 use redis::RedisError;
 
 use crate::users::UnknownUser;
+pub(crate) use adaptive::BookingHealth;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
 pub use line::{Line, Ticket, TokenState};
-pub use scheduler::{AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
+pub use scheduler::{AdaptiveStatus, AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
 pub(crate) use settings::Settings;
 pub use token::{QueueToken, TokenSigner};
 

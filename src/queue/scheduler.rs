@@ -8,11 +8,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::adaptive::{CONTROL_PERIOD_MS, MIN_SAMPLES};
 use super::rates::MeasuredRates;
 use super::QueueError;
 use crate::config::QueueConfig;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::store::scripts::adapt::{self, Control, Decision};
 use crate::store::scripts::admit::{self, StepLimits};
 use crate::store::scripts::open_queue;
 
@@ -55,6 +57,21 @@ pub struct QueueStats {
     pub abandoned: u64,
     pub expired: u64,
     pub completed: u64,
+    /// The adaptive controller's last step; `None` before its first.
+    pub adaptive: Option<AdaptiveStatus>,
+}
+
+/// The adaptive controller's last step, as kept in the stats hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdaptiveStatus {
+    /// The admission rate it set, users/s.
+    pub rate: u64,
+    /// Booking p99 over the window it judged (to within 25%, rounded up), ms.
+    pub p99_ms: u64,
+    pub samples: u64,
+    pub errors: u64,
+    /// `up`, `down` or `hold`.
+    pub decision: String,
 }
 
 #[derive(Clone)]
@@ -104,6 +121,18 @@ impl Scheduler {
         let placed = open_queue::run(&mut redis, &keys).await?;
         if placed > 0 {
             tracing::info!(queue, placed, "queue opened: the pre-queue is placed by lot");
+        }
+        // A queue in adaptive mode first has its rate set from booking health.
+        let control = Control {
+            window_s: self.config.adaptive_window_s,
+            period_ms: CONTROL_PERIOD_MS,
+            min_samples: MIN_SAMPLES,
+            default_rate: limits.rate,
+        };
+        let adapted = adapt::run(&mut redis, &keys, &control).await?;
+        if adapted.decision == Decision::Down {
+            tracing::info!(queue, decision = ?adapted.decision, rate = adapted.rate, p99_ms = adapted.p99_ms,
+                samples = adapted.samples, errors = adapted.errors, "adaptive admission rate");
         }
         let reply = admit::run(&mut redis, &keys, &step).await?;
         self.rates.remember(queue, reply.measured_rate);
@@ -188,6 +217,13 @@ impl Scheduler {
             abandoned: count("abandoned"),
             expired: count("expired"),
             completed: count("completed"),
+            adaptive: counters.get("adaptive_decision").map(|decision| AdaptiveStatus {
+                rate: count("adaptive_rate"),
+                p99_ms: count("adaptive_p99_ms"),
+                samples: count("adaptive_samples"),
+                errors: count("adaptive_errors"),
+                decision: decision.clone(),
+            }),
         })
     }
 }

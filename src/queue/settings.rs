@@ -39,14 +39,55 @@ impl QueueState {
     }
 }
 
-/// Adaptive admission: the rate follows the booking side's measured health.
+/// Adaptive admission: the rate follows the booking side's measured health
+/// (see `adaptive.rs` for the controller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Adaptive {
     /// Booking p99 (holds and payments) to stay under, ms.
     pub(crate) target_p99_ms: u64,
+    /// The floor and ceiling of the rate, users/s.
     pub(crate) min_rate: u64,
     pub(crate) max_rate: u64,
+    /// Added to the rate each second the back end is healthy; 0 = a twentieth of `max_rate`.
+    #[serde(default)]
+    pub(crate) increase_by: u64,
+    /// What a cut leaves of the rate, percent.
+    #[serde(default = "Adaptive::default_decrease_to_percent")]
+    pub(crate) decrease_to_percent: u64,
+    /// Share of failed bookings (5xx, cut off) that counts as unhealthy, percent.
+    #[serde(default = "Adaptive::default_max_error_percent")]
+    pub(crate) max_error_percent: u64,
+}
+
+impl Adaptive {
+    fn default_decrease_to_percent() -> u64 {
+        70
+    }
+
+    fn default_max_error_percent() -> u64 {
+        1
+    }
+
+    /// Checks the knobs and fills in `increase_by`; the error says what is wrong.
+    pub(crate) fn validated(mut self) -> Result<Self, &'static str> {
+        if self.target_p99_ms == 0 {
+            return Err("adaptive.targetP99Ms must be above 0");
+        }
+        if self.min_rate == 0 || self.min_rate > self.max_rate {
+            return Err("adaptive needs 1 <= minRate <= maxRate");
+        }
+        if !(1..=99).contains(&self.decrease_to_percent) {
+            return Err("adaptive.decreaseToPercent must be between 1 and 99");
+        }
+        if self.max_error_percent > 100 {
+            return Err("adaptive.maxErrorPercent must be between 0 and 100");
+        }
+        if self.increase_by == 0 {
+            self.increase_by = (self.max_rate / 20).max(1);
+        }
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +168,9 @@ impl Settings {
             changes.push(("adaptive_target_p99_ms", field(|a| a.target_p99_ms)));
             changes.push(("adaptive_min_rate", field(|a| a.min_rate)));
             changes.push(("adaptive_max_rate", field(|a| a.max_rate)));
+            changes.push(("adaptive_increase_by", field(|a| a.increase_by)));
+            changes.push(("adaptive_decrease_to_percent", field(|a| a.decrease_to_percent)));
+            changes.push(("adaptive_max_error_percent", field(|a| a.max_error_percent)));
         }
         let keys = self.keys.queue(queue);
         let mut redis = self.redis.connection().await?;
@@ -181,6 +225,11 @@ impl Settings {
                 target_p99_ms,
                 min_rate,
                 max_rate,
+                increase_by: number("adaptive_increase_by").unwrap_or((max_rate / 20).max(1)),
+                decrease_to_percent: number("adaptive_decrease_to_percent")
+                    .unwrap_or_else(Adaptive::default_decrease_to_percent),
+                max_error_percent: number("adaptive_max_error_percent")
+                    .unwrap_or_else(Adaptive::default_max_error_percent),
             }),
             _ => None,
         };

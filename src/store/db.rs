@@ -144,6 +144,7 @@ impl Db {
         if self.breaker.check().is_err() {
             return Err(DbError::Unavailable(None));
         }
+        let _waiting = WaitingAcquire::start();
         self.pool.acquire().await.map_err(|err| {
             if matches!(err, sqlx::Error::PoolTimedOut) {
                 metrics::counter!(crate::telemetry::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
@@ -173,5 +174,22 @@ impl Db {
                 Err(DbError::OutcomeUnknown(None))
             }
         }
+    }
+}
+
+/// Counts an acquire in the waiting-acquires gauge while it waits (also when
+/// its request is cut off and the wait dropped).
+struct WaitingAcquire;
+
+impl WaitingAcquire {
+    fn start() -> Self {
+        metrics::gauge!(crate::telemetry::metrics::DB_ACQUIRES_WAITING).increment(1.0);
+        WaitingAcquire
+    }
+}
+
+impl Drop for WaitingAcquire {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::telemetry::metrics::DB_ACQUIRES_WAITING).decrement(1.0);
     }
 }

@@ -15,6 +15,10 @@ use std::sync::{Arc, RwLock};
 /// measurements behind 32 are in loadtest/RESULTS.md.
 pub(crate) const META_BUCKET_SIZE: i64 = 32;
 
+/// Seconds in a queue's booking-health ring: the longest adaptive window is one
+/// less (the slot being written is the current second).
+pub(crate) const HEALTH_SLOTS: usize = 8;
+
 /// How long a queue's per-user records outlive their last write.
 pub(crate) const META_TTL_S: u64 = 24 * 3600;
 
@@ -41,6 +45,8 @@ pub(crate) struct QueueKeys {
     pub(crate) events: String,
     /// ZSET user id -> lottery ticket, of those who joined before the opening.
     pub(crate) prequeue: String,
+    /// HASHes of booking latency, one per second of a ring (see lua/queue_health.lua).
+    pub(crate) health: [String; HEALTH_SLOTS],
     /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
     pub(crate) meta_prefix: String,
 }
@@ -85,6 +91,7 @@ impl Keys {
             settings: format!("{tag}:settings"),
             events: format!("{tag}:events"),
             prequeue: format!("{tag}:prequeue"),
+            health: std::array::from_fn(|slot| format!("{tag}:health:{slot}")),
             meta_prefix: format!("{tag}:meta:"),
         }
     }
@@ -133,6 +140,8 @@ mod tests {
             &keys.settings,
             &keys.events,
             &keys.meta_prefix,
+            &keys.health[0],
+            &keys.health[HEALTH_SLOTS - 1],
         ] {
             assert!(key.starts_with("{bo:q:hero-autumn}:"), "{key}");
         }

@@ -21,6 +21,8 @@ pub const QUEUE_ETA_LAST: &str = "boxoffice_queue_eta_of_last_seconds";
 pub const QUEUE_STATE: &str = "boxoffice_queue_state";
 pub const QUEUE_MAX_ACTIVE: &str = "boxoffice_queue_max_active";
 pub const QUEUE_RATE_SETTING: &str = "boxoffice_queue_admit_rate_setting";
+pub const QUEUE_RATE_IN_USE: &str = "boxoffice_queue_admit_rate_in_use";
+pub const QUEUE_BOOKING_P99: &str = "boxoffice_queue_booking_p99_seconds";
 pub const QUEUE_JOINED: &str = "boxoffice_queue_joined_total";
 pub const QUEUE_ADMITTED: &str = "boxoffice_queue_admitted_total";
 pub const QUEUE_ABANDONED: &str = "boxoffice_queue_abandoned_total";
@@ -34,6 +36,7 @@ pub const DEPENDENCY_ERRORS: &str = "boxoffice_dependency_errors_total";
 pub const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
 pub const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
 pub const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
+pub const DB_ACQUIRES_WAITING: &str = "boxoffice_db_acquires_waiting";
 pub const KNOWN_USERS: &str = "boxoffice_known_users";
 pub const BUILD_INFO: &str = "boxoffice_build_info";
 
@@ -66,6 +69,7 @@ pub fn handle() -> &'static PrometheusHandle {
 /// first event makes `rate()` and the dashboard's panels blank instead of 0.
 fn zero_series() {
     metrics::counter!(DB_ACQUIRE_TIMEOUTS).absolute(0);
+    metrics::gauge!(DB_ACQUIRES_WAITING).set(0.0);
     metrics::counter!(SEATS_SOLD).absolute(0);
     for kind in ["DEPENDENCY_UNAVAILABLE", "OUTCOME_UNKNOWN", "TIMEOUT"] {
         metrics::counter!(DEPENDENCY_ERRORS, "kind" => kind).absolute(0);
@@ -95,6 +99,14 @@ fn describe() {
     describe_gauge!(QUEUE_STATE, "Queue state: 0 open, 1 paused, 2 closed.");
     describe_gauge!(QUEUE_MAX_ACTIVE, "Setting: most users active at once (0 = unlimited).");
     describe_gauge!(QUEUE_RATE_SETTING, "Setting: admissions per second (0 = unlimited).");
+    describe_gauge!(
+        QUEUE_RATE_IN_USE,
+        "Admissions per second the admission step uses: the setting, or in adaptive mode the controller's rate."
+    );
+    describe_gauge!(
+        QUEUE_BOOKING_P99,
+        "Adaptive mode: booking p99 (holds and payments, all instances) over the controller's window, seconds."
+    );
     describe_counter!(QUEUE_JOINED, "Places taken in line.");
     describe_counter!(QUEUE_ADMITTED, "Users admitted.");
     describe_counter!(QUEUE_ABANDONED, "Waiting users dropped for not polling.");
@@ -113,6 +125,10 @@ fn describe() {
     describe_counter!(
         DB_ACQUIRE_TIMEOUTS,
         "Waits for a pooled Postgres connection that ran out."
+    );
+    describe_gauge!(
+        DB_ACQUIRES_WAITING,
+        "Requests of this instance waiting for a pooled Postgres connection."
     );
     describe_gauge!(KNOWN_USERS, "Users in the in-memory directory.");
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");

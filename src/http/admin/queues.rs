@@ -66,6 +66,19 @@ struct QueueView {
     expired: u64,
     completed: u64,
     settings: SettingsView,
+    /// In adaptive mode: the rate the controller set and what it judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adaptive: Option<AdaptiveView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdaptiveView {
+    rate: u64,
+    p99_ms: u64,
+    samples: u64,
+    errors: u64,
+    decision: String,
 }
 
 async fn overview(state: &AppState, name: &str) -> Result<QueueView> {
@@ -90,6 +103,16 @@ async fn overview(state: &AppState, name: &str) -> Result<QueueView> {
         abandoned: stats.abandoned,
         expired: stats.expired,
         completed: stats.completed,
+        adaptive: stats
+            .adaptive
+            .filter(|_| settings.adaptive.is_some())
+            .map(|status| AdaptiveView {
+                rate: status.rate,
+                p99_ms: status.p99_ms,
+                samples: status.samples,
+                errors: status.errors,
+                decision: status.decision,
+            }),
         settings: SettingsView::new(settings, state.clock),
     })
 }
@@ -195,16 +218,17 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                         let adaptive: Adaptive = serde_json::from_value(other.clone()).map_err(|err| {
                             invalid(
                                 "INVALID_SETTING",
-                                format!("adaptive needs targetP99Ms, minRate and maxRate as whole numbers: {err}"),
+                                format!(
+                                    "adaptive needs targetP99Ms, minRate and maxRate (and may have increaseBy, \
+                                     decreaseToPercent, maxErrorPercent) as whole numbers: {err}"
+                                ),
                             )
                         })?;
-                        if adaptive.target_p99_ms == 0 || adaptive.min_rate > adaptive.max_rate {
-                            return Err(invalid(
-                                "INVALID_SETTING",
-                                "adaptive needs targetP99Ms > 0 and minRate <= maxRate",
-                            ));
-                        }
-                        Some(adaptive)
+                        Some(
+                            adaptive
+                                .validated()
+                                .map_err(|message| invalid("INVALID_SETTING", message))?,
+                        )
                     }
                 })
             }

@@ -2,11 +2,13 @@
 //! default queue's token.
 
 use axum::extract::State;
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::booking::payments::PaymentScope;
+use crate::http::booking_latency;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, IdempotencyKey, Path};
 use crate::http::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
@@ -20,14 +22,14 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/concerts/{concert_id}/schedules/{schedule_id}/seats", get(seats))
         .route(
             "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
-            post(reserve),
+            post(reserve).route_layer(from_fn(booking_latency::timed)),
         )
 }
 
 pub(super) fn payment_router() -> Router<AppState> {
     Router::new().route(
         "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
-        post(pay),
+        post(pay).route_layer(from_fn(booking_latency::timed)),
     )
 }
 

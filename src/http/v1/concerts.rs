@@ -2,11 +2,13 @@
 //! concert queue's token.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::middleware::from_fn;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{concert_date, user_of, Params};
+use crate::http::booking_latency;
 use crate::http::error::Result;
 use crate::http::extract::{self, OptionalJson, Query};
 use crate::http::gate::{ActiveToken, ConcertInPath};
@@ -16,7 +18,10 @@ use crate::http::views::{HoldView, SchedulesView, SeatsView};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/concerts/{code}", get(dates).patch(hold))
+        .route(
+            "/api/v1/concerts/{code}",
+            get(dates).merge(patch(hold).route_layer(from_fn(booking_latency::timed))),
+        )
         .route("/api/v1/concerts/{code}/seats", get(seats))
 }
 

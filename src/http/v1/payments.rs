@@ -2,11 +2,13 @@
 //! queue the token belongs to.
 
 use axum::extract::State;
+use axum::middleware::from_fn;
 use axum::routing::post;
 use axum::{Json, Router};
 
 use super::{user_of, Params};
 use crate::booking::payments::PaymentScope;
+use crate::http::booking_latency;
 use crate::http::error::Result;
 use crate::http::extract::{self, IdempotencyKey};
 use crate::http::gate::{ConcertOfToken, PaymentPass};
@@ -15,7 +17,10 @@ use crate::http::state::AppState;
 use crate::http::views::PaymentView;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/payments", post(pay))
+    Router::new().route(
+        "/api/v1/payments",
+        post(pay).route_layer(from_fn(booking_latency::timed)),
+    )
 }
 
 async fn pay(

@@ -6,10 +6,12 @@
 //! NOSCRIPT, so a restarted or flushed Redis needs no special handling;
 //! [`load_all`] warms the script cache at start-up.
 
+pub(crate) mod adapt;
 pub(crate) mod admit;
 pub(crate) mod check_active;
 pub(crate) mod expire_token;
 pub(crate) mod finalize_sale;
+pub(crate) mod health;
 pub(crate) mod hold_seats;
 pub(crate) mod open_queue;
 pub(crate) mod seat_state;
@@ -32,7 +34,7 @@ macro_rules! lua {
 }
 pub(crate) use lua;
 
-fn all() -> [&'static LazyLock<Script>; 11] {
+fn all() -> [&'static LazyLock<Script>; 13] {
     [
         &standing::SCRIPT,
         &check_active::SCRIPT,
@@ -45,6 +47,8 @@ fn all() -> [&'static LazyLock<Script>; 11] {
         &sweep_holds::SCRIPT,
         &settings::SCRIPT,
         &open_queue::SCRIPT,
+        &health::SCRIPT,
+        &adapt::SCRIPT,
     ]
 }
 
