@@ -11,37 +11,51 @@ const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "boxoffice", version, about = "Waiting-queue gateway and concert booking API")]
+#[command(next_help_heading = "Service")]
 pub struct Config {
     /// Address the HTTP server listens on.
-    #[arg(long = "addr", env = "BOXOFFICE_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        global = true,
+        long = "addr",
+        env = "BOXOFFICE_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub addr: String,
 
     /// Redis holding the queues, the seat holds and the live metrics.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        global = true,
+        long,
+        env = "REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
 
     /// Postgres holding the truth: users, seats, sales, balances, ledger. Created if missing.
     #[arg(
+        global = true,
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/boxoffice"
     )]
     pub database_url: String,
 
     /// Prefix of every Redis key, so deployments and parallel tests share one Redis.
-    #[arg(long, env = "BOXOFFICE_REDIS_PREFIX", default_value = "bo")]
+    #[arg(global = true, long, env = "BOXOFFICE_REDIS_PREFIX", default_value = "bo")]
     pub redis_prefix: String,
 
     /// HMAC secret that signs queue tokens. The default is for development only.
-    #[arg(long, env = "BOXOFFICE_TOKEN_SECRET", default_value = DEVELOPMENT_TOKEN_SECRET, hide_default_value = true)]
+    #[arg(global = true, long, env = "BOXOFFICE_TOKEN_SECRET", default_value = DEVELOPMENT_TOKEN_SECRET, hide_default_value = true, hide_env_values = true)]
     pub token_secret: String,
 
     /// Bearer token of the admin API (`/admin`). Unset: every admin route answers 403.
-    #[arg(long, env = "BOXOFFICE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(global = true, long, env = "BOXOFFICE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
     /// Zone of the local date-times in responses and requests, e.g. +09:00.
-    #[arg(long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
+    #[arg(global = true, long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
     pub timezone: FixedOffset,
 
     #[command(flatten)]
@@ -57,33 +71,38 @@ pub struct Config {
     pub limits: LimitsConfig,
 
     /// Requests running longer than this are cut off with 503.
-    #[arg(long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(global = true, long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
 
     /// Largest Postgres connection pool of one instance.
-    #[arg(long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    #[arg(global = true, long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
 
     /// Longest wait for a pooled Postgres connection before answering 503: how
     /// fast a dead database is reported, and how large a burst may queue.
-    #[arg(long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    #[arg(global = true, long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
     pub db_acquire_timeout_ms: u64,
 
     /// Postgres gives up on a statement (and any lock wait in it) after this
     /// long and rolls it back; the client waits half a second more for that
     /// answer before calling the outcome unknown.
-    #[arg(long, env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
     pub db_statement_timeout_ms: u64,
 
     /// How often each instance compares every schedule's sales in Postgres with
     /// Redis's sold set and repairs what differs (sales of the last seconds are
     /// re-applied every second besides). 0 turns both off: only for tests of
     /// the audit itself, never in service.
-    #[arg(long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
+    #[arg(global = true, long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
     pub reconcile_interval_ms: u64,
 
     /// Insert the demo concerts and users when the database holds no concerts.
-    #[arg(long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(global = true, long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,
 
     #[command(subcommand)]
@@ -104,76 +123,78 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Seeding {
     /// How many users to add.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "BOXOFFICE_SEED_USERS", default_value_t = 0)]
     pub users: u64,
     /// Also add the `bench-arena` concert with this many schedules (once).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "BOXOFFICE_SEED_ARENA_SCHEDULES", default_value_t = 0)]
     pub arena_schedules: u32,
     /// Seats per `bench-arena` schedule, 1000 won each.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, env = "BOXOFFICE_SEED_ARENA_SEATS", default_value_t = 500)]
     pub arena_seats: i32,
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Queue")]
 pub struct QueueConfig {
     /// Queue behind the /api/waiting-queue routes (/api/v1 uses one queue per concert code).
-    #[arg(long, env = "BOXOFFICE_DEFAULT_QUEUE", default_value = "default")]
+    #[arg(global = true, long, env = "BOXOFFICE_DEFAULT_QUEUE", default_value = "default")]
     pub default_queue: String,
 
     /// Most users admitted to the booking API at once, per queue.
-    #[arg(long, env = "BOXOFFICE_MAX_ACTIVE", default_value_t = 1000)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_ACTIVE", default_value_t = 1000)]
     pub max_active: u64,
 
     /// Users admitted per second, per queue, whatever the number of instances.
-    #[arg(long, env = "BOXOFFICE_ADMIT_RATE", default_value_t = 100)]
+    #[arg(global = true, long, env = "BOXOFFICE_ADMIT_RATE", default_value_t = 100)]
     pub admit_rate: u64,
 
     /// How often each instance runs the admission step.
-    #[arg(long, env = "BOXOFFICE_ADMIT_TICK_MS", default_value_t = 1000)]
+    #[arg(global = true, long, env = "BOXOFFICE_ADMIT_TICK_MS", default_value_t = 1000)]
     pub admit_tick_ms: u64,
 
     /// Lifetime of an active token, counted from admission.
-    #[arg(long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
+    #[arg(global = true, long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
     pub active_ttl_s: u64,
 
     /// A waiting user who has not polled for this long loses the place.
-    #[arg(long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
+    #[arg(global = true, long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
     pub idle_timeout_s: u64,
 
     /// Joins allowed per second per user id and per client IP; 0 turns the limit off.
-    #[arg(long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
+    #[arg(global = true, long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
     pub join_rate_limit: u32,
 
     /// Seconds of booking latency the adaptive admission step judges (1-7).
-    #[arg(long, env = "BOXOFFICE_ADAPTIVE_WINDOW_S", default_value_t = 5,
+    #[arg(global = true, long, env = "BOXOFFICE_ADAPTIVE_WINDOW_S", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=7))]
     pub adaptive_window_s: u64,
 
     /// Run the admission scheduler in this instance.
-    #[arg(long = "scheduler", env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(global = true, long = "scheduler", env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_scheduler: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Booking")]
 pub struct BookingConfig {
     /// How long a seat hold lasts before the seat is free again.
-    #[arg(long, env = "BOXOFFICE_HOLD_TTL_S", default_value_t = 300)]
+    #[arg(global = true, long, env = "BOXOFFICE_HOLD_TTL_S", default_value_t = 300)]
     pub hold_ttl_s: u64,
 
     /// Most seats one user may hold on one schedule.
-    #[arg(long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
     pub max_seats_per_user: u32,
 
     /// Largest single balance charge, in won.
-    #[arg(long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000)]
     pub max_charge: i64,
 
     /// Largest balance a user may hold, in won.
-    #[arg(long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000)]
     pub max_balance: i64,
 
     /// Require an active queue token on the open /api schedule and seat reads.
-    #[arg(long, env = "BOXOFFICE_READS_REQUIRE_TOKEN", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(global = true, long, env = "BOXOFFICE_READS_REQUIRE_TOKEN", default_value_t = false, action = clap::ArgAction::Set)]
     pub reads_require_token: bool,
 }
 
@@ -187,17 +208,27 @@ pub enum IdentityMode {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Identity")]
 pub struct IdentityConfig {
     /// `trusted-header` or `signed`; default `signed` when a key is set, else `trusted-header`.
-    #[arg(long = "identity", env = "BOXOFFICE_IDENTITY", value_enum)]
+    #[arg(global = true, long = "identity", env = "BOXOFFICE_IDENTITY", value_enum)]
     pub mode: Option<IdentityMode>,
 
     /// HS256 secret shared with the auth service that signs `X-Identity`.
-    #[arg(long = "identity-key", env = "BOXOFFICE_IDENTITY_KEY", hide_env_values = true)]
+    #[arg(
+        global = true,
+        long = "identity-key",
+        env = "BOXOFFICE_IDENTITY_KEY",
+        hide_env_values = true
+    )]
     pub key: Option<String>,
 
     /// PEM file of the auth service's public key (RSA for RS256, Ed25519 for EdDSA).
-    #[arg(long = "identity-public-key-file", env = "BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE")]
+    #[arg(
+        global = true,
+        long = "identity-public-key-file",
+        env = "BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE"
+    )]
     pub public_key_file: Option<String>,
 }
 
@@ -212,28 +243,35 @@ impl IdentityConfig {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Limits")]
 pub struct LimitsConfig {
     /// Position polls per second per client IP; 0 turns the limit off.
-    #[arg(long, env = "BOXOFFICE_POLL_RATE_LIMIT", default_value_t = 1000)]
+    #[arg(global = true, long, env = "BOXOFFICE_POLL_RATE_LIMIT", default_value_t = 1000)]
     pub poll_rate_limit: u32,
 
     /// Balance reads per second per client IP; 0 turns the limit off.
-    #[arg(long, env = "BOXOFFICE_READ_RATE_LIMIT", default_value_t = 100)]
+    #[arg(global = true, long, env = "BOXOFFICE_READ_RATE_LIMIT", default_value_t = 100)]
     pub read_rate_limit: u32,
 
     /// Most queue requests (joins and polls, both APIs) in flight at once in this
     /// instance; the excess is answered 503 OVERLOADED at once. 0 = no bound.
-    #[arg(long, env = "BOXOFFICE_MAX_INFLIGHT_QUEUE", default_value_t = 256)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_INFLIGHT_QUEUE", default_value_t = 256)]
     pub max_inflight_queue: usize,
 
     /// Most booking requests in flight at once in this instance (a safety net:
     /// admission already bounds how many users book). 0 = no bound.
-    #[arg(long, env = "BOXOFFICE_MAX_INFLIGHT_BOOKING", default_value_t = 4096)]
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_INFLIGHT_BOOKING", default_value_t = 4096)]
     pub max_inflight_booking: usize,
 
     /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
     /// Empty: the client IP is the connection's peer, whatever the headers say.
-    #[arg(long, env = "BOXOFFICE_TRUSTED_PROXIES", value_delimiter = ',', default_value = "")]
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub trusted_proxies: Vec<String>,
 }
 
@@ -280,5 +318,50 @@ mod tests {
         assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
         assert!(parse_offset("Asia/Seoul").is_err());
         assert!(parse_offset("+9").is_err());
+    }
+
+    /// Settings with no default, each because "unset" means something.
+    const UNSET_MEANS_SOMETHING: [&str; 4] = ["admin_token", "mode", "key", "public_key_file"];
+
+    #[test]
+    fn every_option_of_every_command_names_its_variable_and_default() {
+        use clap::CommandFactory;
+        let mut root = Config::command();
+        // Building propagates the settings to every subcommand's own help.
+        root.build();
+        let commands = std::iter::once(&root).chain(root.get_subcommands());
+        let mut checked = 0;
+        for command in commands {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_env().is_some(), "{} --{id} has no variable", command.get_name());
+                assert!(
+                    !arg.get_default_values().is_empty() || UNSET_MEANS_SOMETHING.contains(&id),
+                    "{} --{id} has no default",
+                    command.get_name()
+                );
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} options: are the settings missing from the subcommands?"
+        );
+    }
+
+    #[test]
+    fn settings_apply_before_or_after_the_command() {
+        let before = Config::try_parse_from(["boxoffice", "--admit-rate", "7", "seed", "--users", "3"]).unwrap();
+        let after = Config::try_parse_from(["boxoffice", "seed", "--users", "3", "--admit-rate", "7"]).unwrap();
+        for config in [before, after] {
+            assert_eq!(config.queue.admit_rate, 7);
+            assert!(matches!(config.command, Some(Command::Seed(Seeding { users: 3, .. }))));
+        }
+        let served = Config::try_parse_from(["boxoffice", "serve", "--redis-prefix", "x"]).unwrap();
+        assert_eq!(served.redis_prefix, "x");
+        assert!(Config::try_parse_from(["boxoffice", "--adaptive-window-s", "8"]).is_err());
     }
 }

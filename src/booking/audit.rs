@@ -15,6 +15,7 @@ use crate::store::db::{self, Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::Dependency;
+use crate::telemetry::progress::Progress;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct AuditReport {
@@ -66,7 +67,13 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
         config.db_statement_timeout_ms,
     );
     let auditor = Auditor::new(db, redis, Keys::new(&config.redis_prefix), catalog);
+    let progress = Progress::new("checking invariants", 0);
     let report = auditor.run().await?;
+    progress.finish(if report.ok {
+        "every invariant holds"
+    } else {
+        "violations found"
+    });
     println!("{}", serde_json::to_string_pretty(&report)?);
     anyhow::ensure!(report.ok, "{} invariant(s) violated", report.violations.len());
     Ok(())

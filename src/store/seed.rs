@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::db;
 use crate::config::{Config, Seeding};
+use crate::telemetry::progress::Progress;
 
 const DEMO_USERS: i64 = 1000;
 const SEATS_PER_SCHEDULE: i32 = 50;
@@ -73,22 +74,22 @@ pub async fn run(config: &Config, seeding: &Seeding) -> anyhow::Result<()> {
     db::migrate(&pool).await?;
     insert_demo_data_if_empty(&pool).await?;
     if seeding.users > 0 {
-        let started = std::time::Instant::now();
-        let ids = add_users(&pool, seeding.users).await?;
-        println!(
-            "added users {}..={} in {:.1?}",
-            ids.start(),
-            ids.end(),
-            started.elapsed()
-        );
+        let mut progress = Progress::new("seeding users", seeding.users);
+        let ids = add_users_reporting(&pool, seeding.users, |added| progress.advance(added)).await?;
+        progress.finish(&format!("added users {}..={}", ids.start(), ids.end()));
     }
     if seeding.arena_schedules > 0 {
-        match add_arena(&pool, seeding.arena_schedules, seeding.arena_seats).await? {
-            Some(concert_id) => println!(
+        let mut progress = Progress::new("seeding the arena", u64::from(seeding.arena_schedules));
+        let added = add_arena(&pool, seeding.arena_schedules, seeding.arena_seats, || {
+            progress.advance(1)
+        })
+        .await?;
+        match added {
+            Some(concert_id) => progress.finish(&format!(
                 "added concert {concert_id} `{ARENA_CODE}`: {} schedules of {} seats",
                 seeding.arena_schedules, seeding.arena_seats
-            ),
-            None => println!("`{ARENA_CODE}` already exists"),
+            )),
+            None => progress.finish(&format!("`{ARENA_CODE}` already exists")),
         }
     }
     Ok(())
@@ -167,7 +168,12 @@ const ARENA_CODE: &str = "bench-arena";
 
 /// Adds the `bench-arena` concert (schedules daily from 2032-01-01, seats at
 /// 1000 won) unless it exists; returns its id when added.
-async fn add_arena(pool: &PgPool, schedules: u32, seats_per_schedule: i32) -> anyhow::Result<Option<i64>> {
+async fn add_arena(
+    pool: &PgPool,
+    schedules: u32,
+    seats_per_schedule: i32,
+    mut on_schedule: impl FnMut(),
+) -> anyhow::Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(SEED_LOCK)
@@ -197,6 +203,7 @@ async fn add_arena(pool: &PgPool, schedules: u32, seats_per_schedule: i32) -> an
         .bind(seats_per_schedule)
         .execute(&mut *tx)
         .await?;
+        on_schedule();
     }
     tx.commit().await?;
     Ok(Some(concert_id))
@@ -216,7 +223,16 @@ async fn resync_identities(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
 /// Adds `count` users after the highest id, with zero balances, using COPY.
 /// Returns the id range added.
 pub async fn add_users(pool: &PgPool, count: u64) -> anyhow::Result<std::ops::RangeInclusive<i64>> {
-    const BATCH: i64 = 50_000;
+    add_users_reporting(pool, count, |_| {}).await
+}
+
+/// [`add_users`], calling `on_batch` with the number of users of each batch sent.
+async fn add_users_reporting(
+    pool: &PgPool,
+    count: u64,
+    mut on_batch: impl FnMut(u64),
+) -> anyhow::Result<std::ops::RangeInclusive<i64>> {
+    const BATCH: i64 = 20_000;
     let count = i64::try_from(count).context("too many users")?;
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -242,6 +258,7 @@ pub async fn add_users(pool: &PgPool, count: u64) -> anyhow::Result<std::ops::Ra
         let mut copy = tx.copy_in_raw("COPY balances (user_id) FROM STDIN").await?;
         copy.send(balances.into_bytes()).await?;
         copy.finish().await?;
+        on_batch(u64::try_from(end - start + 1).unwrap_or(0));
         start = end + 1;
     }
     resync_identities(&mut tx).await?;

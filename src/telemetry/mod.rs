@@ -1,7 +1,9 @@
 //! Structured logging (`RUST_LOG` decides what is kept, `info` when unset),
-//! metrics (`metrics.rs`) and the process's shutdown signal.
+//! metrics (`metrics.rs`), the progress of long commands (`progress.rs`) and
+//! the process's shutdown signal.
 
 pub mod metrics;
+pub(crate) mod progress;
 
 use tracing_subscriber::{fmt, EnvFilter};
 
