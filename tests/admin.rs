@@ -157,6 +157,63 @@ async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change
     second.stop().await;
 }
 
+/// Users admitted so far, as the admin API reports them.
+async fn admitted_so_far(app: &TestApp, queue: &str) -> u64 {
+    let view = json_of(
+        admin(app, reqwest::Method::GET, &format!("/admin/queues/{queue}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    view["admitted"].as_u64().expect("admitted")
+}
+
+#[tokio::test]
+async fn a_running_sale_follows_the_operator_within_a_tick_on_every_instance() {
+    let mut config = test_config();
+    config.admin_token = Some(ADMIN.into());
+    config.queue.run_scheduler = true;
+    config.queue.admit_tick_ms = 200;
+    config.queue.max_active = 0;
+    // Two gateways, both running admission on their own clocks.
+    let first = spawn_configured(config.clone()).await;
+    let second = spawn_configured(config).await;
+    let queue = first.default_queue();
+    patch(&first, &queue, json!({ "admitRate": 40 })).await;
+    for user in 1..=600 {
+        first.join(user).await;
+    }
+    let tick = std::time::Duration::from_millis(200);
+    let measure = |seconds: u64| {
+        let (first, queue) = (&first, &queue);
+        async move {
+            let before = admitted_so_far(first, queue).await;
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            admitted_so_far(first, queue).await - before
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let fast = measure(3).await;
+    assert!((100..=140).contains(&fast), "{fast} admitted in 3 s at 40/s");
+
+    patch(&second, &queue, json!({ "admitRate": 10 })).await;
+    tokio::time::sleep(tick).await;
+    let slow = measure(3).await;
+    assert!((20..=40).contains(&slow), "{slow} admitted in 3 s at 10/s");
+
+    patch(&second, &queue, json!({ "state": "paused" })).await;
+    tokio::time::sleep(tick).await;
+    let paused = measure(2).await;
+    assert_eq!(paused, 0, "admitted while paused");
+
+    patch(&first, &queue, json!({ "state": "open" })).await;
+    tokio::time::sleep(tick).await;
+    assert!(measure(2).await > 0, "resumed");
+    first.stop().await;
+    second.stop().await;
+}
+
 #[tokio::test]
 async fn a_closed_queue_refuses_newcomers_and_still_admits_its_line() {
     let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
