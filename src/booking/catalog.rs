@@ -190,6 +190,13 @@ impl Catalog {
             .collect()
     }
 
+    /// Every concert, by id.
+    pub(crate) fn concerts(&self) -> Vec<Arc<Concert>> {
+        let mut concerts: Vec<Arc<Concert>> = self.snapshot().concerts.values().cloned().collect();
+        concerts.sort_by_key(|concert| concert.id);
+        concerts
+    }
+
     /// Every queue: the default one and one per concert code, sorted.
     pub(crate) fn queue_names(&self, default_queue: &str) -> Vec<String> {
         let snapshot = self.snapshot();

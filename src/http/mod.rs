@@ -18,6 +18,7 @@ pub(crate) mod limits;
 pub(crate) mod listener;
 mod middleware;
 mod ops;
+mod pages;
 pub(crate) mod shedding;
 mod state;
 mod v1;
@@ -43,7 +44,13 @@ pub(crate) fn router(state: AppState) -> Router {
     let booking = middleware::with_deadline(api::router().merge(v1::router()), config)
         .merge(money)
         .layer(Extension(state.clone()));
-    let operations = middleware::with_deadline(health::router().merge(ops::router()).merge(admin::router()), config);
+    let operations = middleware::with_deadline(
+        health::router()
+            .merge(ops::router())
+            .merge(admin::router())
+            .merge(pages::router()),
+        config,
+    );
     let app = queue
         .merge(booking)
         .merge(operations)

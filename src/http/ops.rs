@@ -1,5 +1,6 @@
-//! For the operations team: live queue metrics for Prometheus and the audit of
-//! the business invariants.
+//! For the operations team: live queue metrics for Prometheus, the audit of
+//! the business invariants, and the open reads behind the `/ops` page (each
+//! queue's figures, sales, seat maps: no one's identity, so no token needed).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -11,7 +12,9 @@ use serde_json::json;
 use metrics::{counter, gauge};
 
 use super::error::Result;
+use super::extract::Path;
 use super::state::AppState;
+use super::views::operations::{self, ConcertSales, Holders, QueueView, SeatMap};
 use crate::queue::pacing;
 use crate::queue::settings::QueueState;
 use crate::telemetry::metrics as m;
@@ -20,6 +23,21 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/ops/invariants", get(invariants))
+        .route("/ops/queues", get(queues))
+        .route("/ops/sales", get(sales))
+        .route("/ops/schedules/{schedule_id}/seats", get(seats))
+}
+
+async fn queues(State(state): State<AppState>) -> Result<Json<Vec<QueueView>>> {
+    Ok(Json(operations::queue_views(&state).await?))
+}
+
+async fn sales(State(state): State<AppState>) -> Result<Json<Vec<ConcertSales>>> {
+    Ok(Json(operations::sales(&state).await?))
+}
+
+async fn seats(State(state): State<AppState>, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
+    Ok(Json(operations::seat_map(&state, schedule_id, Holders::Hidden).await?))
 }
 
 /// 200 with the report when every invariant holds; otherwise 409 with the

@@ -118,6 +118,75 @@ impl BookingHealth {
     }
 }
 
+/// Booking latency of one queue over the last seconds, all instances together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BookingLatency {
+    /// To within 25%, rounded up; 0 with no samples.
+    pub(crate) p99_ms: u64,
+    pub(crate) samples: u64,
+    pub(crate) errors: u64,
+}
+
+impl BookingLatency {
+    /// Reads the record's per-second hashes (`t`, `n`, `e`, buckets) of the
+    /// `window_s` seconds up to `now_s`: the same reading as `lua/queue_adapt.lua`.
+    fn of(slots: &[HashMap<String, String>], now_s: u64, window_s: u64) -> Self {
+        let mut buckets = [0_u64; LAST_BUCKET + 1];
+        let (mut samples, mut errors) = (0, 0);
+        for slot in slots {
+            let number = |field: &str| slot.get(field).and_then(|value| value.parse::<u64>().ok());
+            let Some(second) = number("t") else { continue };
+            if second > now_s || second + window_s <= now_s {
+                continue;
+            }
+            samples += number("n").unwrap_or(0);
+            errors += number("e").unwrap_or(0);
+            for (field, count) in slot {
+                if let (Ok(bucket), Ok(count)) = (field.parse::<usize>(), count.parse::<u64>()) {
+                    if let Some(total) = buckets.get_mut(bucket) {
+                        *total += count;
+                    }
+                }
+            }
+        }
+        let rank = (samples * 99).div_ceil(100);
+        let mut seen = 0;
+        let p99_ms = if samples == 0 {
+            0
+        } else {
+            (0_i32..)
+                .zip(buckets)
+                .find_map(|(bucket, count)| {
+                    seen += count;
+                    (seen >= rank).then(|| GROWTH.powi(bucket).ceil() as u64)
+                })
+                .unwrap_or(0)
+        };
+        BookingLatency {
+            p99_ms,
+            samples,
+            errors,
+        }
+    }
+}
+
+impl BookingHealth {
+    /// The queue's booking latency over the last `window_s` seconds, as every
+    /// instance reported it (whether or not the queue is adaptive).
+    pub(crate) async fn latency(&self, queue: &str, window_s: u64) -> Result<BookingLatency, QueueError> {
+        let keys = self.keys.queue(queue);
+        let mut pipe = redis::pipe();
+        for slot in &keys.health {
+            pipe.hgetall(slot);
+        }
+        let mut redis = self.redis.connection().await?;
+        // The ring's seconds are Redis's, so the window is judged by its clock.
+        let (now_s, _micros): (u64, u64) = redis::cmd("TIME").query_async(&mut redis).await?;
+        let slots: Vec<HashMap<String, String>> = pipe.query_async(&mut redis).await?;
+        Ok(BookingLatency::of(&slots, now_s, window_s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +200,31 @@ mod tests {
         assert_eq!(bucket_of(Duration::from_millis(170)), 24);
         assert_eq!(bucket_of(Duration::from_millis(211)), 24);
         assert_eq!(bucket_of(Duration::from_secs(3600)), LAST_BUCKET);
+    }
+
+    fn slot(second: u64, pairs: &[(&str, u64)]) -> HashMap<String, String> {
+        let mut slot: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        slot.insert("t".into(), second.to_string());
+        slot
+    }
+
+    #[test]
+    fn the_p99_is_read_from_the_window_only() {
+        // 100 samples now: 98 at bucket 10 (<= 10 ms), 2 at bucket 24 (<= 212 ms).
+        let now = slot(1000, &[("n", 100), ("e", 1), ("10", 98), ("24", 2)]);
+        // Slow samples from before the window count for nothing.
+        let old = slot(990, &[("n", 50), ("30", 50)]);
+        let latency = BookingLatency::of(&[now.clone(), old], 1000, 5);
+        assert_eq!(
+            latency,
+            BookingLatency {
+                p99_ms: 212,
+                samples: 100,
+                errors: 1
+            }
+        );
+        let fast = slot(999, &[("n", 1000), ("10", 1000)]);
+        assert_eq!(BookingLatency::of(&[now, fast], 1000, 5).p99_ms, 10);
+        assert_eq!(BookingLatency::of(&[], 1000, 5), BookingLatency::default());
     }
 }

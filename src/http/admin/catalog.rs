@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Admin;
 use crate::booking::catalog_editor::{NewConcert, NewSchedule};
-use crate::booking::holds::SeatHolding;
-use crate::booking::BookingError;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path};
 use crate::http::state::AppState;
+use crate::http::views::operations::{self, Holders, SeatMap};
 
 /// Bounds that keep one request's insert reasonable.
 const MAX_SCHEDULES: usize = 100;
@@ -153,71 +152,6 @@ async fn create(
     ))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeatRow {
-    seat_id: i64,
-    seat_number: i32,
-    seat_price: i64,
-    /// `free`, `held` or `sold`.
-    state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    held_by: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    held_until: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeatMap {
-    schedule_id: i64,
-    concert_id: i64,
-    schedule_at: String,
-    free: usize,
-    held: usize,
-    sold: i64,
-    revenue: i64,
-    seats: Vec<SeatRow>,
-}
-
 async fn seat_map(State(state): State<AppState>, _: Admin, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
-    let schedule = state
-        .catalog
-        .schedule_by_id(schedule_id)
-        .ok_or(BookingError::ScheduleNotFound)?;
-    let (details, (sold, revenue)) =
-        tokio::try_join!(state.holds.seat_details(&schedule), state.sold.sales(schedule_id))?;
-    let mut seats = Vec::with_capacity(details.len());
-    let (mut free, mut held) = (0, 0);
-    for detail in details {
-        let (label, held_by, held_until) = match detail.state {
-            SeatHolding::Free => {
-                free += 1;
-                ("free", None, None)
-            }
-            SeatHolding::Held { user_id, until } => {
-                held += 1;
-                ("held", Some(user_id), Some(state.clock.format(until)))
-            }
-            SeatHolding::Sold => ("sold", None, None),
-        };
-        seats.push(SeatRow {
-            seat_id: detail.seat.id,
-            seat_number: detail.seat.number,
-            seat_price: detail.seat.price,
-            state: label,
-            held_by,
-            held_until,
-        });
-    }
-    Ok(Json(SeatMap {
-        schedule_id,
-        concert_id: schedule.concert_id,
-        schedule_at: state.clock.format(schedule.starts_at),
-        free,
-        held,
-        sold,
-        revenue,
-        seats,
-    }))
+    Ok(Json(operations::seat_map(&state, schedule_id, Holders::Shown).await?))
 }

@@ -4,16 +4,16 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Admin;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path, Query};
 use crate::http::state::AppState;
+use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::http::views::LocalClock;
-use crate::queue::pacing;
-use crate::queue::settings::{Adaptive, QueueSettings, QueueState, SettingsEvent, SettingsPatch};
+use crate::queue::settings::{Adaptive, SettingsEvent, SettingsPatch};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -22,103 +22,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/queues/{queue}/events", get(events))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SettingsView {
-    state: QueueState,
-    max_active: u64,
-    admit_rate: u64,
-    opens_at: Option<String>,
-    adaptive: Option<Adaptive>,
-}
-
-impl SettingsView {
-    fn new(settings: QueueSettings, clock: LocalClock) -> Self {
-        SettingsView {
-            state: settings.state,
-            max_active: settings.max_active,
-            admit_rate: settings.admit_rate,
-            opens_at: settings.opens_at.map(|at| clock.format(at)),
-            adaptive: settings.adaptive,
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AdmittedPerSecond {
-    last10s: f64,
-    last60s: f64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QueueView {
-    name: String,
-    state: QueueState,
-    waiting: u64,
-    active: u64,
-    admitted_per_second: AdmittedPerSecond,
-    eta_seconds_of_last: u64,
-    joined: u64,
-    admitted: u64,
-    abandoned: u64,
-    expired: u64,
-    completed: u64,
-    settings: SettingsView,
-    /// In adaptive mode: the rate the controller set and what it judged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    adaptive: Option<AdaptiveView>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AdaptiveView {
-    rate: u64,
-    p99_ms: u64,
-    samples: u64,
-    errors: u64,
-    decision: String,
-}
-
-async fn overview(state: &AppState, name: &str) -> Result<QueueView> {
-    let (stats, settings) = tokio::try_join!(state.scheduler.stats(name), state.settings.get(name))?;
-    let rate = if stats.admission_rate > 0.0 {
-        stats.admission_rate
-    } else {
-        settings.admit_rate as f64
-    };
-    Ok(QueueView {
-        name: name.to_string(),
-        state: settings.state,
-        waiting: stats.waiting,
-        active: stats.active,
-        admitted_per_second: AdmittedPerSecond {
-            last10s: stats.admission_rate,
-            last60s: stats.admission_rate_60,
-        },
-        eta_seconds_of_last: pacing::eta_seconds(stats.waiting, rate),
-        joined: stats.joined,
-        admitted: stats.admitted,
-        abandoned: stats.abandoned,
-        expired: stats.expired,
-        completed: stats.completed,
-        adaptive: stats
-            .adaptive
-            .filter(|_| settings.adaptive.is_some())
-            .map(|status| AdaptiveView {
-                rate: status.rate,
-                p99_ms: status.p99_ms,
-                samples: status.samples,
-                errors: status.errors,
-                decision: status.decision,
-            }),
-        settings: SettingsView::new(settings, state.clock),
-    })
-}
-
 /// The queue named in the path, provided there is one: the default queue or a concert's.
-fn known_queue(state: &AppState, name: &str) -> Result<String> {
+pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
     let known = state.catalog.queue_names(&state.config.queue.default_queue);
     if known.iter().any(|queue| queue == name) {
         Ok(name.to_string())
@@ -131,16 +36,12 @@ fn known_queue(state: &AppState, name: &str) -> Result<String> {
 }
 
 async fn queues(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<QueueView>>> {
-    let mut views = Vec::new();
-    for name in state.catalog.queue_names(&state.config.queue.default_queue) {
-        views.push(overview(&state, &name).await?);
-    }
-    Ok(Json(views))
+    Ok(Json(operations::queue_views(&state).await?))
 }
 
 async fn queue(State(state): State<AppState>, _: Admin, Path(name): Path<String>) -> Result<Json<QueueView>> {
     let name = known_queue(&state, &name)?;
-    Ok(Json(overview(&state, &name).await?))
+    Ok(Json(operations::queue_view(&state, &name).await?))
 }
 
 async fn change(

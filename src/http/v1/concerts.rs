@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{concert_date, user_of, Params};
 use crate::http::booking_latency;
@@ -23,6 +23,49 @@ pub(super) fn router() -> Router<AppState> {
             get(dates).merge(patch(hold).route_layer(from_fn(booking_latency::timed))),
         )
         .route("/api/v1/concerts/{code}/seats", get(seats))
+        .route("/api/v1/concerts", get(list))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConcertListing {
+    concert_id: i64,
+    concert_code: String,
+    concert_name: String,
+    schedules: Vec<DateListing>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DateListing {
+    concert_date_id: i64,
+    schedule_at: String,
+}
+
+/// Every concert and its dates, from the in-memory catalog: what a fan picks
+/// from before joining a concert's line (an extra route beside seed 004's).
+/// Free-seat counts stay behind the token, as in `GET /api/v1/concerts/{code}`.
+async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
+    let concerts = state.catalog.concerts();
+    Json(
+        concerts
+            .into_iter()
+            .map(|concert| ConcertListing {
+                concert_id: concert.id,
+                concert_code: concert.code.clone(),
+                concert_name: concert.name.clone(),
+                schedules: state
+                    .catalog
+                    .schedules_of(&concert)
+                    .iter()
+                    .map(|schedule| DateListing {
+                        concert_date_id: schedule.id,
+                        schedule_at: state.clock.format(schedule.starts_at),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 //! translates the domain's answers through these; neither defines its own.
 
 mod booking;
+pub(crate) mod operations;
 mod queue;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};

@@ -1,0 +1,105 @@
+//! The pages served from the binary itself: `/waiting-room` for fans, `/ops`
+//! for the operations team, and their assets under `/assets/`. No CDN, no
+//! internet: every file of `web/` is embedded at build time (`rust-embed`),
+//! and read from `web/` on disk in debug builds, so a frontend developer edits
+//! a page and reloads it without rebuilding the server.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rust_embed::Embed;
+use serde::Serialize;
+
+use super::error::Error;
+use super::extract::Path;
+use super::state::AppState;
+
+#[derive(Embed)]
+#[folder = "web/"]
+struct Web;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/waiting-room",
+            get(|headers: HeaderMap| async move { file("waiting-room.html", &headers) }),
+        )
+        .route(
+            "/ops",
+            get(|headers: HeaderMap| async move { file("ops.html", &headers) }),
+        )
+        .route("/assets/{*path}", get(asset))
+        .route("/waiting-room/config.json", get(config))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageConfig {
+    /// A waiting user who stops polling this long loses the place.
+    idle_timeout_seconds: u64,
+    /// How long a seat hold lasts.
+    hold_seconds: u64,
+    max_seats_per_user: u32,
+    /// The queue behind `/api/waiting-queue`.
+    default_queue: String,
+}
+
+/// What the fan's page needs to know of the server's settings.
+async fn config(State(state): State<AppState>) -> Json<PageConfig> {
+    Json(PageConfig {
+        idle_timeout_seconds: state.config.queue.idle_timeout_s,
+        hold_seconds: state.config.booking.hold_ttl_s,
+        max_seats_per_user: state.config.booking.max_seats_per_user,
+        default_queue: state.config.queue.default_queue.clone(),
+    })
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    file(&format!("assets/{path}"), &headers)
+}
+
+fn file(path: &str, request: &HeaderMap) -> Response {
+    // Only names inside `web/`: in a debug build `Web::get` reads the disk, so
+    // a `..` (from an encoded slash, say) must never reach it.
+    let inside = !path.split(['/', '\\']).any(|part| part == ".." || part.is_empty());
+    let Some(found) = inside.then(|| Web::get(path)).flatten() else {
+        return Error::NotFound {
+            code: "ASSET_NOT_FOUND",
+            message: format!("no file `{path}`"),
+        }
+        .into_response();
+    };
+    let etag = format!("\"{}\"", hex::encode(&found.metadata.sha256_hash()[..8]));
+    if request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|presented| presented.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type(path))),
+        // Pages and assets change with the binary: revalidate, cheaply, by ETag.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\"")),
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (headers, found.data).into_response()
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,161 @@
+//! The open reads behind the `/ops` and `/waiting-room` pages, and the pages
+//! themselves: figures without anyone's identity, and files only from `web/`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_error, json_of, spawn_app_with, TestApp};
+use serde_json::Value;
+
+const ADMIN: &str = "ops-team-token";
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    json_of(response).await
+}
+
+fn default_queue_of(queues: &Value) -> &Value {
+    queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|queue| queue["name"] == "default")
+        .expect("the default queue")
+}
+
+#[tokio::test]
+async fn the_open_reads_show_every_figure_and_nobodys_identity() {
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    let token = app.active_token(7).await;
+    app.charge(7, 10_000).await;
+    assert_eq!(
+        app.reserve(&token, 1, 1, 7, &[3, 4]).send().await.unwrap().status(),
+        200
+    );
+
+    // Seat 3 and 4 are held: the open map says so, and not by whom.
+    let open_map = get(&app, "/ops/schedules/1/seats").await;
+    let seat3 = &open_map["seats"][2];
+    assert_eq!(
+        (seat3["seatNumber"].as_i64(), seat3["state"].as_str()),
+        (Some(3), Some("held"))
+    );
+    assert!(
+        seat3.get("heldBy").is_none() && seat3.get("heldUntil").is_none(),
+        "{seat3}"
+    );
+    assert_eq!(open_map["held"], 2);
+    let admin_map = json_of(
+        app.client
+            .get(app.url("/admin/schedules/1/seats"))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(admin_map["seats"][2]["heldBy"], 7, "the admin map names the holder");
+
+    assert_eq!(app.pay(&token, 1, 1, 7).send().await.unwrap().status(), 200);
+    let sales = get(&app, "/ops/sales").await;
+    let concert = &sales[0];
+    let schedule = &concert["schedules"][0];
+    assert_eq!(
+        (concert["concertId"].as_i64(), schedule["scheduleId"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (schedule["sold"].as_i64(), schedule["held"].as_i64()),
+        (Some(2), Some(0))
+    );
+    assert!(schedule["revenue"].as_i64().unwrap() > 0, "{schedule}");
+    assert_eq!(
+        schedule["free"].as_i64().unwrap() + 2,
+        schedule["seats"].as_i64().unwrap()
+    );
+
+    // The hold and the payment were timed into the queue's booking figures
+    // (reported to Redis twice a second).
+    let started = Instant::now();
+    let booking = loop {
+        let queues = get(&app, "/ops/queues").await;
+        let booking = default_queue_of(&queues)["booking"].clone();
+        if booking["samples"].as_u64() >= Some(2) || started.elapsed() > Duration::from_secs(5) {
+            break booking;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(booking["samples"], 2, "{booking}");
+    assert_eq!(booking["errors"], 0);
+    assert!(booking["p99Ms"].as_u64().unwrap() >= 1, "{booking}");
+    let queues = get(&app, "/ops/queues").await;
+    let default = default_queue_of(&queues);
+    assert_eq!(default["admitted"], 1);
+    assert_eq!(default["admitRateInUse"], default["settings"]["admitRate"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_fan_finds_every_concert_and_the_settings_that_pace_the_page() {
+    let app = spawn_app_with(|config| config.queue.idle_timeout_s = 240).await;
+    let concerts = get(&app, "/api/v1/concerts").await;
+    let codes: Vec<&str> = concerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|concert| concert["concertCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 3, "{concerts}");
+    assert!(codes.contains(&"hero-autumn"));
+    let first_date = &concerts[0]["schedules"][0];
+    assert!(first_date["concertDateId"].is_i64() && first_date["scheduleAt"].is_string());
+
+    let config = get(&app, "/waiting-room/config.json").await;
+    assert_eq!(config["idleTimeoutSeconds"], 240);
+    assert_eq!(config["maxSeatsPerUser"], app.config.booking.max_seats_per_user);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_and_assets_come_only_from_the_embedded_folder() {
+    let app = spawn_app_with(|_| {}).await;
+    for page in ["/ops", "/waiting-room"] {
+        let response = app.client.get(app.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/html; charset=utf-8"
+        );
+        let etag = response.headers()["etag"].clone();
+        assert!(response.text().await.unwrap().contains("<html"), "{page}");
+        let again = app
+            .client
+            .get(app.url(page))
+            .header("If-None-Match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{page} unchanged is not sent again");
+    }
+    let script = app.client.get(app.url("/assets/ops.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    // An encoded slash reaches the handler as `../src/main.rs`: refused.
+    for missing in [
+        "/assets/nothing.js",
+        "/assets/..%2fsrc%2fmain.rs",
+        "/assets/%2fetc%2fpasswd",
+    ] {
+        let response = app.client.get(app.url(missing)).send().await.unwrap();
+        assert_error(response, 404, "ASSET_NOT_FOUND").await;
+    }
+    // A plain `..` is resolved by the client before it is sent: nothing outside either.
+    let response = app.client.get(app.url("/assets/../Cargo.toml")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    app.stop().await;
+}
