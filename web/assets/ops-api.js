@@ -1,0 +1,99 @@
+// Talking to the server: the open /ops reads and the admin API, with the
+// server's {code, message} error body surfaced as an ApiError, plus the admin
+// token kept in sessionStorage only (gone when the tab closes).
+
+const TOKEN_KEY = 'boxoffice.ops.adminToken';
+const TIMEOUT_MS = 8000;
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+
+  // What an operator reads: the server's code and its message.
+  describe() {
+    return this.code ? `${this.code}: ${this.message}` : this.message;
+  }
+}
+
+export async function request(method, path, { token, body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: abort.signal,
+      cache: 'no-store',
+    });
+  } catch (err) {
+    const why = err.name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : 'the server cannot be reached';
+    throw new ApiError(0, 'NETWORK', `${method} ${path}: ${why}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // a proxy's HTML error page, say: report the status alone
+  }
+  if (!response.ok) {
+    const code = data && typeof data.code === 'string' ? data.code : `HTTP_${response.status}`;
+    const message = data && typeof data.message === 'string' ? data.message : `${method} ${path} answered ${response.status}`;
+    throw new ApiError(response.status, code, message);
+  }
+  return data;
+}
+
+export const openReads = {
+  queues: () => request('GET', '/ops/queues'),
+  sales: () => request('GET', '/ops/sales'),
+  seats: (scheduleId) => request('GET', `/ops/schedules/${encodeURIComponent(scheduleId)}/seats`),
+};
+
+export const admin = {
+  queues: (token) => request('GET', '/admin/queues', { token }),
+  change: (token, queue, patch) =>
+    request('PATCH', `/admin/queues/${encodeURIComponent(queue)}`, { token, body: patch }),
+  events: (token, queue, count = 20) =>
+    request('GET', `/admin/queues/${encodeURIComponent(queue)}/events?count=${count}`, { token }),
+  seats: (token, scheduleId) => request('GET', `/admin/schedules/${encodeURIComponent(scheduleId)}/seats`, { token }),
+};
+
+// sessionStorage can throw (storage disabled); the page then keeps the token in memory.
+let memoryToken = null;
+
+export const tokenStore = {
+  get() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
+    } catch {
+      return memoryToken;
+    }
+  },
+  set(value) {
+    memoryToken = value;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, value);
+    } catch {
+      // kept in memory only
+    }
+  },
+  clear() {
+    memoryToken = null;
+    try {
+      sessionStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // nothing stored
+    }
+  },
+};

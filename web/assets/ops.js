@@ -1,0 +1,211 @@
+// The /ops page: polls the open reads, keeps 10 minutes of history in memory,
+// and, once the admin token is typed in, enables the controls. Polling stops
+// while the tab is hidden so a forgotten tab costs the server nothing.
+
+import { admin, openReads, tokenStore } from './ops-api.js';
+import { Controls } from './ops-controls.js';
+import { fmtClock } from './ops-format.js';
+import { History, QueueDetail, QueueTable } from './ops-queues.js';
+import { Sales } from './ops-sales.js';
+
+const QUEUE_EVERY_MS = 1500;
+const SALES_EVERY_MS = 5000;
+const SEATS_EVERY_MS = 3000;
+const EVENTS_EVERY_MS = 5000;
+
+const $ = (id) => document.getElementById(id);
+
+const memory = new History();
+let queues = [];
+let selected = new URLSearchParams(location.hash.slice(1)).get('queue');
+let token = tokenStore.get();
+
+const table = new QueueTable($('queue-rows'), (name) => select(name, true));
+const detail = new QueueDetail({
+  name: $('detail-name'),
+  state: $('detail-state'),
+  flagsNode: $('detail-flags'),
+  tiles: $('detail-tiles'),
+  charts: $('charts'),
+});
+const controls = new Controls({
+  fieldset: $('controls'),
+  note: $('controls-note'),
+  status: $('controls-status'),
+  error: $('controls-error'),
+  events: $('events'),
+  dialog: $('confirm-close'),
+  adaptiveStatus: $('adaptive-status'),
+  getToken: () => token,
+  onChanged: () => {
+    pollQueues();
+    controls.refreshEvents();
+  },
+  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+});
+const sales = new Sales({
+  totals: $('sales-totals'),
+  tbody: $('sales-rows'),
+  seatmap: $('seatmap'),
+  getToken: () => token,
+  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+});
+
+// The state is a live region, announced when it changes; the time beside it is not,
+// or a screen reader would read it out every poll.
+function setLive(state, text, time = '') {
+  $('live').dataset.state = state;
+  if ($('live-state').textContent !== text) $('live-state').textContent = text;
+  $('live-time').textContent = time;
+}
+
+function render() {
+  const now = Date.now();
+  if (!queues.length) return;
+  if (!selected || !queues.some((q) => q.name === selected)) selected = queues[0].name;
+  table.selected = selected;
+  table.render(queues, memory, now);
+  const q = queues.find((x) => x.name === selected);
+  detail.render(q, memory.samples(q.name), now);
+  controls.show(q);
+}
+
+function select(name, focus) {
+  if (name === selected) return;
+  selected = name;
+  window.history.replaceState(null, '', `#queue=${encodeURIComponent(name)}`);
+  render();
+  controls.refreshEvents();
+  if (focus) $('queue-detail').focus({ preventScroll: false });
+}
+
+// --- token -----------------------------------------------------------------
+
+function showTokenState() {
+  const has = Boolean(token);
+  $('token-form').hidden = has;
+  $('token-set').hidden = !has;
+  controls.setEnabled(has);
+  document.body.dataset.admin = has ? 'on' : 'off';
+}
+
+function forgetToken(message) {
+  token = null;
+  tokenStore.clear();
+  showTokenState();
+  const error = $('token-error');
+  error.hidden = !message;
+  error.textContent = message || '';
+  sales.refreshSeats();
+}
+
+$('token-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('token-input');
+  const candidate = input.value.trim();
+  if (!candidate) return;
+  const button = $('token-save');
+  button.disabled = true;
+  const error = $('token-error');
+  try {
+    // Check the token once before keeping it, so a typo is caught here and not at the first click.
+    await admin.queues(candidate);
+    token = candidate;
+    tokenStore.set(candidate);
+    input.value = '';
+    error.hidden = true;
+    showTokenState();
+    controls.refreshEvents();
+    sales.refreshSeats();
+    $('token-forget').focus();
+  } catch (err) {
+    error.hidden = false;
+    error.textContent = `Token not accepted: ${err.describe ? err.describe() : err}`;
+    input.focus();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('token-forget').addEventListener('click', () => {
+  forgetToken(null);
+  $('token-input').focus();
+});
+
+// --- polling ---------------------------------------------------------------
+
+let inFlight = false;
+let lastOk = null;
+
+async function pollQueues() {
+  if (inFlight) return;
+  inFlight = true;
+  try {
+    const answer = await openReads.queues();
+    const now = Date.now();
+    queues = answer;
+    memory.record(answer, now);
+    render();
+    lastOk = now;
+    setLive('ok', 'Live', `· updated ${fmtClock(now)}`);
+  } catch (err) {
+    const last = lastOk ? `· last update ${fmtClock(lastOk)}` : '';
+    setLive('error', `Cannot read the queues (${err.describe ? err.describe() : err}); retrying`, last);
+  } finally {
+    inFlight = false;
+  }
+}
+
+async function pollSales() {
+  try {
+    sales.render(await openReads.sales());
+  } catch (err) {
+    const rows = $('sales-rows');
+    if (rows.querySelector('td[colspan]')) rows.firstElementChild.firstElementChild.textContent = `Cannot read sales: ${err.describe()}`;
+  }
+}
+
+// Each loop schedules its next run only after the previous one finished: no pile-up on a slow server.
+function loop(fn, every) {
+  let timer = null;
+  const run = async () => {
+    timer = null;
+    if (document.hidden) return;
+    await fn();
+    if (!document.hidden && timer === null) timer = setTimeout(run, every);
+  };
+  return {
+    start() {
+      if (timer === null) run();
+    },
+    stop() {
+      clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
+
+const loops = [
+  loop(pollQueues, QUEUE_EVERY_MS),
+  loop(pollSales, SALES_EVERY_MS),
+  loop(() => sales.refreshSeats(), SEATS_EVERY_MS),
+  loop(() => controls.refreshEvents(), EVENTS_EVERY_MS),
+];
+
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) {
+    loops.forEach((l) => l.stop());
+    setLive('hidden', 'Paused while this tab is hidden');
+  } else {
+    loops.forEach((l) => l.start());
+  }
+});
+
+window.addEventListener('hashchange', () => {
+  const name = new URLSearchParams(location.hash.slice(1)).get('queue');
+  if (name && name !== selected) select(name, false);
+});
+
+showTokenState();
+if (document.hidden) setLive('hidden', 'Paused while this tab is hidden');
+loops.forEach((l) => l.start());
