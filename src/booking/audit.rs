@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 
 use super::catalog::{Catalog, Snapshot};
 use super::BookingError;
@@ -17,7 +18,7 @@ use crate::store::redis::Redis;
 use crate::store::Dependency;
 use crate::telemetry::progress::Progress;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditReport {
     pub(crate) ok: bool,
     pub(crate) seats_sold: i64,

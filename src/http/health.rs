@@ -12,11 +12,34 @@ use crate::store::probe::Health;
 use crate::store::Dependency;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/ready", get(ready))
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
+/// Liveness: 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "operations",
+    responses((status = 200, description = "the process runs", body = Object, example = json!({ "status": "ok" })))
+)]
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: Redis and Postgres both answer within 0.5 s.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "both stores answer",
+        body = Object,
+        example = json!({ "status": "ready", "checks": { "redis": "up", "postgres": "up" } })
+    ))
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     let Health {
         redis: redis_up,

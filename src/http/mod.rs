@@ -17,6 +17,7 @@ mod identity;
 pub(crate) mod limits;
 pub(crate) mod listener;
 mod middleware;
+mod openapi;
 mod ops;
 mod pages;
 pub(crate) mod shedding;
@@ -48,7 +49,8 @@ pub(crate) fn router(state: AppState) -> Router {
         health::router()
             .merge(ops::router())
             .merge(admin::router())
-            .merge(pages::router()),
+            .merge(pages::router())
+            .merge(openapi::router()),
         config,
     );
     let app = queue

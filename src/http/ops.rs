@@ -15,6 +15,7 @@ use super::error::Result;
 use super::extract::Path;
 use super::state::AppState;
 use super::views::operations::{self, ConcertSales, Holders, QueueView, SeatMap};
+use crate::booking::audit::AuditReport;
 use crate::queue::pacing;
 use crate::queue::settings::QueueState;
 use crate::telemetry::metrics as m;
@@ -28,20 +29,49 @@ pub(super) fn router() -> Router<AppState> {
         .route("/ops/schedules/{schedule_id}/seats", get(seats))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ops/queues",
+    operation_id = "opsQueues",
+    tag = "operations",
+    responses((status = 200, description = "every queue's figures and settings", body = Vec<QueueView>))
+)]
 async fn queues(State(state): State<AppState>) -> Result<Json<Vec<QueueView>>> {
     Ok(Json(operations::queue_views(&state).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ops/sales",
+    operation_id = "opsSales",
+    tag = "operations",
+    responses((status = 200, description = "every concert's seat counts and sales per schedule", body = Vec<ConcertSales>))
+)]
 async fn sales(State(state): State<AppState>) -> Result<Json<Vec<ConcertSales>>> {
     Ok(Json(operations::sales(&state).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ops/schedules/{schedule_id}/seats",
+    operation_id = "opsSeatMap",
+    tag = "operations",
+    params(("schedule_id" = i64, Path, description = "the schedule (concertDateId)", example = 1)),
+    responses((status = 200, description = "the seat map, without who holds what", body = SeatMap))
+)]
 async fn seats(State(state): State<AppState>, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
     Ok(Json(operations::seat_map(&state, schedule_id, Holders::Hidden).await?))
 }
 
 /// 200 with the report when every invariant holds; otherwise 409 with the
 /// error body every failure has (`code`, `message`) and the report beside it.
+#[utoipa::path(
+    get,
+    path = "/ops/invariants",
+    operation_id = "invariants",
+    tag = "operations",
+    responses((status = 200, description = "every invariant holds (409 INVARIANT_VIOLATED carries the same report)", body = AuditReport))
+)]
 async fn invariants(State(state): State<AppState>) -> Result<Response> {
     let report = state.auditor.run().await?;
     if report.ok {
@@ -61,6 +91,13 @@ async fn invariants(State(state): State<AppState>) -> Result<Response> {
 /// Prometheus text format, rendered by the metrics exporter. The per-queue
 /// figures live in Redis (the queue's scripts keep them, so every instance
 /// reports the same) and are copied in here, one pipeline per queue.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String))
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     for queue in state.catalog.queue_names(&state.config.queue.default_queue) {
         let figures = tokio::try_join!(state.scheduler.stats(&queue), state.settings.get(&queue));

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rust_embed::Embed;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::Error;
 use super::extract::Path;
@@ -22,19 +23,38 @@ struct Web;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/waiting-room",
-            get(|headers: HeaderMap| async move { file("waiting-room.html", &headers) }),
-        )
-        .route(
-            "/ops",
-            get(|headers: HeaderMap| async move { file("ops.html", &headers) }),
-        )
+        .route("/waiting-room", get(waiting_room))
+        .route("/ops", get(ops_page))
+        .route("/docs", get(docs))
         .route("/assets/{*path}", get(asset))
         .route("/waiting-room/config.json", get(config))
 }
 
-#[derive(Serialize)]
+/// The fan's page: join, wait, pick seats, pay.
+#[utoipa::path(get, path = "/waiting-room", operation_id = "waitingRoomPage", tag = "pages",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
+async fn waiting_room(headers: HeaderMap) -> Response {
+    file("waiting-room.html", &headers)
+}
+
+/// The operations team's page.
+#[utoipa::path(get, path = "/ops", operation_id = "opsPage", tag = "pages",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
+async fn ops_page(headers: HeaderMap) -> Response {
+    file("ops.html", &headers)
+}
+
+/// This API's documentation (Swagger UI, served from the binary, reading `/openapi.json`).
+#[utoipa::path(get, path = "/docs", operation_id = "docsPage", tag = "pages",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
+async fn docs(headers: HeaderMap) -> Response {
+    file("docs.html", &headers)
+}
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PageConfig {
     /// A waiting user who stops polling this long loses the place.
@@ -47,6 +67,8 @@ struct PageConfig {
 }
 
 /// What the fan's page needs to know of the server's settings.
+#[utoipa::path(get, path = "/waiting-room/config.json", operation_id = "waitingRoomConfig", tag = "pages",
+    responses((status = 200, description = "the settings the fan's page needs", body = PageConfig)))]
 async fn config(State(state): State<AppState>) -> Json<PageConfig> {
     Json(PageConfig {
         idle_timeout_seconds: state.config.queue.idle_timeout_s,
@@ -56,6 +78,13 @@ async fn config(State(state): State<AppState>) -> Json<PageConfig> {
     })
 }
 
+/// A file of the pages (scripts, styles, icons, the vendored Swagger UI).
+#[utoipa::path(get, path = "/assets/{path}", operation_id = "asset", tag = "pages",
+    params(("path" = String, Path, description = "the file under web/assets/", example = "vendor/swagger-ui/swagger-ui.css")),
+    responses((status = 200, description = "the file, typed by its extension", content(
+            (String = "text/javascript"), (String = "text/css"), (String = "text/html"), (String = "application/json"),
+            (String = "image/svg+xml"), (String = "image/png"), (String = "font/woff2"), (String = "application/octet-stream"))),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     file(&format!("assets/{path}"), &headers)
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::QueueError;
 use crate::config::QueueConfig;
@@ -18,7 +19,7 @@ use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::scripts::settings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum QueueState {
     /// Joins and admission as usual.
@@ -41,7 +42,7 @@ impl QueueState {
 
 /// Adaptive admission: the rate follows the booking side's measured health
 /// (see `adaptive.rs` for the controller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Adaptive {
     /// Booking p99 (holds and payments) to stay under, ms.
@@ -110,12 +111,18 @@ pub(crate) struct SettingsPatch {
 }
 
 /// One recorded change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub(crate) struct SettingsEvent {
+    /// The record's id in the Redis stream.
     pub(crate) id: String,
+    /// The first 8 hex digits of the admin token's SHA-256.
     pub(crate) who: String,
+    /// The fields the change named, as sent.
+    #[schema(value_type = Object)]
     pub(crate) changes: serde_json::Value,
+    #[schema(value_type = Object)]
     pub(crate) before: serde_json::Value,
+    #[schema(value_type = Object)]
     pub(crate) after: serde_json::Value,
 }
 

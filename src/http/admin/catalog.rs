@@ -7,11 +7,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Admin;
 use crate::booking::catalog_editor::{NewConcert, NewSchedule};
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path};
+use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, Holders, SeatMap};
 
@@ -25,12 +27,65 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/schedules/{schedule_id}/seats", get(seat_map))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "iu-spring", "name": "아이유봄콘서트",
+    "schedules": [
+        { "startsAt": "2031-03-01T19:00:00", "seats": 50, "price": 3000 },
+        { "startsAt": "2031-03-02T19:00:00", "sections": [{ "seats": 20, "price": 5000 }, { "seats": 30, "price": 3000 }] }
+    ]
+}))]
 struct ConcertRequest {
+    /// 1-64 of a-z, 0-9 and '-': the concert queue's name (not the default queue's, `default` unless configured otherwise).
+    #[schema(pattern = "^(?!default$)[a-z0-9-]{1,64}$")]
     code: String,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     name: String,
+    #[schema(schema_with = schedules_schema)]
     schedules: Vec<ScheduleRequest>,
+}
+
+/// The document's word for `schedules`: each either `seats` and one `price`,
+/// or `sections` (an either-or the derive cannot say).
+fn schedules_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let seats = serde_json::json!({ "type": "integer", "minimum": 1, "maximum": MAX_SEATS });
+    let price = serde_json::json!({ "type": "integer", "minimum": 0, "description": "won" });
+    let starts_at = serde_json::json!({ "$ref": "#/components/schemas/LocalDateTime" });
+    schemas::from_json(serde_json::json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_SCHEDULES,
+        "items": { "oneOf": [
+            {
+                "type": "object",
+                "description": "this many seats, numbered from 1, at one price",
+                "additionalProperties": false,
+                "required": ["startsAt", "seats", "price"],
+                "properties": { "startsAt": starts_at, "seats": seats, "price": price }
+            },
+            {
+                "type": "object",
+                "description": "runs of seats, numbered on, each priced (at most 100000 seats in all)",
+                "additionalProperties": false,
+                "required": ["startsAt", "sections"],
+                "properties": {
+                    "startsAt": starts_at,
+                    "sections": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["seats", "price"],
+                            "properties": { "seats": seats, "price": price }
+                        }
+                    }
+                }
+            }
+        ]}
+    }))
 }
 
 /// Either `seats` and one `price`, or `sections` priced each.
@@ -50,7 +105,7 @@ struct SectionRequest {
     price: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreatedConcert {
     concert_id: i64,
@@ -58,10 +113,11 @@ struct CreatedConcert {
     schedules: Vec<CreatedSchedule>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreatedSchedule {
     concert_date_id: i64,
+    #[schema(schema_with = crate::http::openapi::schemas::local_date_time)]
     schedule_at: String,
     seats: usize,
 }
@@ -124,6 +180,11 @@ fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> 
     })
 }
 
+/// A concert, its schedules and seats, in one transaction; its queue exists at once.
+#[utoipa::path(post, path = "/admin/concerts", operation_id = "adminCreateConcert", tag = "admin",
+    params(Admin),
+    request_body = ConcertRequest,
+    responses((status = 201, description = "created; every instance sells it within a second", body = CreatedConcert)))]
 async fn create(
     State(state): State<AppState>,
     _: Admin,
@@ -152,6 +213,10 @@ async fn create(
     ))
 }
 
+/// A schedule's seat map with who holds each seat, and its sales.
+#[utoipa::path(get, path = "/admin/schedules/{schedule_id}/seats", operation_id = "adminSeatMap", tag = "admin",
+    params(("schedule_id" = i64, Path, description = "the schedule (concertDateId)", example = 1), Admin),
+    responses((status = 200, description = "every seat free, held (heldBy, heldUntil) or sold", body = SeatMap)))]
 async fn seat_map(State(state): State<AppState>, _: Admin, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
     Ok(Json(operations::seat_map(&state, schedule_id, Holders::Shown).await?))
 }

@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::Router;
 use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
 
 use super::error::{Error, Result};
 use super::extract::single_header;
@@ -14,6 +15,18 @@ use super::state::AppState;
 
 mod catalog;
 mod queues;
+
+/// The operations of the admin API, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(
+    queues::queues,
+    queues::queue,
+    queues::change,
+    queues::events,
+    catalog::create,
+    catalog::seat_map,
+))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().merge(queues::router()).merge(catalog::router())

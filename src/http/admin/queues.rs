@@ -6,10 +6,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::IntoParams;
 
 use super::Admin;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path, Query};
+use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::http::views::LocalClock;
@@ -35,15 +37,27 @@ pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
     }
 }
 
+/// Every queue: the default one and one per concert code.
+#[utoipa::path(get, path = "/admin/queues", operation_id = "adminListQueues", tag = "admin", params(Admin),
+    responses((status = 200, description = "every queue's figures and settings", body = Vec<QueueView>)))]
 async fn queues(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<QueueView>>> {
     Ok(Json(operations::queue_views(&state).await?))
 }
 
+/// One queue's figures and settings.
+#[utoipa::path(get, path = "/admin/queues/{queue}", operation_id = "adminGetQueue", tag = "admin",
+    params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
+    responses((status = 200, description = "the queue's figures and settings", body = QueueView)))]
 async fn queue(State(state): State<AppState>, _: Admin, Path(name): Path<String>) -> Result<Json<QueueView>> {
     let name = known_queue(&state, &name)?;
     Ok(Json(operations::queue_view(&state, &name).await?))
 }
 
+/// Changes a queue's live settings; every instance follows at its next step.
+#[utoipa::path(patch, path = "/admin/queues/{queue}", operation_id = "adminChangeQueue", tag = "admin",
+    params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
+    request_body = SettingsPatchBody,
+    responses((status = 200, description = "the settings now", body = SettingsView)))]
 async fn change(
     State(state): State<AppState>,
     admin: Admin,
@@ -56,11 +70,18 @@ async fn change(
     Ok(Json(SettingsView::new(after, state.clock)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// How many, newest first (1-1000, default 50).
+    #[param(minimum = 0, example = 50)]
     count: Option<usize>,
 }
 
+/// The recorded changes of a queue's settings, newest first.
+#[utoipa::path(get, path = "/admin/queues/{queue}/events", operation_id = "adminQueueEvents", tag = "admin",
+    params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), EventsQuery, Admin),
+    responses((status = 200, description = "the changes: who, what, before and after", body = Vec<SettingsEvent>)))]
 async fn events(
     State(state): State<AppState>,
     _: Admin,
@@ -116,7 +137,7 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                 patch.adaptive = Some(match value {
                     Value::Null => None,
                     other => {
-                        let adaptive: Adaptive = serde_json::from_value(other.clone()).map_err(|err| {
+                        let adaptive: Adaptive = serde_json::from_value(integral(other)).map_err(|err| {
                             invalid(
                                 "INVALID_SETTING",
                                 format!(
@@ -139,11 +160,33 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
     Ok(patch)
 }
 
+/// The adaptive knobs with `5.0` read as `5`, as JSON Schema's integer means it.
+fn integral(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, field)| {
+                    let field = match extract::whole_number(field) {
+                        Some(number) if field.is_f64() => Value::from(number),
+                        _ => field.clone(),
+                    };
+                    (name.clone(), field)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn whole(value: &Value, name: &str) -> Result<u64> {
-    value.as_u64().ok_or_else(|| {
-        invalid(
-            "INVALID_SETTING",
-            format!("{name} must be a whole number >= 0, not {value}"),
-        )
-    })
+    value
+        .as_u64()
+        .or_else(|| extract::whole_number(value).and_then(|number| u64::try_from(number).ok()))
+        .ok_or_else(|| {
+            invalid(
+                "INVALID_SETTING",
+                format!("{name} must be a whole number >= 0, not {value}"),
+            )
+        })
 }

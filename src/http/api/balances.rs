@@ -4,9 +4,12 @@ use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 
+use crate::http::openapi::schemas::ChargeBody;
+
 use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, UserIdHeader};
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;
 
@@ -18,6 +21,16 @@ pub(super) fn charge_router() -> Router<AppState> {
     Router::new().route("/api/balances/balance/charge", patch(charge))
 }
 
+/// Seed 000 API 8: the balance of the user in `user-id`.
+#[utoipa::path(
+    get,
+    path = "/api/balances/balance",
+    operation_id = "readBalance",
+    tag = "booking (seed 000)",
+    params(UserIdHeader, Identity),
+    responses((status = 200, description = "the balance, in won", body = BalanceView,
+        example = json!({ "userId": 1, "amount": 4000 })))
+)]
 async fn balance(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -28,6 +41,17 @@ async fn balance(
     Ok(Json(BalanceView::new(balance, None)))
 }
 
+/// Seed 000 API 7: top up the balance of the user in `user-id`.
+#[utoipa::path(
+    patch,
+    path = "/api/balances/balance/charge",
+    operation_id = "chargeBalance",
+    tag = "booking (seed 000)",
+    params(UserIdHeader, IdempotencyKey, Identity),
+    request_body(content = ChargeBody, description = "the seed's bare number of won, or `{\"amount\": N}`", example = json!(1000)),
+    responses((status = 200, description = "the balance after the top-up", body = BalanceView,
+        example = json!({ "userId": 1, "amount": 5000 })))
+)]
 async fn charge(
     State(state): State<AppState>,
     UserIdHeader(user_id): UserIdHeader,

@@ -8,8 +8,23 @@ mod concerts;
 mod queue;
 
 use axum::Router;
+use utoipa::OpenApi;
 
 use super::state::AppState;
+
+/// The operations of this surface, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(
+    queue::join,
+    queue::position,
+    concerts::schedules,
+    concerts::seats,
+    concerts::reserve,
+    concerts::pay,
+    balances::charge,
+    balances::balance,
+))]
+pub(crate) struct Docs;
 
 /// Routes under the request deadline.
 pub(crate) fn router() -> Router<AppState> {

@@ -8,6 +8,7 @@ use axum::Router;
 use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{PresentedToken, UserIdHeader};
+use crate::http::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
@@ -17,6 +18,28 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/waiting-queue/position", get(position))
 }
 
+/// Seed 000 API 1: take a place in the default queue, or get the same one back.
+///
+/// Joining again while waiting or active answers the same place and token; a
+/// `Token` from before a Redis restart gets its place back.
+#[utoipa::path(
+    post,
+    path = "/api/waiting-queue",
+    operation_id = "joinWaitingQueue",
+    tag = "queue (seed 000)",
+    params(UserIdHeader, PresentedToken, Identity),
+    responses((
+        status = 200,
+        description = "the place in line and the token; `Retry-After` = pollAfterMs in seconds",
+        body = TicketView<i64>,
+        headers(("Retry-After" = u64, description = "seconds until the next poll is useful")),
+        example = json!({
+            "userId": 1, "token": "ZGVmYXVsdHwxfDE3OTk5OTk5OTl8MHwxfDA.c2lnbmF0dXJl",
+            "tokenCreated": "2026-11-23T13:05:35", "tokenExpiry": "2026-11-23T13:10:35",
+            "tokenStatus": "대기", "position": 1, "etaSeconds": 1, "pollAfterMs": 1000
+        })
+    ))
+)]
 async fn join(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -29,6 +52,25 @@ async fn join(
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 
+/// Seed 000 API 2: the place in line, the status and when to ask again.
+#[utoipa::path(
+    get,
+    path = "/api/waiting-queue/position",
+    operation_id = "pollWaitingQueue",
+    tag = "queue (seed 000)",
+    params(UserIdHeader, PresentedToken, Identity),
+    responses((
+        status = 200,
+        description = "status 대기 (waiting), 활성 (active) or 만료 (expired: 200, not 410)",
+        body = TicketView<i64>,
+        headers(("Retry-After" = u64, description = "seconds until the next poll is useful")),
+        example = json!({
+            "userId": 1, "token": "ZGVmYXVsdHwxfDE3OTk5OTk5OTl8MHwxfDA.c2lnbmF0dXJl",
+            "tokenCreated": "2026-11-23T13:05:35", "tokenExpiry": "2026-11-23T13:15:35",
+            "tokenStatus": "활성", "position": 0, "etaSeconds": 0, "pollAfterMs": 0
+        })
+    ))
+)]
 async fn position(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

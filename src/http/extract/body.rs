@@ -145,9 +145,22 @@ impl FromRequest<AppState> for ChargeAmount {
 
 fn whole_amount(body: &Value) -> Option<i64> {
     match body {
-        Value::Object(fields) => fields.get("amount").and_then(Value::as_i64),
-        other => other.as_i64(),
+        Value::Object(fields) => fields.get("amount").and_then(whole_number),
+        other => whole_number(other),
     }
+}
+
+/// A JSON number with no fraction, as JSON Schema's `integer` means it:
+/// `1000` and `1000.0` alike (clients that hold numbers as doubles write the
+/// latter), within the range a double holds exactly.
+pub(crate) fn whole_number(value: &Value) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|number| number.fract() == 0.0 && number.abs() <= EXACT)
+            .map(|number| number as i64)
+    })
 }
 
 #[cfg(test)]
@@ -175,6 +188,8 @@ mod tests {
         assert_eq!(whole_amount(&json!(1000)), Some(1000));
         assert_eq!(whole_amount(&json!({ "amount": 5000 })), Some(5000));
         assert_eq!(whole_amount(&json!(-5)), Some(-5), "the range is the domain's to judge");
+        assert_eq!(whole_amount(&json!(1000.0)), Some(1000), "JSON Schema's integer");
+        assert_eq!(whole_amount(&json!({ "amount": 2e3 })), Some(2000));
         for bad in [
             json!(10.5),
             json!("1000"),

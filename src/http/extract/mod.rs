@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::Error;
-pub(crate) use body::{ChargeAmount, Json, OptionalJson};
+pub(crate) use body::{whole_number, ChargeAmount, Json, OptionalJson};
 pub(crate) use headers::{single_header, token_from_headers, IdempotencyKey, PresentedToken, UserIdHeader};
 
 /// Path parameters; a non-numeric id is a 400 with a code.

@@ -9,6 +9,7 @@ use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, Path};
 use crate::http::identity::Identity;
+use crate::http::openapi::schemas::ChargeBody;
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;
 
@@ -20,6 +21,16 @@ pub(super) fn charge_router() -> Router<AppState> {
     Router::new().route("/api/v1/users/{uuid}/balance", patch(charge))
 }
 
+/// Seed 004: the balance of the user with this UUID.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{uuid}/balance",
+    operation_id = "readUserBalance",
+    tag = "booking (seed 004)",
+    params(("uuid" = String, Path, format = Uuid, description = "the user's UUID", example = "890cd9f4-4be2-56a3-a116-49b160d80fa5"), Identity),
+    responses((status = 200, description = "the balance, in won", body = BalanceView,
+        example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "userId": 7, "amount": 4000 })))
+)]
 async fn balance(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -32,6 +43,17 @@ async fn balance(
     Ok(Json(BalanceView::new(balance, Some(uuid))))
 }
 
+/// Seed 004: top up the balance of the user with this UUID.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{uuid}/balance",
+    operation_id = "chargeUserBalance",
+    tag = "booking (seed 004)",
+    params(("uuid" = String, Path, format = Uuid, description = "the user's UUID", example = "890cd9f4-4be2-56a3-a116-49b160d80fa5"), IdempotencyKey, Identity),
+    request_body(content = ChargeBody, description = "`{\"amount\": N}` (or a bare number)", example = json!({ "amount": 1000 })),
+    responses((status = 200, description = "the balance after the top-up", body = BalanceView,
+        example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "userId": 7, "amount": 5000 })))
+)]
 async fn charge(
     State(state): State<AppState>,
     identity: Identity,

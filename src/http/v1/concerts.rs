@@ -6,11 +6,12 @@ use axum::middleware::from_fn;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{concert_date, user_of, Params};
 use crate::http::booking_latency;
 use crate::http::error::Result;
-use crate::http::extract::{self, OptionalJson, Query};
+use crate::http::extract::{self, OptionalJson, PresentedToken, Query};
 use crate::http::gate::{ActiveToken, ConcertInPath};
 use crate::http::identity::Identity;
 use crate::http::state::AppState;
@@ -26,7 +27,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/concerts", get(list))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ConcertListing {
     concert_id: i64,
@@ -35,16 +36,27 @@ struct ConcertListing {
     schedules: Vec<DateListing>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DateListing {
     concert_date_id: i64,
+    #[schema(schema_with = crate::http::openapi::schemas::local_date_time)]
     schedule_at: String,
 }
 
 /// Every concert and its dates, from the in-memory catalog: what a fan picks
 /// from before joining a concert's line (an extra route beside seed 004's).
 /// Free-seat counts stay behind the token, as in `GET /api/v1/concerts/{code}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts",
+    operation_id = "listConcerts",
+    tag = "booking (seed 004)",
+    responses((status = 200, description = "every concert and its dates", body = Vec<ConcertListing>, example = json!([{
+        "concertId": 1, "concertCode": "hero-autumn", "concertName": "임영웅가을콘서트",
+        "schedules": [{ "concertDateId": 1, "scheduleAt": "2030-10-10T19:00:00" }]
+    }])))
+)]
 async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
     let concerts = state.catalog.concerts();
     Json(
@@ -68,11 +80,16 @@ async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "concertDate": "2030-10-10T19:00:00", "seatNumber": 10 }))]
 struct HoldRequest {
+    /// The token's user.
     #[serde(rename = "UUID", alias = "uuid")]
+    #[schema(format = Uuid)]
     uuid: String,
+    /// A date of the token's concert, local time.
     #[serde(rename = "concertDate")]
+    #[schema(schema_with = crate::http::openapi::schemas::local_date_time)]
     concert_date: String,
     #[serde(rename = "seatNumber")]
     seat_number: i32,
@@ -92,6 +109,18 @@ fn params_of_token_user(
     Ok(params)
 }
 
+/// Seed 004: the concert's dates with their free seats.
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts/{code}",
+    operation_id = "concertDates",
+    tag = "booking (seed 004)",
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), Params, PresentedToken, Identity),
+    responses((status = 200, description = "the concert's dates", body = SchedulesView, example = json!({
+        "concertId": 1, "concertCode": "hero-autumn", "concertName": "임영웅가을콘서트",
+        "schedules": [{ "concertDateId": 1, "scheduleAt": "2030-10-10T19:00:00", "availableSeatCount": 50, "available": true }]
+    })))
+)]
 async fn dates(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
@@ -105,6 +134,18 @@ async fn dates(
     Ok(Json(SchedulesView::new(concert, schedules, state.clock)))
 }
 
+/// Seed 004: the seats of one date, `reserveYn` Y when taken.
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts/{code}/seats",
+    operation_id = "concertSeats",
+    tag = "booking (seed 004)",
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), Params, PresentedToken, Identity),
+    responses((status = 200, description = "the date's seats", body = SeatsView, example = json!({
+        "concertId": 1, "scheduleId": 1, "scheduleAt": "2030-10-10T19:00:00",
+        "seats": [{ "seatId": 1, "seatNumber": 1, "reserveYn": "N", "seatPrice": 2000 }]
+    })))
+)]
 async fn seats(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
@@ -119,6 +160,20 @@ async fn seats(
     Ok(Json(SeatsView::new(&schedule, seats, state.clock)))
 }
 
+/// Seed 004: hold one seat of a date for a few minutes.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/concerts/{code}",
+    operation_id = "holdSeat",
+    tag = "booking (seed 004)",
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity),
+    request_body = HoldRequest,
+    responses((status = 200, description = "the seat held, until holdExpiresAt", body = HoldView, example = json!({
+        "userId": 7, "concertName": "임영웅가을콘서트", "concertScheduleId": 1, "scheduleAt": "2030-10-10T19:00:00",
+        "totalPrice": 2000, "holdExpiresAt": "2026-11-23T13:20:35",
+        "seats": [{ "seatNumber": 10, "status": "예약완료", "seatPrice": 2000 }]
+    })))
+)]
 async fn hold(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,

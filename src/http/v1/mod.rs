@@ -12,11 +12,27 @@ mod queue;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
 use super::identity::Identity;
 use super::state::AppState;
+
+/// The operations of this surface, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(
+    queue::join,
+    queue::poll,
+    concerts::list,
+    concerts::dates,
+    concerts::seats,
+    concerts::hold,
+    payments::pay,
+    balances::balance,
+    balances::charge,
+))]
+pub(crate) struct Docs;
 
 /// Routes under the request deadline.
 pub(crate) fn router() -> Router<AppState> {
@@ -33,12 +49,18 @@ pub(crate) fn money_router() -> Router<AppState> {
     Router::new().merge(balances::charge_router()).merge(payments::router())
 }
 
-/// The parameters seed 004 sends, by its names.
-#[derive(Deserialize, Default)]
+/// The parameters seed 004 sends, by its names: in a GET's query string, or
+/// (as the seed does) in its JSON body.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
+    /// The user; the token's own.
     #[serde(rename = "UUID", alias = "uuid")]
+    #[param(format = Uuid, example = "890cd9f4-4be2-56a3-a116-49b160d80fa5")]
     uuid: Option<String>,
+    /// A date of the concert, local time (`/seats` only).
     #[serde(rename = "concertDate")]
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-10-10T19:00:00")]
     concert_date: Option<String>,
 }
 

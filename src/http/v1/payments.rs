@@ -10,9 +10,11 @@ use super::{user_of, Params};
 use crate::booking::payments::PaymentScope;
 use crate::http::booking_latency;
 use crate::http::error::Result;
+use crate::http::extract::PresentedToken;
 use crate::http::extract::{self, IdempotencyKey};
 use crate::http::gate::{ConcertOfToken, PaymentPass};
 use crate::http::identity::Identity;
+use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::PaymentView;
 
@@ -23,6 +25,21 @@ pub(super) fn router() -> Router<AppState> {
     )
 }
 
+/// Seed 004: pay for every seat the user holds on the token's concert; ends the token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    operation_id = "payConcert",
+    tag = "booking (seed 004)",
+    params(PresentedToken, IdempotencyKey, Identity),
+    request_body = UuidBody,
+    responses((status = 200, description = "the receipt (a retry with the same Idempotency-Key gets it again)", body = PaymentView,
+        example = json!({
+            "paymentDate": "2026-11-23T13:16:02", "paymentAmount": 2000, "paymentStatus": "결제 완료",
+            "paymentIds": [1], "userId": 7, "balance": 3000,
+            "seats": [{ "concertScheduleId": 1, "seatNumber": 10, "seatPrice": 2000 }]
+        })))
+)]
 async fn pay(
     State(state): State<AppState>,
     payment: PaymentPass<ConcertOfToken>,

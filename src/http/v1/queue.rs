@@ -11,6 +11,7 @@ use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
 use crate::http::identity::Identity;
+use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 use crate::queue::QueueError;
@@ -19,6 +20,26 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/concerts/{code}/token", post(join).get(poll))
 }
 
+/// Seed 004: take a place in the concert's queue (or get the same one back).
+#[utoipa::path(
+    post,
+    path = "/api/v1/concerts/{code}/token",
+    operation_id = "joinConcertQueue",
+    tag = "queue (seed 004)",
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity),
+    request_body = UuidBody,
+    responses((
+        status = 200,
+        description = "the place in line and the token; `Retry-After` = pollAfterMs in seconds",
+        body = TicketView<uuid::Uuid>,
+        headers(("Retry-After" = u64, description = "seconds until the next poll is useful")),
+        example = json!({
+            "token": "aGVyby1hdXR1bW58N3wxNzk5OTk5OTk5fDB8MXww.c2lnbmF0dXJl",
+            "userId": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "position": 1, "tokenStatus": "대기",
+            "tokenCreated": "2026-11-23T13:05:35", "tokenExpiry": "2026-11-23T13:10:35", "etaSeconds": 1, "pollAfterMs": 1000
+        })
+    ))
+)]
 async fn join(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -34,6 +55,25 @@ async fn join(
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 
+/// Seed 004: the token's place in line, status and when to ask again.
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts/{code}/token",
+    operation_id = "pollConcertQueue",
+    tag = "queue (seed 004)",
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken),
+    responses((
+        status = 200,
+        description = "status 대기 (waiting), 활성 (active) or 만료 (expired: 200, not 410)",
+        body = TicketView<uuid::Uuid>,
+        headers(("Retry-After" = u64, description = "seconds until the next poll is useful")),
+        example = json!({
+            "token": "aGVyby1hdXR1bW58N3wxNzk5OTk5OTk5fDB8MXww.c2lnbmF0dXJl",
+            "userId": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "position": 3, "tokenStatus": "대기",
+            "tokenCreated": "2026-11-23T13:05:35", "tokenExpiry": "2026-11-23T13:10:35", "etaSeconds": 2, "pollAfterMs": 1000
+        })
+    ))
+)]
 async fn poll(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

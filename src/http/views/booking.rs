@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::LocalClock;
@@ -10,17 +11,19 @@ use crate::booking::balances::Balance;
 use crate::booking::catalog::{Concert, Schedule};
 use crate::booking::holds::{Hold, SeatState};
 use crate::booking::receipt::Receipt;
+use crate::http::openapi::schemas;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ScheduleView {
     concert_date_id: i64,
+    #[schema(schema_with = schemas::local_date_time)]
     schedule_at: String,
     available_seat_count: usize,
     available: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SchedulesView {
     concert_id: i64,
@@ -48,20 +51,22 @@ impl SchedulesView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SeatView {
     seat_id: i64,
     seat_number: i32,
+    #[schema(schema_with = schemas::reserve_yn)]
     reserve_yn: &'static str,
     seat_price: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatsView {
     concert_id: i64,
     schedule_id: i64,
+    #[schema(schema_with = schemas::local_date_time)]
     schedule_at: String,
     seats: Vec<SeatView>,
 }
@@ -85,23 +90,26 @@ impl SeatsView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct HeldSeatView {
     seat_number: i32,
+    #[schema(schema_with = schemas::held_status)]
     status: &'static str,
     seat_price: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HoldView {
     user_id: i64,
     concert_name: String,
     concert_schedule_id: i64,
+    #[schema(schema_with = schemas::local_date_time)]
     schedule_at: String,
     total_price: i64,
     seats: Vec<HeldSeatView>,
+    #[schema(schema_with = schemas::local_date_time)]
     hold_expires_at: String,
 }
 
@@ -127,7 +135,7 @@ impl HoldView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PaidSeatView {
     concert_schedule_id: i64,
@@ -135,11 +143,13 @@ struct PaidSeatView {
     seat_price: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PaymentView {
+    #[schema(schema_with = schemas::local_date_time)]
     payment_date: String,
     payment_amount: i64,
+    #[schema(schema_with = schemas::payment_status)]
     payment_status: &'static str,
     payment_ids: Vec<i64>,
     user_id: i64,
@@ -170,7 +180,7 @@ impl PaymentView {
 }
 
 /// A balance. `/api/v1` names the user by UUID as well; `/api` does not.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct BalanceView {
     #[serde(rename = "UUID", skip_serializing_if = "Option::is_none")]

@@ -4,21 +4,24 @@
 //! same figures with nobody's identity in them.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::LocalClock;
 use crate::booking::holds::SeatHolding;
 use crate::booking::BookingError;
 use crate::http::error::Result;
+use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::queue::pacing;
 use crate::queue::settings::{Adaptive, QueueSettings, QueueState};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SettingsView {
     state: QueueState,
     max_active: u64,
     admit_rate: u64,
+    #[schema(value_type = Option<schemas::LocalDateTime>)]
     opens_at: Option<String>,
     adaptive: Option<Adaptive>,
 }
@@ -35,14 +38,14 @@ impl SettingsView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AdmittedPerSecond {
     last10s: f64,
     last60s: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AdaptiveView {
     rate: u64,
@@ -53,7 +56,7 @@ struct AdaptiveView {
 }
 
 /// Holds and payments answered in the last seconds, all instances together.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BookingView {
     window_seconds: u64,
@@ -62,7 +65,7 @@ struct BookingView {
     errors: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct QueueView {
     name: String,
@@ -144,25 +147,28 @@ pub(crate) async fn queue_views(state: &AppState) -> Result<Vec<QueueView>> {
     Ok(views)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SeatRow {
     seat_id: i64,
     seat_number: i32,
     seat_price: i64,
     /// `free`, `held` or `sold`.
+    #[schema(schema_with = schemas::seat_state)]
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     held_by: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schemas::LocalDateTime>)]
     held_until: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeatMap {
     schedule_id: i64,
     concert_id: i64,
+    #[schema(schema_with = schemas::local_date_time)]
     schedule_at: String,
     free: usize,
     held: usize,
@@ -226,10 +232,11 @@ pub(crate) async fn seat_map(state: &AppState, schedule_id: i64, holders: Holder
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ScheduleSales {
     schedule_id: i64,
+    #[schema(schema_with = schemas::local_date_time)]
     schedule_at: String,
     seats: usize,
     free: usize,
@@ -238,7 +245,7 @@ struct ScheduleSales {
     revenue: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConcertSales {
     concert_id: i64,

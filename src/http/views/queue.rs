@@ -4,8 +4,10 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::LocalClock;
+use crate::http::openapi::schemas;
 use crate::queue::{Ticket, TokenState};
 
 fn status_text(state: TokenState) -> &'static str {
@@ -16,19 +18,23 @@ fn status_text(state: TokenState) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TicketView<U: Serialize> {
     user_id: U,
     token: String,
+    #[schema(schema_with = schemas::local_date_time)]
     token_created: String,
+    #[schema(schema_with = schemas::local_date_time)]
     token_expiry: String,
+    #[schema(schema_with = schemas::token_status)]
     token_status: &'static str,
     position: u64,
     eta_seconds: u64,
     poll_after_ms: u64,
     /// Before the opening (pre-queue): when it opens, and how long until then.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schemas::LocalDateTime>)]
     opens_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seconds_to_open: Option<u64>,

@@ -1,0 +1,147 @@
+//! Schemas of shapes no Rust type of the service has: the error body (built
+//! with `json!` in one place, `http::error`), the local date-time strings the
+//! seeds use, and the request bodies whose extractors read loose JSON (a
+//! charge, a settings patch, a body that names a user by UUID).
+//!
+//! Each is an uninhabited enum: a name for the document, never a value.
+
+use serde_json::{json, Value};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+
+/// The seeds' date-time: local time in `BOXOFFICE_TIMEZONE`, no offset.
+pub(crate) const LOCAL_DATE_TIME_PATTERN: &str =
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d$";
+
+pub(crate) fn from_json(schema: Value) -> RefOr<Schema> {
+    serde_json::from_value(schema).expect("a hand-written schema is valid")
+}
+
+macro_rules! json_schema {
+    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+        $(#[$doc])*
+        pub(crate) enum $name {}
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                from_json($schema)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+json_schema! {
+    /// Every error of the service, whatever produced it.
+    ErrorBody => json!({
+        "type": "object",
+        "description": "Every error: a machine `code` and a human `message`; some codes add details.",
+        "required": ["code", "message"],
+        "properties": {
+            "code": { "type": "string", "description": "machine code, stable", "example": "SEAT_UNAVAILABLE" },
+            "message": { "type": "string", "description": "for people; may change" },
+            "position": { "type": "integer", "minimum": 0, "description": "NOT_ADMITTED: the place in line" },
+            "seats": { "type": "array", "items": { "type": "integer" }, "description": "SEAT_UNAVAILABLE, SEAT_NOT_FOUND: the seat numbers" },
+            "limit": { "type": "integer", "description": "TOO_MANY_SEATS: seats one user may hold" },
+            "held": { "type": "integer", "description": "TOO_MANY_SEATS: seats already held" },
+            "balance": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the balance" },
+            "required": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the price" },
+            "pollAfterMs": { "type": "integer", "description": "OVERLOADED on a poll: when to poll again" },
+            "down": { "type": "array", "items": { "type": "string", "enum": ["redis", "postgres"] }, "description": "/ready: what is not answering" }
+        }
+    })
+}
+
+json_schema! {
+    /// A local date-time as the seeds write it.
+    LocalDateTime => json!({
+        "type": "string",
+        "description": "local date-time in BOXOFFICE_TIMEZONE (+09:00 by default), without an offset",
+        "pattern": LOCAL_DATE_TIME_PATTERN,
+        "example": "2030-10-10T19:00:00"
+    })
+}
+
+json_schema! {
+    /// A top-up: the seed's bare number, or `{"amount": N}`.
+    ChargeBody => json!({
+        "description": "whole won, 1 to BOXOFFICE_MAX_CHARGE (1000000 by default); the balance stays \
+            under BOXOFFICE_MAX_BALANCE (100000000 by default, else 409 BALANCE_LIMIT_EXCEEDED)",
+        "oneOf": [
+            { "type": "integer", "minimum": 1, "maximum": 1_000_000, "example": 1000 },
+            {
+                "type": "object",
+                "required": ["amount"],
+                "properties": { "amount": { "type": "integer", "minimum": 1, "maximum": 1_000_000, "example": 1000 } }
+            }
+        ],
+        "example": 1000
+    })
+}
+
+json_schema! {
+    /// A body naming the user by UUID (seed 004's token and payment).
+    UuidBody => json!({
+        "type": "object",
+        "required": ["UUID"],
+        "properties": {
+            "UUID": { "type": "string", "format": "uuid", "example": "890cd9f4-4be2-56a3-a116-49b160d80fa5" }
+        },
+        "example": { "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5" }
+    })
+}
+
+json_schema! {
+    /// `PATCH /admin/queues/{queue}`: any of the live settings.
+    SettingsPatchBody => json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "state": { "type": "string", "enum": ["open", "paused", "closed"] },
+            "maxActive": { "type": "integer", "minimum": 0, "description": "0 = unlimited" },
+            "admitRate": { "type": "integer", "minimum": 0, "description": "users/s; 0 = unlimited" },
+            "opensAt": {
+                "oneOf": [{ "$ref": "#/components/schemas/LocalDateTime" }, { "type": "null" }],
+                "description": "the opening (pre-queue before it); null clears it"
+            },
+            "adaptive": {
+                "oneOf": [{ "$ref": "#/components/schemas/Adaptive" }, { "type": "null" }],
+                "description": "adaptive admission; null turns it off"
+            }
+        },
+        "example": { "state": "open", "admitRate": 50 }
+    })
+}
+
+/// A string that is one of a few fixed words.
+fn words(values: &[&str], description: &str) -> RefOr<Schema> {
+    from_json(json!({ "type": "string", "enum": values, "description": description }))
+}
+
+pub(crate) fn token_status() -> RefOr<Schema> {
+    words(
+        &["대기", "활성", "만료"],
+        "대기 waiting, 활성 active (may book), 만료 expired",
+    )
+}
+
+pub(crate) fn reserve_yn() -> RefOr<Schema> {
+    words(&["Y", "N"], "Y when the seat is sold or under a live hold")
+}
+
+pub(crate) fn held_status() -> RefOr<Schema> {
+    words(&["예약완료"], "held for this user until holdExpiresAt")
+}
+
+pub(crate) fn payment_status() -> RefOr<Schema> {
+    words(&["결제 완료"], "paid")
+}
+
+pub(crate) fn seat_state() -> RefOr<Schema> {
+    words(&["free", "held", "sold"], "the seat's state")
+}
+
+pub(crate) fn local_date_time() -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("LocalDateTime"))
+}
