@@ -32,6 +32,18 @@ pub struct Config {
     )]
     pub redis_url: String,
 
+    /// Redis Cluster nodes (host:port, comma-separated); set, the cluster is used instead
+    /// of REDIS_URL. A `redis+cluster://host:port,host:port` REDIS_URL does the same.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_REDIS_CLUSTER",
+        value_delimiter = ',',
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub redis_cluster: Vec<String>,
+
     /// Postgres holding the truth: users, seats, sales, balances, ledger. Created if missing.
     #[arg(
         global = true,

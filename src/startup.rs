@@ -64,7 +64,8 @@ impl Application {
             config.db_statement_timeout_ms,
         );
 
-        let redis = Redis::open(&config.redis_url).context("REDIS_URL is not a valid Redis URL")?;
+        let redis =
+            Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
         match redis.connection().await {
             Ok(mut connection) => scripts::load_all(&mut connection).await?,
             // Redis may come later; scripts load themselves on first use.
@@ -188,7 +189,8 @@ impl QueueTools {
     /// Connects to the configured stores; `with_users` loads the user
     /// directory from Postgres (joining needs it, admission does not).
     pub async fn connect(config: &Config, with_users: bool) -> anyhow::Result<Self> {
-        let redis = Redis::open(&config.redis_url).context("REDIS_URL is not a valid Redis URL")?;
+        let redis =
+            Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
         let users = Arc::new(UserDirectory::default());
         if with_users {
             let pool = db::pool(config, 2, Deadlines::None)?;
@@ -215,7 +217,8 @@ impl QueueTools {
 /// One clear line, not a stack trace, when a dependency is missing.
 pub async fn preflight(config: &Config) -> Result<(), String> {
     let hint = "start the local services with `./scripts/services.sh`";
-    let redis = Redis::open(&config.redis_url).map_err(|err| format!("REDIS_URL is invalid: {err}"))?;
+    let redis =
+        Redis::open(&config.redis_url, &config.redis_cluster).map_err(|err| format!("REDIS_URL is invalid: {err}"))?;
     redis
         .ping()
         .await

@@ -212,6 +212,7 @@ async fn a_redis_killed_and_restarted_empty_gives_places_back_and_sells_nothing_
     let mut redis = blocking(OwnRedis::start);
     let mut config = test_config();
     config.redis_url = redis.url();
+    config.redis_cluster.clear();
     let app = spawn_configured(config).await;
     let mut waiting = Vec::new();
     for user in 1..=20 {

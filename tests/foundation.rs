@@ -116,6 +116,7 @@ async fn ready_names_redis_quickly_when_it_is_down() {
         .port();
     let mut config = test_config();
     config.redis_url = format!("redis://127.0.0.1:{closed_port}");
+    config.redis_cluster.clear();
     let app = spawn_configured(config).await;
 
     let started = Instant::now();

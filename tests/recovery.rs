@@ -342,3 +342,23 @@ async fn a_token_whose_record_lapsed_normally_does_not_jump_the_line() {
     assert_error(borrowed, 403, "TOKEN_MISMATCH").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn scripts_flushed_from_redis_load_themselves_again() {
+    // SCRIPT FLUSH (on every node of a cluster), as after a restart or a
+    // failover to a replica that never loaded them: every script must load
+    // itself on its first NOSCRIPT, with nothing for the client to see.
+    let app = spawn_app_with(|_| {}).await;
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let flushed: String = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis).await.unwrap();
+    assert_eq!(flushed, "OK");
+    let token = admitted(&app, 12).await;
+    let position = json_of(app.position(12).await).await;
+    assert_eq!(position["tokenStatus"], "활성", "{position}");
+    app.charge(12, 10_000).await;
+    let held = app.reserve(&token, 1, 1, 12, &[21]).send().await.unwrap();
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    let paid = app.pay(&token, 1, 1, 12).send().await.unwrap();
+    assert_eq!(paid.status(), 200, "{}", json_of(paid).await);
+    app.stop().await;
+}

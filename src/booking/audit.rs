@@ -59,7 +59,7 @@ impl Auditor {
 /// any invariant is violated, so scripts can rely on the exit status.
 pub async fn check(config: &Config) -> anyhow::Result<()> {
     let pool = db::pool(config, 2, Deadlines::None)?;
-    let redis = Redis::open(&config.redis_url)?;
+    let redis = Redis::open(&config.redis_url, &config.redis_cluster)?;
     let catalog = Catalog::new(pool.clone());
     catalog.reload().await?;
     let db = Db::new(

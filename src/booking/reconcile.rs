@@ -68,12 +68,21 @@ impl Reconciler {
         for (schedule_id, seat) in rows {
             by_schedule.entry(schedule_id).or_default().push(seat);
         }
-        let mut pipe = redis::pipe();
-        for (schedule_id, seats) in &by_schedule {
-            pipe.sadd(&self.keys.schedule(*schedule_id).sold, seats);
-        }
-        let mut redis = self.redis.connection().await?;
-        let added: Vec<u64> = pipe.query_async(&mut redis).await?;
+        // One call per schedule, sent together: on a cluster each schedule is
+        // a slot of its own, and a pipeline across slots is refused.
+        let redis = self.redis.connection().await?;
+        let adds = by_schedule.iter().map(|(schedule_id, seats)| {
+            let mut redis = redis.clone();
+            let key = self.keys.schedule(*schedule_id).sold;
+            async move {
+                redis::cmd("SADD")
+                    .arg(key)
+                    .arg(seats)
+                    .query_async::<u64>(&mut redis)
+                    .await
+            }
+        });
+        let added = futures_util::future::try_join_all(adds).await?;
         let healed = Healed {
             added: added.iter().sum(),
             removed: 0,
@@ -101,13 +110,20 @@ impl Reconciler {
         drop(connection);
         let sold_in_db: HashMap<i64, i64> = counts.into_iter().collect();
 
-        let mut pipe = redis::pipe();
-        for schedule_id in &schedule_ids {
-            let key = &self.keys.schedule(*schedule_id).sold;
-            pipe.scard(key).sismember(key, 0);
-        }
+        // Per schedule, as above: one slot each on a cluster.
         let mut redis = self.redis.connection().await?;
-        let replies: Vec<(i64, bool)> = pipe.query_async(&mut redis).await?;
+        let reads = schedule_ids.iter().map(|schedule_id| {
+            let mut redis = redis.clone();
+            let key = self.keys.schedule(*schedule_id).sold;
+            async move {
+                redis::pipe()
+                    .scard(&key)
+                    .sismember(&key, 0)
+                    .query_async::<(i64, bool)>(&mut redis)
+                    .await
+            }
+        });
+        let replies = futures_util::future::try_join_all(reads).await?;
 
         let mut healed = Healed::default();
         for (schedule_id, (size, rebuilt)) in schedule_ids.iter().zip(replies) {

@@ -145,15 +145,24 @@ impl Scheduler {
         })
     }
 
-    /// Reads the measured admission rate of `queues` from Redis in one pipeline,
-    /// for instances that do not run the scheduler themselves.
+    /// Reads the measured admission rate of `queues` from Redis, for instances
+    /// that do not run the scheduler themselves. One call per queue, sent
+    /// together: each queue is a slot of its own on a cluster, where one
+    /// pipeline across them would be refused (CROSSSLOT).
     pub(crate) async fn refresh_rates(&self, queues: &[String]) -> Result<(), QueueError> {
-        let mut pipe = redis::pipe();
-        for queue in queues {
-            pipe.hget(&self.keys.queue(queue).stats, "rate");
-        }
-        let mut redis = self.redis.connection().await?;
-        let rates: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        let redis = self.redis.connection().await?;
+        let reads = queues.iter().map(|queue| {
+            let mut redis = redis.clone();
+            let key = self.keys.queue(queue).stats.clone();
+            async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("rate")
+                    .query_async::<Option<String>>(&mut redis)
+                    .await
+            }
+        });
+        let rates = futures_util::future::try_join_all(reads).await?;
         for (queue, rate) in queues.iter().zip(rates) {
             self.rates.remember(queue, rate.and_then(|rate| rate.parse().ok()));
         }
@@ -161,8 +170,15 @@ impl Scheduler {
     }
 
     /// Redis memory the queue's keys take: (keys, bytes), by `MEMORY USAGE` of
-    /// each. Scans every key of the queue, so it is for tools, not requests.
+    /// each. Scans every key of the queue, so it is for tools, not requests;
+    /// single Redis only (a cluster's SCAN reaches one node).
     pub async fn memory_usage(&self, queue: &str) -> Result<(u64, u64), QueueError> {
+        if self.redis.is_cluster() {
+            return Err(QueueError::Redis(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "memory_usage scans one node: run it against a single Redis",
+            ))));
+        }
         let pattern = self.keys.queue_pattern(queue);
         let mut redis = self.redis.connection().await?;
         let (mut cursor, mut keys, mut bytes) = (0_u64, 0_u64, 0_u64);

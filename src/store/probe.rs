@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use crate::store::redis::Probe as RedisProbe;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::Mutex;
@@ -36,7 +36,7 @@ pub(crate) struct Health {
 }
 
 pub(crate) struct Probes {
-    redis: Probe<Redis, MultiplexedConnection>,
+    redis: Probe<Redis, RedisProbe>,
     postgres: Probe<Option<PgConnectOptions>, PgConnection>,
 }
 
@@ -92,10 +92,10 @@ impl Probes {
         let mut slot = probe.connection.lock().await;
         let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
             if slot.is_none() {
-                *slot = Some(probe.target.client().get_multiplexed_async_connection().await?);
+                *slot = Some(probe.target.probe_connection().await?);
             }
             match slot.as_mut() {
-                Some(connection) => redis::cmd("PING").query_async::<()>(connection).await,
+                Some(connection) => connection.ping().await,
                 None => Ok(()),
             }
         })

@@ -9,11 +9,19 @@
 //!
 //! The connection is made on first use, so the app can start (and `/ready` can say
 //! 503) while Redis is down; `main` still refuses to start without it.
+//!
+//! On Redis Cluster (`BOXOFFICE_REDIS_CLUSTER`, or a `redis+cluster://` URL)
+//! the same handle wraps the redis crate's async cluster connection, which is
+//! multiplexed too and routes each call by its first key. Every script's keys
+//! share one hash tag (`store::keys`), so each call lands on one slot; a
+//! pipeline across slots fails with CROSSSLOT, so none is built.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use tokio::sync::OnceCell;
 
@@ -25,9 +33,23 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Redis {
-    client: redis::Client,
-    connection: Arc<OnceCell<ConnectionManager>>,
+    client: Client,
+    connection: Arc<OnceCell<Shared>>,
     breaker: Arc<Breaker>,
+}
+
+/// Boxed: a cluster client is large, and the handle is cloned into every service.
+#[derive(Clone)]
+enum Client {
+    Single(redis::Client),
+    Cluster(Box<ClusterClient>),
+}
+
+/// The one connection of an instance.
+#[derive(Clone)]
+enum Shared {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 /// The connection every Redis call goes through: the shared multiplexed
@@ -35,17 +57,66 @@ pub struct Redis {
 /// breaker is open. Nothing is sent then, so the 503 means nothing happened.
 #[derive(Clone)]
 pub struct Connection {
-    inner: ConnectionManager,
+    inner: Shared,
     breaker: Arc<Breaker>,
 }
 
+/// A connection of its own, for the probe.
+pub(crate) enum Probe {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl Probe {
+    pub(crate) async fn ping(&mut self) -> RedisResult<()> {
+        match self {
+            Probe::Single(connection) => redis::cmd("PING").query_async(connection).await,
+            Probe::Cluster(connection) => redis::cmd("PING").query_async(connection).await,
+        }
+    }
+}
+
 impl Redis {
-    pub(crate) fn open(url: &str) -> RedisResult<Self> {
+    /// Single Redis at `url`, or a cluster: `cluster` nodes (`host:port`), or
+    /// a `redis+cluster://host:port,host:port` URL.
+    pub(crate) fn open(url: &str, cluster: &[String]) -> RedisResult<Self> {
+        let nodes: Vec<String> = match url.strip_prefix("redis+cluster://") {
+            Some(list) => list.split(',').map(str::to_string).collect(),
+            None => cluster.to_vec(),
+        };
+        let nodes: Vec<String> = nodes
+            .iter()
+            .map(|node| node.trim())
+            .filter(|node| !node.is_empty())
+            .map(|node| {
+                if node.contains("://") {
+                    node.to_string()
+                } else {
+                    format!("redis://{node}")
+                }
+            })
+            .collect();
+        let client = if nodes.is_empty() {
+            Client::Single(redis::Client::open(url)?)
+        } else {
+            Client::Cluster(Box::new(
+                ClusterClientBuilder::new(nodes)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .retries(2)
+                    .build()?,
+            ))
+        };
         Ok(Self {
-            client: redis::Client::open(url)?,
+            client,
             connection: Arc::new(OnceCell::new()),
             breaker: Arc::new(Breaker::new(Dependency::Redis)),
         })
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
     }
 
     pub(crate) fn breaker(&self) -> &Arc<Breaker> {
@@ -63,16 +134,38 @@ impl Redis {
 
     /// PING over the shared connection, whatever the breaker says.
     pub(crate) async fn ping(&self) -> RedisResult<()> {
-        let mut connection = self.manager().await?;
+        let mut connection = Connection {
+            inner: self.manager().await?,
+            breaker: Arc::new(Breaker::new(Dependency::Redis)),
+        };
         redis::cmd("PING").query_async::<()>(&mut connection).await
     }
 
-    /// For connections of their own (the probe's).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
+    /// A connection of its own (the probe's), so a busy shared one cannot
+    /// make Redis look down.
+    pub(crate) async fn probe_connection(&self) -> RedisResult<Probe> {
+        Ok(match &self.client {
+            Client::Single(client) => Probe::Single(client.get_multiplexed_async_connection().await?),
+            Client::Cluster(client) => Probe::Cluster(client.get_async_connection().await?),
+        })
     }
 
-    async fn manager(&self) -> RedisResult<ConnectionManager> {
+    async fn manager(&self) -> RedisResult<Shared> {
+        let client = match &self.client {
+            Client::Single(client) => client,
+            Client::Cluster(client) => {
+                let connection = self
+                    .connection
+                    .get_or_try_init(|| async {
+                        match tokio::time::timeout(CONNECT_TIMEOUT * 2, client.get_async_connection()).await {
+                            Ok(result) => result.map(Shared::Cluster),
+                            Err(_) => Err(timed_out()),
+                        }
+                    })
+                    .await?;
+                return Ok(connection.clone());
+            }
+        };
         let manager = self
             .connection
             .get_or_try_init(|| async {
@@ -81,22 +174,22 @@ impl Redis {
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(500));
-                match tokio::time::timeout(
-                    CONNECT_TIMEOUT * 2,
-                    self.client.get_connection_manager_with_config(config),
-                )
-                .await
+                match tokio::time::timeout(CONNECT_TIMEOUT * 2, client.get_connection_manager_with_config(config)).await
                 {
-                    Ok(result) => result,
-                    Err(_) => Err(RedisError::from(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "connecting to Redis timed out",
-                    ))),
+                    Ok(result) => result.map(Shared::Single),
+                    Err(_) => Err(timed_out()),
                 }
             })
             .await?;
         Ok(manager.clone())
     }
+}
+
+fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "connecting to Redis timed out",
+    ))
 }
 
 fn down() -> RedisError {
@@ -111,7 +204,10 @@ impl ConnectionLike for Connection {
         if self.breaker.check().is_err() {
             return Box::pin(std::future::ready(Err(down())));
         }
-        self.inner.req_packed_command(cmd)
+        match &mut self.inner {
+            Shared::Single(connection) => connection.req_packed_command(cmd),
+            Shared::Cluster(connection) => connection.req_packed_command(cmd),
+        }
     }
 
     fn req_packed_commands<'a>(
@@ -123,10 +219,16 @@ impl ConnectionLike for Connection {
         if self.breaker.check().is_err() {
             return Box::pin(std::future::ready(Err(down())));
         }
-        self.inner.req_packed_commands(pipeline, offset, count)
+        match &mut self.inner {
+            Shared::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Shared::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
     }
 
     fn get_db(&self) -> i64 {
-        self.inner.get_db()
+        match &self.inner {
+            Shared::Single(connection) => connection.get_db(),
+            Shared::Cluster(connection) => connection.get_db(),
+        }
     }
 }

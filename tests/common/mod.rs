@@ -54,7 +54,9 @@ fn unique_suffix() -> String {
 }
 
 /// Config for one test: its own database and key prefix, port 0, no background
-/// scheduler (tests step it), no join rate limit, fast housekeeping.
+/// scheduler (tests step it), no join rate limit, fast housekeeping. With
+/// `BOXOFFICE_REDIS_CLUSTER` set (`scripts/redis-cluster.sh start` prints it),
+/// every test runs against that Redis Cluster instead, as `.ci/run` does once.
 pub fn test_config() -> Config {
     services_must_run();
     let mut config = Config::from_env();
