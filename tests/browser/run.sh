@@ -24,7 +24,7 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 ADMIN_TOKEN="browser-test-admin"
 TESTS=("$@")
-[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(waiting-room ops)
+[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(docs waiting-room ops)
 
 SUDO=()
 [[ "$(id -u)" -eq 0 ]] || SUDO=(sudo)
