@@ -7,7 +7,9 @@
 #   scripts/redis-cluster.sh stop     # shuts the nodes down and removes their files
 #
 # Environment: CLUSTER_BASE_PORT (7101: nodes on 7101..7106),
-# CLUSTER_NODE_TIMEOUT_MS (2000: how soon a silent master is failed over),
+# CLUSTER_NODE_TIMEOUT_MS (2000: how soon a silent master is failed over; a
+# replica takes over however long it was cut off: availability first, as a
+# ticket sale wants, since the sales themselves live in Postgres),
 # CLUSTER_DIR (/tmp/boxoffice-redis-cluster-<base port>).
 set -euo pipefail
 
@@ -37,9 +39,14 @@ ensure_redis() {
         { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server >/dev/null; }
 }
 
+# Every node sees the cluster whole, and every replica has its master's data
+# (a replica still in its first sync could not take over).
 cluster_ok() {
     for port in "${PORTS[@]}"; do
         redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+        if redis-cli -p "$port" role 2>/dev/null | head -1 | grep -q slave; then
+            redis-cli -p "$port" info replication 2>/dev/null | grep -q '^master_link_status:up' || return 1
+        fi
     done
 }
 
@@ -55,6 +62,7 @@ start() {
         up "$port" && die "port $port is taken by another Redis; pick CLUSTER_BASE_PORT"
         redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
             --cluster-config-file "$DIR/nodes-$port.conf" --cluster-node-timeout "$NODE_TIMEOUT" \
+            --cluster-replica-validity-factor 0 \
             --save '' --appendonly no --dir "$DIR" --daemonize yes \
             --logfile "$DIR/$port.log" --pidfile "$DIR/$port.pid"
     done
@@ -70,7 +78,7 @@ start() {
         { cat "$DIR/create.log" >&2; die "cluster create failed"; }
     for _ in $(seq 1 100); do
         if cluster_ok; then
-            log "cluster_state:ok on all 6 nodes ($DIR)"
+            log "cluster_state:ok on all 6 nodes, replicas in sync ($DIR)"
             nodes
             return
         fi

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::own_stores::{free_port, OwnPostgres, OwnRedis};
+use common::own_stores::{free_port, OwnCluster, OwnPostgres, OwnRedis};
 use common::{assert_error, json_of, spawn_configured, test_config, TestApp};
 use futures::future::join_all;
 use serde_json::Value;
@@ -469,4 +469,81 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
     assert_eq!(report["seats_sold"], 30, "{report}");
     assert_eq!(report["revenue"], 30 * 2000);
     drop(gateway);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Redis Cluster; run by .ci/run"]
+async fn a_master_failed_over_costs_seconds_of_503s_and_no_double_sale() {
+    // Node timeout 1 s: the replica takes over a second or two after its master dies.
+    let cluster = blocking(|| OwnCluster::start(1000));
+    let mut config = test_config();
+    config.redis_cluster = cluster.nodes.clone();
+    let app = spawn_configured(config).await;
+    for user in 1..=4 {
+        let token = admitted_token(&app, user).await;
+        app.charge(user, 10_000).await;
+        let held = app.reserve(&token, 1, 1, user, &[user as i32]).send().await.unwrap();
+        assert_eq!(held.status(), 200);
+        assert_eq!(
+            paying(&app, &token, user, &format!("before-{user}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+
+    // The master holding the queue's slot dies.
+    let queue_key = format!("{{{}:q:{}}}:waiting", app.config.redis_prefix, app.default_queue());
+    let master = blocking(|| cluster.master_of(&queue_key));
+    blocking(|| cluster.kill(master));
+    let killed = Instant::now();
+    let (mut unavailable, mut slowest) = (0, Duration::ZERO);
+    let mut user = 100;
+    let served_again = loop {
+        user += 1;
+        let asked = Instant::now();
+        let response = app.join(user).await;
+        slowest = slowest.max(asked.elapsed());
+        match response.status().as_u16() {
+            200 => break killed.elapsed(),
+            503 => {
+                assert!(
+                    response.headers().contains_key("retry-after"),
+                    "a 503 says when to come back"
+                );
+                unavailable += 1;
+            }
+            other => panic!(
+                "a join during the failover answered {other}: {}",
+                json_of(response).await
+            ),
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "not served again 30 s after the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // No request hung: each was answered within the Redis client's bounds.
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a join took {slowest:?} during the failover"
+    );
+    eprintln!("failover: served again after {served_again:?}, {unavailable} answers 503, slowest {slowest:?}");
+
+    // The same process serves the whole journey again, and nothing was sold twice.
+    let token = admitted_token(&app, 60).await;
+    app.charge(60, 10_000).await;
+    let held = app.reserve(&token, 1, 1, 60, &[30]).send().await.unwrap();
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    assert_eq!(paying(&app, &token, 60, "after").send().await.unwrap().status(), 200);
+    let seat_one_again = admitted_token(&app, 61).await;
+    app.charge(61, 10_000).await;
+    let refused = app.reserve(&seat_one_again, 1, 1, 61, &[1]).send().await.unwrap();
+    assert_eq!(refused.status(), 409, "seat 1 was sold before the failover");
+    audit_is_clean_within(&app.address, &app.client, Duration::from_secs(10)).await;
+    app.stop().await;
+    drop(cluster);
 }

@@ -27,12 +27,24 @@ impl Dependency {
 }
 
 /// True when a Redis error means "Redis is not there" rather than "we sent something wrong".
+/// On a cluster that includes a slot between masters (a failover under way, a
+/// node still loading): the client's own retries ran out, and a little later
+/// the same call will go through.
 pub(crate) fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
+    use ::redis::{ErrorKind, ServerErrorKind};
     err.is_io_error()
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || err.is_timeout()
         || err.is_unrecoverable_error()
+        || err.is_cluster_error()
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading | ServerErrorKind::ReadOnly
+                )
+        )
 }
 
 /// True when a database error means "Postgres is not there".

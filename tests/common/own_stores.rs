@@ -189,3 +189,100 @@ impl Drop for OwnPostgres {
         run(Command::new("pg_dropcluster").args([&self.version, &self.name, "--stop"]));
     }
 }
+
+/// A Redis Cluster of a test's own (3 masters, 3 replicas, started by
+/// `scripts/redis-cluster.sh` on free ports), removed when dropped.
+pub struct OwnCluster {
+    base_port: u16,
+    pub nodes: Vec<String>,
+}
+
+impl OwnCluster {
+    /// `node_timeout_ms`: how soon a silent master is failed over.
+    pub fn start(node_timeout_ms: u64) -> Self {
+        // Six ports in a row, clear of the shared Redis and of other tests, and
+        // below the kernel's ephemeral range with their bus ports (+10000).
+        let base_port = 12_000 + (std::process::id() % 900) as u16 * 10;
+        let output = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh"))
+            .arg("start")
+            .env("CLUSTER_BASE_PORT", base_port.to_string())
+            .env("CLUSTER_NODE_TIMEOUT_MS", node_timeout_ms.to_string())
+            .output()
+            .expect("scripts/redis-cluster.sh runs");
+        let mut cluster = OwnCluster {
+            base_port,
+            nodes: Vec::new(),
+        };
+        // On failure, dropping `cluster` removes whatever did start.
+        assert!(
+            output.status.success(),
+            "the cluster did not start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        cluster.nodes = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        cluster
+    }
+
+    /// The port of the master that serves `key` now.
+    pub fn master_of(&self, key: &str) -> u16 {
+        let any = self.base_port.to_string();
+        let slot: u16 = String::from_utf8_lossy(
+            &Command::new("redis-cli")
+                .args(["-p", &any, "cluster", "keyslot", key])
+                .output()
+                .expect("redis-cli")
+                .stdout,
+        )
+        .trim()
+        .parse()
+        .expect("a slot");
+        let nodes = Command::new("redis-cli")
+            .args(["-p", &any, "cluster", "nodes"])
+            .output()
+            .expect("redis-cli")
+            .stdout;
+        for line in String::from_utf8_lossy(&nodes).lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let (low, high) = range.split_once('-').unwrap_or((range, range));
+                matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(low), Ok(high)) if (low..=high).contains(&slot))
+            });
+            if serves {
+                let address = fields[1].split('@').next().unwrap_or_default();
+                return address
+                    .rsplit(':')
+                    .next()
+                    .and_then(|port| port.parse().ok())
+                    .expect("a port");
+            }
+        }
+        panic!("no master serves slot {slot}");
+    }
+
+    /// SIGKILL of one node, as a crashed machine.
+    pub fn kill(&self, port: u16) {
+        let dir = format!("/tmp/boxoffice-redis-cluster-{}", self.base_port);
+        let pid = std::fs::read_to_string(format!("{dir}/{port}.pid")).expect("the node's pid file");
+        assert!(run(Command::new("kill").args(["-9", pid.trim()])), "kill -9 {port}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh"))
+            .arg("stop")
+            .env("CLUSTER_BASE_PORT", self.base_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -1,0 +1,247 @@
+//! Many gateways, one line: three boxoffice processes on one Redis (or, with
+//! `BOXOFFICE_REDIS_CLUSTER` set, one Redis Cluster) and one Postgres. Places
+//! follow join order whichever process served the join, admission in total
+//! keeps to the rate and the capacity, and a rush spread over all three sells
+//! no seat twice.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::own_stores::free_port;
+use common::{json_of, test_config};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "scale-admin";
+
+/// One gateway process, killed when dropped.
+struct Gateway {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_gateway(config: &boxoffice::config::Config) -> Gateway {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &config.database_url)
+        .env("REDIS_URL", &config.redis_url)
+        .env("BOXOFFICE_REDIS_PREFIX", &config.redis_prefix)
+        .env("BOXOFFICE_TOKEN_SECRET", &config.token_secret)
+        .env("BOXOFFICE_ADDR", format!("127.0.0.1:{port}"))
+        .env("BOXOFFICE_ADMIN_TOKEN", ADMIN)
+        .env("BOXOFFICE_ADMIT_TICK_MS", "100")
+        .env("BOXOFFICE_JOIN_RATE_LIMIT", "0")
+        .env("BOXOFFICE_POLL_RATE_LIMIT", "0")
+        .env("BOXOFFICE_READ_RATE_LIMIT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if !config.redis_cluster.is_empty() {
+        command.env("BOXOFFICE_REDIS_CLUSTER", config.redis_cluster.join(","));
+    }
+    Gateway {
+        child: command.spawn().expect("the gateway starts"),
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, gateway: &Gateway) {
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{}/ready", gateway.base)).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} never ready",
+            gateway.base
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn queue_figures(client: &reqwest::Client, gateway: &Gateway) -> Value {
+    let queues = json_of(client.get(format!("{}/ops/queues", gateway.base)).send().await.unwrap()).await;
+    queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|queue| queue["name"] == "default")
+        .cloned()
+        .expect("the default queue")
+}
+
+async fn settings(client: &reqwest::Client, gateway: &Gateway, body: Value) {
+    let response = client
+        .patch(format!("{}/admin/queues/default", gateway.base))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", json_of(response).await);
+}
+
+async fn join(client: &reqwest::Client, gateway: &Gateway, user: i64) -> Value {
+    let response = client
+        .post(format!("{}/api/waiting-queue/", gateway.base))
+        .header("user-id", user.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn three_gateways_keep_one_line_one_rate_and_sell_each_seat_once() {
+    let config = test_config();
+    let client = reqwest::Client::new();
+    // The first creates and migrates the database; then the other two.
+    let first = start_gateway(&config);
+    wait_ready(&client, &first).await;
+    let gateways = [first, start_gateway(&config), start_gateway(&config)];
+    for gateway in &gateways[1..] {
+        wait_ready(&client, gateway).await;
+    }
+    settings(&client, &gateways[0], json!({ "state": "paused" })).await;
+
+    // One after another, each through the next gateway: places in join order.
+    for user in 1..=300_i64 {
+        let gateway = &gateways[(user % 3) as usize];
+        let answer = join(&client, gateway, user).await;
+        assert_eq!(answer["position"], user, "user {user} through {}", gateway.base);
+    }
+    // At once through all three: the next places, each exactly once.
+    let mut places: Vec<u64> = stream::iter(301..=600_i64)
+        .map(|user| {
+            let (client, gateway) = (&client, &gateways[(user % 3) as usize]);
+            async move { join(client, gateway, user).await["position"].as_u64().unwrap() }
+        })
+        .buffer_unordered(30)
+        .collect()
+        .await;
+    places.sort_unstable();
+    assert_eq!(places, (301..=600).collect::<Vec<u64>>());
+
+    // Every gateway runs admission ten times a second: together they keep to
+    // the rate and the capacity set once.
+    let (rate, capacity) = (40_u64, 150_u64);
+    settings(
+        &client,
+        &gateways[1],
+        json!({ "state": "open", "admitRate": rate, "maxActive": capacity }),
+    )
+    .await;
+    let started = Instant::now();
+    let mut most_active = 0;
+    let admitted = loop {
+        let figures = queue_figures(&client, &gateways[2]).await;
+        let admitted = figures["admitted"].as_u64().unwrap();
+        most_active = most_active.max(figures["active"].as_u64().unwrap());
+        let elapsed = started.elapsed().as_secs_f64();
+        // One second's allowance may be spent at once, then the rate.
+        assert!(
+            admitted as f64 <= rate as f64 * (elapsed + 1.0),
+            "{admitted} admitted in {elapsed:.1} s at {rate}/s"
+        );
+        if admitted >= capacity || started.elapsed() > Duration::from_secs(15) {
+            break admitted;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let figures = queue_figures(&client, &gateways[0]).await;
+    assert_eq!(admitted, capacity, "admission stopped short");
+    assert_eq!(figures["active"], capacity, "the capacity is the capacity: {figures}");
+    assert!(most_active <= capacity);
+
+    // The admitted are the first in line, whichever gateway is asked.
+    for user in [1_i64, 75, 150, 151, 400] {
+        let gateway = &gateways[(user % 3) as usize];
+        let position = json_of(
+            client
+                .get(format!("{}/api/waiting-queue/position", gateway.base))
+                .header("user-id", user.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let expected = if user <= capacity as i64 { "활성" } else { "대기" };
+        assert_eq!(position["tokenStatus"], expected, "user {user}: {position}");
+    }
+
+    // The rush: 150 admitted buyers, 10 per seat, each step through any gateway.
+    let outcomes: Vec<(u16, i64)> = stream::iter(1..=capacity as i64)
+        .map(|user| {
+            let client = &client;
+            let (a, b, c) = (
+                &gateways[(user % 3) as usize],
+                &gateways[((user + 1) % 3) as usize],
+                &gateways[((user + 2) % 3) as usize],
+            );
+            async move {
+                let token = join(client, a, user).await["token"].as_str().unwrap().to_string();
+                let charged = client
+                    .patch(format!("{}/api/balances/balance/charge", b.base))
+                    .header("user-id", user.to_string())
+                    .json(&json!({ "amount": 10_000 }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(charged.status(), 200);
+                let seat = (user % 15 + 1) as i32;
+                let base = "/api/concerts/1/schedules/1/seats/reservation";
+                let held = client
+                    .post(format!("{}{base}", c.base))
+                    .header("Token", &token)
+                    .json(&json!({ "userId": user, "seats": [seat] }))
+                    .send()
+                    .await
+                    .unwrap();
+                if held.status() != 200 {
+                    return (held.status().as_u16(), user);
+                }
+                let paid = client
+                    .post(format!("{}{base}/payment", a.base))
+                    .header("Token", &token)
+                    .json(&json!({ "userId": user, "concertScheduleId": 1 }))
+                    .send()
+                    .await
+                    .unwrap();
+                (paid.status().as_u16(), user)
+            }
+        })
+        .buffer_unordered(30)
+        .collect()
+        .await;
+    let paid = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert!(
+        outcomes.iter().all(|(status, _)| *status == 200 || *status == 409),
+        "only sales and refusals of a taken seat: {outcomes:?}"
+    );
+    assert_eq!(paid, 15, "each of the 15 seats sold exactly once: {outcomes:?}");
+    for gateway in &gateways {
+        let audit = client
+            .get(format!("{}/ops/invariants", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
+    }
+}
