@@ -14,7 +14,10 @@
 //! the same handle wraps the redis crate's async cluster connection, which is
 //! multiplexed too and routes each call by its first key. Every script's keys
 //! share one hash tag (`store::keys`), so each call lands on one slot; a
-//! pipeline across slots fails with CROSSSLOT, so none is built.
+//! pipeline across slots fails with CROSSSLOT, so none is built. Measured on
+//! a local cluster (`examples/redis_cluster_clients.rs`, 64 tasks of EVALSHA on
+//! one slot): 242-251k calls/s on the multiplexed cluster connection against
+//! 17k on deadpool-redis's cluster pool, so the multiplexed one it is.
 
 use std::sync::Arc;
 use std::time::Duration;
