@@ -11,10 +11,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::own_stores::{free_port, OwnCluster, OwnPostgres, OwnRedis};
+use common::gateway::{gateway_env, Gateway};
+use common::own_stores::{OwnCluster, OwnPostgres, OwnRedis};
 use common::{assert_error, json_of, spawn_configured, test_config, TestApp};
 use futures::future::join_all;
 use serde_json::Value;
@@ -309,79 +309,18 @@ async fn a_redis_killed_and_restarted_empty_gives_places_back_and_sells_nothing_
     app.stop().await;
 }
 
-/// A gateway as its own process, so it can be killed with SIGKILL.
-struct Gateway {
-    child: Child,
-    port: u16,
-    env: Vec<(String, String)>,
-}
-
-impl Gateway {
-    fn start(port: u16, env: Vec<(String, String)>) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("BOXOFFICE_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the gateway starts");
-        Gateway { child, port, env }
-    }
-
-    fn kill_and_restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        *self = Gateway::start(self.port, std::mem::take(&mut self.env));
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "kills gateway processes; run by .ci/run"]
 async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
     let config = test_config();
-    let port = free_port();
-    let env = vec![
-        ("DATABASE_URL".to_string(), config.database_url.clone()),
-        ("REDIS_URL".to_string(), config.redis_url.clone()),
-        ("BOXOFFICE_REDIS_PREFIX".to_string(), config.redis_prefix.clone()),
-        ("BOXOFFICE_TOKEN_SECRET".to_string(), "fault-secret".to_string()),
-        ("BOXOFFICE_ADMIT_RATE".to_string(), "0".to_string()),
-        ("BOXOFFICE_MAX_ACTIVE".to_string(), "0".to_string()),
-        ("BOXOFFICE_ADMIT_TICK_MS".to_string(), "100".to_string()),
-        ("BOXOFFICE_JOIN_RATE_LIMIT".to_string(), "0".to_string()),
-        ("BOXOFFICE_POLL_RATE_LIMIT".to_string(), "0".to_string()),
-        ("BOXOFFICE_READ_RATE_LIMIT".to_string(), "0".to_string()),
-        ("RUST_LOG".to_string(), "warn".to_string()),
-    ];
-    let mut gateway = blocking(|| Gateway::start(port, env));
-    let base = format!("http://127.0.0.1:{port}");
+    let env = gateway_env(&config, &[("BOXOFFICE_ADMIT_RATE", "0"), ("BOXOFFICE_MAX_ACTIVE", "0")]);
+    let mut gateway = blocking(|| Gateway::start(env));
+    let base = gateway.base.clone();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let ready = |client: reqwest::Client, base: String| async move {
-        let started = Instant::now();
-        while !client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the gateway did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    ready(client.clone(), base.clone()).await;
+    gateway.wait_ready(&client).await;
 
     // 30 buyers: join, wait for admission, fund, hold one seat, pay with a key;
     // any answer lost to a killed gateway is retried with the same key.
@@ -460,7 +399,7 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         blocking(|| gateway.kill_and_restart());
-        ready(client.clone(), base.clone()).await;
+        gateway.wait_ready(&client).await;
     }
     let receipts = rush.await.unwrap();
     assert!(receipts.iter().all(Option::is_some), "every buyer paid in the end");

@@ -6,73 +6,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::own_stores::free_port;
+use common::gateway::{gateway_env, Gateway};
 use common::{json_of, test_config};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "scale-admin";
-
-/// One gateway process, killed when dropped.
-struct Gateway {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(config: &boxoffice::config::Config) -> Gateway {
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &config.database_url)
-        .env("REDIS_URL", &config.redis_url)
-        .env("BOXOFFICE_REDIS_PREFIX", &config.redis_prefix)
-        .env("BOXOFFICE_TOKEN_SECRET", &config.token_secret)
-        .env("BOXOFFICE_ADDR", format!("127.0.0.1:{port}"))
-        .env("BOXOFFICE_ADMIN_TOKEN", ADMIN)
-        .env("BOXOFFICE_ADMIT_TICK_MS", "100")
-        .env("BOXOFFICE_JOIN_RATE_LIMIT", "0")
-        .env("BOXOFFICE_POLL_RATE_LIMIT", "0")
-        .env("BOXOFFICE_READ_RATE_LIMIT", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if !config.redis_cluster.is_empty() {
-        command.env("BOXOFFICE_REDIS_CLUSTER", config.redis_cluster.join(","));
-    }
-    Gateway {
-        child: command.spawn().expect("the gateway starts"),
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn wait_ready(client: &reqwest::Client, gateway: &Gateway) {
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client.get(format!("{}/ready", gateway.base)).send().await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{} never ready",
-            gateway.base
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn queue_figures(client: &reqwest::Client, gateway: &Gateway) -> Value {
     let queues = json_of(client.get(format!("{}/ops/queues", gateway.base)).send().await.unwrap()).await;
@@ -110,13 +51,14 @@ async fn join(client: &reqwest::Client, gateway: &Gateway, user: i64) -> Value {
 #[tokio::test]
 async fn three_gateways_keep_one_line_one_rate_and_sell_each_seat_once() {
     let config = test_config();
+    let env = gateway_env(&config, &[("BOXOFFICE_ADMIN_TOKEN", ADMIN)]);
     let client = reqwest::Client::new();
     // The first creates and migrates the database; then the other two.
-    let first = start_gateway(&config);
-    wait_ready(&client, &first).await;
-    let gateways = [first, start_gateway(&config), start_gateway(&config)];
+    let first = Gateway::start(env.clone());
+    first.wait_ready(&client).await;
+    let gateways = [first, Gateway::start(env.clone()), Gateway::start(env)];
     for gateway in &gateways[1..] {
-        wait_ready(&client, gateway).await;
+        gateway.wait_ready(&client).await;
     }
     settings(&client, &gateways[0], json!({ "state": "paused" })).await;
 

@@ -15,6 +15,7 @@ use reqwest::{RequestBuilder, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub mod gateway;
 pub mod own_stores;
 
 pub const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
