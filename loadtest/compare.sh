@@ -127,16 +127,6 @@ TABLE="$WORK/table.md"
 } >"$TABLE"
 cat "$TABLE"
 if [[ -n "${RESULTS:-}" ]]; then
-    python3 - "$RESULTS" "$TABLE" "$BASE_SHA" <<'PY'
-import sys
-path, table, base = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
-start, end = f"<!-- compare:{base}:start -->", f"<!-- compare:{base}:end -->"
-text = open(path).read()
-if start not in text:
-    text += f"\n{start}\n{end}\n"
-before, rest = text.split(start, 1)
-_, after = rest.split(end, 1)
-open(path, "w").write(f"{before}{start}\n{table}{end}{after}")
-PY
+    python3 loadtest/write_table.py "$RESULTS" "$TABLE" "compare:${BASE_SHA}"
     log "wrote the table into ${RESULTS}"
 fi
