@@ -1,7 +1,16 @@
--- A user's standing in one queue: join it (or get back the place already held),
--- or poll the place. One script for both, because both first ask the same thing
--- (is this user waiting and alive, active, or gone?); a join then takes a new
--- place at the back where a poll would report the user as gone.
+-- Users' standing in one queue: each entry joins it (or gets back the place
+-- already held) or polls the place. One script for both, because both first ask
+-- the same thing (is this user waiting and alive, active, or gone?); a join then
+-- takes a new place at the back where a poll would report the user as gone.
+--
+-- Many entries in one run: a gateway gathers the joins and polls of a queue
+-- that arrive while its previous call is in flight and sends them together
+-- (src/store/coalesce.rs). The entries are served one after another, exactly as
+-- if each were a script run of its own at the same instant, so a repeated join
+-- in one batch gets the same place and token, and positions are exact at the
+-- moment of the run. What is shared is what does not depend on the entry: one
+-- Redis TIME, the queue's settings, the sequence counter (read once, written
+-- once at the end), the length of the line, one EXPIRE per touched bucket.
 -- The hot path of the whole service, so it does as little as it can: the
 -- waiting set is checked first (most callers wait), and last-seen is rewritten
 -- only when it is older than a tenth of the idle timeout.
@@ -18,147 +27,225 @@
 -- KEYS[2]: active ZSET (user -> expiry ms)
 -- KEYS[3]: stats HASH (seq = last sequence issued, seq_base = the sequence this
 --   Redis started from, abandoned, expired)
--- KEYS[4]: the user's meta HASH bucket (user -> 20 bytes, struct '>IIId':
---   issued_s, nonce, last seen as seconds after issued_s, sequence; binary
---   because it is smaller than text and struct.unpack is cheaper than a pattern)
--- KEYS[5]: settings HASH (state: a `closed` queue refuses new places;
+-- KEYS[4]: settings HASH (state: a `closed` queue refuses new places;
 --   opens_at_ms: before it, joins enter the pre-queue)
--- KEYS[6]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
--- ARGV[1]: "join" or "poll"
--- ARGV[2]: user id
--- ARGV[3]: idle timeout, seconds
--- ARGV[4]: join only: nonce for a new token
--- ARGV[5]: meta bucket TTL, seconds
--- ARGV[6..9]: only when the caller presented a verified token of this queue and
---   user: its issued_s, nonce, sequence, active until (ms, 0 while waiting)
--- Returns: {state, position, issued_s, nonce, expiry_ms, sequence}
+-- KEYS[5]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
+-- ARGV[1]: idle timeout, seconds
+-- ARGV[2]: meta bucket TTL, seconds
+-- ARGV[3]: meta bucket key prefix (same hash tag as KEYS): the user's record
+--   is field `user` of HASH prefix..floor(user / ARGV[4]), 20 bytes, struct
+--   '>IIId': issued_s, nonce, last seen as seconds after issued_s, sequence
+--   (binary because it is smaller than text and struct.unpack is cheaper than
+--   a pattern)
+-- ARGV[4]: users per meta bucket
+-- ARGV[5..]: the entries, one after another, each opening with its kind:
+--   'p' user                                 poll
+--   'j' user nonce                           join; nonce of a new token
+--   'P' user issued nonce seq until          poll presenting a verified token
+--   'J' user nonce issued tnonce seq until   join presenting one
+--   (the token's issued_s, nonce, sequence and active-until ms, 0 while waiting)
+-- Returns: six integers per entry, in the entries' order:
+--   state, position, issued_s, nonce, expiry_ms, sequence
 --   state 1 waiting (position >= 1), 2 active, 3 expired, 0 never joined (poll
 --   only; also when the record has lapsed), 4 closed (a join that would have
 --   taken a new place), 5 in the pre-queue (expiry_ms: the opening), 6 the
 --   opening is due: run queue_open.lua, then ask again.
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
-local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
-local user = ARGV[2]
-local idle = tonumber(ARGV[3])
-local join = ARGV[1] == 'join'
+local now_us = now_s * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now_us / 1000)
+local idle = tonumber(ARGV[1])
+local idle_ms = (now_s + idle) * 1000
+local refresh_s = math.ceil(idle / 10)
+local meta_ttl = ARGV[2]
+local meta_prefix = ARGV[3]
+local bucket_size = tonumber(ARGV[4])
 
--- The sequence a new place starts from, fixed by the first join of this Redis
--- (written out where needed, not as a local function: a closure made on every
--- call showed in the poll's cost).
-local base_field = 'seq_base'
+local out, n = {}, 0
+local function put(state, position, issued, nonce, expiry, seq)
+  out[n + 1], out[n + 2], out[n + 3] = state, position, issued
+  out[n + 4], out[n + 5], out[n + 6] = nonce, expiry, seq
+  n = n + 6
+end
 
-local meta = redis.call('HGET', KEYS[4], user)
-if not meta then
-  -- ARGV[6..9] are absent when the caller presented no token.
-  local t_seq = tonumber(ARGV[8] or '0')
-  local base = nil
-  if t_seq > 0 then
-    base = redis.call('HGET', KEYS[3], base_field)
+-- One EXPIRE per bucket written in this run.
+local touched = {}
+local function write_meta(bucket, user, record)
+  redis.call('HSET', bucket, user, record)
+  if not touched[bucket] then
+    touched[bucket] = true
+    redis.call('EXPIRE', bucket, meta_ttl)
+  end
+end
+
+-- The sequence a new place starts from, fixed by the first join of this Redis.
+local base = nil
+local function seq_base()
+  if not base then
+    base = redis.call('HGET', KEYS[3], 'seq_base')
     if not base then
-      base = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
-      redis.call('HSET', KEYS[3], 'seq', base, base_field, base)
+      base = string.format('%.0f', now_us)
+      redis.call('HSET', KEYS[3], 'seq', base, 'seq_base', base)
     end
+    base = tonumber(base)
   end
-  if t_seq > 0 and t_seq < tonumber(base) then
-    local t_issued, t_nonce, t_until = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9])
-    -- A token from before Redis lost this user: put the place back.
-    local restored = struct.pack('>IIId', t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
-    if t_until > now_ms then
-      redis.call('ZADD', KEYS[2], t_until, user)
-      redis.call('HSET', KEYS[4], user, restored)
-      redis.call('EXPIRE', KEYS[4], ARGV[5])
-      return {2, 0, t_issued, t_nonce, t_until, t_seq}
-    end
-    if t_until == 0 then
-      redis.call('ZADD', KEYS[1], 'NX', string.format('%.0f', t_seq), user)
-      redis.call('HSET', KEYS[4], user, restored)
-      redis.call('EXPIRE', KEYS[4], ARGV[5])
-      local rank = redis.call('ZRANK', KEYS[1], user)
-      return {1, rank + 1, t_issued, t_nonce, (now_s + idle) * 1000, t_seq}
-    end
-    -- An admission whose time has run out is not given back.
+  return base
+end
+
+-- The last sequence issued, read once and written back once at the end.
+local seq_last, seq_dirty = nil, false
+local function next_seq()
+  if not seq_last then
+    seq_base()
+    seq_last = tonumber(redis.call('HGET', KEYS[3], 'seq') or base)
   end
-  if not join then
-    return {0, 0, 0, 0, 0, 0}
+  seq_last = seq_last + 1
+  seq_dirty = true
+  return seq_last
+end
+
+-- The line's length, read once and kept up to date by this run's changes.
+local length = nil
+local function counted(delta)
+  if length then
+    length = length + delta
   end
-else
-  local issued, nonce, seen = struct.unpack('>III', meta)
-  local seq = 0
-  if #meta >= 20 then
-    seq = struct.unpack('>d', meta, 13)
-  end
-  seen = issued + seen
-  local rank = redis.call('ZRANK', KEYS[1], user)
-  if rank then
-    if seen + idle >= now_s then
-      if now_s - seen >= math.ceil(idle / 10) then
-        redis.call('HSET', KEYS[4], user, struct.pack('>III', issued, nonce, now_s - issued) .. string.sub(meta, 13))
-        seen = now_s
+end
+
+-- Settings, read once: a closed queue, and the opening of a pre-queue.
+local gate_read, closed, opens = false, false, 0
+local prequeue_waits = nil
+
+local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
+  local bucket = meta_prefix .. math.floor(tonumber(user) / bucket_size)
+  local meta = redis.call('HGET', bucket, user)
+  if not meta then
+    if t_seq > 0 and t_seq < seq_base() then
+      -- A token from before Redis lost this user: put the place back.
+      local restored = struct.pack('>IIId', t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
+      if t_until > now_ms then
+        redis.call('ZADD', KEYS[2], t_until, user)
+        write_meta(bucket, user, restored)
+        return put(2, 0, t_issued, t_nonce, t_until, t_seq)
       end
-      return {1, rank + 1, issued, nonce, (seen + idle) * 1000, seq}
+      if t_until == 0 then
+        counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%.0f', t_seq), user))
+        write_meta(bucket, user, restored)
+        local rank = redis.call('ZRANK', KEYS[1], user)
+        return put(1, rank + 1, t_issued, t_nonce, idle_ms, t_seq)
+      end
+      -- An admission whose time has run out is not given back.
     end
-    redis.call('ZREM', KEYS[1], user)
-    redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
     if not join then
-      return {3, 0, issued, nonce, (seen + idle) * 1000, seq}
+      return put(0, 0, 0, 0, 0, 0)
     end
   else
-    if redis.call('ZSCORE', KEYS[6], user) then
-      -- In the pre-queue: no place until the opening, then a place drawn by lot.
-      local opens = tonumber(redis.call('HGET', KEYS[5], 'opens_at_ms') or '0')
-      if opens > now_ms then
-        return {5, 0, issued, nonce, opens, 0}
-      end
-      return {6, 0, 0, 0, 0, 0}
+    local issued, m_nonce, seen = struct.unpack('>III', meta)
+    local seq = 0
+    if #meta >= 20 then
+      seq = struct.unpack('>d', meta, 13)
     end
-    local expiry = redis.call('ZSCORE', KEYS[2], user)
-    if expiry then
-      expiry = tonumber(expiry)
-      if expiry > now_ms then
-        return {2, 0, issued, nonce, expiry, seq}
+    seen = issued + seen
+    local rank = redis.call('ZRANK', KEYS[1], user)
+    if rank then
+      if seen + idle >= now_s then
+        if now_s - seen >= refresh_s then
+          write_meta(bucket, user, struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13))
+          seen = now_s
+        end
+        return put(1, rank + 1, issued, m_nonce, (seen + idle) * 1000, seq)
       end
-      redis.call('ZREM', KEYS[2], user)
-      redis.call('HINCRBY', KEYS[3], 'expired', 1)
+      counted(-redis.call('ZREM', KEYS[1], user))
+      redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
       if not join then
-        return {3, 0, issued, nonce, expiry, seq}
+        return put(3, 0, issued, m_nonce, (seen + idle) * 1000, seq)
       end
-    elseif not join then
-      -- Admitted and gone (paid, timed out, or skipped as abandoned): last activity time.
-      return {3, 0, issued, nonce, seen * 1000, seq}
+    else
+      if redis.call('ZSCORE', KEYS[5], user) then
+        -- In the pre-queue: no place until the opening, then a place drawn by lot.
+        local opens_at = tonumber(redis.call('HGET', KEYS[4], 'opens_at_ms') or '0')
+        if opens_at > now_ms then
+          return put(5, 0, issued, m_nonce, opens_at, 0)
+        end
+        return put(6, 0, 0, 0, 0, 0)
+      end
+      local expiry = redis.call('ZSCORE', KEYS[2], user)
+      if expiry then
+        expiry = tonumber(expiry)
+        if expiry > now_ms then
+          return put(2, 0, issued, m_nonce, expiry, seq)
+        end
+        redis.call('ZREM', KEYS[2], user)
+        redis.call('HINCRBY', KEYS[3], 'expired', 1)
+        if not join then
+          return put(3, 0, issued, m_nonce, expiry, seq)
+        end
+      elseif not join then
+        -- Admitted and gone (paid, timed out, or skipped as abandoned): last activity time.
+        return put(3, 0, issued, m_nonce, seen * 1000, seq)
+      end
     end
+  end
+
+  -- A new place. A closed queue takes no one new; people in line keep theirs.
+  if not gate_read then
+    local gate = redis.call('HMGET', KEYS[4], 'state', 'opens_at_ms')
+    closed, opens, gate_read = gate[1] == 'closed', tonumber(gate[2] or '0'), true
+  end
+  if closed then
+    return put(4, 0, 0, 0, 0, 0)
+  end
+  -- Before the opening, a join enters the pre-queue with a lottery ticket (the
+  -- new token's nonce, drawn by the gateway); after it, the pre-queue must have
+  -- been placed before anyone goes behind it.
+  local ticket = tonumber(nonce)
+  if opens > now_ms then
+    redis.call('ZADD', KEYS[5], ticket, user)
+    write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, 0))
+    return put(5, 0, now_s, ticket, opens, 0)
+  end
+  if prequeue_waits == nil then
+    prequeue_waits = redis.call('EXISTS', KEYS[5]) == 1
+  end
+  if prequeue_waits then
+    return put(6, 0, 0, 0, 0, 0)
+  end
+  local seq = next_seq()
+  -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
+  local added = redis.call('ZADD', KEYS[1], string.format('%.0f', seq), user)
+  write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, seq))
+  -- The sequence only grows, so the newcomer is last: its place is the line's length.
+  if length then
+    length = length + added
+  else
+    length = redis.call('ZCARD', KEYS[1])
+  end
+  return put(1, length, now_s, ticket, idle_ms, seq)
+end
+
+local i, last = 5, #ARGV
+while i <= last do
+  local kind = ARGV[i]
+  if kind == 'p' then
+    stand(false, ARGV[i + 1], 0, 0, 0, 0, 0)
+    i = i + 2
+  elseif kind == 'j' then
+    stand(true, ARGV[i + 1], ARGV[i + 2], 0, 0, 0, 0)
+    i = i + 3
+  elseif kind == 'P' then
+    stand(false, ARGV[i + 1], 0,
+      tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]))
+    i = i + 6
+  elseif kind == 'J' then
+    stand(true, ARGV[i + 1], ARGV[i + 2],
+      tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
+    i = i + 7
+  else
+    return redis.error_reply('queue_standing: unknown entry kind ' .. tostring(kind))
   end
 end
 
--- A closed queue takes no one new; people in line keep their places.
-local gate = redis.call('HMGET', KEYS[5], 'state', 'opens_at_ms')
-if gate[1] == 'closed' then
-  return {4, 0, 0, 0, 0, 0}
+if seq_dirty then
+  redis.call('HSET', KEYS[3], 'seq', string.format('%.0f', seq_last))
 end
--- Before the opening, a join enters the pre-queue with a lottery ticket (the
--- new token's nonce, drawn by the gateway); after it, the pre-queue must have
--- been placed before anyone goes behind it.
-local opens = tonumber(gate[2] or '0')
-if opens > now_ms then
-  local ticket = tonumber(ARGV[4])
-  redis.call('ZADD', KEYS[6], ticket, user)
-  redis.call('HSET', KEYS[4], user, struct.pack('>IIId', now_s, ticket, 0, 0))
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
-  return {5, 0, now_s, ticket, opens, 0}
-end
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  return {6, 0, 0, 0, 0, 0}
-end
-if not redis.call('HGET', KEYS[3], base_field) then
-  local start = string.format('%.0f', now_s * 1000000 + tonumber(t[2]))
-  redis.call('HSET', KEYS[3], 'seq', start, base_field, start)
-end
-local nonce = tonumber(ARGV[4])
-local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
--- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
-redis.call('ZADD', KEYS[1], string.format('%.0f', seq), user)
-redis.call('HSET', KEYS[4], user, struct.pack('>IIId', now_s, nonce, 0, seq))
-redis.call('EXPIRE', KEYS[4], ARGV[5])
--- The sequence only grows, so the newcomer is last: its place is the set's size.
-local position = redis.call('ZCARD', KEYS[1])
-return {1, position, now_s, nonce, (now_s + idle) * 1000, seq}
+return out

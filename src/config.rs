@@ -172,6 +172,13 @@ pub struct QueueConfig {
     #[arg(global = true, long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
     pub idle_timeout_s: u64,
 
+    /// Most joins and polls of one queue sent to Redis in one script run. An
+    /// instance gathers those that arrive while its previous run for the queue
+    /// is in flight and sends them together; 1 sends each alone, at once.
+    #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub batch_max: u64,
+
     /// Joins allowed per second per user id and per client IP; 0 turns the limit off.
     #[arg(global = true, long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
     pub join_rate_limit: u32,

@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::lanes::Lanes;
 use super::pacing;
 use super::rates::MeasuredRates;
 use super::token::{QueueToken, TokenSigner};
 use super::QueueError;
 use crate::config::QueueConfig;
-use crate::store::keys::Keys;
-use crate::store::keys::META_TTL_S;
+use crate::store::keys::{Keys, META_TTL_S};
 use crate::store::redis::Redis;
 use crate::store::scripts::open_queue;
-use crate::store::scripts::standing::{self, Mode, Standing, StandingState, Timing};
+use crate::store::scripts::standing::{Ask, Mode, Standing, StandingState, Timing};
 use crate::users::UserDirectory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,7 @@ pub struct Ticket {
 pub struct Line {
     redis: Redis,
     keys: Keys,
+    lanes: Lanes,
     signer: TokenSigner,
     users: Arc<UserDirectory>,
     rates: Arc<MeasuredRates>,
@@ -61,9 +62,15 @@ impl Line {
         rates: Arc<MeasuredRates>,
         config: Arc<QueueConfig>,
     ) -> Self {
+        let timing = Timing {
+            idle_timeout_s: config.idle_timeout_s,
+            meta_ttl_s: META_TTL_S,
+        };
+        let lanes = Lanes::new(redis.clone(), keys.clone(), timing, config.batch_max as usize);
         Line {
             redis,
             keys,
+            lanes,
             signer,
             users,
             rates,
@@ -155,24 +162,23 @@ impl Line {
         presented: Option<&QueueToken>,
     ) -> Result<Standing, QueueError> {
         self.users.require(user_id)?;
-        let keys = self.keys.queue(queue);
-        let timing = Timing {
-            idle_timeout_s: self.config.idle_timeout_s,
-            meta_ttl_s: META_TTL_S,
+        let ask = Ask {
+            user_id,
+            mode,
+            presented: presented.map(QueueToken::presented),
         };
-        let presented = presented.map(QueueToken::presented);
-        let mut redis = self.redis.connection().await?;
-        let standing = standing::run(&mut redis, &keys, user_id, mode, &timing, presented).await?;
+        let standing = self.lanes.ask(queue, ask).await?;
         if standing.state != StandingState::OpeningDue {
             return Ok(standing);
         }
         // The first to ask after the opening places the pre-queue (by lot), then
         // everyone, this caller included, is answered from the line.
-        let placed = open_queue::run(&mut redis, &keys).await?;
+        let mut redis = self.redis.connection().await?;
+        let placed = open_queue::run(&mut redis, &self.keys.queue(queue)).await?;
         if placed > 0 {
             tracing::info!(queue, placed, "queue opened: the pre-queue is placed by lot");
         }
-        Ok(standing::run(&mut redis, &keys, user_id, mode, &timing, presented).await?)
+        Ok(self.lanes.ask(queue, ask).await?)
     }
 
     fn ticket(&self, queue: &str, user_id: i64, standing: Standing) -> Result<Ticket, QueueError> {

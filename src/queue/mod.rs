@@ -19,6 +19,7 @@
 
 pub(crate) mod adaptive;
 pub(crate) mod gate;
+pub(crate) mod lanes;
 pub(crate) mod line;
 pub(crate) mod pacing;
 pub(crate) mod rates;

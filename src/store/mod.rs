@@ -3,6 +3,7 @@
 //! Redis keys are named, the Lua scripts, and the demo data.
 
 pub(crate) mod breaker;
+pub(crate) mod coalesce;
 pub mod db;
 pub(crate) mod keys;
 pub(crate) mod probe;

@@ -28,6 +28,8 @@ pub const QUEUE_ADMITTED: &str = "boxoffice_queue_admitted_total";
 pub const QUEUE_ABANDONED: &str = "boxoffice_queue_abandoned_total";
 pub const QUEUE_EXPIRED: &str = "boxoffice_queue_expired_total";
 pub const QUEUE_COMPLETED: &str = "boxoffice_queue_completed_total";
+pub const QUEUE_SCRIPT_CALLS: &str = "boxoffice_queue_standing_calls_total";
+pub const QUEUE_SCRIPT_ENTRIES: &str = "boxoffice_queue_standing_entries_total";
 pub const HOLDS: &str = "boxoffice_holds_total";
 pub const SEATS_SOLD: &str = "boxoffice_seats_sold_total";
 pub const PAYMENTS: &str = "boxoffice_payments_total";
@@ -112,6 +114,14 @@ fn describe() {
     describe_counter!(QUEUE_ABANDONED, "Waiting users dropped for not polling.");
     describe_counter!(QUEUE_EXPIRED, "Active tokens that ran out.");
     describe_counter!(QUEUE_COMPLETED, "Active tokens ended by a payment.");
+    describe_counter!(
+        QUEUE_SCRIPT_CALLS,
+        "Runs of the join-and-poll script sent to Redis by this instance, by queue."
+    );
+    describe_counter!(
+        QUEUE_SCRIPT_ENTRIES,
+        "Joins and polls those runs carried (coalesced): entries / calls is the mean batch."
+    );
     describe_counter!(HOLDS, "Seat holds: made, released by a sale, expired (swept).");
     describe_counter!(SEATS_SOLD, "Seats sold.");
     describe_counter!(PAYMENTS, "Payments by outcome (succeeded, or why refused).");

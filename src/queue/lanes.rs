@@ -1,0 +1,100 @@
+//! The way joins and polls reach Redis: one lane per queue, in which the calls
+//! of this instance are coalesced into batched runs of `queue_standing.lua`
+//! (see `store::coalesce` for why and how).
+//!
+//! With `BOXOFFICE_QUEUE_BATCH_MAX=1` every join and poll is a script run of its
+//! own, sent at once however many are in flight: the behaviour before
+//! coalescing, kept for comparison.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use redis::RedisResult;
+
+use crate::store::coalesce::{Batch, Lane};
+use crate::store::keys::{Keys, QueueKeys};
+use crate::store::redis::Redis;
+use crate::store::scripts::standing::{self, Ask, Standing, Timing};
+use crate::telemetry::metrics::{QUEUE_SCRIPT_CALLS, QUEUE_SCRIPT_ENTRIES};
+
+/// The joins and polls of one queue, sent as runs of `queue_standing.lua`.
+pub(crate) struct Standings {
+    redis: Redis,
+    keys: Arc<QueueKeys>,
+    timing: Timing,
+    calls: metrics::Counter,
+    entries: metrics::Counter,
+}
+
+impl Batch for Standings {
+    type Entry = Ask;
+    type Answer = Standing;
+
+    async fn run(&self, asks: Vec<Ask>) -> RedisResult<Vec<Standing>> {
+        let mut redis = self.redis.connection().await?;
+        standing::run(&mut redis, &self.keys, &asks, &self.timing).await
+    }
+
+    fn sent(&self, entries: usize) {
+        self.calls.increment(1);
+        self.entries.increment(entries as u64);
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Lanes {
+    redis: Redis,
+    keys: Keys,
+    timing: Timing,
+    batch_max: usize,
+    /// Queues are the configured default plus one per concert, so this stays small.
+    lanes: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
+}
+
+impl Lanes {
+    pub(crate) fn new(redis: Redis, keys: Keys, timing: Timing, batch_max: usize) -> Self {
+        Lanes {
+            redis,
+            keys,
+            timing,
+            batch_max,
+            lanes: Arc::default(),
+        }
+    }
+
+    /// The standing of one user in `queue`, joined or polled as `ask` says.
+    pub(crate) async fn ask(&self, queue: &str, ask: Ask) -> RedisResult<Standing> {
+        let lane = self.lane(queue);
+        if self.batch_max <= 1 {
+            lane.batch().sent(1);
+            let mut standings = lane.batch().run(vec![ask]).await?;
+            return standings
+                .pop()
+                .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "queue_standing answered no entry")));
+        }
+        lane.call(ask).await
+    }
+
+    fn lane(&self, queue: &str) -> Arc<Lane<Standings>> {
+        if let Some(lane) = self.lanes.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
+            return lane.clone();
+        }
+        let mut lanes = self.lanes.write().unwrap_or_else(|p| p.into_inner());
+        lanes
+            .entry(queue.to_string())
+            .or_insert_with(|| {
+                let label = queue.to_string();
+                Lane::new(
+                    Standings {
+                        redis: self.redis.clone(),
+                        keys: self.keys.queue(queue),
+                        timing: self.timing,
+                        calls: metrics::counter!(QUEUE_SCRIPT_CALLS, "queue" => label.clone()),
+                        entries: metrics::counter!(QUEUE_SCRIPT_ENTRIES, "queue" => label),
+                    },
+                    self.batch_max,
+                )
+            })
+            .clone()
+    }
+}

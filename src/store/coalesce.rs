@@ -1,0 +1,295 @@
+//! Natural batching of calls to one Redis slot, as a database's group commit
+//! does: while a call for a lane is in flight, the requests that arrive for it
+//! wait, and go together in the next call as soon as that one is back.
+//!
+//! Why: every key of a queue carries the queue's hash tag, so one concert's line
+//! is served by one Redis thread, however many shards and gateways there are.
+//! What a script run costs Redis is mostly per call (reading and parsing the
+//! request, finding the script, `TIME`, writing the reply), not per user, so a
+//! call that answers fifty users costs Redis far less than fifty calls.
+//!
+//! At low load a request finds its lane idle and goes at once, alone: nothing
+//! waits for a timer. Under load the batch grows by itself, to at most `max`
+//! entries, which keeps one script run short. One call per lane is in flight
+//! at a time; calls of different lanes (queues) do not wait for each other.
+//!
+//! The first request to find a lane idle makes the call itself. When it is
+//! back, whatever gathered meanwhile is handed to a spawned task that keeps
+//! sending batches until nobody is waiting, so no request's answer waits for
+//! other people's batches. A request dropped while its call is in flight (a
+//! client that went away) still hands the lane on, so a lane never stays busy.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use redis::{ErrorKind, RedisError, RedisResult};
+use tokio::sync::oneshot;
+
+/// One batched operation: runs entries in order and answers each, in order.
+pub(crate) trait Batch: Send + Sync + 'static {
+    type Entry: Send + 'static;
+    type Answer: Send + 'static;
+
+    fn run(&self, entries: Vec<Self::Entry>) -> impl Future<Output = RedisResult<Vec<Self::Answer>>> + Send;
+
+    /// Told the size of every call made, for the metrics.
+    fn sent(&self, _entries: usize) {}
+}
+
+/// The lane of one batched operation (say, one queue's joins and polls).
+pub(crate) struct Lane<B: Batch> {
+    batch: B,
+    max: usize,
+    state: Mutex<State<B>>,
+}
+
+type Waiter<B> = (<B as Batch>::Entry, oneshot::Sender<RedisResult<<B as Batch>::Answer>>);
+
+struct State<B: Batch> {
+    busy: bool,
+    waiting: Vec<Waiter<B>>,
+}
+
+impl<B: Batch> Lane<B> {
+    /// A lane sending at most `max` entries in one call (at least one).
+    pub(crate) fn new(batch: B, max: usize) -> Arc<Self> {
+        Arc::new(Lane {
+            batch,
+            max: max.max(1),
+            state: Mutex::new(State {
+                busy: false,
+                waiting: Vec::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn batch(&self) -> &B {
+        &self.batch
+    }
+
+    /// Runs `entry`: at once if the lane is idle, otherwise in the next batch.
+    pub(crate) async fn call(self: &Arc<Self>, entry: B::Entry) -> RedisResult<B::Answer> {
+        let waiting = {
+            let mut state = self.lock();
+            if state.busy {
+                let (sender, receiver) = oneshot::channel();
+                state.waiting.push((entry, sender));
+                Ok(receiver)
+            } else {
+                state.busy = true;
+                Err(entry)
+            }
+        };
+        match waiting {
+            Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(abandoned())),
+            // Idle: this request leads, alone.
+            Err(entry) => {
+                let handoff = Handoff(self.clone());
+                self.batch.sent(1);
+                let answer = self.batch.run(vec![entry]).await.and_then(single);
+                drop(handoff);
+                answer
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<B>> {
+        // No code panics while holding it; a poisoned lock still holds a valid state.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next batch, or `None` (and the lane idle) when nobody waits.
+    fn next_batch(&self) -> Option<Vec<Waiter<B>>> {
+        let mut state = self.lock();
+        if state.waiting.is_empty() {
+            state.busy = false;
+            return None;
+        }
+        if state.waiting.len() <= self.max {
+            return Some(std::mem::take(&mut state.waiting));
+        }
+        let rest = state.waiting.split_off(self.max);
+        Some(std::mem::replace(&mut state.waiting, rest))
+    }
+
+    /// Sends batches until nobody waits.
+    async fn drain(self: Arc<Self>, mut batch: Vec<Waiter<B>>) {
+        loop {
+            let (entries, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            self.batch.sent(entries.len());
+            match self.batch.run(entries).await {
+                Ok(answers) if answers.len() == senders.len() => {
+                    for (sender, answer) in senders.into_iter().zip(answers) {
+                        // A receiver that is gone was a client that went away.
+                        let _ = sender.send(Ok(answer));
+                    }
+                }
+                Ok(_) => {
+                    for sender in senders {
+                        let _ = sender.send(Err(miscounted()));
+                    }
+                }
+                Err(err) => {
+                    for sender in senders {
+                        let _ = sender.send(Err(err.clone()));
+                    }
+                }
+            }
+            match self.next_batch() {
+                Some(next) => batch = next,
+                None => return,
+            }
+        }
+    }
+}
+
+/// Hands the lane on when the leading request is done, or dropped mid-call.
+struct Handoff<B: Batch>(Arc<Lane<B>>);
+
+impl<B: Batch> Drop for Handoff<B> {
+    fn drop(&mut self) {
+        let Some(batch) = self.0.next_batch() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(self.0.clone().drain(batch));
+            }
+            // Only when the runtime itself is going away: the waiters are
+            // answered with an error as their senders drop.
+            Err(_) => {
+                self.0.lock().busy = false;
+            }
+        }
+    }
+}
+
+fn single<T>(mut answers: Vec<T>) -> RedisResult<T> {
+    match (answers.pop(), answers.is_empty()) {
+        (Some(answer), true) => Ok(answer),
+        _ => Err(miscounted()),
+    }
+}
+
+fn miscounted() -> RedisError {
+    RedisError::from((
+        ErrorKind::Parse,
+        "a batched call answered a different number of entries",
+    ))
+}
+
+/// The batch carrying this request was lost with the task sending it (the
+/// runtime shutting down): whether it ran is unknown, so it reads as a
+/// dropped connection (503), never as a client's mistake.
+fn abandoned() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the batched Redis call carrying this request was abandoned",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Doubles numbers after a pause, recording the size of each call.
+    struct Doubler {
+        calls: Mutex<Vec<usize>>,
+        pause: Duration,
+        failing: AtomicUsize,
+    }
+
+    impl Batch for Doubler {
+        type Entry = u32;
+        type Answer = u32;
+
+        async fn run(&self, entries: Vec<u32>) -> RedisResult<Vec<u32>> {
+            self.calls.lock().unwrap().push(entries.len());
+            tokio::time::sleep(self.pause).await;
+            if self.failing.load(Ordering::SeqCst) > 0 {
+                return Err(RedisError::from((ErrorKind::Io, "down")));
+            }
+            Ok(entries.into_iter().map(|n| n * 2).collect())
+        }
+    }
+
+    fn doubler(pause_ms: u64, max: usize) -> Arc<Lane<Doubler>> {
+        Lane::new(
+            Doubler {
+                calls: Mutex::default(),
+                pause: Duration::from_millis(pause_ms),
+                failing: AtomicUsize::new(0),
+            },
+            max,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_idle_lane_sends_a_request_at_once_and_alone() {
+        let lane = doubler(0, 64);
+        assert_eq!(lane.call(21).await.unwrap(), 42);
+        assert_eq!(lane.call(5).await.unwrap(), 10);
+        assert_eq!(*lane.batch().calls.lock().unwrap(), vec![1, 1]);
+    }
+
+    #[tokio::test]
+    async fn requests_arriving_during_a_call_go_together_in_capped_batches() {
+        let lane = doubler(20, 8);
+        let calls: Vec<_> = (0..21)
+            .map(|n| {
+                tokio::spawn({
+                    let lane = lane.clone();
+                    async move { lane.call(n).await }
+                })
+            })
+            .collect();
+        for (n, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap().unwrap(), 2 * n as u32);
+        }
+        let sizes = lane.batch().calls.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 21, "{sizes:?}");
+        assert!(sizes.iter().all(|&size| size <= 8), "{sizes:?}");
+        assert!(sizes.len() <= 4, "20 arrived during the first call: {sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_fails_every_request_in_it_and_the_lane_goes_on() {
+        let lane = doubler(20, 64);
+        lane.batch().failing.store(1, Ordering::SeqCst);
+        let calls: Vec<_> = (0..5)
+            .map(|n| {
+                tokio::spawn({
+                    let lane = lane.clone();
+                    async move { lane.call(n).await }
+                })
+            })
+            .collect();
+        for call in calls {
+            assert!(call.await.unwrap().unwrap_err().is_io_error());
+        }
+        lane.batch().failing.store(0, Ordering::SeqCst);
+        assert_eq!(lane.call(4).await.unwrap(), 8);
+    }
+
+    #[tokio::test]
+    async fn a_leader_dropped_mid_call_still_hands_the_lane_on() {
+        let lane = doubler(50, 64);
+        let leader = tokio::spawn({
+            let lane = lane.clone();
+            async move { lane.call(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let follower = tokio::spawn({
+            let lane = lane.clone();
+            async move { lane.call(2).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        leader.abort();
+        let answer = tokio::time::timeout(Duration::from_secs(2), follower).await;
+        assert_eq!(answer.expect("the follower was answered").unwrap().unwrap(), 4);
+        assert_eq!(lane.call(3).await.unwrap(), 6, "the lane is idle again");
+    }
+}
