@@ -32,40 +32,44 @@
 -- KEYS[5]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
 -- ARGV[1]: idle timeout, seconds
 -- ARGV[2]: meta bucket TTL, seconds
--- ARGV[3]: meta bucket key prefix (same hash tag as KEYS): the user's record
---   is field `user` of HASH prefix..floor(user / ARGV[4]), 20 bytes, struct
---   '>IIId': issued_s, nonce, last seen as seconds after issued_s, sequence
---   (binary because it is smaller than text and struct.unpack is cheaper than
---   a pattern)
--- ARGV[4]: users per meta bucket
--- ARGV[5..]: the entries, one after another, each opening with its kind:
---   'p' user                                 poll
---   'j' user nonce                           join; nonce of a new token
---   'P' user issued nonce seq until          poll presenting a verified token
---   'J' user nonce issued tnonce seq until   join presenting one
+-- ARGV[3]: P, the number of plain polls that follow
+-- ARGV[4..3+2P]: plain polls (no token presented), each: user, bucket
+-- then the other entries, each opening with its kind:
+--   'j' user bucket nonce                           join; nonce of a new token
+--   'P' user bucket issued nonce seq until          poll presenting a verified token
+--   'J' user bucket nonce issued tnonce seq until   join presenting one
 --   (the token's issued_s, nonce, sequence and active-until ms, 0 while waiting)
--- Returns: six integers per entry, in the entries' order:
---   state, position, issued_s, nonce, expiry_ms, sequence
---   state 1 waiting (position >= 1), 2 active, 3 expired, 0 never joined (poll
---   only; also when the record has lapsed), 4 closed (a join that would have
---   taken a new place), 5 in the pre-queue (expiry_ms: the opening), 6 the
---   opening is due: run queue_open.lua, then ask again.
+-- `bucket` is the user's meta HASH (same hash tag; the gateway names it, see
+-- store/keys.rs): field `user` holds 20 bytes, struct '>IIId': issued_s, nonce,
+-- last seen as seconds after issued_s, sequence (binary because it is smaller
+-- than text and struct.unpack is cheaper than a pattern).
+-- Polls go first: the entries of one run arrived together, so any order is
+-- one in which they could have come, and the common case then runs without
+-- reading a kind. Joins keep their order among themselves.
+-- Returns: two values per entry, in the order sent:
+--   waiting: position (>= 1), the user's 20-byte record (the place's expiry is
+--     (issued_s + last seen + idle timeout) s)
+--   otherwise: -state, struct '>IIdd' of issued_s, nonce, expiry_ms, sequence;
+--     state 0 never joined (poll only; also when the record has lapsed),
+--     2 active, 3 expired, 4 closed (a join that would have taken a new place),
+--     5 in the pre-queue (expiry_ms: the opening), 6 the opening is due: run
+--     queue_open.lua, then ask again.
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_us = now_s * 1000000 + tonumber(t[2])
 local now_ms = math.floor(now_us / 1000)
 local idle = tonumber(ARGV[1])
-local idle_ms = (now_s + idle) * 1000
 local refresh_s = math.ceil(idle / 10)
 local meta_ttl = ARGV[2]
-local meta_prefix = ARGV[3]
-local bucket_size = tonumber(ARGV[4])
 
 local out, n = {}, 0
-local function put(state, position, issued, nonce, expiry, seq)
-  out[n + 1], out[n + 2], out[n + 3] = state, position, issued
-  out[n + 4], out[n + 5], out[n + 6] = nonce, expiry, seq
-  n = n + 6
+local function waiting(position, record)
+  out[n + 1], out[n + 2] = position, record
+  n = n + 2
+end
+local function put(state, issued, nonce, expiry, seq)
+  out[n + 1], out[n + 2] = -state, struct.pack('>IIdd', issued, nonce, expiry, seq)
+  n = n + 2
 end
 
 -- One EXPIRE per bucket written in this run.
@@ -116,8 +120,8 @@ end
 local gate_read, closed, opens = false, false, 0
 local prequeue_waits = nil
 
-local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
-  local bucket = meta_prefix .. math.floor(tonumber(user) / bucket_size)
+-- One entry, joined or polled: answers it and returns nothing.
+local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_until)
   local meta = redis.call('HGET', bucket, user)
   if not meta then
     if t_seq > 0 and t_seq < seq_base() then
@@ -126,18 +130,17 @@ local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
       if t_until > now_ms then
         redis.call('ZADD', KEYS[2], t_until, user)
         write_meta(bucket, user, restored)
-        return put(2, 0, t_issued, t_nonce, t_until, t_seq)
+        return put(2, t_issued, t_nonce, t_until, t_seq)
       end
       if t_until == 0 then
         counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%.0f', t_seq), user))
         write_meta(bucket, user, restored)
-        local rank = redis.call('ZRANK', KEYS[1], user)
-        return put(1, rank + 1, t_issued, t_nonce, idle_ms, t_seq)
+        return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
       end
       -- An admission whose time has run out is not given back.
     end
     if not join then
-      return put(0, 0, 0, 0, 0, 0)
+      return put(0, 0, 0, 0, 0)
     end
   else
     local issued, m_nonce, seen = struct.unpack('>III', meta)
@@ -150,39 +153,39 @@ local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
     if rank then
       if seen + idle >= now_s then
         if now_s - seen >= refresh_s then
-          write_meta(bucket, user, struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13))
-          seen = now_s
+          meta = struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13)
+          write_meta(bucket, user, meta)
         end
-        return put(1, rank + 1, issued, m_nonce, (seen + idle) * 1000, seq)
+        return waiting(rank + 1, meta)
       end
       counted(-redis.call('ZREM', KEYS[1], user))
       redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
       if not join then
-        return put(3, 0, issued, m_nonce, (seen + idle) * 1000, seq)
+        return put(3, issued, m_nonce, (seen + idle) * 1000, seq)
       end
     else
       if redis.call('ZSCORE', KEYS[5], user) then
         -- In the pre-queue: no place until the opening, then a place drawn by lot.
         local opens_at = tonumber(redis.call('HGET', KEYS[4], 'opens_at_ms') or '0')
         if opens_at > now_ms then
-          return put(5, 0, issued, m_nonce, opens_at, 0)
+          return put(5, issued, m_nonce, opens_at, 0)
         end
-        return put(6, 0, 0, 0, 0, 0)
+        return put(6, 0, 0, 0, 0)
       end
       local expiry = redis.call('ZSCORE', KEYS[2], user)
       if expiry then
         expiry = tonumber(expiry)
         if expiry > now_ms then
-          return put(2, 0, issued, m_nonce, expiry, seq)
+          return put(2, issued, m_nonce, expiry, seq)
         end
         redis.call('ZREM', KEYS[2], user)
         redis.call('HINCRBY', KEYS[3], 'expired', 1)
         if not join then
-          return put(3, 0, issued, m_nonce, expiry, seq)
+          return put(3, issued, m_nonce, expiry, seq)
         end
       elseif not join then
         -- Admitted and gone (paid, timed out, or skipped as abandoned): last activity time.
-        return put(3, 0, issued, m_nonce, seen * 1000, seq)
+        return put(3, issued, m_nonce, seen * 1000, seq)
       end
     end
   end
@@ -193,7 +196,7 @@ local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
     closed, opens, gate_read = gate[1] == 'closed', tonumber(gate[2] or '0'), true
   end
   if closed then
-    return put(4, 0, 0, 0, 0, 0)
+    return put(4, 0, 0, 0, 0)
   end
   -- Before the opening, a join enters the pre-queue with a lottery ticket (the
   -- new token's nonce, drawn by the gateway); after it, the pre-queue must have
@@ -202,44 +205,71 @@ local function stand(join, user, nonce, t_issued, t_nonce, t_seq, t_until)
   if opens > now_ms then
     redis.call('ZADD', KEYS[5], ticket, user)
     write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, 0))
-    return put(5, 0, now_s, ticket, opens, 0)
+    return put(5, now_s, ticket, opens, 0)
   end
   if prequeue_waits == nil then
     prequeue_waits = redis.call('EXISTS', KEYS[5]) == 1
   end
   if prequeue_waits then
-    return put(6, 0, 0, 0, 0, 0)
+    return put(6, 0, 0, 0, 0)
   end
   local seq = next_seq()
   -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
   local added = redis.call('ZADD', KEYS[1], string.format('%.0f', seq), user)
-  write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, seq))
+  local record = struct.pack('>IIId', now_s, ticket, 0, seq)
+  write_meta(bucket, user, record)
   -- The sequence only grows, so the newcomer is last: its place is the line's length.
   if length then
     length = length + added
   else
     length = redis.call('ZCARD', KEYS[1])
   end
-  return put(1, length, now_s, ticket, idle_ms, seq)
+  return waiting(length, record)
 end
 
-local i, last = 5, #ARGV
+-- Plain polls: most of them find a live place at once; anything else takes
+-- the general path, which starts again from the user's record.
+local i = 4
+local polls_end = 4 + 2 * tonumber(ARGV[3])
+while i < polls_end do
+  local user, bucket = ARGV[i], ARGV[i + 1]
+  i = i + 2
+  local meta = redis.call('HGET', bucket, user)
+  local answered = false
+  if meta then
+    local issued, m_nonce, seen = struct.unpack('>III', meta)
+    seen = issued + seen
+    if seen + idle >= now_s then
+      local rank = redis.call('ZRANK', KEYS[1], user)
+      if rank then
+        if now_s - seen >= refresh_s then
+          meta = struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13)
+          write_meta(bucket, user, meta)
+        end
+        waiting(rank + 1, meta)
+        answered = true
+      end
+    end
+  end
+  if not answered then
+    stand(false, user, bucket, 0, 0, 0, 0, 0)
+  end
+end
+
+local last = #ARGV
 while i <= last do
   local kind = ARGV[i]
-  if kind == 'p' then
-    stand(false, ARGV[i + 1], 0, 0, 0, 0, 0)
-    i = i + 2
-  elseif kind == 'j' then
-    stand(true, ARGV[i + 1], ARGV[i + 2], 0, 0, 0, 0)
-    i = i + 3
+  if kind == 'j' then
+    stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 0, 0, 0, 0)
+    i = i + 4
   elseif kind == 'P' then
-    stand(false, ARGV[i + 1], 0,
-      tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]))
-    i = i + 6
-  elseif kind == 'J' then
-    stand(true, ARGV[i + 1], ARGV[i + 2],
+    stand(false, ARGV[i + 1], ARGV[i + 2], 0,
       tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
     i = i + 7
+  elseif kind == 'J' then
+    stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+      tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]))
+    i = i + 8
   else
     return redis.error_reply('queue_standing: unknown entry kind ' .. tostring(kind))
   end

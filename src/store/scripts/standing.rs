@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
 
 use super::lua;
-use crate::store::keys::{QueueKeys, META_BUCKET_SIZE};
+use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
 pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_standing.lua");
@@ -62,55 +62,97 @@ pub(crate) struct Standing {
     pub(crate) seq: i64,
 }
 
-/// The script's reply: one [`Standing`] per entry, in order.
-pub(crate) struct Standings(pub(crate) Vec<Standing>);
+/// One entry's answer as the script sends it.
+enum Answer {
+    /// In line at `position`, with the user's 20-byte record.
+    Waiting { position: u64, record: Vec<u8> },
+    /// Any other state, spelled out.
+    Other(Standing),
+}
 
-const FIELDS: usize = 6;
+/// The script's reply: one [`Answer`] per entry, in the order sent.
+struct Answers(Vec<Answer>);
 
-impl FromRedisValue for Standings {
+impl FromRedisValue for Answers {
     fn from_redis_value(reply: Value) -> Result<Self, ParsingError> {
         let Value::Array(items) = reply else {
             return Err(format!("queue_standing: expected an array, got {reply:?}").into());
         };
-        if items.len() % FIELDS != 0 {
-            return Err(format!("queue_standing: {} integers, not a multiple of {FIELDS}", items.len()).into());
+        if items.len() % 2 != 0 {
+            return Err(format!("queue_standing: {} values, not pairs", items.len()).into());
         }
-        // Read in place: the reply of a full batch is hundreds of integers.
-        let int = |value: &Value| match value {
-            Value::Int(value) => Ok(*value),
-            other => Err(ParsingError::from(format!(
-                "queue_standing: expected an integer, got {other:?}"
-            ))),
-        };
-        items
-            .chunks_exact(FIELDS)
-            .map(|entry| {
-                let state = match int(&entry[0])? {
-                    0 => StandingState::NeverJoined,
-                    1 => StandingState::Waiting,
-                    2 => StandingState::Active,
-                    3 => StandingState::Expired,
-                    4 => StandingState::Closed,
-                    5 => StandingState::PreQueue,
-                    6 => StandingState::OpeningDue,
-                    other => return Err(format!("queue_standing: unknown state {other}").into()),
-                };
-                let non_negative = |value: i64| {
-                    u64::try_from(value).map_err(|_| ParsingError::from("queue_standing: a negative count"))
-                };
-                Ok(Standing {
-                    state,
-                    position: non_negative(int(&entry[1])?)?,
-                    issued_s: int(&entry[2])?,
-                    nonce: u32::try_from(int(&entry[3])?)
-                        .map_err(|_| ParsingError::from("queue_standing: a nonce out of range"))?,
-                    expiry_ms: int(&entry[4])?,
-                    seq: int(&entry[5])?,
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map(Standings)
+        let mut answers = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        while let (Some(head), Some(blob)) = (items.next(), items.next()) {
+            let (Value::Int(head), Value::BulkString(blob)) = (head, blob) else {
+                return Err("queue_standing: expected an integer and a string per entry".into());
+            };
+            answers.push(if head > 0 {
+                Answer::Waiting {
+                    position: head as u64,
+                    record: blob,
+                }
+            } else {
+                Answer::Other(spelled_out(-head, &blob)?)
+            });
+        }
+        Ok(Answers(answers))
     }
+}
+
+/// `-state` and struct '>IIdd': issued_s, nonce, expiry_ms, sequence.
+fn spelled_out(state: i64, blob: &[u8]) -> Result<Standing, ParsingError> {
+    let state = match state {
+        0 => StandingState::NeverJoined,
+        2 => StandingState::Active,
+        3 => StandingState::Expired,
+        4 => StandingState::Closed,
+        5 => StandingState::PreQueue,
+        6 => StandingState::OpeningDue,
+        other => return Err(format!("queue_standing: unknown state {other}").into()),
+    };
+    let field = |at: usize, len: usize| {
+        blob.get(at..at + len)
+            .ok_or_else(|| ParsingError::from("queue_standing: a short answer"))
+    };
+    Ok(Standing {
+        state,
+        position: 0,
+        issued_s: i64::from(be_u32(field(0, 4)?)),
+        nonce: be_u32(field(4, 4)?),
+        expiry_ms: be_f64(field(8, 8)?) as i64,
+        seq: be_f64(field(16, 8)?) as i64,
+    })
+}
+
+/// A waiting user's record: struct '>IIId' of issued_s, nonce, last seen (s
+/// after issued_s) and sequence; records written before sequences were kept
+/// have 12 bytes and sequence 0.
+fn in_line(position: u64, record: &[u8], idle_timeout_s: u64) -> RedisResult<Standing> {
+    let short = || redis::RedisError::from((redis::ErrorKind::Parse, "queue_standing: a short user record"));
+    let issued_s = i64::from(be_u32(record.get(0..4).ok_or_else(short)?));
+    let seen = i64::from(be_u32(record.get(8..12).ok_or_else(short)?));
+    let idle = i64::try_from(idle_timeout_s).unwrap_or(i64::MAX / 2000);
+    Ok(Standing {
+        state: StandingState::Waiting,
+        position,
+        issued_s,
+        nonce: be_u32(record.get(4..8).ok_or_else(short)?),
+        expiry_ms: (issued_s + seen + idle) * 1000,
+        seq: record.get(12..20).map_or(0, |bytes| be_f64(bytes) as i64),
+    })
+}
+
+fn be_u32(bytes: &[u8]) -> u32 {
+    let mut word = [0; 4];
+    word.copy_from_slice(&bytes[..4]);
+    u32::from_be_bytes(word)
+}
+
+fn be_f64(bytes: &[u8]) -> f64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    f64::from_be_bytes(word)
 }
 
 /// What one run needs besides the users: the idle timeout and how long a
@@ -121,13 +163,16 @@ pub(crate) struct Timing {
     pub(crate) meta_ttl_s: u64,
 }
 
-/// Runs the entries in order, in one script call; one answer per entry.
+/// Runs the entries in one script call; one answer per entry, in the order of
+/// `asks`. Plain polls are sent (and served) first, see the script.
 pub(crate) async fn run(
     redis: &mut Connection,
     keys: &QueueKeys,
     asks: &[Ask],
     timing: &Timing,
 ) -> RedisResult<Vec<Standing>> {
+    let plain = |ask: &&Ask| ask.mode == Mode::Poll && ask.presented.is_none();
+    let polls = asks.iter().filter(plain).count();
     let mut invocation = SCRIPT.key(&keys.waiting);
     invocation
         .key(&keys.active)
@@ -136,27 +181,46 @@ pub(crate) async fn run(
         .key(&keys.prequeue)
         .arg(timing.idle_timeout_s)
         .arg(timing.meta_ttl_s)
-        .arg(&keys.meta_prefix)
-        .arg(META_BUCKET_SIZE);
-    for ask in asks {
-        // Most entries present no token: they send no arguments for one.
-        match (ask.mode, ask.presented) {
-            (Mode::Poll, None) => invocation.arg("p").arg(ask.user_id),
-            (Mode::Join { nonce }, None) => invocation.arg("j").arg(ask.user_id).arg(nonce),
-            (Mode::Poll, Some(token)) => invocation.arg("P").arg(ask.user_id).arg(&presented(token)),
-            (Mode::Join { nonce }, Some(token)) => {
-                invocation.arg("J").arg(ask.user_id).arg(nonce).arg(&presented(token))
-            }
-        };
+        .arg(polls);
+    let mut order = Vec::with_capacity(asks.len());
+    for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| plain(ask)) {
+        invocation.arg(ask.user_id).arg(keys.meta_bucket(ask.user_id));
+        order.push(index);
     }
-    let Standings(standings) = invocation.invoke_async(redis).await?;
-    if standings.len() != asks.len() {
+    for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| !plain(ask)) {
+        let bucket = keys.meta_bucket(ask.user_id);
+        match (ask.mode, ask.presented) {
+            (Mode::Join { nonce }, None) => invocation.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
+            // Never without a token here: those went first, as plain polls.
+            (Mode::Poll, token) => invocation
+                .arg("P")
+                .arg(ask.user_id)
+                .arg(bucket)
+                .arg(&presented(token.unwrap_or_default())),
+            (Mode::Join { nonce }, Some(token)) => invocation
+                .arg("J")
+                .arg(ask.user_id)
+                .arg(bucket)
+                .arg(nonce)
+                .arg(&presented(token)),
+        };
+        order.push(index);
+    }
+    let Answers(answers) = invocation.invoke_async(redis).await?;
+    if answers.len() != asks.len() {
         return Err(redis::RedisError::from((
             redis::ErrorKind::Parse,
             "queue_standing answered a different number of entries than it was sent",
         )));
     }
-    Ok(standings)
+    let mut standings: Vec<Option<Standing>> = vec![None; asks.len()];
+    for (index, answer) in order.into_iter().zip(answers) {
+        standings[index] = Some(match answer {
+            Answer::Waiting { position, record } => in_line(position, &record, timing.idle_timeout_s)?,
+            Answer::Other(standing) => standing,
+        });
+    }
+    Ok(standings.into_iter().flatten().collect())
 }
 
 fn presented(token: Presented) -> [i64; 4] {
