@@ -213,8 +213,26 @@ async fn malformed_input_gets_a_json_400_with_a_code() {
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app_with(|_| {}).await;
-    let response = app.client.get(app.url("/health")).send().await.unwrap();
-    assert!(response.headers().contains_key("x-request-id"));
+    let id_of = |response: &reqwest::Response| {
+        let id = response.headers().get("x-request-id").expect("an x-request-id");
+        id.to_str().expect("text").to_string()
+    };
+    let first = id_of(&app.client.get(app.url("/health")).send().await.unwrap());
+    let second = id_of(&app.position(1).await);
+    assert_ne!(first, second, "one id per request");
+    let (prefix, _) = first.split_once('-').expect("<process>-<counter>");
+    assert!(second.starts_with(prefix), "{first} {second}");
+    // Errors carry one too, and an id a proxy set is kept.
+    let missing = app.client.get(app.url("/no/such/route")).send().await.unwrap();
+    assert!(id_of(&missing).starts_with(prefix));
+    let proxied = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "edge-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&proxied), "edge-42");
     app.stop().await;
 }
 

@@ -20,6 +20,8 @@ mod middleware;
 mod openapi;
 mod ops;
 mod pages;
+mod record;
+mod request_id;
 pub(crate) mod shedding;
 mod state;
 mod v1;
@@ -56,7 +58,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let app = queue
         .merge(booking)
         .merge(operations)
-        .route_layer(middleware::RecordLayer)
+        .route_layer(record::RecordLayer::default())
         .fallback(|| async {
             Error::NotFound {
                 code: "ROUTE_NOT_FOUND",

@@ -7,7 +7,10 @@
 //! [`QueueKeys::meta_prefix`] and [`META_BUCKET_SIZE`] (same tag, same slot).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::{Arc, RwLock};
+
+use redis::{RedisWrite, ToRedisArgs};
 
 /// Users per metadata hash. Small hashes are stored as compact listpacks by Redis
 /// (`hash-max-listpack-entries` is 128), which is what keeps a waiting user cheap.
@@ -120,6 +123,30 @@ impl QueueKeys {
     pub(crate) fn meta_bucket(&self, user_id: i64) -> String {
         format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
     }
+
+    /// The same key as [`QueueKeys::meta_bucket`], written straight into a
+    /// command's buffer: a batch of polls names one bucket per entry.
+    pub(crate) fn meta_bucket_arg(&self, user_id: i64) -> MetaBucket<'_> {
+        MetaBucket {
+            prefix: &self.meta_prefix,
+            bucket: user_id.div_euclid(META_BUCKET_SIZE),
+        }
+    }
+}
+
+/// A user's meta bucket key as a command argument (see [`QueueKeys::meta_bucket_arg`]).
+pub(crate) struct MetaBucket<'a> {
+    prefix: &'a str,
+    bucket: i64,
+}
+
+impl ToRedisArgs for MetaBucket<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writes into memory: they cannot fail.
+        let _ = arg.write_all(self.prefix.as_bytes());
+        let _ = arg.write_all(itoa::Buffer::new().format(self.bucket).as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +158,10 @@ mod tests {
         let keys = Keys::new("bo").queue("hero-autumn");
         assert_eq!(keys.waiting, "{bo:q:hero-autumn}:waiting");
         assert_eq!(keys.meta_bucket(1234), "{bo:q:hero-autumn}:meta:38");
+        assert_eq!(
+            redis::ToRedisArgs::to_redis_args(&keys.meta_bucket_arg(1234)),
+            vec![keys.meta_bucket(1234).into_bytes()]
+        );
         let last_of_first = META_BUCKET_SIZE - 1;
         assert_eq!(keys.meta_bucket(0), keys.meta_bucket(last_of_first));
         assert_ne!(keys.meta_bucket(last_of_first), keys.meta_bucket(META_BUCKET_SIZE));

@@ -22,7 +22,7 @@ pub(crate) mod user_holds;
 
 use std::sync::LazyLock;
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, ParsingError, RedisResult, Script, ServerErrorKind, Value};
 
 use super::redis::Connection;
 
@@ -58,6 +58,31 @@ pub(crate) async fn load_all(connection: &mut Connection) -> RedisResult<()> {
         script.prepare_invoke().load_async(connection).await?;
     }
     Ok(())
+}
+
+/// An `EVALSHA` of `script` with `keys`, to which the caller adds the
+/// arguments; for a batch, whose many arguments `ScriptInvocation` would hold
+/// one allocation each before copying them into the command. Run with [`eval`].
+pub(crate) fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+    let mut call = redis::cmd("EVALSHA");
+    call.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    call
+}
+
+/// Sends an [`evalsha`] call, loading `script` and sending it again when Redis
+/// does not have it (restarted, flushed), as `ScriptInvocation` does.
+pub(crate) async fn eval<T: FromRedisValue>(
+    connection: &mut Connection,
+    script: &Script,
+    call: &Cmd,
+) -> RedisResult<T> {
+    match call.query_async(connection).await {
+        Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            script.load_async(connection).await?;
+            call.query_async(connection).await
+        }
+        answer => answer,
+    }
 }
 
 /// The elements of an array reply, read in order.

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
 
-use super::lua;
+use super::{eval, evalsha, lua};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
@@ -173,31 +173,27 @@ pub(crate) async fn run(
 ) -> RedisResult<Vec<Standing>> {
     let plain = |ask: &&Ask| ask.mode == Mode::Poll && ask.presented.is_none();
     let polls = asks.iter().filter(plain).count();
-    let mut invocation = SCRIPT.key(&keys.waiting);
-    invocation
-        .key(&keys.active)
-        .key(&keys.stats)
-        .key(&keys.settings)
-        .key(&keys.prequeue)
-        .arg(timing.idle_timeout_s)
-        .arg(timing.meta_ttl_s)
-        .arg(polls);
+    let mut call = evalsha(
+        &SCRIPT,
+        &[&keys.waiting, &keys.active, &keys.stats, &keys.settings, &keys.prequeue],
+    );
+    call.arg(timing.idle_timeout_s).arg(timing.meta_ttl_s).arg(polls);
     let mut order = Vec::with_capacity(asks.len());
     for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| plain(ask)) {
-        invocation.arg(ask.user_id).arg(keys.meta_bucket(ask.user_id));
+        call.arg(ask.user_id).arg(keys.meta_bucket_arg(ask.user_id));
         order.push(index);
     }
     for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| !plain(ask)) {
-        let bucket = keys.meta_bucket(ask.user_id);
+        let bucket = keys.meta_bucket_arg(ask.user_id);
         match (ask.mode, ask.presented) {
-            (Mode::Join { nonce }, None) => invocation.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
+            (Mode::Join { nonce }, None) => call.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
             // Never without a token here: those went first, as plain polls.
-            (Mode::Poll, token) => invocation
+            (Mode::Poll, token) => call
                 .arg("P")
                 .arg(ask.user_id)
                 .arg(bucket)
                 .arg(&presented(token.unwrap_or_default())),
-            (Mode::Join { nonce }, Some(token)) => invocation
+            (Mode::Join { nonce }, Some(token)) => call
                 .arg("J")
                 .arg(ask.user_id)
                 .arg(bucket)
@@ -206,7 +202,7 @@ pub(crate) async fn run(
         };
         order.push(index);
     }
-    let Answers(answers) = invocation.invoke_async(redis).await?;
+    let Answers(answers) = eval(redis, &SCRIPT, &call).await?;
     if answers.len() != asks.len() {
         return Err(redis::RedisError::from((
             redis::ErrorKind::Parse,
