@@ -16,9 +16,16 @@
 #  3. Three gateway processes polling one queue together (wrk 3 x 22
 #     connections): polls/s, how busy the Redis thread was, how busy the
 #     machine was, so the report can say which saturated first.
-#  4. The projection: polls/s one Redis core would sustain for one queue at the
-#     measured cost, and how many waiting fans that serves at a flat 5 s poll
-#     and at the suggested poll intervals (src/queue/pacing.rs).
+#  4. Redis as the bottleneck: two driver processes poll the queue through the
+#     real queue code with no HTTP in the way (queue_bench saturate, 2048 tasks
+#     each), with the batch capped at 1 (every call alone), 64 and 256 (the
+#     default): polls/s, Redis CPU per poll, how busy Redis's thread was, the
+#     mean batch. On this machine HTTP costs the gateway about six times what
+#     a poll costs Redis, so only this way does one Redis core get near its limit.
+#  5. The projection: polls/s one Redis core sustains for one queue at the cost
+#     measured with Redis as the bottleneck, and how many waiting fans that
+#     serves at a flat 5 s poll and at the suggested poll intervals
+#     (src/queue/pacing.rs).
 #
 #   loadtest/hot_queue.sh                              # 3 rounds of 10 s
 #   ROUNDS=1 DURATION=5 loadtest/hot_queue.sh
@@ -183,6 +190,30 @@ read -r busy_after total_after < <(machine_busy)
 for i in 0 1 2; do batch_counts "${PORTS[$i]}"; echo; done >"$WORK/three-batches-after"
 stop_all
 echo "$redis_before $redis_after $started $ended $busy_before $total_before $busy_after $total_after" >"$WORK/three"
+
+# saturate <cap>: two drivers at once; prints "polls/s redis_us/poll redis_busy mean_batch"
+evalsha_calls() { redis-cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p'; }
+saturate() {
+    local redis_before evals_before started ended drivers=()
+    redis_before=$(redis_cpu)
+    evals_before=$(evalsha_calls)
+    started=$(date +%s.%N)
+    for i in 0 1; do
+        BOXOFFICE_QUEUE_BATCH_MAX=$1 BOXOFFICE_IDLE_TIMEOUT_S=3600 "$EX/queue_bench" saturate --queue hot \
+            --users "1..${WAITING}" --tasks 2048 --seconds "$DURATION" >"$WORK/saturate-$i.out" &
+        drivers+=($!)
+    done
+    wait "${drivers[@]}"
+    ended=$(date +%s.%N)
+    python3 loadtest/hot_queue_report.py saturated "$WORK" "$redis_before" "$(redis_cpu)" \
+        "$evals_before" "$(evalsha_calls)" "$started" "$ended"
+}
+log "Redis as the bottleneck: two drivers without HTTP, batches capped at 1, 64 and 256"
+: >"$WORK/saturate"
+for cap in 1 64 256; do
+    result=$(saturate "$cap")
+    echo "$cap $result" >>"$WORK/saturate"
+done
 
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src lua Cargo.toml || echo "+dirty")"
 python3 loadtest/hot_queue_report.py table "$WORK" "$COMMIT" "$(nproc)" "$ROUNDS" "$DURATION" >"$WORK/table.md"

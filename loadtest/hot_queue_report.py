@@ -4,11 +4,14 @@
         one wrk run: prints "req/s redis_us/request server_us/request mean_batch"
     hot_queue_report.py low RESULT_JSON
         one loadgen run: prints "p50_ms p99_ms"
+    hot_queue_report.py saturated WORK REDIS0 REDIS1 EVALS0 EVALS1 STARTED ENDED
+        the two drivers of one saturation run: prints "polls/s redis_us/poll redis_busy mean_batch"
     hot_queue_report.py table WORK COMMIT CORES ROUNDS DURATION
         the markdown table from the runs hot_queue.sh wrote into WORK
 """
 import datetime
 import glob
+import json
 import math
 import re
 import statistics
@@ -31,12 +34,23 @@ def measured(wrk_out, redis0, redis1, server0, server1, batches0, batches1):
 
 
 def low(result_json):
-    import json
-
     result = json.loads(open(result_json).read())
     if result.get("failed"):
         sys.exit(f"hot queue: {result['failed']} failed requests at 1,000/s: {result}")
     print(f"{result['p50_ms']} {result['p99_ms']}")
+
+
+def saturated(work, redis0, redis1, evals0, evals1, started, ended):
+    polls = 0
+    for path in glob.glob(f"{work}/saturate-*.out"):
+        result = re.search(r"^RESULT (.*)$", open(path).read(), re.M)
+        if not result:
+            sys.exit(f"hot queue: a driver printed no result: {open(path).read()}")
+        polls += json.loads(result.group(1))["polls"]
+    wall = float(ended) - float(started)
+    redis_s = float(redis1) - float(redis0)
+    calls = max(1, int(evals1) - int(evals0))
+    print(f"{polls / wall:.0f} {redis_s * 1e6 / max(1, polls):.2f} {redis_s / wall:.3f} {polls / calls:.1f}")
 
 
 def rows(path):
@@ -96,7 +110,9 @@ def table(work, commit, cores, rounds, duration):
         saturated = "the machine saturated first (gateways, wrk and Redis share its 2 cores)"
     else:
         saturated = "neither saturated"
-    core = 1e6 / three_us if three_us > 0 else 0.0
+    saturation = {int(r[0]): r[1:] for r in rows(f"{work}/saturate")}
+    sat_rps, sat_us, sat_busy, sat_batch = saturation[256]
+    core = 1e6 / sat_us if sat_us > 0 else 0.0
 
     def ok(value, target, more=False):
         return "yes" if (value >= target if more else value <= target) else "no"
@@ -148,8 +164,14 @@ def table(work, commit, cores, rounds, duration):
         f"per poll (mean batch {three_batch:.1f}); Redis's thread {redis_busy * 100:.0f} % busy, the machine "
         f"{machine_busy * 100:.0f} % busy: {saturated} | | |"
     )
+    for cap, (rps, us, busy, batch) in sorted(saturation.items()):
+        label = "every call alone" if cap == 1 else f"batches capped at {cap}"
+        out.append(
+            f"| Redis as the bottleneck (two drivers, no HTTP), {label} | {rps:,.0f} polls/s, **{us:.2f} µs** of "
+            f"Redis per poll, Redis's thread {busy * 100:.0f} % busy, mean batch {batch:.1f} | | |"
+        )
     out.append(
-        f"| one Redis core, one queue, at {three_us:.2f} µs per poll | **{core:,.0f} polls/s**: "
+        f"| one Redis core, one queue, at {sat_us:.2f} µs per poll (the default cap, Redis busy) | **{core:,.0f} polls/s**: "
         f"{core * 5:,.0f} fans polling every 5 s; {fans_served(core):,} fans at the suggested intervals "
         "(admitting 100/s) | | |"
     )
@@ -158,4 +180,4 @@ def table(work, commit, cores, rounds, duration):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"measured": measured, "low": low, "table": table}[command](*args)
+    {"measured": measured, "low": low, "saturated": saturated, "table": table}[command](*args)

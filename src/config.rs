@@ -175,7 +175,7 @@ pub struct QueueConfig {
     /// Most joins and polls of one queue sent to Redis in one script run. An
     /// instance gathers those that arrive while its previous run for the queue
     /// is in flight and sends them together; 1 sends each alone, at once.
-    #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 64,
+    #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_max: u64,
 
