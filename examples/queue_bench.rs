@@ -5,8 +5,9 @@
 //! - `admit --queue Q` admits the whole line with unlimited rate and capacity and
 //!   reports users moved per second;
 //! - `memory --queue Q` sums `MEMORY USAGE` of every key the queue keeps;
-//! - `saturate --queue Q --users A..B [--tasks 2048] [--seconds 10]` polls users
-//!   A..B in turn from that many tasks at once, with no HTTP in the way, so that
+//! - `saturate --queue Q --users A..B [--tasks 2048] [--seconds 10] [--join]` polls
+//!   users A..B in turn (or with `--join`, joins them: new places while the
+//!   range lasts) from that many tasks at once, with no HTTP in the way, so that
 //!   Redis (not the gateway's HTTP work) is the bottleneck and the batches grow
 //!   to `BOXOFFICE_QUEUE_BATCH_MAX`: reports polls/s, Redis CPU per poll, how
 //!   busy Redis's thread was, and the mean batch (polls per EVALSHA). What one
@@ -99,12 +100,13 @@ async fn main() -> anyhow::Result<()> {
             let (first, last): (i64, i64) = (first.parse()?, last.parse()?);
             let tasks: usize = option("--tasks").map_or(Ok(2048), |t| t.parse())?;
             let seconds: u64 = option("--seconds").map_or(Ok(10), |t| t.parse())?;
+            let join = args.iter().any(|arg| arg == "--join");
             let line = QueueTools::connect(&config, true).await?.line;
             let mut info = redis::Client::open(config.redis_url.as_str())?
                 .get_multiplexed_async_connection()
                 .await?;
             // Warm up: the connection, the script cache, the lane.
-            line.poll(&queue, first).await?;
+            line.join(&queue, first).await?;
             let (cpu_before, evals_before) = redis_figures(&mut info).await?;
             let started = Instant::now();
             let deadline = started + Duration::from_secs(seconds);
@@ -121,11 +123,12 @@ async fn main() -> anyhow::Result<()> {
                     tokio::spawn(async move {
                         while Instant::now() < deadline {
                             let user = first + (next.fetch_add(1, Ordering::Relaxed) % span) as i64;
-                            let counter = if line.poll(&queue, user).await.is_ok() {
-                                &polls
+                            let answer = if join {
+                                line.join(&queue, user).await
                             } else {
-                                &failed
+                                line.poll(&queue, user).await
                             };
+                            let counter = if answer.is_ok() { &polls } else { &failed };
                             counter.fetch_add(1, Ordering::Relaxed);
                         }
                     })

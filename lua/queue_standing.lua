@@ -74,12 +74,15 @@ end
 
 -- One EXPIRE per bucket written in this run.
 local touched = {}
-local function write_meta(bucket, user, record)
-  redis.call('HSET', bucket, user, record)
+local function touch(bucket)
   if not touched[bucket] then
     touched[bucket] = true
     redis.call('EXPIRE', bucket, meta_ttl)
   end
+end
+local function write_meta(bucket, user, record)
+  redis.call('HSET', bucket, user, record)
+  touch(bucket)
 end
 
 -- The sequence a new place starts from, fixed by the first join of this Redis.
@@ -88,7 +91,7 @@ local function seq_base()
   if not base then
     base = redis.call('HGET', KEYS[3], 'seq_base')
     if not base then
-      base = string.format('%.0f', now_us)
+      base = string.format('%d', now_us)
       redis.call('HSET', KEYS[3], 'seq', base, 'seq_base', base)
     end
     base = tonumber(base)
@@ -118,7 +121,34 @@ end
 
 -- Settings, read once: a closed queue, and the opening of a pre-queue.
 local gate_read, closed, opens = false, false, 0
+local function read_gate()
+  if not gate_read then
+    local gate = redis.call('HMGET', KEYS[4], 'state', 'opens_at_ms')
+    closed, opens, gate_read = gate[1] == 'closed', tonumber(gate[2] or '0'), true
+  end
+end
+
+-- Whether a pre-queue waits to be placed (the opening is due), read once.
 local prequeue_waits = nil
+local function prequeue_pending()
+  if prequeue_waits == nil then
+    prequeue_waits = redis.call('EXISTS', KEYS[5]) == 1
+  end
+  return prequeue_waits
+end
+
+-- The place at the back for sequence `seq`, answered.
+local function take_place(user, seq, record)
+  -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
+  local added = redis.call('ZADD', KEYS[1], string.format('%d', seq), user)
+  -- The sequence only grows, so the newcomer is last: its place is the line's length.
+  if length then
+    length = length + added
+  else
+    length = redis.call('ZCARD', KEYS[1])
+  end
+  return waiting(length, record)
+end
 
 -- One entry, joined or polled: answers it and returns nothing.
 local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_until)
@@ -133,7 +163,7 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
         return put(2, t_issued, t_nonce, t_until, t_seq)
       end
       if t_until == 0 then
-        counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%.0f', t_seq), user))
+        counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%d', t_seq), user))
         write_meta(bucket, user, restored)
         return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
       end
@@ -191,10 +221,7 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
   end
 
   -- A new place. A closed queue takes no one new; people in line keep theirs.
-  if not gate_read then
-    local gate = redis.call('HMGET', KEYS[4], 'state', 'opens_at_ms')
-    closed, opens, gate_read = gate[1] == 'closed', tonumber(gate[2] or '0'), true
-  end
+  read_gate()
   if closed then
     return put(4, 0, 0, 0, 0)
   end
@@ -207,24 +234,33 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
     write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, 0))
     return put(5, now_s, ticket, opens, 0)
   end
-  if prequeue_waits == nil then
-    prequeue_waits = redis.call('EXISTS', KEYS[5]) == 1
-  end
-  if prequeue_waits then
+  if prequeue_pending() then
     return put(6, 0, 0, 0, 0)
   end
   local seq = next_seq()
-  -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
-  local added = redis.call('ZADD', KEYS[1], string.format('%.0f', seq), user)
   local record = struct.pack('>IIId', now_s, ticket, 0, seq)
   write_meta(bucket, user, record)
-  -- The sequence only grows, so the newcomer is last: its place is the line's length.
-  if length then
-    length = length + added
-  else
-    length = redis.call('ZCARD', KEYS[1])
+  return take_place(user, seq, record)
+end
+
+-- A join of a user with no record at all, the common case in a rush, in one
+-- write: HSETNX both finds that the user has no record and writes the new
+-- one (a user with a record takes the general path, and the sequence number
+-- drawn for them goes back). False when the join needs the general path.
+local function join_new(user, bucket, nonce)
+  read_gate()
+  if closed or opens > now_ms or prequeue_pending() then
+    return false
   end
-  return waiting(length, record)
+  local seq = next_seq()
+  local record = struct.pack('>IIId', now_s, tonumber(nonce), 0, seq)
+  if redis.call('HSETNX', bucket, user, record) == 0 then
+    seq_last = seq_last - 1
+    return false
+  end
+  touch(bucket)
+  take_place(user, seq, record)
+  return true
 end
 
 -- Plain polls: most of them find a live place at once; anything else takes
@@ -260,7 +296,9 @@ local last = #ARGV
 while i <= last do
   local kind = ARGV[i]
   if kind == 'j' then
-    stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 0, 0, 0, 0)
+    if not join_new(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) then
+      stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 0, 0, 0, 0)
+    end
     i = i + 4
   elseif kind == 'P' then
     stand(false, ARGV[i + 1], ARGV[i + 2], 0,
@@ -276,6 +314,6 @@ while i <= last do
 end
 
 if seq_dirty then
-  redis.call('HSET', KEYS[3], 'seq', string.format('%.0f', seq_last))
+  redis.call('HSET', KEYS[3], 'seq', string.format('%d', seq_last))
 end
 return out
