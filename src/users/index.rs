@@ -1,34 +1,12 @@
-//! Who exists: an in-memory copy of the users table, so that checking a user id
-//! or UUID on a hot path never queries Postgres.
-//!
-//! Sized for tens of millions of accounts (loadtest/RESULTS.md, "User directory
-//! at scale"). Ids come from a sequence, so they are dense: the UUID of user `id`
-//! sits at slot `id - base` of an array of UUIDs, a zero one marking a free slot
-//! (16 bytes a user). UUID -> id is slot numbers sorted by UUID (4 bytes a user),
-//! cut into buckets of about two by the UUID's leading bits (under 2 bytes a
-//! user), so a search reads a handful of entries. At 10M users that measures
-//! 222 MiB and loads in under 4 s, where a HashMap each way took 1045 MiB and 8 s.
-//!
-//! Users added since the sorted slots were built are found through `recent`, a
-//! small map, until enough of them start a rebuild. It sorts a snapshot on a
-//! blocking thread (sharing the chunks of slots, which top-ups then leave alone)
-//! and swaps in one part, a sixteenth, at a time: lookups and top-ups never
-//! wait for it, and it never holds a second copy of more than a part.
+//! The directory's memory: UUIDs in an array indexed by id, and slot numbers
+//! sorted by UUID in parts, rebuilt off the lock (see the module above for
+//! the layout and its figures).
 
 use std::collections::HashMap;
 use std::mem;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
-use futures_util::TryStreamExt;
-use sqlx::postgres::PgPoolCopyExt;
-use sqlx::PgPool;
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-/// A user id no account has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnknownUser(pub i64);
 
 /// Slots per chunk (16 MiB): growing never copies the slots already filled,
 /// and mimalloc hands out blocks this large with no overhead and untouched
@@ -38,15 +16,6 @@ const CHUNK_MASK: usize = (1 << CHUNK_BITS) - 1;
 /// An id at most this far past the last slot extends the slots; a farther one,
 /// like one below `base`, is kept in `sparse` instead of allocating the gap.
 const MAX_GAP: usize = 1 << 20;
-/// Users outside the sorted array that start a rebuild of it; four times as
-/// many make a top-up wait for the running rebuild, to bound `recent`.
-const REBUILD_AT: usize = 1 << 16;
-/// Every top-up re-reads this many ids below the highest known one: an insert
-/// that took its id earlier but committed later than its neighbours is still
-/// usable within a second. `reload` catches anything older.
-const RECHECK: i64 = 1000;
-/// Rows applied per write lock while loading.
-const BATCH: usize = 1 << 14;
 /// Leading UUID bits that choose a part of the sorted slots.
 const PART_BITS: u32 = 4;
 const PARTS: usize = 1 << PART_BITS;
@@ -56,14 +25,7 @@ const PARTS: usize = 1 << PART_BITS;
 const PER_BUCKET: usize = 2;
 
 #[derive(Default)]
-pub struct UserDirectory {
-    known: Arc<RwLock<Known>>,
-    /// One writer at a time (top-up, reload); it owns the running rebuild.
-    writer: Mutex<Option<JoinHandle<()>>>,
-}
-
-#[derive(Default)]
-struct Known {
+pub(super) struct Known {
     base: i64,
     /// Slot s is `chunks[s >> CHUNK_BITS][s & CHUNK_MASK]`.
     chunks: Vec<Arc<Vec<u128>>>,
@@ -72,9 +34,9 @@ struct Known {
     /// Part p holds the slots whose UUIDs start with the PART_BITS bits of p.
     parts: Vec<Part>,
     /// Dense users the sorted parts do not cover yet.
-    recent: HashMap<Uuid, i64>,
+    pub(super) recent: HashMap<Uuid, i64>,
     /// `recent` as the running rebuild took it; empty once all parts are in.
-    merging: HashMap<Uuid, i64>,
+    pub(super) merging: HashMap<Uuid, i64>,
     /// Ids outside the dense range (and a nil UUID, which marks a free slot).
     sparse: HashMap<i64, Uuid>,
     sparse_ids: HashMap<Uuid, i64>,
@@ -82,8 +44,8 @@ struct Known {
     /// (16 MiB) costs more than a map of the few users added meanwhile, who
     /// go into their slots when it lands.
     held: HashMap<i64, Uuid>,
-    count: usize,
-    highest: i64,
+    pub(super) count: usize,
+    pub(super) highest: i64,
 }
 
 /// Slots sorted by UUID; bucket b (the `bits` bits after the part's) is
@@ -105,7 +67,7 @@ fn bucket(uuid: u128, bits: u32) -> usize {
 }
 
 /// What a rebuild sorts, taken under the write lock.
-struct Snapshot {
+pub(super) struct Snapshot {
     chunks: Vec<Arc<Vec<u128>>>,
     slots: usize,
     bits: u32,
@@ -171,7 +133,7 @@ impl Known {
         (slot < self.slots).then_some(slot)
     }
 
-    fn uuid_of(&self, id: i64) -> Option<Uuid> {
+    pub(super) fn uuid_of(&self, id: i64) -> Option<Uuid> {
         match self.slot(id).map(|slot| uuid_in(&self.chunks, slot)) {
             Some(uuid) if uuid != 0 => Some(Uuid::from_u128(uuid)),
             _ => [&self.held, &self.sparse].into_iter().find_map(|map| {
@@ -184,7 +146,7 @@ impl Known {
         }
     }
 
-    fn id_of(&self, uuid: &Uuid) -> Option<i64> {
+    pub(super) fn id_of(&self, uuid: &Uuid) -> Option<i64> {
         let key = uuid.as_u128();
         let part = self.parts.get((key >> (128 - PART_BITS)) as usize);
         if let Some(slot) = part.and_then(|part| part.find(&self.chunks, key)) {
@@ -197,7 +159,7 @@ impl Known {
 
     /// Adds a user unless known; `bulk` leaves it out of `recent` because a
     /// rebuild follows the load. A user's UUID never changes.
-    fn insert(&mut self, id: i64, uuid: Uuid, bulk: bool) -> bool {
+    pub(super) fn insert(&mut self, id: i64, uuid: Uuid, bulk: bool) -> bool {
         if self.uuid_of(id).is_some() {
             return false;
         }
@@ -246,7 +208,7 @@ impl Known {
     }
 
     /// What a rebuild sorts; the users in `recent` now wait in `merging`.
-    fn snapshot(&mut self) -> Snapshot {
+    pub(super) fn snapshot(&mut self) -> Snapshot {
         self.parts.resize_with(PARTS, Part::default);
         let recent = mem::take(&mut self.recent);
         self.merging.extend(recent);
@@ -259,7 +221,7 @@ impl Known {
 }
 
 /// Sorts and swaps in one part at a time; `merging` goes once all are in.
-fn rebuild(known: &RwLock<Known>, snapshot: Snapshot) {
+pub(super) fn rebuild(known: &RwLock<Known>, snapshot: Snapshot) {
     for p in 0..PARTS {
         let part = Part::build(&snapshot, p);
         // Freed after the lock is let go.
@@ -276,213 +238,15 @@ fn rebuild(known: &RwLock<Known>, snapshot: Snapshot) {
     drop(merged);
 }
 
-impl UserDirectory {
-    /// The user exists, or the error every layer reports for an unknown one.
-    pub fn require(&self, user_id: i64) -> Result<(), UnknownUser> {
-        match self.read().uuid_of(user_id) {
-            Some(_) => Ok(()),
-            None => Err(UnknownUser(user_id)),
-        }
-    }
-
-    pub fn id_of(&self, uuid: &Uuid) -> Option<i64> {
-        self.read().id_of(uuid)
-    }
-
-    pub fn uuid_of(&self, user_id: i64) -> Option<Uuid> {
-        self.read().uuid_of(user_id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.read().count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Loads the users added since the last refresh, re-reading the last
-    /// `RECHECK` ids for late commits; returns how many were new.
-    pub async fn refresh(&self, db: &PgPool) -> Result<usize, sqlx::Error> {
-        let after = {
-            let known = self.read();
-            (known.count > 0).then(|| known.highest.saturating_sub(RECHECK))
-        };
-        self.load(db, after).await
-    }
-
-    /// Makes sure every user is known: loads them all when empty, and otherwise
-    /// streams the table again only if Postgres counts more users than this
-    /// holds (an insert committed long after its id was taken). Rows are never
-    /// materialised, and a known one costs nothing but its read.
-    pub async fn reload(&self, db: &PgPool) -> Result<usize, sqlx::Error> {
-        if !self.is_empty() {
-            let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(db).await?;
-            if users <= self.len() as i64 {
-                return Ok(0);
-            }
-        }
-        self.load(db, None).await
-    }
-
-    /// Streams `COPY ... (FORMAT binary)`, never holding more than a batch of
-    /// rows (10M rows: 2.6 s, against 3.2 s as decoded rows of a streamed query).
-    /// COPY takes no bind parameters; `after` is an integer, formatted here.
-    async fn load(&self, db: &PgPool, after: Option<i64>) -> Result<usize, sqlx::Error> {
-        let mut rebuild = self.writer.lock().await;
-        let started = std::time::Instant::now();
-        let bulk = self.is_empty();
-        let filter = after.map(|id| format!("WHERE id > {id}")).unwrap_or_default();
-        let copy = format!("COPY (SELECT id, uuid FROM users {filter} ORDER BY id) TO STDOUT (FORMAT binary)");
-        let mut stream = db.copy_out_raw(&copy).await?;
-        let (mut rows, mut batch, mut added) = (CopyRows::default(), Vec::with_capacity(BATCH), 0);
-        while let Some(data) = stream.try_next().await? {
-            rows.feed(&data, &mut batch)?;
-            if batch.len() >= BATCH {
-                added += self.apply(&mut batch, bulk);
-                self.rebuild_if_due(&mut rebuild).await;
-            }
-        }
-        if !rows.done {
-            return Err(sqlx::Error::Protocol("users COPY ended before its trailer".into()));
-        }
-        added += self.apply(&mut batch, bulk);
-        if bulk && added > 0 {
-            // Start-up: ready only once every user can be found by UUID.
-            let streamed = started.elapsed();
-            finish(self.rebuild()).await;
-            let (streamed, sorted) = (streamed.as_millis(), (started.elapsed() - streamed).as_millis());
-            tracing::info!(
-                users = added,
-                streamed_ms = streamed,
-                sorted_ms = sorted,
-                "user directory loaded"
-            );
-        } else {
-            self.rebuild_if_due(&mut rebuild).await;
-        }
-        Ok(added)
-    }
-
-    fn apply(&self, batch: &mut Vec<(i64, Uuid)>, bulk: bool) -> usize {
-        let mut known = self.write();
-        batch
-            .drain(..)
-            .filter(|&(id, uuid)| known.insert(id, uuid, bulk))
-            .count()
-    }
-
-    async fn rebuild_if_due(&self, running: &mut Option<JoinHandle<()>>) {
-        let waiting = self.read().recent.len();
-        if waiting < REBUILD_AT {
-            return;
-        }
-        if let Some(previous) = running.take() {
-            if !previous.is_finished() && waiting < 4 * REBUILD_AT {
-                *running = Some(previous);
-                return;
-            }
-            finish(previous).await;
-        }
-        *running = Some(self.rebuild());
-    }
-
-    fn rebuild(&self) -> JoinHandle<()> {
-        let snapshot = self.write().snapshot();
-        let known = self.known.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            rebuild(&known, snapshot);
-            tracing::debug!(ms = started.elapsed().as_millis(), "user directory sorted");
-        })
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Known> {
-        // Every write leaves the structure whole between statements, so a
-        // panic under the lock cannot leave a reader something half-valid.
-        self.known.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Known> {
-        write(&self.known)
-    }
-}
-
-fn write(known: &RwLock<Known>) -> RwLockWriteGuard<'_, Known> {
+pub(super) fn write(known: &RwLock<Known>) -> RwLockWriteGuard<'_, Known> {
     known.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn finish(rebuild: JoinHandle<()>) {
-    if let Err(err) = rebuild.await {
-        tracing::error!(error = %err, "rebuilding the user index failed");
-    }
-}
-
-/// Rows of `COPY (SELECT id, uuid ...) TO STDOUT (FORMAT binary)`, fed in the
-/// pieces the connection delivers.
-#[derive(Default)]
-struct CopyRows {
-    pending: Vec<u8>,
-    header: bool,
-    done: bool,
-}
-
-const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-/// Field count, then length and value of a bigint and of a UUID.
-const ROW: usize = 2 + 4 + 8 + 4 + 16;
-
-impl CopyRows {
-    fn feed(&mut self, data: &[u8], rows: &mut Vec<(i64, Uuid)>) -> Result<(), sqlx::Error> {
-        self.pending.extend_from_slice(data);
-        let data = &self.pending[..];
-        let mut at = 0;
-        if !self.header {
-            let Some(extension) = data.get(15..19) else {
-                return Ok(());
-            };
-            at = 19 + u32::from_be_bytes(array(extension)) as usize;
-            if data.len() < at {
-                return Ok(());
-            }
-            if !data.starts_with(SIGNATURE) {
-                return Err(sqlx::Error::Protocol("users COPY: not binary COPY data".into()));
-            }
-            self.header = true;
-        }
-        while let Some(fields) = data.get(at..at + 2) {
-            if fields == [0xff, 0xff] {
-                self.done = true;
-                at += 2;
-                break;
-            }
-            let Some(row) = data.get(at..at + ROW) else {
-                break;
-            };
-            if row[..6] != [0, 2, 0, 0, 0, 8] || row[14..18] != [0, 0, 0, 16] {
-                return Err(sqlx::Error::Protocol("users COPY: a row is not (bigint, uuid)".into()));
-            }
-            rows.push((
-                i64::from_be_bytes(array(&row[6..14])),
-                Uuid::from_bytes(array(&row[18..])),
-            ));
-            at += ROW;
-        }
-        self.pending.drain(..at);
-        Ok(())
-    }
-}
-
-fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut array = [0; N];
-    array.copy_from_slice(&bytes[..N]);
-    array
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn users(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, Uuid)> {
+    pub(in crate::users) fn users(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, Uuid)> {
         ids.into_iter().map(|id| (id, Uuid::new_v4())).collect()
     }
 
@@ -501,7 +265,7 @@ mod tests {
         rebuilt(known)
     }
 
-    fn assert_known(known: &Known, users: &[(i64, Uuid)]) {
+    pub(in crate::users) fn assert_known(known: &Known, users: &[(i64, Uuid)]) {
         for &(id, uuid) in users {
             assert_eq!(known.uuid_of(id), Some(uuid), "{id}");
             assert_eq!(known.id_of(&uuid), Some(id), "{id}");
@@ -568,55 +332,5 @@ mod tests {
         assert_known(&known, &all);
         assert!(!known.insert(3501, Uuid::new_v4(), false), "added twice");
         assert_known(&known, &all);
-    }
-
-    #[tokio::test]
-    async fn enough_top_ups_start_a_rebuild_that_lands() {
-        let directory = UserDirectory::default();
-        let all = users(1..=REBUILD_AT as i64 + 10);
-        assert_eq!(directory.apply(&mut all.clone(), false), all.len());
-        let mut running = None;
-        directory.rebuild_if_due(&mut running).await;
-        finish(running.take().expect("a rebuild started")).await;
-        {
-            let known = directory.read();
-            assert_eq!((known.recent.len(), known.merging.len()), (0, 0));
-            assert_known(&known, &all);
-        }
-        assert_eq!(directory.require(1), Ok(()));
-        assert_eq!(directory.require(0), Err(UnknownUser(0)));
-    }
-
-    fn copy_data(rows: &[(i64, Uuid)]) -> Vec<u8> {
-        let mut data = SIGNATURE.to_vec();
-        data.extend([0, 0, 0, 0, 0, 0, 0, 2, 0xab, 0xcd]);
-        for &(id, uuid) in rows {
-            data.extend([0, 2, 0, 0, 0, 8]);
-            data.extend(id.to_be_bytes());
-            data.extend([0, 0, 0, 16]);
-            data.extend(uuid.as_bytes());
-        }
-        data.extend([0xff, 0xff]);
-        data
-    }
-
-    #[test]
-    fn copy_rows_are_read_whatever_the_pieces() {
-        let rows = [(1, Uuid::new_v4()), (i64::MAX, Uuid::new_v4()), (-3, Uuid::nil())];
-        let data = copy_data(&rows);
-        for piece in 1..=data.len() {
-            let (mut copy, mut read) = (CopyRows::default(), Vec::new());
-            for part in data.chunks(piece) {
-                copy.feed(part, &mut read).expect("valid COPY data");
-            }
-            assert!(copy.done, "{piece}");
-            assert_eq!(read, rows, "{piece}");
-        }
-        let mut text = data.clone();
-        text[0] = b'p';
-        assert!(CopyRows::default().feed(&text, &mut Vec::new()).is_err());
-        let mut null = data;
-        null[SIGNATURE.len() + 10 + 2..][..4].copy_from_slice(&[0xff; 4]);
-        assert!(CopyRows::default().feed(&null, &mut Vec::new()).is_err());
     }
 }
