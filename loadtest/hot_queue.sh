@@ -18,10 +18,11 @@
 #     machine was, so the report can say which saturated first.
 #  4. Redis as the bottleneck: two driver processes poll the queue through the
 #     real queue code with no HTTP in the way (queue_bench saturate, 2048 tasks
-#     each), with the batch capped at 1 (every call alone), 64 and 256 (the
-#     default): polls/s, Redis CPU per poll, how busy Redis's thread was, the
-#     mean batch. On this machine HTTP costs the gateway about six times what
-#     a poll costs Redis, so only this way does one Redis core get near its limit.
+#     each), with the batch capped at 1 (every call alone), 64 (the default)
+#     and 256: polls/s, Redis CPU per poll, how busy Redis's thread was, the
+#     mean batch; then joins of new users the same way, batches capped at 64.
+#     On this machine HTTP costs the gateway about six times what a poll costs
+#     Redis, so only this way does one Redis core get near its limit.
 #  5. The projection: polls/s one Redis core sustains for one queue at the cost
 #     measured with Redis as the bottleneck, and how many waiting fans that
 #     serves at a flat 5 s poll and at the suggested poll intervals
@@ -193,14 +194,19 @@ echo "$redis_before $redis_after $started $ended $busy_before $total_before $bus
 
 # saturate <cap>: two drivers at once; prints "polls/s redis_us/poll redis_busy mean_batch"
 evalsha_calls() { redis-cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p'; }
-saturate() {
-    local redis_before evals_before started ended drivers=()
+saturate() { # cap [--join]
+    local redis_before evals_before started ended drivers=() queue=hot users seconds=$DURATION
     redis_before=$(redis_cpu)
     evals_before=$(evalsha_calls)
     started=$(date +%s.%N)
     for i in 0 1; do
-        BOXOFFICE_QUEUE_BATCH_MAX=$1 BOXOFFICE_IDLE_TIMEOUT_S=3600 "$EX/queue_bench" saturate --queue hot \
-            --users "1..${WAITING}" --tasks 2048 --seconds "$DURATION" >"$WORK/saturate-$i.out" &
+        users="1..${WAITING}"
+        # Joins: a queue of their own, and new users, half the range each.
+        # 4 s, so that neither runs out of new users (about 90k joins/s each here).
+        [[ "${2:-}" == --join ]] && queue=jsat && seconds=4 &&
+            users="$((WAITING + 1 + i * 450000))..$((WAITING + (i + 1) * 450000))"
+        BOXOFFICE_QUEUE_BATCH_MAX=$1 BOXOFFICE_IDLE_TIMEOUT_S=3600 "$EX/queue_bench" saturate --queue "$queue" \
+            --users "$users" --tasks 2048 --seconds "$seconds" ${2:-} >"$WORK/saturate-$i.out" &
         drivers+=($!)
     done
     wait "${drivers[@]}"
@@ -208,12 +214,14 @@ saturate() {
     python3 loadtest/hot_queue_report.py saturated "$WORK" "$redis_before" "$(redis_cpu)" \
         "$evals_before" "$(evalsha_calls)" "$started" "$ended"
 }
-log "Redis as the bottleneck: two drivers without HTTP, batches capped at 1, 64 and 256"
+log "Redis as the bottleneck: two drivers without HTTP, batches capped at 1, 64 and 256; joins at 64"
 : >"$WORK/saturate"
 for cap in 1 64 256; do
     result=$(saturate "$cap")
     echo "$cap $result" >>"$WORK/saturate"
 done
+result=$(saturate 64 --join)
+echo "$result" >"$WORK/saturate-join"
 
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src lua Cargo.toml || echo "+dirty")"
 python3 loadtest/hot_queue_report.py table "$WORK" "$COMMIT" "$(nproc)" "$ROUNDS" "$DURATION" >"$WORK/table.md"

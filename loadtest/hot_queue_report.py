@@ -111,7 +111,7 @@ def table(work, commit, cores, rounds, duration):
     else:
         saturated = "neither saturated"
     saturation = {int(r[0]): r[1:] for r in rows(f"{work}/saturate")}
-    sat_rps, sat_us, sat_busy, sat_batch = saturation[256]
+    sat_rps, sat_us, sat_busy, sat_batch = saturation[64]
     core = 1e6 / sat_us if sat_us > 0 else 0.0
 
     def ok(value, target, more=False):
@@ -170,6 +170,13 @@ def table(work, commit, cores, rounds, duration):
             f"| Redis as the bottleneck (two drivers, no HTTP), {label} | {rps:,.0f} polls/s, **{us:.2f} µs** of "
             f"Redis per poll, Redis's thread {busy * 100:.0f} % busy, mean batch {batch:.1f} | | |"
         )
+    join_rps, join_sat_us, join_busy, join_sat_batch = rows(f"{work}/saturate-join")[0]
+    out.append(
+        f"| Redis as the bottleneck (two drivers, no HTTP), joins of new users, batches capped at 64 | "
+        f"{join_rps:,.0f} joins/s, **{join_sat_us:.2f} µs** of Redis per join, Redis's thread "
+        f"{join_busy * 100:.0f} % busy, mean batch {join_sat_batch:.1f}: one core about "
+        f"{1e6 / join_sat_us:,.0f} joins/s | | |"
+    )
     out.append(
         f"| one Redis core, one queue, at {sat_us:.2f} µs per poll (the default cap, Redis busy) | **{core:,.0f} polls/s**: "
         f"{core * 5:,.0f} fans polling every 5 s; {fans_served(core):,} fans at the suggested intervals "

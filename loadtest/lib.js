@@ -54,8 +54,13 @@ export const POLL_FLOOR_MS = envInt('POLL_FLOOR_MS', 200);
 
 // ------------------------------------------------------------------ metrics
 
-// Any answer >= 500: must stay at zero in every script.
+// Any answer >= 500 but a shed request: must stay at zero in every script.
 export const serverErrors = new Counter('server_errors');
+// Requests the server shed (503 OVERLOADED: nothing happened, retry after
+// Retry-After), retried as the fan's page does; reported, not an error.
+export const shed = new Counter('shed');
+// Retries of one shed request before it counts as a server error.
+const SHED_RETRIES = envInt('SHED_RETRIES', 5);
 // Status 0: connection refused/reset, timeout on the client side.
 export const transportErrors = new Counter('transport_errors');
 // A status that is not one of the route's expected ones (e.g. 400 or 401 on a
@@ -113,7 +118,13 @@ export function call(method, url, body, { name, headers = {}, expect = [200], ta
     params.headers['Content-Type'] = 'application/json';
     body = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  const res = http.request(method, `${BASE_URL}${url}`, body === undefined ? null : body, params);
+  let res = http.request(method, `${BASE_URL}${url}`, body === undefined ? null : body, params);
+  // Load shedding answers at once, before any work; a client waits as told and asks again.
+  for (let retry = 0; retry < SHED_RETRIES && isShed(res); retry++) {
+    shed.add(1, { name });
+    sleep(Math.min(5, Number(res.headers['Retry-After']) || 1) * (0.5 + Math.random()));
+    res = http.request(method, `${BASE_URL}${url}`, body === undefined ? null : body, params);
+  }
   if (res.status === 0) {
     transportErrors.add(1, { name });
     console.warn(`${name}: ${method} ${url}: transport error ${res.error_code} ${res.error}`);
@@ -128,6 +139,12 @@ export function call(method, url, body, { name, headers = {}, expect = [200], ta
     }
   }
   return res;
+}
+
+function isShed(res) {
+  if (res.status !== 503) return false;
+  const body = json(res);
+  return body !== null && body.code === 'OVERLOADED';
 }
 
 // Parsed JSON body or null (never throws).

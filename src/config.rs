@@ -175,7 +175,11 @@ pub struct QueueConfig {
     /// Most joins and polls of one queue sent to Redis in one script run. An
     /// instance gathers those that arrive while its previous run for the queue
     /// is in flight and sends them together; 1 sends each alone, at once.
-    #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 256,
+    /// Larger runs cost Redis less per request (2.0 µs a poll in runs of 256,
+    /// 2.3 in runs of 64) but answer a burst in bigger lumps: with 256, 2,000
+    /// users arriving at once saw 148 joins shed at the in-flight bound; with
+    /// 64, none (loadtest/RESULTS.md).
+    #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_max: u64,
 

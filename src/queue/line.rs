@@ -118,9 +118,10 @@ impl Line {
         mode: Mode,
         presented: Option<&str>,
     ) -> Result<Ticket, QueueError> {
-        let presented = self.presented(queue, user_id, presented)?;
-        let standing = self.standing(queue, user_id, mode, presented.as_ref()).await?;
-        self.ticket(queue, user_id, standing)
+        let shown = self.presented(queue, user_id, presented)?;
+        let standing = self.standing(queue, user_id, mode, shown.as_ref()).await?;
+        let shown = shown.as_ref().zip(presented);
+        self.ticket(queue, user_id, standing, shown)
     }
 
     /// Polls with a token instead of a user id; an older token of the same user
@@ -129,7 +130,7 @@ impl Line {
         let token = self.signer.verify_for(queue, raw_token)?;
         let standing = self.standing(queue, token.user_id, Mode::Poll, Some(&token)).await?;
         let same_join = standing.issued_s == token.issued_s && standing.nonce == token.nonce;
-        let mut ticket = self.ticket(queue, token.user_id, standing)?;
+        let mut ticket = self.ticket(queue, token.user_id, standing, Some((&token, raw_token)))?;
         if !same_join {
             ticket.state = TokenState::Expired;
             ticket.position = 0;
@@ -181,7 +182,16 @@ impl Line {
         Ok(self.lanes.ask(queue, ask).await?)
     }
 
-    fn ticket(&self, queue: &str, user_id: i64, standing: Standing) -> Result<Ticket, QueueError> {
+    /// The answer to a join or poll. `shown` is the verified token the client
+    /// sent and its text: when it is exactly the token this answer carries, it
+    /// is sent back as it came instead of being signed again.
+    fn ticket(
+        &self,
+        queue: &str,
+        user_id: i64,
+        standing: Standing,
+        shown: Option<(&QueueToken, &str)>,
+    ) -> Result<Ticket, QueueError> {
         let state = match standing.state {
             StandingState::Waiting => TokenState::Waiting,
             StandingState::Active => TokenState::Active,
@@ -196,7 +206,7 @@ impl Line {
                 ))))
             }
         };
-        let token = self.signer.sign(&QueueToken {
+        let token = QueueToken {
             queue: queue.to_string(),
             user_id,
             issued_s: standing.issued_s,
@@ -209,7 +219,11 @@ impl Line {
             } else {
                 0
             },
-        });
+        };
+        let token = match shown {
+            Some((shown, raw)) if *shown == token => raw.trim().to_string(),
+            _ => self.signer.sign(&token),
+        };
         let position = if state == TokenState::Waiting {
             standing.position
         } else {

@@ -10,14 +10,20 @@
 //!
 //! At low load a request finds its lane idle and goes at once, alone: nothing
 //! waits for a timer. Under load the batch grows by itself, to at most `max`
-//! entries, which keeps one script run short. One call per lane is in flight
-//! at a time; calls of different lanes (queues) do not wait for each other.
+//! entries, which keeps one script run short. One call per lane is in flight,
+//! except that a full batch does not wait: it goes at once, up to
+//! [`MAX_IN_FLIGHT`] calls, so a burst larger than a batch is not served one
+//! round trip per batch (measured: 2,000 joins arriving at once were shed at
+//! the in-flight bound when every batch waited for the one before). Calls of
+//! different lanes (queues) do not wait for each other.
 //!
 //! The first request to find a lane idle makes the call itself. When it is
 //! back, whatever gathered meanwhile is handed to a spawned task that keeps
 //! sending batches until nobody is waiting, so no request's answer waits for
 //! other people's batches. A request dropped while its call is in flight (a
 //! client that went away) still hands the lane on, so a lane never stays busy.
+//! Batches in flight together were all waiting at once, so whichever Redis
+//! runs first is an order in which they could have come.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +42,9 @@ pub(crate) trait Batch: Send + Sync + 'static {
     fn sent(&self, _entries: usize) {}
 }
 
+/// Calls of one lane in flight at most: one, plus full batches.
+pub(crate) const MAX_IN_FLIGHT: usize = 4;
+
 /// The lane of one batched operation (say, one queue's joins and polls).
 pub(crate) struct Lane<B: Batch> {
     batch: B,
@@ -46,7 +55,8 @@ pub(crate) struct Lane<B: Batch> {
 type Waiter<B> = (<B as Batch>::Entry, oneshot::Sender<RedisResult<<B as Batch>::Answer>>);
 
 struct State<B: Batch> {
-    busy: bool,
+    /// Calls in flight; 0 is an idle lane.
+    in_flight: usize,
     waiting: Vec<Waiter<B>>,
 }
 
@@ -57,7 +67,7 @@ impl<B: Batch> Lane<B> {
             batch,
             max: max.max(1),
             state: Mutex::new(State {
-                busy: false,
+                in_flight: 0,
                 waiting: Vec::new(),
             }),
         })
@@ -69,17 +79,24 @@ impl<B: Batch> Lane<B> {
 
     /// Runs `entry`: at once if the lane is idle, otherwise in the next batch.
     pub(crate) async fn call(self: &Arc<Self>, entry: B::Entry) -> RedisResult<B::Answer> {
-        let waiting = {
+        let (waiting, full) = {
             let mut state = self.lock();
-            if state.busy {
+            if state.in_flight == 0 {
+                state.in_flight = 1;
+                (Err(entry), None)
+            } else {
                 let (sender, receiver) = oneshot::channel();
                 state.waiting.push((entry, sender));
-                Ok(receiver)
-            } else {
-                state.busy = true;
-                Err(entry)
+                let full = (state.waiting.len() >= self.max && state.in_flight < MAX_IN_FLIGHT).then(|| {
+                    state.in_flight += 1;
+                    self.take_batch(&mut state)
+                });
+                (Ok(receiver), full)
             }
         };
+        if let Some(full) = full {
+            tokio::spawn(self.clone().drain(full));
+        }
         match waiting {
             Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(abandoned())),
             // Idle: this request leads, alone.
@@ -98,18 +115,24 @@ impl<B: Batch> Lane<B> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The next batch, or `None` (and the lane idle) when nobody waits.
+    /// The next batch for a call that is back, or `None` (one call fewer in
+    /// flight) when nobody waits.
     fn next_batch(&self) -> Option<Vec<Waiter<B>>> {
         let mut state = self.lock();
         if state.waiting.is_empty() {
-            state.busy = false;
+            state.in_flight = state.in_flight.saturating_sub(1);
             return None;
         }
+        Some(self.take_batch(&mut state))
+    }
+
+    /// The oldest `max` waiting, or all of them.
+    fn take_batch(&self, state: &mut State<B>) -> Vec<Waiter<B>> {
         if state.waiting.len() <= self.max {
-            return Some(std::mem::take(&mut state.waiting));
+            return std::mem::take(&mut state.waiting);
         }
         let rest = state.waiting.split_off(self.max);
-        Some(std::mem::replace(&mut state.waiting, rest))
+        std::mem::replace(&mut state.waiting, rest)
     }
 
     /// Sends batches until nobody waits.
@@ -158,7 +181,8 @@ impl<B: Batch> Drop for Handoff<B> {
             // Only when the runtime itself is going away: the waiters are
             // answered with an error as their senders drop.
             Err(_) => {
-                self.0.lock().busy = false;
+                let mut state = self.0.lock();
+                state.in_flight = state.in_flight.saturating_sub(1);
             }
         }
     }
@@ -253,6 +277,40 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), 21, "{sizes:?}");
         assert!(sizes.iter().all(|&size| size <= 8), "{sizes:?}");
         assert!(sizes.len() <= 4, "20 arrived during the first call: {sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_goes_at_once_without_waiting_for_the_call_in_flight() {
+        let lane = doubler(100, 4);
+        let started = tokio::time::Instant::now();
+        let leader = tokio::spawn({
+            let lane = lane.clone();
+            async move { lane.call(0).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let calls: Vec<_> = (1..=13)
+            .map(|n| {
+                tokio::spawn({
+                    let lane = lane.clone();
+                    async move { lane.call(n).await }
+                })
+            })
+            .collect();
+        for (n, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap().unwrap(), 2 * (n as u32 + 1));
+        }
+        assert_eq!(leader.await.unwrap().unwrap(), 0);
+        let sizes = lane.batch().calls.lock().unwrap().clone();
+        // The leader alone; three full batches at once (four in flight);
+        // the one left over once a call is back.
+        assert_eq!(sizes, vec![1, 4, 4, 4, 1]);
+        // Three calls' time, not five: the full batches overlapped the leader.
+        assert!(
+            started.elapsed() < Duration::from_millis(350),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(lane.lock().in_flight, 0, "the lane is idle again");
     }
 
     #[tokio::test]
