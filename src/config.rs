@@ -176,9 +176,8 @@ pub struct QueueConfig {
     /// instance gathers those that arrive while its previous run for the queue
     /// is in flight and sends them together; 1 sends each alone, at once.
     /// Larger runs cost Redis less per request (2.0 µs a poll in runs of 256,
-    /// 2.3 in runs of 64) but answer a burst in bigger lumps: with 256, 2,000
-    /// users arriving at once saw 148 joins shed at the in-flight bound; with
-    /// 64, none (loadtest/RESULTS.md).
+    /// 2.3 in runs of 64, loadtest/RESULTS.md) but hold Redis's one thread
+    /// longer: a run of 64 is about 0.15 ms of it, one of 256 about 0.5 ms.
     #[arg(global = true, long, env = "BOXOFFICE_QUEUE_BATCH_MAX", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_max: u64,

@@ -13,9 +13,8 @@
 //! entries, which keeps one script run short. One call per lane is in flight,
 //! except that a full batch does not wait: it goes at once, up to
 //! [`MAX_IN_FLIGHT`] calls, so a burst larger than a batch is not served one
-//! round trip per batch (measured: 2,000 joins arriving at once were shed at
-//! the in-flight bound when every batch waited for the one before). Calls of
-//! different lanes (queues) do not wait for each other.
+//! round trip per batch. Calls of different lanes (queues) do not wait for
+//! each other.
 //!
 //! The first request to find a lane idle makes the call itself. When it is
 //! back, whatever gathered meanwhile is handed to a spawned task that keeps
