@@ -239,6 +239,19 @@ mod tests {
         }
     }
 
+    /// One task per number, each calling the lane with it.
+    fn spawn_calls(
+        lane: &Arc<Lane<Doubler>>,
+        numbers: std::ops::Range<u32>,
+    ) -> Vec<tokio::task::JoinHandle<RedisResult<u32>>> {
+        numbers
+            .map(|n| {
+                let lane = lane.clone();
+                tokio::spawn(async move { lane.call(n).await })
+            })
+            .collect()
+    }
+
     fn doubler(pause_ms: u64, max: usize) -> Arc<Lane<Doubler>> {
         Lane::new(
             Doubler {
@@ -261,14 +274,7 @@ mod tests {
     #[tokio::test]
     async fn requests_arriving_during_a_call_go_together_in_capped_batches() {
         let lane = doubler(20, 8);
-        let calls: Vec<_> = (0..21)
-            .map(|n| {
-                tokio::spawn({
-                    let lane = lane.clone();
-                    async move { lane.call(n).await }
-                })
-            })
-            .collect();
+        let calls = spawn_calls(&lane, 0..21);
         for (n, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap().unwrap(), 2 * n as u32);
         }
@@ -287,14 +293,7 @@ mod tests {
             async move { lane.call(0).await }
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let calls: Vec<_> = (1..=13)
-            .map(|n| {
-                tokio::spawn({
-                    let lane = lane.clone();
-                    async move { lane.call(n).await }
-                })
-            })
-            .collect();
+        let calls = spawn_calls(&lane, 1..14);
         for (n, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap().unwrap(), 2 * (n as u32 + 1));
         }
@@ -316,14 +315,7 @@ mod tests {
     async fn a_failed_call_fails_every_request_in_it_and_the_lane_goes_on() {
         let lane = doubler(20, 64);
         lane.batch().failing.store(1, Ordering::SeqCst);
-        let calls: Vec<_> = (0..5)
-            .map(|n| {
-                tokio::spawn({
-                    let lane = lane.clone();
-                    async move { lane.call(n).await }
-                })
-            })
-            .collect();
+        let calls = spawn_calls(&lane, 0..5);
         for call in calls {
             assert!(call.await.unwrap().unwrap_err().is_io_error());
         }
