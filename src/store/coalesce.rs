@@ -53,6 +53,14 @@ pub(crate) struct Lane<B: Batch> {
 
 type Waiter<B> = (<B as Batch>::Entry, oneshot::Sender<RedisResult<<B as Batch>::Answer>>);
 
+/// What a request does on arriving at its lane.
+enum Turn<B: Batch> {
+    /// The lane was idle: it goes at once, alone.
+    Lead(B::Entry),
+    /// A call is in flight: it waits to be answered by a later one.
+    Wait(oneshot::Receiver<RedisResult<B::Answer>>),
+}
+
 struct State<B: Batch> {
     /// Calls in flight; 0 is an idle lane.
     in_flight: usize,
@@ -78,11 +86,11 @@ impl<B: Batch> Lane<B> {
 
     /// Runs `entry`: at once if the lane is idle, otherwise in the next batch.
     pub(crate) async fn call(self: &Arc<Self>, entry: B::Entry) -> RedisResult<B::Answer> {
-        let (waiting, full) = {
+        let (turn, full) = {
             let mut state = self.lock();
             if state.in_flight == 0 {
                 state.in_flight = 1;
-                (Err(entry), None)
+                (Turn::<B>::Lead(entry), None)
             } else {
                 let (sender, receiver) = oneshot::channel();
                 state.waiting.push((entry, sender));
@@ -90,16 +98,15 @@ impl<B: Batch> Lane<B> {
                     state.in_flight += 1;
                     self.take_batch(&mut state)
                 });
-                (Ok(receiver), full)
+                (Turn::Wait(receiver), full)
             }
         };
         if let Some(full) = full {
             tokio::spawn(self.clone().drain(full));
         }
-        match waiting {
-            Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(abandoned())),
-            // Idle: this request leads, alone.
-            Err(entry) => {
+        match turn {
+            Turn::Wait(receiver) => receiver.await.unwrap_or_else(|_| Err(abandoned())),
+            Turn::Lead(entry) => {
                 let handoff = Handoff(self.clone());
                 self.batch.sent(1);
                 let answer = self.batch.run(vec![entry]).await.and_then(single);
