@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) use truth::SettingsEvent;
-pub(crate) use values::{Adaptive, QueueSettings, QueueState, SettingsPatch};
+pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
 
 use super::QueueError;
 use crate::config::QueueConfig;

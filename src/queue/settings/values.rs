@@ -15,6 +15,10 @@ use utoipa::ToSchema;
 
 use crate::config::QueueConfig;
 
+/// The largest `maxActive`, `admitRate` or adaptive knob: beyond any sale, and
+/// exact in the doubles Lua reads them as.
+pub(crate) const MOST: u64 = 1_000_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum QueueState {
@@ -80,6 +84,12 @@ impl Adaptive {
         if self.target_p99_ms == 0 {
             return Err("adaptive.targetP99Ms must be above 0");
         }
+        if [self.target_p99_ms, self.max_rate, self.increase_by]
+            .iter()
+            .any(|&knob| knob > MOST)
+        {
+            return Err("adaptive's targetP99Ms, maxRate and increaseBy may be at most 1000000000");
+        }
         if self.min_rate == 0 || self.min_rate > self.max_rate {
             return Err("adaptive needs 1 <= minRate <= maxRate");
         }
@@ -115,6 +125,13 @@ pub(crate) struct SettingsPatch {
     pub(crate) admit_rate: Option<u64>,
     pub(crate) opens_at: Option<Option<DateTime<Utc>>>,
     pub(crate) adaptive: Option<Option<Adaptive>>,
+}
+
+/// An opening time as the store keeps it: whole milliseconds since 1970 (the
+/// scripts compare it with Redis `TIME`); `None` for one before 1970.
+pub(crate) fn storable_opening(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let ms = at.timestamp_millis();
+    (ms >= 0).then(|| DateTime::from_timestamp_millis(ms)).flatten()
 }
 
 /// The hash fields of `adaptive`: `None` names them all with empty values.
@@ -295,5 +312,26 @@ mod tests {
         let named: Vec<&str> = patch.fields().iter().map(|(name, _)| *name).collect();
         assert_eq!(named.len(), 7, "state and the six adaptive fields: {named:?}");
         assert!(patch.fields().iter().skip(1).all(|(_, value)| value.is_empty()));
+    }
+
+    #[test]
+    fn an_opening_before_1970_cannot_be_stored_and_one_after_is_kept_to_the_millisecond() {
+        let before = DateTime::from_timestamp_millis(-1).unwrap();
+        assert_eq!(storable_opening(before), None);
+        let at = DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap();
+        assert_eq!(
+            storable_opening(at).map(|at| at.timestamp_micros()),
+            Some(1_790_000_000_123_000)
+        );
+    }
+
+    #[test]
+    fn adaptive_knobs_beyond_what_lua_holds_exactly_are_refused() {
+        let huge = Adaptive {
+            max_rate: MOST + 1,
+            ..adaptive()
+        };
+        assert!(huge.validated().is_err());
+        assert!(adaptive().validated().is_ok());
     }
 }
