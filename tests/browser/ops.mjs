@@ -174,6 +174,10 @@ async function main() {
     const page = await context.newPage();
     page.setDefaultTimeout(60_000);
     page.on('pageerror', (err) => pageErrors.push(String(err)));
+    // The page's Content-Security-Policy allows its own files only: a violation is an error here.
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     const fieldsetDisabled = () => page.$eval('#controls', (fieldset) => fieldset.disabled);
     const shot = (name) => page.screenshot({ path: path.join(OUT, `ops-${name}.png`), fullPage: true });
 
