@@ -220,7 +220,7 @@ pub struct BookingConfig {
     pub reads_require_token: bool,
 }
 
-/// Whether a user named by a request must prove it (see `identity.rs`).
+/// Whether a user named by a request must prove it (see `identity/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IdentityMode {
     /// Believe the user-id header, userId and UUID as sent (behind an authenticating gateway).
