@@ -220,7 +220,7 @@ pub struct BookingConfig {
     pub reads_require_token: bool,
 }
 
-/// Whether a user named by a request must prove it (see `identity.rs`).
+/// Whether a user named by a request must prove it (see `identity/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IdentityMode {
     /// Believe the user-id header, userId and UUID as sent (behind an authenticating gateway).
@@ -252,6 +252,17 @@ pub struct IdentityConfig {
         env = "BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE"
     )]
     pub public_key_file: Option<String>,
+
+    /// The audience this service answers to: set, a proof's `aud` must name it
+    /// (and be present); unset, `aud` is not checked (any or none is accepted).
+    #[arg(global = true, long = "identity-audience", env = "BOXOFFICE_IDENTITY_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Longest life a proof may claim: `exp` at most this far ahead of now, and
+    /// of `iat` when present. A proof valid for longer is refused, however signed.
+    #[arg(global = true, long = "identity-max-lifetime-s", env = "BOXOFFICE_IDENTITY_MAX_LIFETIME_S",
+          default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_lifetime_s: u64,
 }
 
 impl IdentityConfig {
@@ -343,7 +354,7 @@ mod tests {
     }
 
     /// Settings with no default, each because "unset" means something.
-    const UNSET_MEANS_SOMETHING: [&str; 4] = ["admin_token", "mode", "key", "public_key_file"];
+    const UNSET_MEANS_SOMETHING: [&str; 5] = ["admin_token", "mode", "key", "public_key_file", "audience"];
 
     #[test]
     fn every_option_of_every_command_names_its_variable_and_default() {
@@ -385,5 +396,18 @@ mod tests {
         let served = Config::try_parse_from(["boxoffice", "serve", "--redis-prefix", "x"]).unwrap();
         assert_eq!(served.redis_prefix, "x");
         assert!(Config::try_parse_from(["boxoffice", "--adaptive-window-s", "8"]).is_err());
+    }
+
+    #[test]
+    fn the_identity_audience_and_lifetime_are_settings_listed_in_help() {
+        use clap::CommandFactory;
+        let help = Config::command().render_long_help().to_string();
+        for variable in ["BOXOFFICE_IDENTITY_AUDIENCE", "BOXOFFICE_IDENTITY_MAX_LIFETIME_S"] {
+            assert!(help.contains(variable), "{variable} missing from --help");
+        }
+        let config = Config::try_parse_from(["boxoffice", "--identity-audience", "boxoffice"]).unwrap();
+        assert_eq!(config.identity.audience.as_deref(), Some("boxoffice"));
+        assert_eq!(config.identity.max_lifetime_s, 86_400, "a day by default");
+        assert!(Config::try_parse_from(["boxoffice", "--identity-max-lifetime-s", "0"]).is_err());
     }
 }

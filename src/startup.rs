@@ -124,6 +124,7 @@ impl Application {
             clock: LocalClock(config.timezone),
             identity: IdentityVerifier::from_config(&config.identity)?,
             limits: RateLimits::new(&config.queue, &config.limits),
+            shed: ShedLayer::new(&config.limits),
             trusted_proxies: TrustedProxies::parse(&config.limits.trusted_proxies)?,
             config: Arc::new(config),
             db: pool,
@@ -162,7 +163,10 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut chores = background::spawn(&self.state, stop_rx);
         // Shedding sits outside everything, so that a refusal costs next to nothing.
-        let app = ShedLayer::new(&self.state.config.limits)
+        let app = self
+            .state
+            .shed
+            .clone()
             .layer(NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone())));
         tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
         axum::serve(

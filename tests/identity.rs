@@ -207,6 +207,81 @@ async fn without_a_key_the_seed_behaviour_stays() {
     app.stop().await;
 }
 
+/// Issue 23: each of these was answered 200 (or, for the bytes, IDENTITY_MISSING).
+#[tokio::test]
+async fn proofs_not_in_force_too_long_lived_with_critical_extensions_or_non_ascii_are_invalid() {
+    let app = signed_app().await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let sign = |header: Header, claims: serde_json::Value| {
+        encode(&header, &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    };
+    let not_yet = sign(
+        Header::default(),
+        json!({ "sub": "501", "exp": now + 7200, "nbf": now + 3600 }),
+    );
+    let for_ever = sign(Header::default(), json!({ "sub": "501", "exp": 1u64 << 63 }));
+    let critical = Header {
+        crit: Some(vec!["x-policy".into()]),
+        ..Header::default()
+    };
+    let critical = sign(critical, json!({ "sub": "501", "exp": in_an_hour() }));
+    let mut non_ascii = proof_for("501").into_bytes();
+    non_ascii.push(0xE9);
+    let non_ascii = reqwest::header::HeaderValue::from_bytes(&non_ascii).unwrap();
+    for (what, proof) in [
+        (
+            "nbf an hour ahead",
+            reqwest::header::HeaderValue::from_str(&not_yet).unwrap(),
+        ),
+        ("exp 2^63", reqwest::header::HeaderValue::from_str(&for_ever).unwrap()),
+        ("crit", reqwest::header::HeaderValue::from_str(&critical).unwrap()),
+        ("a byte outside ASCII", non_ascii),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/waiting-queue/"))
+            .header("user-id", "501")
+            .header("X-Identity", proof)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = json_of(response).await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (401, Some("IDENTITY_INVALID")),
+            "{what}: {body}"
+        );
+    }
+    // An auth service that always names an audience: accepted while none is configured.
+    let with_aud = sign(
+        Header::default(),
+        json!({ "sub": "501", "exp": in_an_hour(), "aud": "ticketing" }),
+    );
+    assert_eq!(join_as(&app, 501, Some(&with_aud)).send().await.unwrap().status(), 200);
+    app.stop().await;
+
+    let app = spawn_app_with(|config| {
+        config.identity.key = Some(SECRET.into());
+        config.identity.audience = Some("boxoffice".into());
+    })
+    .await;
+    let for_us = sign(
+        Header::default(),
+        json!({ "sub": "501", "exp": in_an_hour(), "aud": ["boxoffice", "shop"] }),
+    );
+    assert_eq!(join_as(&app, 501, Some(&for_us)).send().await.unwrap().status(), 200);
+    for proof in [&with_aud, &proof_for("501")] {
+        assert_error(
+            join_as(&app, 501, Some(proof)).send().await.unwrap(),
+            401,
+            "IDENTITY_INVALID",
+        )
+        .await;
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn polls_and_balance_reads_are_limited_per_client_ip() {
     let app = spawn_app_with(|config| {

@@ -82,3 +82,89 @@ async fn every_metric_the_dashboard_queries_is_exposed_after_a_short_journey() {
     );
     app.stop().await;
 }
+
+/// The value of one `boxoffice_http_requests_total` series, 0 while absent.
+fn answers(exposition: &str, route: &str, method: &str, status: u16, code: &str) -> f64 {
+    let series = format!(
+        r#"boxoffice_http_requests_total{{route="{route}",method="{method}",status="{status}",code="{code}"}} "#
+    );
+    value_of(exposition, &series).unwrap_or(0.0)
+}
+
+async fn exposition(app: &common::TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
+/// Issue 23: a flood's 503 OVERLOADED answers, 404s and 405s, and the HTTP
+/// parser's refusals were in no metric; each is now an answer like any other.
+#[tokio::test]
+async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_codes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn_app_with(|config| {
+        config.limits.max_inflight_booking = 1;
+        config.queue.join_rate_limit = 1;
+    })
+    .await;
+    let before = exposition(&app).await;
+
+    // A top-up whose body never comes holds the booking group's one place.
+    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    held.write_all(
+        b"PATCH /api/balances/balance/charge HTTP/1.1\r\nhost: test\r\nuser-id: 1\r\ncontent-length: 4\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut shed = 0;
+    for _ in 0..100 {
+        let response = app
+            .client
+            .get(app.url("/api/balances/balance"))
+            .header("user-id", "1")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            common::assert_error(response, 503, "OVERLOADED").await;
+            shed += 1;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(shed, 1, "a booking request beyond the bound of 1 is shed");
+    drop(held);
+
+    assert_eq!(app.join(1).await.status(), 200);
+    common::assert_error(app.join(1).await, 429, "RATE_LIMITED").await;
+    let missing = app.client.get(app.url("/no/such/route")).send().await.unwrap();
+    common::assert_error(missing, 404, "ROUTE_NOT_FOUND").await;
+    let wrong_method = app.client.delete(app.url("/api/waiting-queue")).send().await.unwrap();
+    common::assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
+    let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    garbage.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("MALFORMED_REQUEST"), "{answer}");
+
+    let after = exposition(&app).await;
+    for (route, method, status, code) in [
+        ("(booking)", "GET", 503, "OVERLOADED"),
+        ("/api/waiting-queue", "POST", 429, "RATE_LIMITED"),
+        ("(unmatched)", "GET", 404, "ROUTE_NOT_FOUND"),
+        ("/api/waiting-queue", "DELETE", 405, "METHOD_NOT_ALLOWED"),
+        ("(unparsed)", "-", 400, "MALFORMED_REQUEST"),
+    ] {
+        let counted = answers(&after, route, method, status, code) - answers(&before, route, method, status, code);
+        assert!(
+            counted >= 1.0,
+            "{method} {route} {status} {code}: counted {counted} times\n{after}"
+        );
+    }
+
+    // The /ops page's read of the same refusals, this instance's since it started.
+    let refusals = common::json_of(app.client.get(app.url("/ops/refusals")).send().await.unwrap()).await;
+    assert_eq!(refusals["overloaded"], 1, "{refusals}");
+    assert_eq!(refusals["rateLimited"], 1, "{refusals}");
+    app.stop().await;
+}

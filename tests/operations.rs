@@ -159,3 +159,44 @@ async fn pages_and_assets_come_only_from_the_embedded_folder() {
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
+
+/// Issue 23: `/ops` loaded inside another site's frame, and `/openapi.json`
+/// went without `nosniff`. (tests/browser/headers.mjs checks what a browser does with them.)
+#[tokio::test]
+async fn pages_may_not_be_framed_and_no_answer_may_be_sniffed() {
+    let app = spawn_app_with(|_| {}).await;
+    for page in [
+        "/ops",
+        "/waiting-room",
+        "/docs",
+        "/assets/ops.js",
+        "/waiting-room/config.json",
+    ] {
+        let response = app.client.get(app.url(page)).send().await.unwrap();
+        let headers = response.headers();
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("default-src 'self'"), "{page}: {policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{page}: {policy}");
+        assert!(!policy.contains("unsafe-inline"), "{page}: {policy}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{page}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{page}");
+    }
+    for answer in ["/openapi.json", "/ops/queues", "/metrics", "/health", "/no/such/route"] {
+        let response = app.client.get(app.url(answer)).send().await.unwrap();
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{answer}");
+    }
+    let refused = app.client.delete(app.url("/api/waiting-queue")).send().await.unwrap();
+    assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+    // No inline script left for the policy to refuse.
+    let docs = app
+        .client
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!docs.contains("<script>") && !docs.contains("<style>"), "{docs}");
+    app.stop().await;
+}

@@ -34,6 +34,6 @@ pub(crate) fn caller_of(parts: &Parts, state: &AppState) -> Result<Caller> {
     if !state.identity.requires_proof() {
         return Ok(Caller::Trusted);
     }
-    let proof = single_header(&parts.headers, IDENTITY_HEADER)?.and_then(|value| value.to_str().ok());
+    let proof = single_header(&parts.headers, IDENTITY_HEADER)?.map(|value| value.as_bytes());
     Ok(state.identity.caller(proof)?)
 }

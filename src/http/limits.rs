@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -20,6 +21,9 @@ pub(crate) struct RateLimits {
     joins_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     polls_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     reads_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Requests refused since start, for the `/ops` page (the metrics count
+    /// them too, by route, as every answer).
+    refused: AtomicU64,
 }
 
 fn keyed<K: std::hash::Hash + Eq + Clone>(per_second: u32) -> Option<DefaultKeyedRateLimiter<K>> {
@@ -33,20 +37,32 @@ impl RateLimits {
             joins_per_ip: keyed(queue.join_rate_limit.saturating_mul(IP_MULTIPLIER)),
             polls_per_ip: keyed(limits.poll_rate_limit),
             reads_per_ip: keyed(limits.read_rate_limit),
+            refused: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn check_join(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
-        check(&self.joins_per_user, Some(user_id))?;
-        check(&self.joins_per_ip, ip)
+        self.counted(check(&self.joins_per_user, Some(user_id)).and_then(|()| check(&self.joins_per_ip, ip)))
     }
 
     pub(crate) fn check_poll(&self, ip: Option<IpAddr>) -> Result<(), Error> {
-        check(&self.polls_per_ip, ip)
+        self.counted(check(&self.polls_per_ip, ip))
     }
 
     pub(crate) fn check_read(&self, ip: Option<IpAddr>) -> Result<(), Error> {
-        check(&self.reads_per_ip, ip)
+        self.counted(check(&self.reads_per_ip, ip))
+    }
+
+    /// Requests this instance refused with `429 RATE_LIMITED` since it started.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn counted(&self, verdict: Result<(), Error>) -> Result<(), Error> {
+        if verdict.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        verdict
     }
 
     /// Forgets keys that have not been seen recently, bounding memory.

@@ -6,7 +6,9 @@
 //! error of this service is JSON, so [`JsonErrors`] wraps each connection's
 //! socket and rewrites exactly those answers as it writes them: a 400, 414 or
 //! 431 with `content-length: 0`, which no route of ours ever sends. hyper
-//! closes the connection after such an answer, so nothing follows it.
+//! closes the connection after such an answer, so nothing follows it. Each
+//! is counted as any answer is (`boxoffice_http_requests_total`), under the
+//! route `(unparsed)` and the method `-`: neither could be read.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +19,8 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::telemetry::metrics as m;
 
 /// Accepts TCP connections with `TCP_NODELAY` (answers are small and go out in
 /// one write: Nagle would only hold them back), each wrapped in [`JsonErrors`].
@@ -63,15 +67,25 @@ impl<T> JsonErrors<T> {
     }
 }
 
+/// One of hyper's own answers, as written instead.
+struct Rewrite {
+    bytes: Vec<u8>,
+    status: &'static str,
+    code: &'static str,
+}
+
 /// The JSON answer for one of hyper's own, or `None` for anything else.
-fn rewritten(written: &[u8]) -> Option<Vec<u8>> {
+fn rewritten(written: &[u8]) -> Option<Rewrite> {
     let status_line_end = written.windows(2).position(|pair| pair == b"\r\n")?;
     let status_line = std::str::from_utf8(&written[..status_line_end]).ok()?;
-    let status = status_line.strip_prefix("HTTP/1.1 ")?.get(..3)?;
-    let (code, message) = match status {
-        "400" => ("MALFORMED_REQUEST", "the request could not be parsed as HTTP"),
-        "414" => ("URI_TOO_LONG", "the request's URI is too long"),
-        "431" => ("HEADERS_TOO_LARGE", "the request's headers are too many or too large"),
+    let (status, code, message) = match status_line.strip_prefix("HTTP/1.1 ")?.get(..3)? {
+        "400" => ("400", "MALFORMED_REQUEST", "the request could not be parsed as HTTP"),
+        "414" => ("414", "URI_TOO_LONG", "the request's URI is too long"),
+        "431" => (
+            "431",
+            "HEADERS_TOO_LARGE",
+            "the request's headers are too many or too large",
+        ),
         _ => return None,
     };
     let head_end = written.windows(4).position(|quad| quad == b"\r\n\r\n")? + 4;
@@ -80,13 +94,25 @@ fn rewritten(written: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let body = format!(r#"{{"code":"{code}","message":"{message}"}}"#);
-    Some(
-        format!(
-            "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes(),
+    let bytes = format!(
+        "{status_line}\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
     )
+    .into_bytes();
+    Some(Rewrite { bytes, status, code })
+}
+
+/// Rare (a client that cannot speak HTTP), so the series is looked up each time.
+fn count(rewrite: &Rewrite) {
+    metrics::counter!(
+        m::HTTP_REQUESTS,
+        "route" => "(unparsed)",
+        "method" => "-",
+        "status" => rewrite.status,
+        "code" => rewrite.code
+    )
+    .increment(1);
 }
 
 impl<T: AsyncWrite + Unpin> JsonErrors<T> {
@@ -119,7 +145,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonErrors<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.replacing.is_none() {
             match rewritten(buf) {
-                Some(bytes) => self.replacing = Some((bytes, 0, buf.len())),
+                Some(rewrite) => {
+                    count(&rewrite);
+                    self.replacing = Some((rewrite.bytes, 0, buf.len()));
+                }
                 None => return Pin::new(&mut self.inner).poll_write(cx, buf),
             }
         }
@@ -169,7 +198,7 @@ mod tests {
     #[test]
     fn only_hypers_own_empty_answers_are_rewritten() {
         let hyper_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Mon, 23 Nov 2026 14:00:00 GMT\r\n\r\n";
-        let json = String::from_utf8(rewritten(hyper_431).unwrap()).unwrap();
+        let json = String::from_utf8(rewritten(hyper_431).unwrap().bytes).unwrap();
         assert!(
             json.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
             "{json}"
@@ -178,6 +207,7 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(parsed["code"], "HEADERS_TOO_LARGE");
         assert!(json.contains(&format!("content-length: {}\r\n", body.len())));
+        assert!(json.contains("\r\nx-content-type-options: nosniff\r\n"), "{json}");
 
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 40\r\n\r\n";
         assert!(rewritten(ours).is_none(), "a head of ours, with a body to follow");

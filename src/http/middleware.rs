@@ -1,12 +1,16 @@
-//! Cross-cutting layers: request ids, structured request logs, a body limit, and
-//! a request deadline that answers 503 JSON instead of hanging.
+//! Cross-cutting layers: request ids, structured request logs, a body limit,
+//! `X-Content-Type-Options: nosniff` on every answer (no browser may take a
+//! JSON answer for a script or a page), and a request deadline that answers
+//! 503 JSON instead of hanging.
 
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -30,7 +34,12 @@ pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>,
 /// does by default: the layer cost about 1 µs of a poll even with its lines
 /// filtered out, so a server run with `RUST_LOG=warn` goes without it.
 pub(super) fn wrap(router: Router) -> Router {
-    let router = router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let router = router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
     let router = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {
         router.layer(
             TraceLayer::new_for_http()

@@ -27,6 +27,7 @@ mod state;
 mod v1;
 pub(crate) mod views;
 
+use axum::handler::Handler;
 use axum::{Extension, Router};
 
 pub(crate) use error::Error;
@@ -55,17 +56,25 @@ pub(crate) fn router(state: AppState) -> Router {
             .merge(openapi::router()),
         config,
     );
+    // The fallbacks are counted too: a route layer only wraps the routes.
+    let record = record::RecordLayer::default();
     let app = queue
         .merge(booking)
         .merge(operations)
-        .route_layer(record::RecordLayer::default())
-        .fallback(|| async {
-            Error::NotFound {
-                code: "ROUTE_NOT_FOUND",
-                message: "no such route".into(),
-            }
-        })
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .route_layer(record.clone())
+        .fallback(route_not_found.layer(record.clone()))
+        .method_not_allowed_fallback(method_not_allowed.layer(record))
         .with_state(state.clone());
     middleware::wrap(app)
+}
+
+async fn route_not_found() -> Error {
+    Error::NotFound {
+        code: "ROUTE_NOT_FOUND",
+        message: "no such route".into(),
+    }
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }

@@ -1,13 +1,16 @@
 //! For the operations team: live queue metrics for Prometheus, the audit of
 //! the business invariants, and the open reads behind the `/ops` page (each
-//! queue's figures, sales, seat maps: no one's identity, so no token needed).
+//! queue's figures, sales, seat maps, this instance's refusals: no one's
+//! identity, so no token needed).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use metrics::{counter, gauge};
 
@@ -27,6 +30,34 @@ pub(super) fn router() -> Router<AppState> {
         .route("/ops/queues", get(queues))
         .route("/ops/sales", get(sales))
         .route("/ops/schedules/{schedule_id}/seats", get(seats))
+        .route("/ops/refusals", get(refusals))
+}
+
+/// Requests this instance refused before doing their work, since it started.
+/// Counts of one instance, kept in memory: a refusal must cost next to nothing,
+/// so it is not written anywhere shared; `/metrics` has them by route, and
+/// Prometheus adds up the instances.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RefusalsView {
+    /// `503 OVERLOADED`: shed, beyond a group's in-flight bound.
+    overloaded: u64,
+    /// `429 RATE_LIMITED`: beyond a per-user or per-client-IP rate.
+    rate_limited: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/ops/refusals",
+    operation_id = "opsRefusals",
+    tag = "operations",
+    responses((status = 200, description = "this instance's sheds and rate-limit refusals since it started", body = RefusalsView))
+)]
+async fn refusals(State(state): State<AppState>) -> Json<RefusalsView> {
+    Json(RefusalsView {
+        overloaded: state.shed.refused(),
+        rate_limited: state.limits.refused(),
+    })
 }
 
 #[utoipa::path(

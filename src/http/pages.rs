@@ -3,6 +3,16 @@
 //! internet: every file of `web/` is embedded at build time (`rust-embed`),
 //! and read from `web/` on disk in debug builds, so a frontend developer edits
 //! a page and reloads it without rebuilding the server.
+//!
+//! Every answer here says where it may be shown and what it may load: a
+//! `Content-Security-Policy` that allows the pages' own files only (scripts
+//! and styles from files, never inline; images also as `data:` URIs, which
+//! Swagger UI's stylesheet uses) and no framing at all, with `X-Frame-Options`
+//! for browsers that predate `frame-ancestors`: `/ops` holds pause and close
+//! controls, and a page of someone else's must not frame it and steer clicks
+//! onto them. The API's JSON answers go without these (only
+//! `X-Content-Type-Options`, on every answer): a browser shows none of them as
+//! a page, and the bytes would ride on every poll.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -11,6 +21,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rust_embed::Embed;
 use serde::Serialize;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
 
 use super::error::Error;
@@ -21,6 +32,10 @@ use super::state::AppState;
 #[folder = "web/"]
 struct Web;
 
+/// What the pages may load, and that no other page may frame them.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/waiting-room", get(waiting_room))
@@ -28,6 +43,18 @@ pub(super) fn router() -> Router<AppState> {
         .route("/docs", get(docs))
         .route("/assets/{*path}", get(asset))
         .route("/waiting-room/config.json", get(config))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 /// The fan's page: join, wait, pick seats, pay.
@@ -115,7 +142,6 @@ fn file(path: &str, request: &HeaderMap) -> Response {
             header::ETAG,
             HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\"")),
         ),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     ];
     (headers, found.data).into_response()
 }

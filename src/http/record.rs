@@ -1,5 +1,9 @@
-//! Counts and times every request that matched a route, by its template (so
-//! `/api/concerts/1/...` and `/api/concerts/2/...` are one series).
+//! Counts and times every request the router answers, by the template of the
+//! route it matched (so `/api/concerts/1/...` and `/api/concerts/2/...` are
+//! one series), `(unmatched)` for a path no route has (the 404 fallback).
+//! A method a route lacks (405) counts under the route's template. What is
+//! refused before the router is counted where it is refused: shed requests
+//! in `shedding.rs`, the HTTP parser's refusals in `listener.rs`.
 //!
 //! The metric handles of each series are looked up once and kept: building
 //! the labels and finding the series in the recorder's registry on every
@@ -22,6 +26,9 @@ use tower::{Layer, Service};
 
 use super::error::ErrorCode;
 use crate::telemetry::metrics as m;
+
+/// The route of an answer no route's template matched.
+const UNMATCHED: &str = "(unmatched)";
 
 /// The series of one route: its latency by method, its answers by method,
 /// status and error code. Routes are a few dozen templates and the rest is
@@ -138,7 +145,7 @@ where
         let this = self.project();
         let answer = ready!(this.inner.poll(cx));
         if let Ok(response) = &answer {
-            let route = this.route.as_ref().map_or("", MatchedPath::as_str);
+            let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
             let code = response.extensions().get::<ErrorCode>().map_or("", |code| code.0);
             let seconds = this.started.elapsed().as_secs_f64();
             this.layer.record(route, this.method, response.status(), code, seconds);

@@ -9,9 +9,16 @@
 //! shed inside the router, a refused join cost the server most of what a served
 //! one did (loadtest/RESULTS.md has the measurements). Groups are told apart by
 //! path prefix; operations (`/health`, `/ready`, `/metrics`, `/ops`) are never shed.
+//!
+//! A refusal is counted like any answer (`boxoffice_http_requests_total`,
+//! status 503, code `OVERLOADED`), under its group's name as the route, since
+//! the request never reached the router that would have named its template:
+//! `(queue)` or `(booking)`. The series' handles are made once, here, so a
+//! refusal builds no labels; the total is also kept for the `/ops` page.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -19,12 +26,14 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use metrics::Counter;
 use pin_project_lite::pin_project;
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::config::LimitsConfig;
+use crate::telemetry::metrics as m;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RouteGroup {
@@ -46,11 +55,52 @@ fn group_of(path: &str) -> Option<RouteGroup> {
     path.starts_with("/api/").then_some(RouteGroup::Booking)
 }
 
-/// The in-flight bounds, shared by every clone of the service.
+/// The methods a refusal is counted under; any other is `OTHER`.
+const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OTHER"];
+
+fn method_index(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::PATCH => 3,
+        Method::DELETE => 4,
+        _ => 5,
+    }
+}
+
+/// The refusals of one group: a counter per method, made once.
+struct GroupRefusals([Counter; METHODS.len()]);
+
+impl GroupRefusals {
+    fn new(route: &'static str) -> Self {
+        GroupRefusals(METHODS.map(|method| {
+            let counter = metrics::counter!(
+                m::HTTP_REQUESTS,
+                "route" => route,
+                "method" => method,
+                "status" => "503",
+                "code" => "OVERLOADED"
+            );
+            // Shown at 0 from the start, so a dashboard's rate() reads 0, not nothing.
+            counter.absolute(0);
+            counter
+        }))
+    }
+}
+
+struct Refusals {
+    queue: GroupRefusals,
+    booking: GroupRefusals,
+    total: AtomicU64,
+}
+
+/// The in-flight bounds and the refusals' counts, shared by every clone of the service.
 #[derive(Clone)]
 pub(crate) struct ShedLayer {
     queue: Option<Arc<Semaphore>>,
     booking: Option<Arc<Semaphore>>,
+    refusals: Arc<Refusals>,
 }
 
 impl ShedLayer {
@@ -59,7 +109,26 @@ impl ShedLayer {
         ShedLayer {
             queue: bound(limits.max_inflight_queue),
             booking: bound(limits.max_inflight_booking),
+            refusals: Arc::new(Refusals {
+                queue: GroupRefusals::new("(queue)"),
+                booking: GroupRefusals::new("(booking)"),
+                total: AtomicU64::new(0),
+            }),
         }
+    }
+
+    /// Requests this instance refused with `503 OVERLOADED` since it started.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refusals.total.load(Ordering::Relaxed)
+    }
+
+    fn count_refusal(&self, group: RouteGroup, method: &Method) {
+        let counters = match group {
+            RouteGroup::Queue => &self.refusals.queue,
+            RouteGroup::Booking => &self.refusals.booking,
+        };
+        counters.0[method_index(method)].increment(1);
+        self.refusals.total.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -132,15 +201,16 @@ where
             Some(RouteGroup::Booking) => self.bounds.booking.as_ref(),
             None => None,
         };
-        let permit = match semaphore.map(|semaphore| semaphore.clone().try_acquire_owned()) {
-            Some(Err(_)) => {
-                let is_poll = group == Some(RouteGroup::Queue) && request.method() == Method::GET;
+        let permit = match (group, semaphore.map(|semaphore| semaphore.clone().try_acquire_owned())) {
+            (Some(group), Some(Err(_))) => {
+                self.bounds.count_refusal(group, request.method());
+                let is_poll = group == RouteGroup::Queue && request.method() == Method::GET;
                 return ShedFuture::Refused {
                     response: Some(overloaded(is_poll)),
                 };
             }
-            Some(Ok(permit)) => Some(permit),
-            None => None,
+            (_, Some(Ok(permit))) => Some(permit),
+            _ => None,
         };
         ShedFuture::Admitted {
             inner: self.inner.call(request),
@@ -174,6 +244,8 @@ fn overloaded(is_poll: bool) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    // Answered outside the layers that add it to every other answer.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::client_ip::TrustedProxies;
 use super::limits::RateLimits;
+use super::shedding::ShedLayer;
 use super::views::LocalClock;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
@@ -59,6 +60,8 @@ pub struct AppContext {
     pub(crate) reconciler: Reconciler,
     pub(crate) probes: Probes,
     pub(crate) limits: RateLimits,
+    /// The in-flight bounds, kept here so the `/ops` reads can say how often they refused.
+    pub(crate) shed: ShedLayer,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) clock: LocalClock,
     pub(crate) identity: IdentityVerifier,

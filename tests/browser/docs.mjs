@@ -34,6 +34,10 @@ try {
     return route.abort();
   });
   page.on('pageerror', (error) => errors.push(String(error)));
+  // The page's Content-Security-Policy allows its own files only: a violation is an error here.
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) errors.push(message.text());
+  });
 
   const spec = await (await fetch(`${BASE_URL}/openapi.json`)).json();
   const operations = Object.values(spec.paths).reduce((count, item) => count + Object.keys(item).length, 0);
@@ -53,7 +57,7 @@ try {
   assert.match(responses, /503/, 'the payment route documents its 503');
 
   assert.deepEqual(elsewhere, [], 'requests to other hosts');
-  assert.deepEqual(errors, [], 'JavaScript errors');
+  assert.deepEqual(errors, [], 'JavaScript errors and Content-Security-Policy violations');
   mkdirSync(OUT, { recursive: true });
   await page.screenshot({ path: path.join(OUT, 'docs.png') });
   console.log(`[docs] ${drawn} operations rendered offline; PASS`);

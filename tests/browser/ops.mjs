@@ -4,8 +4,9 @@
 //
 // Starts a small k6 run of loadtest/queue.js (the default queue), then checks,
 // in headless Chromium: figures read-only without a token and controls
-// disabled; a wrong token refused with the server's message; the right one
-// enables the controls and stays in sessionStorage only; the default queue's
+// disabled; the refusals chart (sheds and 429s per second); a wrong token
+// refused with the server's message; the right one enables the controls and
+// stays in sessionStorage only; the default queue's
 // charts and figures move under load; Pause stops admissions (the counter
 // read through the admin API stays put) and Resume restarts them; the rate
 // control and a refused adaptive setting (the server's message shown); closing
@@ -174,6 +175,10 @@ async function main() {
     const page = await context.newPage();
     page.setDefaultTimeout(60_000);
     page.on('pageerror', (err) => pageErrors.push(String(err)));
+    // The page's Content-Security-Policy allows its own files only: a violation is an error here.
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     const fieldsetDisabled = () => page.$eval('#controls', (fieldset) => fieldset.disabled);
     const shot = (name) => page.screenshot({ path: path.join(OUT, `ops-${name}.png`), fullPage: true });
 
@@ -194,6 +199,22 @@ async function main() {
     await page.waitForSelector('#seatmap li.seat', WAIT);
     assert.match(await page.textContent('#sales-sold'), new RegExp(`^\\d[\\d,]* / ${totalSeats.toLocaleString('en-US')}$`));
     await shot('readonly');
+
+    begin('the refusals chart: this instance\'s sheds and 429s per second');
+    await page.waitForFunction(() => /^\d[\d,]*$/.test(document.querySelector('#tile-shed')?.textContent || ''), null, WAIT);
+    assert.match(await page.textContent('#tile-limited'), /^\d[\d,]*$/);
+    // The server here refuses nothing (no limits, no flood): its answers are stood in for,
+    // growing by 30 sheds and 15 refusals a poll.
+    let refusalPolls = 0;
+    await page.route('**/ops/refusals', (route) => {
+      refusalPolls += 1;
+      const body = JSON.stringify({ overloaded: 1000 + 30 * refusalPolls, rateLimited: 500 + 15 * refusalPolls });
+      return route.fulfill({ status: 200, contentType: 'application/json', body });
+    });
+    await page.waitForFunction(() => Number(document.querySelector('#chart-refused').dataset.last) > 0, null, WAIT);
+    assert.match(await page.textContent('#tile-shed'), /^1,\d{3}$/);
+    assert.match(await page.textContent('#chart-refused'), /Shed \(503 OVERLOADED\)/);
+    await page.unroute('**/ops/refusals');
 
     begin('a wrong token is refused with the server\'s message');
     await page.fill('#token-input', 'not-the-token');

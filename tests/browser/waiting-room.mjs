@@ -97,6 +97,10 @@ async function openFan(name, { locale, width, height, query = '' }) {
   const context = await browser.newContext({ locale, viewport: { width, height }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
+  // The page's Content-Security-Policy allows its own files only: a violation is an error here.
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) pageErrors.push(`${name}: ${message.text()}`);
+  });
   page.polls = [];
   page.joins = [];
   page.payments = [];

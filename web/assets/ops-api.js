@@ -57,6 +57,7 @@ export async function request(method, path, { token, body } = {}) {
 export const openReads = {
   queues: () => request('GET', '/ops/queues'),
   sales: () => request('GET', '/ops/sales'),
+  refusals: () => request('GET', '/ops/refusals'),
   seats: (scheduleId) => request('GET', `/ops/schedules/${encodeURIComponent(scheduleId)}/seats`),
 };
 

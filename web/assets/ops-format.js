@@ -45,6 +45,8 @@ export function el(tag, attrs = {}, ...children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === 'class') node.className = value;
+    // through the CSSOM: the pages' Content-Security-Policy refuses style attributes
+    else if (name === 'style') node.style.cssText = value;
     else if (name === 'dataset') Object.assign(node.dataset, value);
     else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? '' : String(value));

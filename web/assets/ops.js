@@ -6,6 +6,7 @@ import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
 import { fmtClock } from './ops-format.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
+import { Refusals } from './ops-refusals.js';
 import { Sales } from './ops-sales.js';
 
 const QUEUE_EVERY_MS = 1500;
@@ -43,6 +44,7 @@ const controls = new Controls({
   },
   onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
+const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
   tbody: $('sales-rows'),
@@ -156,6 +158,15 @@ async function pollQueues() {
   }
 }
 
+// The queues' poll reports the connection; this one only leaves a gap in its chart.
+async function pollRefusals() {
+  try {
+    refusals.record(await openReads.refusals(), Date.now());
+  } catch {
+    // the next poll after the gap starts the line again
+  }
+}
+
 async function pollSales() {
   try {
     sales.render(await openReads.sales());
@@ -187,6 +198,7 @@ function loop(fn, every) {
 
 const loops = [
   loop(pollQueues, QUEUE_EVERY_MS),
+  loop(pollRefusals, QUEUE_EVERY_MS),
   loop(pollSales, SALES_EVERY_MS),
   loop(() => sales.refreshSeats(), SEATS_EVERY_MS),
   loop(() => controls.refreshEvents(), EVENTS_EVERY_MS),

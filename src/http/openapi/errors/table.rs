@@ -262,6 +262,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     ("opsQueues", &[DEADLINE, STORES]),
     ("opsSales", &[DEADLINE, STORES]),
     ("opsSeatMap", &[PATH, DEADLINE, STORES, &[(404, "SCHEDULE_NOT_FOUND")]]),
+    ("opsRefusals", &[DEADLINE]),
     // Pages and this document.
     ("waitingRoomPage", &[DEADLINE]),
     ("waitingRoomConfig", &[DEADLINE]),
