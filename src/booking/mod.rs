@@ -47,6 +47,8 @@ pub(crate) enum BookingError {
     ConcertNotFound,
     #[error("a concert with this code exists already")]
     ConcertExists,
+    #[error("two schedules of the concert start at the same time")]
+    DuplicateSchedule,
     #[error("schedule not found for this concert")]
     ScheduleNotFound,
     #[error("user {0} does not exist")]
@@ -124,6 +126,7 @@ impl BookingError {
         match self {
             BookingError::ConcertNotFound => "concert_not_found",
             BookingError::ConcertExists => "concert_exists",
+            BookingError::DuplicateSchedule => "duplicate_schedule",
             BookingError::ScheduleNotFound => "schedule_not_found",
             BookingError::UserNotFound(_) => "user_not_found",
             BookingError::NoSeatsRequested => "no_seats_requested",

@@ -98,6 +98,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
     match err {
         BookingError::ConcertNotFound => (S::NOT_FOUND, "CONCERT_NOT_FOUND", None),
         BookingError::ConcertExists => (S::CONFLICT, "CONCERT_EXISTS", None),
+        BookingError::DuplicateSchedule => (S::CONFLICT, "DUPLICATE_SCHEDULE", None),
         BookingError::ScheduleNotFound => (S::NOT_FOUND, "SCHEDULE_NOT_FOUND", None),
         BookingError::UserNotFound(_) => (S::NOT_FOUND, "USER_NOT_FOUND", None),
         BookingError::NoSeatsRequested => (S::BAD_REQUEST, "NO_SEATS_REQUESTED", None),

@@ -247,7 +247,12 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             JSON_BODY,
             DEADLINE,
             STORES,
-            &[(400, "INVALID_CONCERT"), (400, "INVALID_DATE"), (409, "CONCERT_EXISTS")],
+            &[
+                (400, "INVALID_CONCERT"),
+                (400, "INVALID_DATE"),
+                (409, "CONCERT_EXISTS"),
+                (409, "DUPLICATE_SCHEDULE"),
+            ],
         ],
     ),
     (
