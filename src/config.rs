@@ -6,6 +6,8 @@
 use chrono::FixedOffset;
 use clap::{Parser, Subcommand};
 
+use crate::booking::money::MAX_AMOUNT;
+
 /// Signing secret used when none is configured; start-up warns loudly about it.
 const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
 
@@ -207,12 +209,14 @@ pub struct BookingConfig {
     #[arg(global = true, long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
     pub max_seats_per_user: u32,
 
-    /// Largest single balance charge, in won.
-    #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000)]
+    /// Largest single balance charge, in won (at most 10^15, the bound of every amount).
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_charge: i64,
 
-    /// Largest balance a user may hold, in won.
-    #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000)]
+    /// Largest balance a user may hold, in won (at most 10^15, the bound of every amount).
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_balance: i64,
 
     /// Require an active queue token on the open /api schedule and seat reads.
@@ -385,5 +389,19 @@ mod tests {
         let served = Config::try_parse_from(["boxoffice", "serve", "--redis-prefix", "x"]).unwrap();
         assert_eq!(served.redis_prefix, "x");
         assert!(Config::try_parse_from(["boxoffice", "--adaptive-window-s", "8"]).is_err());
+    }
+
+    #[test]
+    fn money_settings_stay_within_the_bound_of_every_amount() {
+        let largest = MAX_AMOUNT.to_string();
+        let beyond = (MAX_AMOUNT + 1).to_string();
+        for flag in ["--max-charge", "--max-balance"] {
+            assert!(Config::try_parse_from(["boxoffice", flag, largest.as_str()]).is_ok());
+            assert!(
+                Config::try_parse_from(["boxoffice", flag, beyond.as_str()]).is_err(),
+                "{flag}"
+            );
+            assert!(Config::try_parse_from(["boxoffice", flag, "0"]).is_err(), "{flag}");
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`Checkout`] (`payments/`): turning holds into a paid sale;
 //! - [`Auditor`] (`audit.rs`): the business invariants, checked against both stores.
 //!
+//! `money.rs` holds the bounds of prices and amounts and the checked sums.
+//!
 //! Guarantees:
 //! - a seat is sold at most once: holds are all-or-nothing Lua scripts, and the
 //!   sale itself is a row under a UNIQUE constraint, so even a Redis that lost
@@ -22,6 +24,7 @@ pub(crate) mod catalog;
 pub(crate) mod catalog_editor;
 pub(crate) mod holds;
 pub(crate) mod idempotency;
+pub(crate) mod money;
 pub(crate) mod payments;
 pub(crate) mod receipt;
 pub(crate) mod reconcile;
@@ -71,6 +74,12 @@ pub(crate) enum BookingError {
     InvalidAmount { max: i64 },
     #[error("the balance may not exceed {max} won")]
     BalanceLimitExceeded { max: i64 },
+    #[error(
+        "these seats cannot be sold together: a price beyond {} won, or a total beyond {} won",
+        money::MAX_PRICE,
+        money::MAX_AMOUNT
+    )]
+    AmountOutOfRange,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error(transparent)]
@@ -138,6 +147,7 @@ impl BookingError {
             BookingError::InsufficientBalance { .. } => "insufficient_balance",
             BookingError::InvalidAmount { .. } => "invalid_amount",
             BookingError::BalanceLimitExceeded { .. } => "balance_limit_exceeded",
+            BookingError::AmountOutOfRange => "amount_out_of_range",
             BookingError::IdempotencyKeyReused => "idempotency_key_reused",
             BookingError::Queue(_) => "token_refused",
             BookingError::Redis(_) => "redis_error",

@@ -118,6 +118,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         ),
         BookingError::InvalidAmount { .. } => (S::BAD_REQUEST, "INVALID_AMOUNT", None),
         BookingError::BalanceLimitExceeded { .. } => (S::CONFLICT, "BALANCE_LIMIT_EXCEEDED", None),
+        BookingError::AmountOutOfRange => (S::BAD_REQUEST, "AMOUNT_OUT_OF_RANGE", None),
         BookingError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None),
         BookingError::Queue(err) => queue_parts(err),
         BookingError::Redis(err) if redis_is_unavailable(err) => {

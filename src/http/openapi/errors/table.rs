@@ -250,6 +250,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             &[
                 (400, "INVALID_CONCERT"),
                 (400, "INVALID_DATE"),
+                (400, "INVALID_PRICE"),
                 (409, "CONCERT_EXISTS"),
                 (409, "DUPLICATE_SCHEDULE"),
             ],
