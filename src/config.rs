@@ -115,6 +115,13 @@ pub struct Config {
     #[arg(global = true, long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
     pub reconcile_interval_ms: u64,
 
+    /// How old a result GET /ops/invariants may serve: an older one is
+    /// recomputed, once for every caller asking meanwhile, on a Postgres
+    /// connection of the audit's own. 0 serves no finished result again (callers
+    /// arriving during a run still share it). /admin/invariants always runs afresh.
+    #[arg(global = true, long, env = "BOXOFFICE_AUDIT_MAX_AGE_MS", default_value_t = 2000)]
+    pub audit_max_age_ms: u64,
+
     /// Insert the demo concerts and users when the database holds no concerts.
     #[arg(global = true, long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,

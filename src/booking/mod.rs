@@ -6,7 +6,8 @@
 //! - [`SoldSeats`] (`sold.rs`): the sold set in Redis, rebuilt from Postgres;
 //! - [`Balances`] (`balances.rs`): reading and topping up a balance;
 //! - [`Checkout`] (`payments/`): turning holds into a paid sale;
-//! - [`Auditor`] (`audit.rs`): the business invariants, checked against both stores.
+//! - [`Auditor`] (`audit/`): the business invariants, checked against both
+//!   stores, and [`LatestAudit`], the audit as HTTP serves it.
 //!
 //! `money.rs` holds the bounds of prices and amounts and the checked sums.
 //!
@@ -35,7 +36,7 @@ use redis::RedisError;
 use crate::queue::QueueError;
 use crate::store::db::DbError;
 use crate::users::UnknownUser;
-pub(crate) use audit::Auditor;
+pub(crate) use audit::{Auditor, LatestAudit};
 pub(crate) use balances::Balances;
 pub(crate) use catalog::Catalog;
 pub(crate) use catalog_editor::CatalogEditor;

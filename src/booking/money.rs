@@ -8,7 +8,8 @@
 //! as a Lua double, though no Lua script sees a price: holds are seat numbers,
 //! and totals are summed here). Postgres holds the same bounds as `CHECK`
 //! constraints on new rows (migration `…_amounts_bounded`); rows written before
-//! them may be larger, so sums of stored rows stay `numeric` ([`parse_sum`]).
+//! them may be larger, so sums of stored rows stay `numeric` ([`parse_sum`]),
+//! and the audit names what is out of bounds.
 
 use super::BookingError;
 

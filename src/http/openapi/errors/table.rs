@@ -257,6 +257,10 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         ],
     ),
     (
+        "adminInvariants",
+        &[ADMIN, DEADLINE, STORES, &[(409, "INVARIANT_VIOLATED")]],
+    ),
+    (
         "adminSeatMap",
         &[ADMIN, PATH, DEADLINE, STORES, &[(404, "SCHEDULE_NOT_FOUND")]],
     ),
