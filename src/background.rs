@@ -73,6 +73,18 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
             Ok(())
         }
     });
+    // Live settings Redis lost (or holds an older version of) are written
+    // again from Postgres; at start too, for a Redis that lost them meanwhile.
+    chores.every_from_start(
+        "settings into Redis",
+        Duration::from_secs(1),
+        state,
+        |state| async move {
+            let queues = state.catalog.queue_names(&state.config.queue.default_queue);
+            state.settings.restore(&queues).await?;
+            Ok(())
+        },
+    );
     chores.every("lapsed holds", Duration::from_secs(30), state, |state| async move {
         state.holds.sweep(&state.catalog.snapshot()).await?;
         Ok(())

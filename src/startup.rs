@@ -92,7 +92,7 @@ impl Application {
         let queue_config_for_settings = queue_config.clone();
         let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
-        let settings = Settings::new(redis.clone(), keys.clone(), queue_config_for_settings);
+        let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config_for_settings);
         let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
         let catalog = Catalog::new(background_pool.clone());
         catalog.reload().await?;

@@ -97,6 +97,69 @@ async fn bad_settings_are_refused_with_a_code() {
     app.stop().await;
 }
 
+/// A body as written, for numbers `json!` cannot spell (`-0`).
+async fn patch_text(app: &TestApp, queue: &str, body: &'static str) -> reqwest::Response {
+    admin(app, reqwest::Method::PATCH, &format!("/admin/queues/{queue}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn settings_the_store_cannot_keep_or_show_back_are_refused() {
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    let queue = app.default_queue();
+    for body in [
+        // Stored as a negative time and shown as null.
+        r#"{"opensAt": "1960-01-01T00:00:00"}"#,
+        // Shown back as 9999-01-01T00:00:00.
+        r#"{"opensAt": "+10000-01-01T00:00:00"}"#,
+        // A negative number that rounds to 0, which would mean unlimited.
+        r#"{"maxActive": -0}"#,
+        r#"{"admitRate": -0.0}"#,
+        r#"{"maxActive": 1000000001}"#,
+        r#"{"admitRate": 1e15}"#,
+        r#"{"adaptive": {"targetP99Ms": 200, "minRate": 1, "maxRate": 10, "increaseBy": -0}}"#,
+        r#"{"adaptive": {"targetP99Ms": 200, "minRate": 1, "maxRate": 10000000000}}"#,
+    ] {
+        let refused = assert_error(patch_text(&app, &queue, body).await, 400, "INVALID_SETTING").await;
+        assert!(!refused["message"].as_str().unwrap_or_default().is_empty(), "{body}");
+    }
+    let view = json_of(
+        admin(&app, reqwest::Method::GET, &format!("/admin/queues/{queue}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        view["settings"]["maxActive"], app.config.queue.max_active,
+        "nothing was applied"
+    );
+    assert_eq!(view["settings"]["opensAt"], Value::Null);
+    let events = admin(&app, reqwest::Method::GET, &format!("/admin/queues/{queue}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(events).await, json!([]), "nothing was recorded");
+
+    // The edges of the range are kept and shown back as written.
+    let edges = json!({ "opensAt": "9999-12-31T23:59:59", "maxActive": 1_000_000_000, "admitRate": 0 });
+    let kept = json_of(patch(&app, &queue, edges).await).await;
+    assert_eq!(
+        (
+            kept["opensAt"].as_str(),
+            kept["maxActive"].as_u64(),
+            kept["admitRate"].as_u64()
+        ),
+        (Some("9999-12-31T23:59:59"), Some(1_000_000_000), Some(0)),
+        "{kept}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change() {
     let mut config = test_config();

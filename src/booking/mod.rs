@@ -35,6 +35,7 @@ use redis::RedisError;
 
 use crate::queue::QueueError;
 use crate::store::db::DbError;
+use crate::store::db_gave_up;
 use crate::users::UnknownUser;
 pub(crate) use audit::{Auditor, LatestAudit};
 pub(crate) use balances::Balances;
@@ -112,7 +113,7 @@ impl From<DbError> for BookingError {
                 }
                 BookingError::PostgresDown
             }
-            DbError::Refused(err) if gave_up(&err) => BookingError::PostgresGaveUp,
+            DbError::Refused(err) if db_gave_up(&err) => BookingError::PostgresGaveUp,
             DbError::Refused(err) => BookingError::Database(err),
             DbError::OutcomeUnknown(cause) => {
                 tracing::warn!(error = ?cause, "a money statement got no answer: outcome unknown");
@@ -120,14 +121,6 @@ impl From<DbError> for BookingError {
             }
         }
     }
-}
-
-/// Statement cancelled by `statement_timeout`, or a lock not granted within
-/// `lock_timeout`: rolled back, safe to retry.
-fn gave_up(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|err| err.code())
-        .is_some_and(|code| code == "57014" || code == "55P03")
 }
 
 impl BookingError {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::booking::BookingError;
 use crate::identity::IdentityError;
 use crate::queue::QueueError;
-use crate::store::{db_is_unavailable, redis_is_unavailable};
+use crate::store::{db_gave_up, db_is_unavailable, redis_is_unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -90,6 +90,11 @@ fn queue_parts(err: &QueueError) -> (StatusCode, &'static str, Option<Value>) {
         QueueError::QueueClosed => (S::CONFLICT, "QUEUE_CLOSED", None),
         QueueError::Redis(err) if redis_is_unavailable(err) => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
         QueueError::Redis(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+        QueueError::PostgresDown => (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None),
+        QueueError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => {
+            (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
+        }
+        QueueError::Database(_) | QueueError::Unreadable(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
     }
 }
 

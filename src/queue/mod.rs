@@ -5,7 +5,8 @@
 //! - [`Line`] (`line.rs`): join a queue and poll the place, with an ETA;
 //! - [`Scheduler`] (`scheduler.rs`): the admission step and the queue's live figures;
 //! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
-//! - [`Settings`] (`settings.rs`): the live settings operators change;
+//! - [`Settings`] (`settings/`): the live settings operators change, kept in
+//!   Postgres with their history and copied into Redis for the scripts;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
 //! Invariants, all kept inside Lua scripts so they hold across any number of
@@ -58,6 +59,14 @@ pub enum QueueError {
     QueueClosed,
     #[error("Redis failed")]
     Redis(#[from] RedisError),
+    /// Nothing was sent to Postgres (it is down, or no connection came in
+    /// time), or it gave up on the statement and rolled it back.
+    #[error("Postgres is unavailable; nothing was done")]
+    PostgresDown,
+    #[error("Postgres failed")]
+    Database(#[from] sqlx::Error),
+    #[error("stored settings are unreadable: {0}")]
+    Unreadable(String),
 }
 
 impl From<UnknownUser> for QueueError {

@@ -42,10 +42,9 @@ pub(crate) struct QueueKeys {
     pub(crate) active: String,
     /// HASH of counters: sequence, rate bucket, measured throughput, totals.
     pub(crate) stats: String,
-    /// HASH of the live settings operators change through the admin API.
+    /// HASH of the live settings operators change through the admin API: a
+    /// copy of Postgres's, with the `version` it copies.
     pub(crate) settings: String,
-    /// STREAM of admin changes to this queue (capped).
-    pub(crate) events: String,
     /// ZSET user id -> lottery ticket, of those who joined before the opening.
     pub(crate) prequeue: String,
     /// HASHes of booking latency, one per second of a ring (see lua/queue_health.lua).
@@ -92,7 +91,6 @@ impl Keys {
             active: format!("{tag}:active"),
             stats: format!("{tag}:stats"),
             settings: format!("{tag}:settings"),
-            events: format!("{tag}:events"),
             prequeue: format!("{tag}:prequeue"),
             health: std::array::from_fn(|slot| format!("{tag}:health:{slot}")),
             meta_prefix: format!("{tag}:meta:"),
@@ -169,7 +167,6 @@ mod tests {
             &keys.active,
             &keys.stats,
             &keys.settings,
-            &keys.events,
             &keys.meta_prefix,
             &keys.health[0],
             &keys.health[HEALTH_SLOTS - 1],

@@ -55,3 +55,11 @@ pub(crate) fn db_is_unavailable(err: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
     )
 }
+
+/// True when Postgres gave up on a statement (cancelled by `statement_timeout`,
+/// or a lock not granted within `lock_timeout`): rolled back, safe to retry.
+pub(crate) fn db_gave_up(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|err| err.code())
+        .is_some_and(|code| code == "57014" || code == "55P03")
+}

@@ -24,7 +24,7 @@ function localOf(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-// One event of the settings stream, in words: "rate 20 → 30/s, state open → paused".
+// One recorded settings change, in words: "rate 20 → 30/s, state open → paused".
 export function describeEvent(event) {
   const c = event.changes || {};
   const b = event.before || {};
@@ -217,7 +217,7 @@ export class Controls {
       }
       this.events.replaceChildren(
         ...events.map((event) => {
-          const at = Number(String(event.id).split('-')[0]);
+          const at = event.atMs;
           return el(
             'li',
             { dataset: { id: event.id } },

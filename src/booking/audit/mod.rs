@@ -27,13 +27,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::catalog::Catalog;
-use super::{gave_up, BookingError};
+use super::BookingError;
 use crate::config::Config;
 use crate::store::breaker::Breaker;
 use crate::store::db::{self, Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
-use crate::store::Dependency;
+use crate::store::{db_gave_up, Dependency};
 use crate::telemetry::progress::Progress;
 
 pub(crate) use latest::LatestAudit;
@@ -85,7 +85,7 @@ impl Auditor {
             None => self.audit().await,
         };
         match outcome {
-            Err(BookingError::Database(err)) if gave_up(&err) => Err(BookingError::PostgresGaveUp),
+            Err(BookingError::Database(err)) if db_gave_up(&err) => Err(BookingError::PostgresGaveUp),
             other => other,
         }
     }

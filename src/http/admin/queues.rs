@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
@@ -15,7 +16,7 @@ use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::http::views::LocalClock;
-use crate::queue::settings::{Adaptive, SettingsEvent, SettingsPatch};
+use crate::queue::settings::{storable_opening, Adaptive, SettingsEvent, SettingsPatch, MOST};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -119,12 +120,7 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
             "opensAt" => {
                 patch.opens_at = Some(match value {
                     Value::Null => None,
-                    Value::String(text) => Some(clock.parse(text).ok_or_else(|| {
-                        invalid(
-                            "INVALID_DATE",
-                            format!("opensAt `{text}` is not a date-time like 2026-12-01T20:00:00"),
-                        )
-                    })?),
+                    Value::String(text) => Some(opening(text, clock)?),
                     other => {
                         return Err(invalid(
                             "INVALID_DATE",
@@ -160,14 +156,15 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
     Ok(patch)
 }
 
-/// The adaptive knobs with `5.0` read as `5`, as JSON Schema's integer means it.
+/// The adaptive knobs with `5.0` read as `5`, as JSON Schema's integer means
+/// it; `-0` is left as it is, to be refused.
 fn integral(value: &Value) -> Value {
     match value {
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
                 .map(|(name, field)| {
-                    let field = match extract::whole_number(field) {
+                    let field = match whole_setting(field) {
                         Some(number) if field.is_f64() => Value::from(number),
                         _ => field.clone(),
                     };
@@ -179,14 +176,40 @@ fn integral(value: &Value) -> Value {
     }
 }
 
-fn whole(value: &Value, name: &str) -> Result<u64> {
+/// An opening time: a date-time in the server's zone that the store keeps
+/// (from 1970) and the API shows back as it was written (to year 9999).
+fn opening(text: &str, clock: LocalClock) -> Result<DateTime<Utc>> {
+    let at = clock.parse(text).ok_or_else(|| {
+        invalid(
+            "INVALID_DATE",
+            format!("opensAt `{text}` is not a date-time like 2026-12-01T20:00:00"),
+        )
+    })?;
+    storable_opening(at).filter(|at| clock.shows(*at)).ok_or_else(|| {
+        invalid(
+            "INVALID_SETTING",
+            format!("opensAt `{text}` is out of range: from 1970-01-01T00:00:00 UTC to 9999-12-31T23:59:59"),
+        )
+    })
+}
+
+/// A count setting: a whole number from 0 to [`MOST`]. `-0` is a negative
+/// number that rounds to 0, which here would mean unlimited: refused.
+fn whole_setting(value: &Value) -> Option<u64> {
+    if value.as_f64().is_some_and(f64::is_sign_negative) {
+        return None;
+    }
     value
         .as_u64()
         .or_else(|| extract::whole_number(value).and_then(|number| u64::try_from(number).ok()))
-        .ok_or_else(|| {
-            invalid(
-                "INVALID_SETTING",
-                format!("{name} must be a whole number >= 0, not {value}"),
-            )
-        })
+        .filter(|number| *number <= MOST)
+}
+
+fn whole(value: &Value, name: &str) -> Result<u64> {
+    whole_setting(value).ok_or_else(|| {
+        invalid(
+            "INVALID_SETTING",
+            format!("{name} must be a whole number from 0 to {MOST}, not {value}"),
+        )
+    })
 }

@@ -41,6 +41,11 @@ impl LocalClock {
         String::from_utf8_lossy(&text).into_owned()
     }
 
+    /// Whether [`LocalClock::format`] shows `at` as it is: its year has four digits.
+    pub(crate) fn shows(&self, at: DateTime<Utc>) -> bool {
+        (0..=9999).contains(&at.with_timezone(&self.0).year())
+    }
+
     /// Parses `2024-10-10T10:00:00` (fractional seconds allowed) in this zone.
     pub(crate) fn parse(&self, text: &str) -> Option<DateTime<Utc>> {
         let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f").ok()?;
@@ -67,5 +72,16 @@ mod tests {
         );
         assert!(clock.parse("2024-10-10").is_none());
         assert!(clock.parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn a_time_beyond_year_9999_is_one_it_cannot_show() {
+        let clock = LocalClock(FixedOffset::east_opt(9 * 3600).unwrap());
+        let last = clock.parse("9999-12-31T23:59:59").unwrap();
+        assert!(clock.shows(last));
+        let beyond = clock
+            .parse("+10000-01-01T00:00:00")
+            .expect("chrono reads five-digit years");
+        assert!(!clock.shows(beyond), "it would be shown as {}", clock.format(beyond));
     }
 }

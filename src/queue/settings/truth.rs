@@ -1,0 +1,257 @@
+//! Postgres, the truth of the live settings: each queue's row (what operators
+//! chose, and its version) and the record of every change. A change is one
+//! transaction holding the row's lock, so changes made through any number of
+//! instances apply one after another, each on top of the one before, and each
+//! gets the next version.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
+use utoipa::ToSchema;
+
+use super::values::{object_of, ChosenSettings, QueueState, SettingsPatch};
+use crate::queue::QueueError;
+use crate::store::db::Db;
+
+/// Settings as Postgres holds them, with the version of that state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Versioned {
+    pub(crate) chosen: ChosenSettings,
+    pub(crate) version: i64,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) struct SettingsEvent {
+    /// The record's id.
+    pub(crate) id: String,
+    /// When the change was made, ms since 1970.
+    #[serde(rename = "atMs")]
+    pub(crate) at_ms: i64,
+    /// The first 8 hex digits of the admin token's SHA-256 (`redis` for
+    /// settings found in Redis that Postgres had no record of, adopted as they were).
+    pub(crate) who: String,
+    /// The fields the change named, as sent.
+    #[schema(value_type = Object)]
+    pub(crate) changes: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub(crate) before: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub(crate) after: serde_json::Value,
+}
+
+/// Who adopted settings found only in Redis, in the record.
+pub(super) const ADOPTED: &str = "redis";
+
+/// A row of `queue_settings`, `adaptive` read as text.
+#[derive(sqlx::FromRow)]
+struct Row {
+    state: Option<String>,
+    max_active: Option<i64>,
+    admit_rate: Option<i64>,
+    opens_at: Option<DateTime<Utc>>,
+    adaptive: Option<String>,
+    version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    queue: String,
+    #[sqlx(flatten)]
+    row: Row,
+}
+
+fn versioned(row: Row) -> Result<Versioned, QueueError> {
+    let unreadable = |what: String| QueueError::Unreadable(what);
+    let count = |value: Option<i64>| value.map(|n| u64::try_from(n).map_err(|_| unreadable(format!("count {n}"))));
+    Ok(Versioned {
+        chosen: ChosenSettings {
+            state: row
+                .state
+                .map(|state| QueueState::of(&state).ok_or_else(|| unreadable(format!("state `{state}`"))))
+                .transpose()?,
+            max_active: count(row.max_active).transpose()?,
+            admit_rate: count(row.admit_rate).transpose()?,
+            opens_at: row.opens_at,
+            adaptive: row
+                .adaptive
+                .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("adaptive: {err}"))))
+                .transpose()?,
+        },
+        version: row.version,
+    })
+}
+
+async fn connection(db: &Db) -> Result<PoolConnection<Postgres>, QueueError> {
+    db.acquire().await.map_err(|err| {
+        tracing::debug!(error = %err, "no Postgres connection for the settings");
+        QueueError::PostgresDown
+    })
+}
+
+/// Applies `patch` to the queue's settings and records the change; returns the
+/// settings before and after.
+pub(super) async fn change(
+    db: &Db,
+    queue: &str,
+    patch: &SettingsPatch,
+    who: &str,
+) -> Result<(Versioned, Versioned), QueueError> {
+    let mut connection = connection(db).await?;
+    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    // A queue never changed has no row: one is made (or found, when another
+    // change made it first) so that there is a row to lock.
+    sqlx::query("INSERT INTO queue_settings (queue) VALUES ($1) ON CONFLICT (queue) DO NOTHING")
+        .bind(queue)
+        .execute(&mut *tx)
+        .await?;
+    let row: Row = sqlx::query_as(
+        "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version
+         FROM queue_settings WHERE queue = $1 FOR UPDATE",
+    )
+    .bind(queue)
+    .fetch_one(&mut *tx)
+    .await?;
+    let before = versioned(row)?;
+    let after = Versioned {
+        chosen: before.chosen.applied(patch),
+        version: before.version + 1,
+    };
+    write(&mut tx, queue, &after).await?;
+    record(&mut tx, queue, who, &object_of(&patch.fields()), &before, &after).await?;
+    tx.commit().await?;
+    Ok((before, after))
+}
+
+/// Writes `settings` into the queue's existing row.
+async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned) -> Result<(), QueueError> {
+    let chosen = &settings.chosen;
+    let count = |value: Option<u64>| value.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let adaptive = chosen
+        .adaptive
+        .map(|adaptive| serde_json::to_string(&adaptive))
+        .transpose()
+        .map_err(|err| QueueError::Unreadable(format!("adaptive: {err}")))?;
+    sqlx::query(
+        "UPDATE queue_settings SET state = $2, max_active = $3, admit_rate = $4, opens_at = $5,
+             adaptive = $6::jsonb, version = $7, updated_at = now()
+         WHERE queue = $1",
+    )
+    .bind(queue)
+    .bind(chosen.state.map(|state| state.as_str()))
+    .bind(count(chosen.max_active))
+    .bind(count(chosen.admit_rate))
+    .bind(chosen.opens_at)
+    .bind(adaptive)
+    .bind(settings.version)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn record(
+    connection: &mut PgConnection,
+    queue: &str,
+    who: &str,
+    changes: &serde_json::Value,
+    before: &Versioned,
+    after: &Versioned,
+) -> Result<(), QueueError> {
+    sqlx::query(
+        "INSERT INTO queue_settings_changes (queue, version, who, changes, before, after)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)",
+    )
+    .bind(queue)
+    .bind(after.version)
+    .bind(who)
+    .bind(changes.to_string())
+    .bind(object_of(&before.chosen.fields()).to_string())
+    .bind(object_of(&after.chosen.fields()).to_string())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The most recent changes of a queue, newest first.
+pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<SettingsEvent>, QueueError> {
+    let mut connection = connection(db).await?;
+    let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, at, who, changes::text, before::text, after::text FROM queue_settings_changes
+         WHERE queue = $1 ORDER BY version DESC LIMIT $2",
+    )
+    .bind(queue)
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_all(&mut *connection)
+    .await?;
+    let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, who, changes, before, after)| SettingsEvent {
+            id: id.to_string(),
+            at_ms: at.timestamp_millis(),
+            who,
+            changes: json(&changes),
+            before: json(&before),
+            after: json(&after),
+        })
+        .collect())
+}
+
+/// The settings Postgres holds for each of `queues` that has a row.
+pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Versioned>, QueueError> {
+    let mut connection = connection(db).await?;
+    let rows: Vec<QueueRow> = sqlx::query_as(
+        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version
+         FROM queue_settings WHERE queue = ANY($1)",
+    )
+    .bind(queues)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter()
+        .map(|QueueRow { queue, row }| Ok((queue, versioned(row)?)))
+        .collect()
+}
+
+/// Records settings found only in Redis as the queue's, unless the queue has a
+/// row by now; true when they were recorded.
+pub(super) async fn adopt(db: &Db, queue: &str, found: &Versioned) -> Result<bool, QueueError> {
+    let mut connection = connection(db).await?;
+    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    let made = sqlx::query("INSERT INTO queue_settings (queue, version) VALUES ($1, 0) ON CONFLICT (queue) DO NOTHING")
+        .bind(queue)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if made == 0 {
+        return Ok(false);
+    }
+    write(&mut tx, queue, found).await?;
+    let nothing = Versioned {
+        chosen: ChosenSettings::default(),
+        version: 0,
+    };
+    let everything = object_of(&found.chosen.fields());
+    record(&mut tx, queue, ADOPTED, &everything, &nothing, found).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Moves the queue's version from `from` to `to` (above a copy in Redis that
+/// claims a newer version than Postgres has), unless it moved meanwhile;
+/// returns the settings at their new version.
+pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result<Option<Versioned>, QueueError> {
+    let mut connection = connection(db).await?;
+    let row: Option<Row> = sqlx::query_as(
+        "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
+         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version",
+    )
+    .bind(queue)
+    .bind(from)
+    .bind(to)
+    .fetch_optional(&mut *connection)
+    .await?;
+    row.map(versioned).transpose()
+}
