@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::booking::idempotency;
+use crate::booking::{idempotency, reconcile};
 use crate::http::AppState;
 use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
@@ -110,7 +110,7 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
     if state.config.reconcile_interval_ms > 0 {
         chores.every(
             "recent sales into Redis",
-            Duration::from_secs(1),
+            reconcile::RECENT_EVERY,
             state,
             |state| async move {
                 state.reconciler.recent_sales().await?;

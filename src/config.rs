@@ -6,6 +6,8 @@
 use chrono::FixedOffset;
 use clap::{Parser, Subcommand};
 
+use crate::booking::money::MAX_AMOUNT;
+
 /// Signing secret used when none is configured; start-up warns loudly about it.
 const DEVELOPMENT_TOKEN_SECRET: &str = "boxoffice-development-secret-do-not-use-in-production";
 
@@ -113,6 +115,13 @@ pub struct Config {
     #[arg(global = true, long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
     pub reconcile_interval_ms: u64,
 
+    /// How old a result GET /ops/invariants may serve: an older one is
+    /// recomputed, once for every caller asking meanwhile, on a Postgres
+    /// connection of the audit's own. 0 serves no finished result again (callers
+    /// arriving during a run still share it). /admin/invariants always runs afresh.
+    #[arg(global = true, long, env = "BOXOFFICE_AUDIT_MAX_AGE_MS", default_value_t = 2000)]
+    pub audit_max_age_ms: u64,
+
     /// Insert the demo concerts and users when the database holds no concerts.
     #[arg(global = true, long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,
@@ -207,12 +216,14 @@ pub struct BookingConfig {
     #[arg(global = true, long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
     pub max_seats_per_user: u32,
 
-    /// Largest single balance charge, in won.
-    #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000)]
+    /// Largest single balance charge, in won (at most 10^15, the bound of every amount).
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_charge: i64,
 
-    /// Largest balance a user may hold, in won.
-    #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000)]
+    /// Largest balance a user may hold, in won (at most 10^15, the bound of every amount).
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_balance: i64,
 
     /// Require an active queue token on the open /api schedule and seat reads.
@@ -409,5 +420,19 @@ mod tests {
         assert_eq!(config.identity.audience.as_deref(), Some("boxoffice"));
         assert_eq!(config.identity.max_lifetime_s, 86_400, "a day by default");
         assert!(Config::try_parse_from(["boxoffice", "--identity-max-lifetime-s", "0"]).is_err());
+    }
+
+    #[test]
+    fn money_settings_stay_within_the_bound_of_every_amount() {
+        let largest = MAX_AMOUNT.to_string();
+        let beyond = (MAX_AMOUNT + 1).to_string();
+        for flag in ["--max-charge", "--max-balance"] {
+            assert!(Config::try_parse_from(["boxoffice", flag, largest.as_str()]).is_ok());
+            assert!(
+                Config::try_parse_from(["boxoffice", flag, beyond.as_str()]).is_err(),
+                "{flag}"
+            );
+            assert!(Config::try_parse_from(["boxoffice", flag, "0"]).is_err(), "{flag}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::Request;
@@ -14,7 +15,7 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::background;
-use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
+use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::limits::RateLimits;
@@ -112,7 +113,22 @@ impl Application {
             gate.clone(),
             users.clone(),
         );
-        let auditor = Auditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
+        // The audit reads every sale and ledger row: a pool of its own, one
+        // connection, so payments never wait behind it; a run is bounded by how
+        // long a request may wait for it.
+        let audit_db = Db::new(
+            db::pool(&config, 1, Deadlines::None)?,
+            database.breaker().clone(),
+            config.db_statement_timeout_ms,
+        );
+        let auditor = Auditor::new(
+            audit_db,
+            redis.clone(),
+            keys.clone(),
+            catalog.clone(),
+            Some(Duration::from_millis(config.request_timeout_ms)),
+        );
+        let audit = LatestAudit::new(auditor, Duration::from_millis(config.audit_max_age_ms));
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
         let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys, catalog.clone());
 
@@ -142,7 +158,7 @@ impl Application {
             holds,
             balances,
             checkout,
-            auditor,
+            audit,
             reconciler,
             probes,
         });

@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/queues/{queue}/events"),
     ("post", "/admin/concerts"),
     ("get", "/admin/schedules/{schedule_id}/seats"),
+    ("get", "/admin/invariants"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

@@ -28,6 +28,13 @@ pub(crate) struct NewConcert {
     pub(crate) schedules: Vec<NewSchedule>,
 }
 
+/// The constraint that refuses two schedules of a concert at one time.
+const DUPLICATE_SCHEDULE_CONSTRAINT: &str = "concert_schedules_concert_starts_key";
+
+fn constraint_of(err: &sqlx::Error) -> Option<&str> {
+    err.as_database_error().and_then(|err| err.constraint())
+}
+
 #[derive(Clone)]
 pub(crate) struct CatalogEditor {
     db: Db,
@@ -46,7 +53,8 @@ impl CatalogEditor {
         }
     }
 
-    /// Creates the concert; returns its id. A code in use is `ConcertExists`.
+    /// Creates the concert; returns its id. A code in use is `ConcertExists`;
+    /// two schedules at one time, `DuplicateSchedule`.
     pub(crate) async fn create_concert(&self, concert: &NewConcert) -> Result<i64, BookingError> {
         let mut connection = self.db.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *connection).await?;
@@ -65,7 +73,11 @@ impl CatalogEditor {
             .bind(concert_id)
             .bind(schedule.starts_at)
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .map_err(|err| match constraint_of(&err) {
+                Some(DUPLICATE_SCHEDULE_CONSTRAINT) => BookingError::DuplicateSchedule,
+                _ => err.into(),
+            })?;
             let (mut numbers, mut prices) = (Vec::new(), Vec::new());
             let mut first = 1;
             for &(last, price) in &schedule.sections {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::catalog::{Schedule, Seat, Snapshot};
+use super::money;
 use super::sold::SoldSeats;
 use super::BookingError;
 use crate::config::BookingConfig;
@@ -27,12 +28,23 @@ pub(crate) struct Hold {
     pub(crate) seats: Vec<Seat>,
     /// The earliest of the seats' hold expiries.
     pub(crate) expires_at: DateTime<Utc>,
+    amount: i64,
 }
 
 impl Hold {
+    /// The seats with their total, which must be within the bounds of money.
+    fn new(schedule: Arc<Schedule>, seats: Vec<Seat>, expires_ms: i64) -> Result<Self, BookingError> {
+        Ok(Hold {
+            amount: money::price_total(seats.iter().map(|seat| seat.price))?,
+            schedule,
+            seats,
+            expires_at: DateTime::from_timestamp_millis(expires_ms).unwrap_or_default(),
+        })
+    }
+
     /// What the held seats cost together.
     pub(crate) fn amount(&self) -> i64 {
-        self.seats.iter().map(|seat| seat.price).sum()
+        self.amount
     }
 }
 
@@ -147,6 +159,9 @@ impl Holds {
         if !unknown.is_empty() {
             return Err(BookingError::SeatNotFound(unknown));
         }
+        let seats: Vec<Seat> = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
+        // Refused before anything is held: seats whose total could not be paid.
+        money::price_total(seats.iter().map(|seat| seat.price))?;
 
         let keys = self.keys.schedule(schedule.id);
         let mut redis = self.redis.connection().await?;
@@ -155,12 +170,7 @@ impl Holds {
             HoldOutcome::Held(expiries) => {
                 counter!(m::HOLDS, "event" => "made").increment(wanted.len() as u64);
                 let expiry_ms = expiries.into_iter().min().unwrap_or(0);
-                let seats = wanted.iter().filter_map(|n| schedule.seat(*n).cloned()).collect();
-                Ok(Hold {
-                    schedule,
-                    seats,
-                    expires_at: DateTime::from_timestamp_millis(expiry_ms).unwrap_or_default(),
-                })
+                Hold::new(schedule, seats, expiry_ms)
             }
             HoldOutcome::Taken(seats) => Err(BookingError::SeatUnavailable(seats)),
             HoldOutcome::Limit { already_held } => Err(BookingError::TooManySeats {
@@ -184,11 +194,7 @@ impl Holds {
                     return Err(BookingError::NoHold);
                 }
                 let expires_ms = held.iter().map(|(_, expiry)| *expiry).min().unwrap_or(0);
-                Ok(Hold {
-                    schedule: schedule.clone(),
-                    seats,
-                    expires_at: DateTime::from_timestamp_millis(expires_ms).unwrap_or_default(),
-                })
+                Hold::new(schedule.clone(), seats, expires_ms)
             }
             UserHolds::Lapsed => Err(BookingError::HoldExpired),
             UserHolds::None => Err(BookingError::NoHold),

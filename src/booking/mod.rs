@@ -6,7 +6,10 @@
 //! - [`SoldSeats`] (`sold.rs`): the sold set in Redis, rebuilt from Postgres;
 //! - [`Balances`] (`balances.rs`): reading and topping up a balance;
 //! - [`Checkout`] (`payments/`): turning holds into a paid sale;
-//! - [`Auditor`] (`audit.rs`): the business invariants, checked against both stores.
+//! - [`Auditor`] (`audit/`): the business invariants, checked against both
+//!   stores, and [`LatestAudit`], the audit as HTTP serves it.
+//!
+//! `money.rs` holds the bounds of prices and amounts and the checked sums.
 //!
 //! Guarantees:
 //! - a seat is sold at most once: holds are all-or-nothing Lua scripts, and the
@@ -22,6 +25,7 @@ pub(crate) mod catalog;
 pub(crate) mod catalog_editor;
 pub(crate) mod holds;
 pub(crate) mod idempotency;
+pub(crate) mod money;
 pub(crate) mod payments;
 pub(crate) mod receipt;
 pub(crate) mod reconcile;
@@ -33,7 +37,7 @@ use crate::queue::QueueError;
 use crate::store::db::DbError;
 use crate::store::db_gave_up;
 use crate::users::UnknownUser;
-pub(crate) use audit::Auditor;
+pub(crate) use audit::{Auditor, LatestAudit};
 pub(crate) use balances::Balances;
 pub(crate) use catalog::Catalog;
 pub(crate) use catalog_editor::CatalogEditor;
@@ -48,6 +52,8 @@ pub(crate) enum BookingError {
     ConcertNotFound,
     #[error("a concert with this code exists already")]
     ConcertExists,
+    #[error("two schedules of the concert start at the same time")]
+    DuplicateSchedule,
     #[error("schedule not found for this concert")]
     ScheduleNotFound,
     #[error("user {0} does not exist")]
@@ -70,6 +76,12 @@ pub(crate) enum BookingError {
     InvalidAmount { max: i64 },
     #[error("the balance may not exceed {max} won")]
     BalanceLimitExceeded { max: i64 },
+    #[error(
+        "these seats cannot be sold together: a price beyond {} won, or a total beyond {} won",
+        money::MAX_PRICE,
+        money::MAX_AMOUNT
+    )]
+    AmountOutOfRange,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error(transparent)]
@@ -117,6 +129,7 @@ impl BookingError {
         match self {
             BookingError::ConcertNotFound => "concert_not_found",
             BookingError::ConcertExists => "concert_exists",
+            BookingError::DuplicateSchedule => "duplicate_schedule",
             BookingError::ScheduleNotFound => "schedule_not_found",
             BookingError::UserNotFound(_) => "user_not_found",
             BookingError::NoSeatsRequested => "no_seats_requested",
@@ -128,6 +141,7 @@ impl BookingError {
             BookingError::InsufficientBalance { .. } => "insufficient_balance",
             BookingError::InvalidAmount { .. } => "invalid_amount",
             BookingError::BalanceLimitExceeded { .. } => "balance_limit_exceeded",
+            BookingError::AmountOutOfRange => "amount_out_of_range",
             BookingError::IdempotencyKeyReused => "idempotency_key_reused",
             BookingError::Queue(_) => "token_refused",
             BookingError::Redis(_) => "redis_error",

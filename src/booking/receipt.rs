@@ -1,6 +1,7 @@
 //! The receipt of a payment: one type, built the same way whether it answers
 //! the payment itself or a retry of it (from the rows the payment wrote).
 
+use super::money;
 use super::BookingError;
 use crate::store::db::Db;
 use chrono::{DateTime, Utc};
@@ -26,23 +27,25 @@ pub(crate) struct Receipt {
 }
 
 impl Receipt {
+    /// The receipt; its amount is the seats' prices summed within the bounds
+    /// of money (a retry's seats are read back from rows that may predate them).
     pub(crate) fn new(
         user_id: i64,
         mut payment_ids: Vec<i64>,
         paid_at: DateTime<Utc>,
         balance_after: i64,
         mut seats: Vec<PaidSeat>,
-    ) -> Self {
+    ) -> Result<Self, BookingError> {
         payment_ids.sort_unstable();
         seats.sort_by_key(|seat| (seat.schedule_id, seat.seat_number));
-        Receipt {
+        Ok(Receipt {
             user_id,
             payment_ids,
             paid_at,
-            amount: seats.iter().map(|seat| seat.price).sum(),
+            amount: money::price_total(seats.iter().map(|seat| seat.price))?,
             balance_after,
             seats,
-        }
+        })
     }
 
     /// The receipt of the payment that wrote `ledger_ids`, read back from
@@ -83,6 +86,6 @@ impl Receipt {
                 price,
             })
             .collect();
-        Ok(Receipt::new(user_id, payment_ids, paid_at, balance_after, seats))
+        Receipt::new(user_id, payment_ids, paid_at, balance_after, seats)
     }
 }

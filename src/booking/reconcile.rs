@@ -16,6 +16,7 @@
 //!   window missed (a commit that arrived long after its statement started).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use super::catalog::Snapshot;
 use super::sold::SoldSeats;
@@ -26,7 +27,11 @@ use crate::store::redis::Redis;
 
 /// How far back the recent pass looks. A sale's time is its statement's start,
 /// and a statement runs at most `statement_timeout`; the full pass covers the rest.
-const RECENT_WINDOW_S: i32 = 10;
+pub(crate) const RECENT_WINDOW_S: i32 = 10;
+
+/// How often the recent pass runs. Within about this long of its commit, a sale
+/// Redis missed is in Redis again (the audit allows for it).
+pub(crate) const RECENT_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub(crate) struct Reconciler {

@@ -8,6 +8,7 @@
 
 use redis::{FromRedisValue, ScriptInvocation};
 
+use super::money;
 use super::BookingError;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
@@ -76,15 +77,17 @@ impl SoldSeats {
         self.rebuild(&mut redis, schedule_id).await
     }
 
-    /// Seats sold on a schedule and what they brought in, from Postgres.
-    pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i64), BookingError> {
+    /// Seats sold on a schedule and what they brought in, from Postgres. The sum
+    /// stays `numeric` (read as text): rows from before the bounds of money
+    /// could pass a `bigint`.
+    pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i128), BookingError> {
         let mut connection = self.db.acquire().await?;
-        Ok(
-            sqlx::query_as("SELECT count(*), COALESCE(sum(price), 0)::bigint FROM reservations WHERE schedule_id = $1")
+        let (sold, revenue): (i64, String) =
+            sqlx::query_as("SELECT count(*), COALESCE(sum(price), 0)::text FROM reservations WHERE schedule_id = $1")
                 .bind(schedule_id)
                 .fetch_one(&mut *connection)
-                .await?,
-        )
+                .await?;
+        Ok((sold, money::parse_sum(&revenue)?))
     }
 
     /// After a committed sale: seats sold in Redis, the buyer's holds dropped.

@@ -103,6 +103,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
     match err {
         BookingError::ConcertNotFound => (S::NOT_FOUND, "CONCERT_NOT_FOUND", None),
         BookingError::ConcertExists => (S::CONFLICT, "CONCERT_EXISTS", None),
+        BookingError::DuplicateSchedule => (S::CONFLICT, "DUPLICATE_SCHEDULE", None),
         BookingError::ScheduleNotFound => (S::NOT_FOUND, "SCHEDULE_NOT_FOUND", None),
         BookingError::UserNotFound(_) => (S::NOT_FOUND, "USER_NOT_FOUND", None),
         BookingError::NoSeatsRequested => (S::BAD_REQUEST, "NO_SEATS_REQUESTED", None),
@@ -122,6 +123,7 @@ fn booking_parts(err: &BookingError) -> (StatusCode, &'static str, Option<Value>
         ),
         BookingError::InvalidAmount { .. } => (S::BAD_REQUEST, "INVALID_AMOUNT", None),
         BookingError::BalanceLimitExceeded { .. } => (S::CONFLICT, "BALANCE_LIMIT_EXCEEDED", None),
+        BookingError::AmountOutOfRange => (S::BAD_REQUEST, "AMOUNT_OUT_OF_RANGE", None),
         BookingError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None),
         BookingError::Queue(err) => queue_parts(err),
         BookingError::Redis(err) if redis_is_unavailable(err) => {

@@ -8,7 +8,7 @@ use super::client_ip::TrustedProxies;
 use super::limits::RateLimits;
 use super::shedding::ShedLayer;
 use super::views::LocalClock;
-use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
+use crate::booking::{Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
 use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings};
@@ -56,7 +56,7 @@ pub struct AppContext {
     pub(crate) holds: Holds,
     pub(crate) balances: Balances,
     pub(crate) checkout: Checkout,
-    pub(crate) auditor: Auditor,
+    pub(crate) audit: LatestAudit,
     pub(crate) reconciler: Reconciler,
     pub(crate) probes: Probes,
     pub(crate) limits: RateLimits,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::catalog::{Catalog, Concert, Schedule};
 use super::holds::{Hold, Holds};
 use super::idempotency::IdempotencyKey;
+use super::money;
 use super::receipt::{PaidSeat, Receipt};
 use super::sold::SoldSeats;
 use super::BookingError;
@@ -119,21 +120,22 @@ impl Checkout {
         key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
+        let total = money::amount_total(holds.iter().map(Hold::amount))?;
         let (sold, key) = (holds.clone(), key.cloned());
         let recorded = self
             .db
             .decisive(move |connection| {
-                Box::pin(async move { sale::record(connection, user_id, &sold, key.as_ref()).await })
+                Box::pin(async move { sale::record(connection, user_id, &sold, total, key.as_ref()).await })
             })
             .await;
         match recorded {
-            Ok(Some(sale)) => Ok(Receipt::new(
+            Ok(Some(sale)) => Receipt::new(
                 user_id,
                 sale.payment_ids,
                 sale.paid_at,
                 sale.balance_after,
                 paid_seats(&holds),
-            )),
+            ),
             Ok(None) => {
                 let mut connection = self.db.acquire().await?;
                 let balance: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
@@ -142,7 +144,7 @@ impl Checkout {
                     .await?;
                 Err(BookingError::InsufficientBalance {
                     balance: balance.unwrap_or(0),
-                    required: holds.iter().map(Hold::amount).sum(),
+                    required: total,
                 })
             }
             Err(DbError::Refused(err)) if sale::is_double_sale(&err) => Err(self.sold_meanwhile(&holds).await),

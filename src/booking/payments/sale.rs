@@ -24,8 +24,9 @@ pub(super) fn is_double_sale(err: &sqlx::Error) -> bool {
         .is_some_and(|constraint| constraint == DOUBLE_SALE_CONSTRAINT)
 }
 
-/// Debits the balance, records one payment per schedule, the reservations and
-/// the ledger rows, in one statement (all or nothing). `None`: not enough money.
+/// Debits the balance by `total` (the holds' amounts, summed within the bounds
+/// of money), records one payment per schedule, the reservations and the
+/// ledger rows, in one statement (all or nothing). `None`: not enough money.
 /// A seat sold meanwhile fails the whole statement on the double-sale constraint.
 /// With an idempotency key, the same statement stores the key, pointing at the
 /// ledger rows it wrote.
@@ -33,9 +34,9 @@ pub(super) async fn record(
     db: &mut PgConnection,
     user_id: i64,
     holds: &[Hold],
+    total: i64,
     key: Option<&IdempotencyKey>,
 ) -> Result<Option<RecordedSale>, sqlx::Error> {
-    let total: i64 = holds.iter().map(Hold::amount).sum();
     let schedule_ids: Vec<i64> = holds.iter().map(|hold| hold.schedule.id).collect();
     let amounts: Vec<i64> = holds.iter().map(Hold::amount).collect();
     let (mut seat_ids, mut seat_schedules, mut prices) = (Vec::new(), Vec::new(), Vec::new());

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::Admin;
 use crate::booking::catalog_editor::{NewConcert, NewSchedule};
+use crate::booking::money::MAX_PRICE;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path};
 use crate::http::openapi::schemas;
@@ -51,7 +52,7 @@ struct ConcertRequest {
 /// or `sections` (an either-or the derive cannot say).
 fn schedules_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     let seats = serde_json::json!({ "type": "integer", "minimum": 1, "maximum": MAX_SEATS });
-    let price = serde_json::json!({ "type": "integer", "minimum": 0, "description": "won" });
+    let price = serde_json::json!({ "type": "integer", "minimum": 0, "maximum": MAX_PRICE, "description": "won" });
     let starts_at = serde_json::json!({ "$ref": "#/components/schemas/LocalDateTime" });
     schemas::from_json(serde_json::json!({
         "type": "array",
@@ -162,8 +163,15 @@ fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> 
         let mut sections = Vec::new();
         let mut last = 0;
         for (seats, price) in parts {
-            if seats < 1 || price < 0 {
-                return Err(invalid("every section has at least one seat and a price of 0 or more"));
+            if seats < 1 {
+                return Err(invalid("every section has at least one seat"));
+            }
+            // Bounded so that any hold's or payment's total fits (booking/money.rs).
+            if !(0..=MAX_PRICE).contains(&price) {
+                return Err(Error::bad_request(
+                    "INVALID_PRICE",
+                    format!("a price is a whole number of won from 0 to {MAX_PRICE}, not {price}"),
+                ));
             }
             last += seats;
             if last > MAX_SEATS {

@@ -1,5 +1,6 @@
 //! The admin API, for the operations team: every queue's figures and live
-//! settings (`queues.rs`), and the catalog (`catalog.rs`). Behind
+//! settings (`queues.rs`), the catalog (`catalog.rs`), and a fresh audit of
+//! the invariants (`audit.rs`). Behind
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
 
@@ -13,6 +14,7 @@ use super::error::{Error, Result};
 use super::extract::single_header;
 use super::state::AppState;
 
+mod audit;
 mod catalog;
 mod queues;
 
@@ -25,11 +27,15 @@ mod queues;
     queues::events,
     catalog::create,
     catalog::seat_map,
+    audit::invariants,
 ))]
 pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(queues::router()).merge(catalog::router())
+    Router::new()
+        .merge(queues::router())
+        .merge(catalog::router())
+        .merge(audit::router())
 }
 
 /// An admin request: the token checked, and its fingerprint for the records.

@@ -2,6 +2,7 @@
 //! Korean status strings exactly, plus a few extra fields. Each surface
 //! translates the domain's answers through these; neither defines its own.
 
+pub(crate) mod audit;
 mod booking;
 pub(crate) mod operations;
 mod queue;

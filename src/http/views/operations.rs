@@ -173,7 +173,7 @@ pub(crate) struct SeatMap {
     free: usize,
     held: usize,
     sold: i64,
-    revenue: i64,
+    revenue: i128,
     seats: Vec<SeatRow>,
 }
 
@@ -242,7 +242,7 @@ struct ScheduleSales {
     free: usize,
     held: usize,
     sold: i64,
-    revenue: i64,
+    revenue: i128,
 }
 
 #[derive(Serialize, ToSchema)]

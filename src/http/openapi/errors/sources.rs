@@ -78,12 +78,14 @@ pub(super) const MONEY: Codes = &[
 ];
 
 pub(super) const HOLD: Codes = &[
+    (400, "AMOUNT_OUT_OF_RANGE"),
     (404, "SCHEDULE_NOT_FOUND"),
     (404, "SEAT_NOT_FOUND"),
     (409, "SEAT_UNAVAILABLE"),
     (409, "TOO_MANY_SEATS"),
 ];
 pub(super) const PAYMENT: Codes = &[
+    (400, "AMOUNT_OUT_OF_RANGE"),
     (404, "USER_NOT_FOUND"),
     (409, "NO_HOLD"),
     (409, "HOLD_EXPIRED"),

@@ -247,8 +247,18 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             JSON_BODY,
             DEADLINE,
             STORES,
-            &[(400, "INVALID_CONCERT"), (400, "INVALID_DATE"), (409, "CONCERT_EXISTS")],
+            &[
+                (400, "INVALID_CONCERT"),
+                (400, "INVALID_DATE"),
+                (400, "INVALID_PRICE"),
+                (409, "CONCERT_EXISTS"),
+                (409, "DUPLICATE_SCHEDULE"),
+            ],
         ],
+    ),
+    (
+        "adminInvariants",
+        &[ADMIN, DEADLINE, STORES, &[(409, "INVARIANT_VIOLATED")]],
     ),
     (
         "adminSeatMap",

@@ -1,0 +1,173 @@
+//! Postgres's side of the audit, every figure read in one snapshot: a sale
+//! commits as one statement, so within one `REPEATABLE READ` transaction it
+//! is seen whole (its payment, seats and ledger row) or not at all, and the
+//! sums agree however many sales commit while the audit reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+
+use super::sold_sets::SoldInSnapshot;
+use crate::booking::money::{self, MAX_AMOUNT, MAX_PRICE};
+use crate::booking::reconcile::RECENT_WINDOW_S;
+use crate::booking::BookingError;
+
+/// The money figures of one snapshot, summed as `numeric`.
+pub(super) struct Totals {
+    pub(super) seats_sold: i64,
+    pub(super) distinct_seats: i64,
+    pub(super) revenue: i128,
+    pub(super) payments: i128,
+    pub(super) ledger_payments: i128,
+    pub(super) balances: i128,
+    pub(super) negative_balances: i64,
+    pub(super) ledger: i128,
+    pub(super) ledger_mismatches: i64,
+}
+
+pub(super) struct Snapshot {
+    pub(super) totals: Totals,
+    /// Rows beyond the bounds of money (written before them), described.
+    pub(super) out_of_bounds: Vec<String>,
+    /// The seats sold, for the comparison with Redis.
+    pub(super) sold: SoldInSnapshot,
+}
+
+/// Reads every figure in one read-only `REPEATABLE READ` transaction; with a
+/// time limit, Postgres cancels any of its statements running longer.
+pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) -> Result<Snapshot, BookingError> {
+    let mut tx = db.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    if let Some(limit) = time_limit {
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(limit.as_millis().to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let (seats_sold, distinct_seats, revenue): (i64, i64, String) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT seat_id), COALESCE(sum(price), 0)::text FROM reservations")
+            .fetch_one(&mut *tx)
+            .await?;
+    let payments: String = sqlx::query_scalar("SELECT COALESCE(sum(amount), 0)::text FROM payments")
+        .fetch_one(&mut *tx)
+        .await?;
+    let (ledger, ledger_payments): (String, String) = sqlx::query_as(
+        "SELECT COALESCE(sum(delta), 0)::text, COALESCE(-sum(delta) FILTER (WHERE reason = 'payment'), 0)::text
+         FROM balance_ledger",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let (balances, negative_balances): (String, i64) =
+        sqlx::query_as("SELECT COALESCE(sum(amount), 0)::text, count(*) FILTER (WHERE amount < 0) FROM balances")
+            .fetch_one(&mut *tx)
+            .await?;
+    let ledger_mismatches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM balances b
+         WHERE b.amount <> COALESCE((SELECT sum(delta) FROM balance_ledger l WHERE l.user_id = b.user_id), 0)",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let out_of_bounds = out_of_bounds(&mut tx).await?;
+    let sold = sold_seats(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Snapshot {
+        totals: Totals {
+            seats_sold,
+            distinct_seats,
+            revenue: money::parse_sum(&revenue)?,
+            payments: money::parse_sum(&payments)?,
+            ledger_payments: money::parse_sum(&ledger_payments)?,
+            balances: money::parse_sum(&balances)?,
+            negative_balances,
+            ledger: money::parse_sum(&ledger)?,
+            ledger_mismatches,
+        },
+        out_of_bounds,
+        sold,
+    })
+}
+
+/// Seats priced, and payments made, beyond the bounds of money: how many, and
+/// the first few by id.
+async fn out_of_bounds(tx: &mut PgConnection) -> Result<Vec<String>, BookingError> {
+    let mut found = Vec::new();
+    let seats: Vec<(i64, i32, i64, i64)> = sqlx::query_as(
+        "SELECT schedule_id, seat_number, price, count(*) OVER () FROM seats
+         WHERE price NOT BETWEEN 0 AND $1 ORDER BY id LIMIT 3",
+    )
+    .bind(MAX_PRICE)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(&(_, _, _, count)) = seats.first() {
+        let named: Vec<String> = seats
+            .iter()
+            .map(|(schedule, number, price, _)| format!("seat {number} of schedule {schedule} at {price} won"))
+            .collect();
+        found.push(format!(
+            "{count} seat(s) priced beyond {MAX_PRICE} won: {}",
+            named.join(", ")
+        ));
+    }
+    let payments: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, amount, count(*) OVER () FROM payments WHERE amount NOT BETWEEN 0 AND $1 ORDER BY id LIMIT 3",
+    )
+    .bind(MAX_AMOUNT)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(&(_, _, count)) = payments.first() {
+        let named: Vec<String> = payments
+            .iter()
+            .map(|(id, amount, _)| format!("payment {id} of {amount} won"))
+            .collect();
+        found.push(format!(
+            "{count} payment(s) beyond {MAX_AMOUNT} won: {}",
+            named.join(", ")
+        ));
+    }
+    Ok(found)
+}
+
+/// Every sold seat by schedule, marked when its sale is recent enough that the
+/// reconciler's recent pass would still bring it to Redis.
+async fn sold_seats(tx: &mut PgConnection) -> Result<SoldInSnapshot, BookingError> {
+    let rows: Vec<(i64, i32, bool)> = sqlx::query_as(
+        "SELECT r.schedule_id, s.seat_number, r.created_at > now() - make_interval(secs => $1)
+         FROM reservations r JOIN seats s ON s.id = r.seat_id",
+    )
+    .bind(RECENT_WINDOW_S)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut sold: HashMap<i64, BTreeMap<i32, bool>> = HashMap::new();
+    for (schedule_id, number, recent) in rows {
+        sold.entry(schedule_id).or_default().insert(number, recent);
+    }
+    Ok(sold)
+}
+
+impl Snapshot {
+    /// What the figures say is wrong.
+    pub(super) fn violations(&self) -> Vec<String> {
+        let t = &self.totals;
+        let mut violations = Vec::new();
+        if t.seats_sold != t.distinct_seats {
+            violations.push(format!("{} seats sold more than once", t.seats_sold - t.distinct_seats));
+        }
+        if t.payments != t.revenue || t.ledger_payments != t.revenue {
+            violations.push(format!(
+                "money debited ({} in the ledger, {} in payments) differs from the sold seats' prices ({})",
+                t.ledger_payments, t.payments, t.revenue
+            ));
+        }
+        if t.negative_balances > 0 {
+            violations.push(format!("{} balances are negative", t.negative_balances));
+        }
+        if t.ledger_mismatches > 0 || t.ledger != t.balances {
+            violations.push(format!(
+                "{} balances differ from their ledger (ledger sums to {}, balances to {})",
+                t.ledger_mismatches, t.ledger, t.balances
+            ));
+        }
+        violations.extend(self.out_of_bounds.iter().cloned());
+        violations
+    }
+}
