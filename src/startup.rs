@@ -5,9 +5,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::Context;
-use axum::extract::Request;
-use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::Layer;
@@ -17,8 +17,8 @@ use crate::background;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::connections::{self, Caps, Timeouts};
 use crate::http::limits::RateLimits;
-use crate::http::listener::{JsonErrorListener, PeerAddr};
 use crate::http::shedding::ShedLayer;
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
@@ -164,13 +164,22 @@ impl Application {
         // Shedding sits outside everything, so that a refusal costs next to nothing.
         let app = ShedLayer::new(&self.state.config.limits)
             .layer(NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone())));
-        tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
-        axum::serve(
-            JsonErrorListener(self.listener),
-            ServiceExt::<Request>::into_make_service_with_connect_info::<PeerAddr>(app),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let limits = &self.state.config.connections;
+        let caps = Arc::new(Caps::new(
+            limits,
+            self.state.config.db_max_connections,
+            self.state.trusted_proxies.clone(),
+        ));
+        let timeouts = Timeouts {
+            header: Duration::from_millis(limits.header_timeout_ms),
+            idle: Duration::from_secs(limits.idle_connection_timeout_s),
+        };
+        tracing::info!(
+            addr = %self.listener.local_addr()?,
+            max_connections = caps.max(),
+            "boxoffice listening"
+        );
+        connections::serve(self.listener, app, caps, timeouts, shutdown).await;
         let _ = stop_tx.send(true);
         while chores.join_next().await.is_some() {}
         tracing::info!("boxoffice stopped");
