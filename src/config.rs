@@ -94,7 +94,8 @@ pub struct Config {
     pub db_max_connections: u32,
 
     /// Longest wait for a pooled Postgres connection before answering 503: how
-    /// fast a dead database is reported, and how large a burst may queue.
+    /// large a burst may queue (a dead database ends the waits sooner, as soon
+    /// as its breaker opens).
     #[arg(global = true, long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
     pub db_acquire_timeout_ms: u64,
 

@@ -52,17 +52,14 @@ impl Application {
         db::create_database_if_missing(&config.database_url).await?;
         // Migrations, demo data and the in-memory copies' reloads may take longer
         // than a request's statement may: they get a small pool of their own.
-        let background_pool = db::pool(&config, 2, Deadlines::None)?;
+        let background_pool = db::pool(&config, 2, Deadlines::None, None)?;
         db::migrate(&background_pool).await?;
         if config.demo_data {
             seed::insert_demo_data_if_empty(&background_pool).await?;
         }
-        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving)?;
-        let database = Db::new(
-            pool.clone(),
-            Arc::new(Breaker::new(Dependency::Postgres)),
-            config.db_statement_timeout_ms,
-        );
+        let breaker = Arc::new(Breaker::new(Dependency::Postgres));
+        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving, Some(&breaker))?;
+        let database = Db::new(pool.clone(), breaker, config.db_statement_timeout_ms);
 
         let redis =
             Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
@@ -202,7 +199,7 @@ impl QueueTools {
             Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
         let users = Arc::new(UserDirectory::default());
         if with_users {
-            let pool = db::pool(config, 2, Deadlines::None)?;
+            let pool = db::pool(config, 2, Deadlines::None, None)?;
             users.reload(&pool).await?;
         }
         let keys = Keys::new(&config.redis_prefix);
