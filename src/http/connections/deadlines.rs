@@ -79,9 +79,10 @@ pub(crate) struct Deadlines<T> {
 }
 
 impl<T> Deadlines<T> {
-    /// A new connection: its first request head is due within the header timeout.
-    pub(super) fn new(inner: T, activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let until = Instant::now() + timeouts.header;
+    /// A connection opened at `opened`: its first request head is due within
+    /// the header timeout of that.
+    pub(super) fn new(inner: T, activity: Arc<Activity>, timeouts: Timeouts, opened: Instant) -> Self {
+        let until = opened + timeouts.header;
         Deadlines {
             inner,
             activity,

@@ -7,7 +7,8 @@
 //!
 //! - counted against the instance's cap and its client's (`caps.rs`), or
 //!   answered `503 OVERLOADED` and closed at once;
-//! - on a clock for its request head, its request and its idle time (`deadlines.rs`);
+//! - on a clock for its request head, its request and its idle time (`deadlines.rs`),
+//!   and handed to hyper only once its first byte has come;
 //! - given `TCP_NODELAY` (answers are small and go out in one write: Nagle
 //!   would only hold them back) and its peer's address as [`PeerAddr`];
 //! - written through [`JsonErrors`], so that hyper's own answers are JSON too;
@@ -26,7 +27,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -36,12 +37,15 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
 pub(crate) use caps::Caps;
 pub(crate) use deadlines::Timeouts;
 use deadlines::{Activity, Counted, Deadlines};
 use json_errors::JsonErrors;
+
+use crate::telemetry::metrics::CONNECTIONS_TIMED_OUT;
 
 /// The client's socket address, as the connection saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,7 @@ pub(crate) async fn serve<S>(
 {
     let mut http = http1::Builder::new();
     http.header_read_timeout(None).max_buf_size(MAX_BUFFER);
+    let http = Arc::new(http);
     // Told to finish when shutdown begins; each connection holds `open` until it ends.
     let (finish, finishing) = watch::channel(false);
     let (open, _) = watch::channel(());
@@ -100,10 +105,27 @@ pub(crate) async fn serve<S>(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::warn!(error = %err, "could not set TCP_NODELAY");
         }
-        let connection = connection(&http, stream, peer, app.clone(), timeouts);
+        let opened = Instant::now();
+        let (http, app) = (http.clone(), app.clone());
         let mut finishing = finishing.clone();
         let still_open = open.subscribe();
         tokio::spawn(async move {
+            // hyper takes 16 KiB of buffers for a connection at once: until its
+            // first byte a connection costs only its task (about 2 KiB, measured).
+            // (`readable()` may wake with nothing to read: peeking waits for a byte.)
+            let mut first = [0u8; 1];
+            tokio::select! {
+                peeked = tokio::time::timeout_at(opened + timeouts.header, stream.peek(&mut first)) => {
+                    if peeked.is_err() {
+                        metrics::counter!(CONNECTIONS_TIMED_OUT, "phase" => "head").increment(1);
+                    }
+                    if !matches!(peeked, Ok(Ok(1..))) {
+                        return;
+                    }
+                }
+                _ = finishing.changed() => return,
+            }
+            let connection = connection(&http, stream, peer, app, timeouts, opened);
             let mut connection = pin!(connection);
             let mut told = false;
             loop {
@@ -120,8 +142,7 @@ pub(crate) async fn serve<S>(
                     }
                 }
             }
-            drop(slot);
-            drop(still_open);
+            drop((slot, still_open));
         });
     }
     drop(listener);
@@ -135,13 +156,19 @@ fn connection<S>(
     peer: SocketAddr,
     app: S,
     timeouts: Timeouts,
+    opened: Instant,
 ) -> http1::Connection<TokioIo<JsonErrors<Deadlines<TcpStream>>>, PerConnection<S>>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     let activity = Arc::new(Activity::default());
-    let io = TokioIo::new(JsonErrors::new(Deadlines::new(stream, activity.clone(), timeouts)));
+    let io = TokioIo::new(JsonErrors::new(Deadlines::new(
+        stream,
+        activity.clone(),
+        timeouts,
+        opened,
+    )));
     http.serve_connection(
         io,
         PerConnection {
