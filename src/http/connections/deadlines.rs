@@ -19,9 +19,9 @@
 //! the socket reads those counts on its next read. Past a deadline the read
 //! fails with `TimedOut`, hyper drops the connection, and the socket closes.
 //!
-//! The per-request cost is two counter increments and a clock read or two;
-//! the timer is set once per connection and moved only when it fires early or
-//! a deadline comes nearer (a head arriving in pieces).
+//! The per-request cost is two counter increments, a reference count and a
+//! clock read or two; the timer is set once per connection and moved only when
+//! it fires early or a deadline comes nearer (a head arriving in pieces).
 
 use std::future::Future;
 use std::io;
