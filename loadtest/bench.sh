@@ -33,6 +33,8 @@ export REDIS_URL="redis://127.0.0.1:6379"
 export BOXOFFICE_REDIS_PREFIX="$PREFIX"
 export BOXOFFICE_TOKEN_SECRET="bench-secret"
 export RUST_LOG="${RUST_LOG:-warn}"
+# Every simulated client comes from 127.0.0.1: no per-address connection cap.
+export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 
 log() { echo "bench: $*" >&2; }
 

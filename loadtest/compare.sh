@@ -58,6 +58,8 @@ bin_of() { [[ $1 == a ]] && echo "$BIN_A" || echo "$BIN_B"; }
 port_of() { [[ $1 == a ]] && echo "$PORT_A" || echo "$PORT_B"; }
 
 export REDIS_URL="redis://127.0.0.1:6379" BOXOFFICE_TOKEN_SECRET="compare-secret" RUST_LOG=warn
+# Every simulated client comes from 127.0.0.1: no per-address connection cap.
+export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 for side in a b; do
     log "seeding 1,000,000 users for ${side}"
     env $(env_of $side) "$(bin_of $side)" seed --users 999000 >&2

@@ -33,6 +33,8 @@ cargo build --release --quiet --bin boxoffice --example loadgen
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}" BOXOFFICE_REDIS_PREFIX="$PREFIX" \
     BOXOFFICE_TOKEN_SECRET=flood RUST_LOG=warn
+# Every simulated client comes from 127.0.0.1: no per-address connection cap.
+export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 target/release/boxoffice seed --users 99000 >&2
 
 # run <label> [server env...]: writes the RESULT json to $WORK/result. Not

@@ -74,6 +74,8 @@ fi
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}" REDIS_URL="redis://127.0.0.1:6379"
 export BOXOFFICE_REDIS_PREFIX="$PREFIX" BOXOFFICE_TOKEN_SECRET="hot-secret" RUST_LOG=warn
+# Every simulated client comes from 127.0.0.1: no per-address connection cap.
+export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 log "seeding 1,000,000 users; ${WAITING} waiting in queue hot"
 "$BIN" seed --users 999000 >/dev/null 2>&1
 BOXOFFICE_DEFAULT_QUEUE=hot "$EX/queue_bench" fill --queue hot --users "1..${WAITING}" >&2

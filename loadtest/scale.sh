@@ -42,6 +42,8 @@ NODES="$(CLUSTER_BASE_PORT=$CLUSTER_PORT CLUSTER_NODE_TIMEOUT_MS=5000 bash scrip
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/bo_scale_${STAMP}" BOXOFFICE_REDIS_PREFIX="scl${STAMP}"
 export REDIS_URL="redis://127.0.0.1:6379" BOXOFFICE_TOKEN_SECRET="scale-secret" RUST_LOG=warn
+# Every simulated client comes from 127.0.0.1: no per-address connection cap.
+export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 log "seeding ${USERS} users; filling the line on both topologies"
 "$BIN" seed --users $((USERS - 1000)) >/dev/null 2>&1
 target/release/examples/queue_bench fill --queue poll --users "1..${USERS}" >&2

@@ -131,6 +131,11 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         state.probes.run_once().await;
         Ok(())
     });
+    // Between the rounds: Postgres ending its connections is noticed at once.
+    let (watching, stop) = (state.clone(), chores.stop.clone());
+    chores
+        .tasks
+        .spawn(async move { watching.probes.watch_postgres(stop).await });
     chores.tasks
 }
 

@@ -84,6 +84,9 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    #[command(flatten)]
+    pub connections: ConnectionsConfig,
+
     /// Requests running longer than this are cut off with 503.
     #[arg(global = true, long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
@@ -93,7 +96,8 @@ pub struct Config {
     pub db_max_connections: u32,
 
     /// Longest wait for a pooled Postgres connection before answering 503: how
-    /// fast a dead database is reported, and how large a burst may queue.
+    /// large a burst may queue (a dead database ends the waits sooner, as soon
+    /// as its breaker opens).
     #[arg(global = true, long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
     pub db_acquire_timeout_ms: u64,
 
@@ -317,6 +321,35 @@ pub struct LimitsConfig {
         default_value = ""
     )]
     pub trusted_proxies: Vec<String>,
+}
+
+/// What one client connection may hold, and for how long (`http/connections/`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionsConfig {
+    /// A connection must deliver a whole request head within this long: from
+    /// its opening, and from the first byte of each later request. Past it,
+    /// the connection is closed.
+    #[arg(global = true, long, env = "BOXOFFICE_HEADER_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+
+    /// A keep-alive connection with no request for this long is closed. Longer
+    /// than a proxy's own idle timeout (60 s is common), so the proxy closes first.
+    #[arg(global = true, long, env = "BOXOFFICE_IDLE_CONNECTION_TIMEOUT_S", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_connection_timeout_s: u64,
+
+    /// Most client connections this instance holds; past it a new one is
+    /// answered 503 OVERLOADED and closed at once. Lowered at start-up to what
+    /// the open-file limit allows. 0 = only that limit.
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most connections from one client IP (the peer address; BOXOFFICE_TRUSTED_PROXIES
+    /// are exempt), so that one client cannot take every connection. 0 = no cap.
+    #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
 }
 
 impl Config {

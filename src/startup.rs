@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::Request;
-use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::Layer;
@@ -18,8 +16,8 @@ use crate::background;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::connections::{self, Caps, Timeouts};
 use crate::http::limits::RateLimits;
-use crate::http::listener::{JsonErrorListener, PeerAddr};
 use crate::http::shedding::ShedLayer;
 use crate::http::views::LocalClock;
 use crate::http::{self, AppContext, AppState};
@@ -53,17 +51,14 @@ impl Application {
         db::create_database_if_missing(&config.database_url).await?;
         // Migrations, demo data and the in-memory copies' reloads may take longer
         // than a request's statement may: they get a small pool of their own.
-        let background_pool = db::pool(&config, 2, Deadlines::None)?;
+        let background_pool = db::pool(&config, 2, Deadlines::None, None)?;
         db::migrate(&background_pool).await?;
         if config.demo_data {
             seed::insert_demo_data_if_empty(&background_pool).await?;
         }
-        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving)?;
-        let database = Db::new(
-            pool.clone(),
-            Arc::new(Breaker::new(Dependency::Postgres)),
-            config.db_statement_timeout_ms,
-        );
+        let breaker = Arc::new(Breaker::new(Dependency::Postgres));
+        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving, Some(&breaker))?;
+        let database = Db::new(pool.clone(), breaker, config.db_statement_timeout_ms);
 
         let redis =
             Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
@@ -117,7 +112,7 @@ impl Application {
         // connection, so payments never wait behind it; a run is bounded by how
         // long a request may wait for it.
         let audit_db = Db::new(
-            db::pool(&config, 1, Deadlines::None)?,
+            db::pool(&config, 1, Deadlines::None, None)?,
             database.breaker().clone(),
             config.db_statement_timeout_ms,
         );
@@ -184,13 +179,22 @@ impl Application {
             .shed
             .clone()
             .layer(NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone())));
-        tracing::info!(addr = %self.listener.local_addr()?, "boxoffice listening");
-        axum::serve(
-            JsonErrorListener(self.listener),
-            ServiceExt::<Request>::into_make_service_with_connect_info::<PeerAddr>(app),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let limits = &self.state.config.connections;
+        let caps = Arc::new(Caps::new(
+            limits,
+            self.state.config.db_max_connections,
+            self.state.trusted_proxies.clone(),
+        ));
+        let timeouts = Timeouts {
+            header: Duration::from_millis(limits.header_timeout_ms),
+            idle: Duration::from_secs(limits.idle_connection_timeout_s),
+        };
+        tracing::info!(
+            addr = %self.listener.local_addr()?,
+            max_connections = caps.max(),
+            "boxoffice listening"
+        );
+        connections::serve(self.listener, app, caps, timeouts, shutdown).await;
         let _ = stop_tx.send(true);
         while chores.join_next().await.is_some() {}
         tracing::info!("boxoffice stopped");
@@ -213,7 +217,7 @@ impl QueueTools {
             Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
         let users = Arc::new(UserDirectory::default());
         if with_users {
-            let pool = db::pool(config, 2, Deadlines::None)?;
+            let pool = db::pool(config, 2, Deadlines::None, None)?;
             users.reload(&pool).await?;
         }
         let keys = Keys::new(&config.redis_prefix);

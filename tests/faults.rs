@@ -631,3 +631,121 @@ async fn a_master_failed_over_costs_seconds_of_503s_and_no_double_sale() {
     app.stop().await;
     drop(cluster);
 }
+
+/// `boxoffice_db_acquires_waiting` as `/metrics` shows it.
+async fn acquires_waiting(app: &TestApp) -> f64 {
+    let exposition = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    exposition
+        .lines()
+        .find(|line| line.starts_with("boxoffice_db_acquires_waiting "))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Postgres; run by .ci/run"]
+async fn requests_waiting_for_a_connection_when_postgres_stops_are_answered_then_not_at_their_timeout() {
+    let postgres = blocking(OwnPostgres::start);
+    let mut config = test_config();
+    config.database_url = postgres.url("boxoffice");
+    config.db_max_connections = 2;
+    config.db_acquire_timeout_ms = 5000;
+    let app = spawn_configured(config).await;
+    assert_eq!(app.charge(1, 1000).await.status(), 200);
+    // Every connection of the pool busy, as in a rush, and charges waiting for one.
+    let held = [
+        app.state.db.acquire().await.unwrap(),
+        app.state.db.acquire().await.unwrap(),
+    ];
+    let waiting: Vec<_> = (1..=8)
+        .map(|user| {
+            let request = app
+                .client
+                .patch(app.url("/api/balances/balance/charge"))
+                .header("user-id", user.to_string())
+                .body("100");
+            tokio::spawn(async move { request.send().await.unwrap() })
+        })
+        .collect();
+    let started = Instant::now();
+    while acquires_waiting(&app).await < 8.0 {
+        assert!(started.elapsed() < Duration::from_secs(3), "the charges never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    blocking(|| postgres.stop());
+    let stopped = Instant::now();
+    for answer in join_all(waiting).await {
+        let response = answer.unwrap();
+        assert!(response.headers().contains_key("retry-after"));
+        assert_error(response, 503, "DEPENDENCY_UNAVAILABLE").await;
+    }
+    let answered_in = stopped.elapsed();
+    assert!(
+        answered_in < Duration::from_secs(1),
+        "answered {answered_in:?} after Postgres stopped (acquire timeout 5 s)"
+    );
+    drop(held);
+
+    blocking(|| postgres.start_again());
+    let started = Instant::now();
+    while app.charge(1, 1).await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "Postgres did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for user in 2..=8 {
+        assert_eq!(app.balance(user).await, 0, "user {user}: a refused charge was made");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Postgres; run by .ci/run"]
+async fn a_rush_meeting_a_stopped_postgres_is_told_nothing_happened_at_once_and_served_once_it_is_back() {
+    let postgres = blocking(OwnPostgres::start);
+    let mut config = test_config();
+    config.database_url = postgres.url("boxoffice");
+    config.db_max_connections = 4;
+    config.db_acquire_timeout_ms = 5000;
+    let app = spawn_configured(config).await;
+    // Connections open and idle in the pool, as between a sale's requests.
+    for response in join_all((1..=4).map(|user| app.charge(user, 1000))).await {
+        assert_eq!(response.status(), 200);
+    }
+
+    // The stop ends every connection: the instance knows before the next request.
+    blocking(|| postgres.stop());
+    let sent = Instant::now();
+    let rush = join_all((1..=12).map(|user| app.charge(user, 100))).await;
+    let answered_in = sent.elapsed();
+    for response in rush {
+        assert!(response.headers().contains_key("retry-after"));
+        assert_error(response, 503, "DEPENDENCY_UNAVAILABLE").await;
+    }
+    assert!(answered_in < Duration::from_secs(1), "answered after {answered_in:?}");
+
+    blocking(|| postgres.start_again());
+    let started = Instant::now();
+    while app.client.get(app.url("/ready")).send().await.unwrap().status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "Postgres did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The pool's connections died with it: none of them is handed out again.
+    for response in join_all((1..=12).map(|user| app.charge(user, 100))).await {
+        assert_eq!(response.status(), 200, "{}", json_of(response).await);
+    }
+    for user in 1..=12 {
+        let funded = if user <= 4 { 1000 } else { 0 };
+        assert_eq!(app.balance(user).await, funded + 100, "user {user}");
+    }
+    app.stop().await;
+}

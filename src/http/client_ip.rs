@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
+use super::connections::PeerAddr;
 use super::error::Error;
-use super::listener::PeerAddr;
 use super::state::AppState;
 
 pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);

@@ -2,12 +2,21 @@
 //! with 503 at once, instead of every request waiting out its own timeout.
 //!
 //! A background probe (see `background.rs`) asks each dependency every half
-//! second, with a short timeout, and opens or closes its breaker; a request that
-//! meets a connection failure opens it too, without waiting for the probe. While
-//! a breaker is open, nothing is sent to that dependency, so a 503 it causes
-//! always means "nothing happened".
+//! second, with a short timeout, and opens or closes its breaker (`probe.rs`).
+//! While a breaker is open, nothing is sent to that dependency, so a 503 it
+//! causes always means "nothing happened".
+//!
+//! Opening wakes every request still waiting on the dependency (a Postgres
+//! connection from the pool, say), so that those are answered at once too
+//! instead of each waiting out its own timeout; and the moment of the last
+//! opening is kept, so that a connection that sat idle through an outage is not
+//! trusted with a statement afterwards (`db.rs`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
 
 use super::Dependency;
 
@@ -19,6 +28,10 @@ pub(crate) struct Open(pub(crate) Dependency);
 pub(crate) struct Breaker {
     dependency: Dependency,
     open: AtomicBool,
+    opened: Notify,
+    /// When it last opened, in nanoseconds after `since` (0: never).
+    last_opened: AtomicU64,
+    since: Instant,
 }
 
 impl Breaker {
@@ -26,7 +39,22 @@ impl Breaker {
         Breaker {
             dependency,
             open: AtomicBool::new(false),
+            opened: Notify::new(),
+            last_opened: AtomicU64::new(0),
+            since: Instant::now(),
         }
+    }
+
+    /// Resolves when the breaker next opens. Enable it (`Notified::enable`)
+    /// before calling [`Breaker::check`], so that an opening in between is not missed.
+    pub(crate) fn opening(&self) -> Notified<'_> {
+        self.opened.notified()
+    }
+
+    /// Whether the breaker has opened since `moment`.
+    pub(crate) fn opened_since(&self, moment: Instant) -> bool {
+        let last = self.last_opened.load(Ordering::Acquire);
+        last != 0 && moment.saturating_duration_since(self.since).as_nanos() < u128::from(last)
     }
 
     /// `Ok` while the dependency is believed up: one atomic load.
@@ -41,6 +69,11 @@ impl Breaker {
     /// The dependency failed to answer: refuse its work until a probe succeeds.
     pub(crate) fn trip(&self) {
         if !self.open.swap(true, Ordering::AcqRel) {
+            let nanos = u64::try_from(self.since.elapsed().as_nanos())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            self.last_opened.store(nanos, Ordering::Release);
+            self.opened.notify_waiters();
             tracing::warn!(
                 dependency = self.dependency.name(),
                 "dependency down: answering 503 at once until it is back"
@@ -53,5 +86,30 @@ impl Breaker {
         if self.open.swap(false, Ordering::AcqRel) {
             tracing::info!(dependency = self.dependency.name(), "dependency back");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn opening_wakes_whoever_waits_and_is_remembered() {
+        let breaker = Breaker::new(Dependency::Postgres);
+        let before = Instant::now();
+        let mut opening = std::pin::pin!(breaker.opening());
+        opening.as_mut().enable();
+        assert!(breaker.check().is_ok());
+        assert!(!breaker.opened_since(before), "never opened");
+        breaker.trip();
+        tokio::time::timeout(Duration::from_secs(1), opening)
+            .await
+            .expect("the waiter is woken");
+        assert!(breaker.opened_since(before));
+        assert!(!breaker.opened_since(Instant::now()), "nothing since");
+        breaker.close();
+        assert!(breaker.check().is_ok());
     }
 }

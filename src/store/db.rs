@@ -1,11 +1,20 @@
 //! Postgres: the pool, created with deadlines so that a 503 means what it says;
 //! [`Db`], the pool behind its circuit breaker; and the database itself,
 //! created and migrated at start-up.
+//!
+//! When Postgres goes away, every request must learn it at once and truly:
+//! a request waiting for a connection is answered `DEPENDENCY_UNAVAILABLE` the
+//! moment the breaker opens (`Db::acquire`), not when its acquire timeout runs
+//! out (sqlx retries a refused connect until then); a connection that sat idle
+//! while the breaker opened is closed rather than handed out, since it is most
+//! likely dead and a statement sent on it could not be told from one lost in
+//! flight. What is sent on a connection that breaks is never called "nothing
+//! happened" (`Db::decisive`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -64,8 +73,15 @@ pub(crate) enum Deadlines {
     None,
 }
 
-/// A pool of at most `max_connections`, connecting lazily on first use.
-pub(crate) fn pool(config: &Config, max_connections: u32, deadlines: Deadlines) -> anyhow::Result<PgPool> {
+/// A pool of at most `max_connections`, connecting lazily on first use. With a
+/// `breaker`, a connection idle since before the breaker last opened is closed
+/// instead of handed out.
+pub(crate) fn pool(
+    config: &Config,
+    max_connections: u32,
+    deadlines: Deadlines,
+    breaker: Option<&Arc<Breaker>>,
+) -> anyhow::Result<PgPool> {
     let mut options = PgConnectOptions::from_str(&config.database_url)
         .context("DATABASE_URL is not a valid Postgres URL")?
         .log_statements(tracing::log::LevelFilter::Trace);
@@ -80,7 +96,15 @@ pub(crate) fn pool(config: &Config, max_connections: u32, deadlines: Deadlines) 
             ("idle_in_transaction_session_timeout", limit.as_str()),
         ]);
     }
-    Ok(PgPoolOptions::new()
+    let mut pool = PgPoolOptions::new();
+    if let Some(breaker) = breaker.cloned() {
+        pool = pool.before_acquire(move |_, connection| {
+            let idle_since = Instant::now().checked_sub(connection.idle_for);
+            let fresh = idle_since.is_some_and(|moment| !breaker.opened_since(moment));
+            Box::pin(async move { Ok(fresh) })
+        });
+    }
+    Ok(pool
         .max_connections(max_connections)
         .min_connections(0)
         // sqlx would ping every connection it hands out: a second round trip per
@@ -139,23 +163,45 @@ impl Db {
         &self.breaker
     }
 
-    /// A connection, at once refused while Postgres is known to be down.
+    /// A connection, refused at once while Postgres is known to be down, and
+    /// the moment it becomes known if that is while waiting.
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<Postgres>, DbError> {
+        let mut opening = std::pin::pin!(self.breaker.opening());
+        opening.as_mut().enable();
         if self.breaker.check().is_err() {
             return Err(DbError::Unavailable(None));
         }
         let _waiting = WaitingAcquire::start();
-        self.pool.acquire().await.map_err(|err| {
-            if matches!(err, sqlx::Error::PoolTimedOut) {
-                metrics::counter!(crate::telemetry::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
+        let acquired = tokio::select! {
+            biased;
+            () = opening => return Err(DbError::Unavailable(None)),
+            acquired = self.pool.acquire() => acquired,
+        };
+        match acquired {
+            // The breaker may have opened as the connection came: then it is
+            // not used (nothing is sent while the breaker is open).
+            Ok(_) if self.breaker.check().is_err() => Err(DbError::Unavailable(None)),
+            Ok(connection) => Ok(connection),
+            Err(err) => {
+                if matches!(err, sqlx::Error::PoolTimedOut) {
+                    metrics::counter!(crate::telemetry::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
+                }
+                Err(DbError::Unavailable(Some(err)))
             }
-            DbError::Unavailable(Some(err))
-        })
+        }
     }
 
     /// Runs one statement whose effect must be known: the answer is its result,
     /// a refusal (rolled back), unavailability (never sent), or an unknown
     /// outcome, which is the only case where it may have committed unseen.
+    ///
+    /// A broken connection is an unknown outcome even when it was dead before
+    /// the statement went out (Postgres ends its connections with `FATAL
+    /// 57P01` when it shuts down): sqlx does not say whether the failure came
+    /// while writing or while reading, and Postgres can end a connection after
+    /// a commit and before the answer. Such connections are kept rare instead:
+    /// the breaker opens within milliseconds of Postgres ending its connections
+    /// (`probe.rs`), after which nothing is sent and idle connections are not reused.
     pub(crate) async fn decisive<T, F>(&self, statement: F) -> Result<T, DbError>
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> StatementFuture<'c, T>,
@@ -163,7 +209,7 @@ impl Db {
         let mut connection = self.acquire().await?;
         match tokio::time::timeout(self.answer_within, statement(&mut connection)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err @ sqlx::Error::Database(_))) => Err(DbError::Refused(err)),
+            Ok(Err(err @ sqlx::Error::Database(_))) if !super::db_is_unavailable(&err) => Err(DbError::Refused(err)),
             Ok(Err(err)) => {
                 connection.close_on_drop();
                 Err(DbError::OutcomeUnknown(Some(err)))

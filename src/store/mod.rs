@@ -48,12 +48,19 @@ pub(crate) fn redis_is_unavailable(err: &::redis::RedisError) -> bool {
         )
 }
 
-/// True when a database error means "Postgres is not there".
+/// True when a database error means "Postgres is not there": no connection,
+/// a broken one, or Postgres ending it. A shutdown (fast or smart) and a crash
+/// restart end every connection with `FATAL 57P01` / `57P02`; `57P03` refuses a
+/// new one while starting or stopping; class `08` is the connection failing
+/// (a protocol violation, `08P01`, is ours and not counted).
 pub(crate) fn db_is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
-    )
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(err) => err.code().is_some_and(|code| {
+            matches!(&*code, "57P01" | "57P02" | "57P03") || (code.starts_with("08") && code != "08P01")
+        }),
+        _ => false,
+    }
 }
 
 /// True when Postgres gave up on a statement (cancelled by `statement_timeout`,

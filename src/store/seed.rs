@@ -70,7 +70,7 @@ fn kst(year: i32, month: u32, day: u32, hour: u32) -> anyhow::Result<DateTime<Ut
 /// `boxoffice seed`: the demo data if the database is empty, then the users
 /// and the `bench-arena` concert asked for.
 pub async fn run(config: &Config, seeding: &Seeding) -> anyhow::Result<()> {
-    let pool = db::pool(config, 2, db::Deadlines::None)?;
+    let pool = db::pool(config, 2, db::Deadlines::None, None)?;
     db::migrate(&pool).await?;
     insert_demo_data_if_empty(&pool).await?;
     if seeding.users > 0 {

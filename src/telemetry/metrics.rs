@@ -39,6 +39,9 @@ pub const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
 pub const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
 pub const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
 pub const DB_ACQUIRES_WAITING: &str = "boxoffice_db_acquires_waiting";
+pub const CONNECTIONS_OPEN: &str = "boxoffice_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "boxoffice_connections_refused_total";
+pub const CONNECTIONS_TIMED_OUT: &str = "boxoffice_connections_timed_out_total";
 pub const KNOWN_USERS: &str = "boxoffice_known_users";
 pub const BUILD_INFO: &str = "boxoffice_build_info";
 
@@ -80,6 +83,12 @@ fn zero_series() {
         metrics::counter!(HOLDS, "event" => event).absolute(0);
     }
     metrics::counter!(PAYMENTS, "outcome" => "succeeded").absolute(0);
+    for cap in ["instance", "address"] {
+        metrics::counter!(CONNECTIONS_REFUSED, "cap" => cap).absolute(0);
+    }
+    for phase in ["head", "serving", "idle"] {
+        metrics::counter!(CONNECTIONS_TIMED_OUT, "phase" => phase).absolute(0);
+    }
     metrics::counter!(CHARGES, "outcome" => "succeeded").absolute(0);
 }
 
@@ -139,6 +148,15 @@ fn describe() {
     describe_gauge!(
         DB_ACQUIRES_WAITING,
         "Requests of this instance waiting for a pooled Postgres connection."
+    );
+    describe_gauge!(CONNECTIONS_OPEN, "Client connections this instance holds.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Client connections refused at accept, by the cap they met (instance, address)."
+    );
+    describe_counter!(
+        CONNECTIONS_TIMED_OUT,
+        "Client connections closed for overstaying, by phase: head (request head too slow), serving, idle (keep-alive)."
     );
     describe_gauge!(KNOWN_USERS, "Users in the in-memory directory.");
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");

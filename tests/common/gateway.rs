@@ -1,6 +1,6 @@
 //! The real binary as a process of its own, on one test's stores: for tests
-//! that run several gateways side by side or kill one with SIGKILL. Killed
-//! when dropped.
+//! that run several gateways side by side, kill one with SIGKILL, or hold one
+//! to an open-file limit. Killed when dropped.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,11 +14,12 @@ pub struct Gateway {
     pub port: u16,
     pub base: String,
     env: Vec<(String, String)>,
+    open_files: Option<u32>,
 }
 
 /// The environment of a gateway on `config`'s stores (database, Redis or
 /// cluster, key prefix, secret), admission stepping ten times a second, the
-/// limits off; `extra` adds or overrides settings.
+/// limits off (the per-address connection cap too); `extra` adds or overrides settings.
 pub fn gateway_env(config: &Config, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("DATABASE_URL", config.database_url.as_str()),
@@ -29,6 +30,7 @@ pub fn gateway_env(config: &Config, extra: &[(&str, &str)]) -> Vec<(String, Stri
         ("BOXOFFICE_JOIN_RATE_LIMIT", "0"),
         ("BOXOFFICE_POLL_RATE_LIMIT", "0"),
         ("BOXOFFICE_READ_RATE_LIMIT", "0"),
+        ("BOXOFFICE_MAX_CONNECTIONS_PER_IP", "0"),
         ("RUST_LOG", "warn"),
     ]
     .iter()
@@ -44,11 +46,25 @@ pub fn gateway_env(config: &Config, extra: &[(&str, &str)]) -> Vec<(String, Stri
 impl Gateway {
     /// Starts one on a free port; nothing of the test's own environment leaks in.
     pub fn start(env: Vec<(String, String)>) -> Self {
-        Gateway::start_on(free_port(), env)
+        Gateway::start_on(free_port(), env, None)
     }
 
-    fn start_on(port: u16, env: Vec<(String, String)>) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+    /// Started with at most `open_files` descriptors (`ulimit -n`, soft and hard).
+    pub fn start_with_open_files(env: Vec<(String, String)>, open_files: u32) -> Self {
+        Gateway::start_on(free_port(), env, Some(open_files))
+    }
+
+    fn start_on(port: u16, env: Vec<(String, String)>, open_files: Option<u32>) -> Self {
+        let binary = env!("CARGO_BIN_EXE_boxoffice");
+        let mut command = match open_files {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", r#"ulimit -n "$1" && exec "$0""#, binary, &limit.to_string()]);
+                shell
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(env.iter().map(|(name, value)| (name.as_str(), value.as_str())))
@@ -62,6 +78,7 @@ impl Gateway {
             port,
             base: format!("http://127.0.0.1:{port}"),
             env,
+            open_files,
         }
     }
 
@@ -69,7 +86,7 @@ impl Gateway {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        *self = Gateway::start_on(self.port, std::mem::take(&mut self.env));
+        *self = Gateway::start_on(self.port, std::mem::take(&mut self.env), self.open_files);
     }
 
     /// Waits until `/ready` answers 200 (at most 60 s).

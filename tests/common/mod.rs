@@ -55,7 +55,8 @@ fn unique_suffix() -> String {
 }
 
 /// Config for one test: its own database and key prefix, port 0, no background
-/// scheduler (tests step it), no join rate limit, fast housekeeping. With
+/// scheduler (tests step it), no join rate limit nor per-address connection cap
+/// (every client of a test is 127.0.0.1), fast housekeeping. With
 /// `BOXOFFICE_REDIS_CLUSTER` set (`scripts/redis-cluster.sh start` prints it),
 /// every test runs against that Redis Cluster instead, as `.ci/run` does once.
 pub fn test_config() -> Config {
@@ -71,6 +72,7 @@ pub fn test_config() -> Config {
     config.queue.join_rate_limit = 0;
     config.limits.poll_rate_limit = 0;
     config.limits.read_rate_limit = 0;
+    config.connections.max_connections_per_ip = 0;
     config.db_max_connections = 10;
     config.command = None;
     config

@@ -116,7 +116,7 @@ impl Auditor {
 /// `boxoffice check`: the audit from the command line, as JSON; an error when
 /// any invariant is violated, so scripts can rely on the exit status.
 pub async fn check(config: &Config) -> anyhow::Result<()> {
-    let pool = db::pool(config, 2, Deadlines::None)?;
+    let pool = db::pool(config, 2, Deadlines::None, None)?;
     let redis = Redis::open(&config.redis_url, &config.redis_cluster)?;
     let catalog = Catalog::new(pool.clone());
     catalog.reload().await?;

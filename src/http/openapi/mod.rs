@@ -34,9 +34,10 @@ use super::{admin, api, health, ops, pages, v1};
 users by UUID). Every path also works with a trailing slash.\n\n\
 Every error is JSON: `{\"code\": \"MACHINE_CODE\", \"message\": \"...\"}`, some with details; each \
 operation lists the codes it can answer. Besides them, any request may get what the HTTP parser \
-refuses before routing: `400 MALFORMED_REQUEST`, `414 URI_TOO_LONG`, `431 HEADERS_TOO_LARGE`, and \
-an unknown path `404 ROUTE_NOT_FOUND` or method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 \
-carries `Retry-After`.",
+refuses before routing: `400 MALFORMED_REQUEST`, `414 URI_TOO_LONG`, `431 HEADERS_TOO_LARGE`, \
+`503 OVERLOADED` on a new connection past the instance's or its client address's connection cap \
+(answered before the request is read, then closed), and an unknown path `404 ROUTE_NOT_FOUND` or \
+method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         license(name = "MIT")
     ),
     paths(

@@ -1,4 +1,4 @@
-//! The listening socket, and the one answer no layer of ours can shape.
+//! The one answer no layer of ours can shape.
 //!
 //! hyper answers a request it cannot parse (a malformed request line, a path
 //! of raw bytes, headers too many or too large, a URI too long) by itself,
@@ -11,47 +11,11 @@
 //! route `(unparsed)` and the method `-`: neither could be read.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-
 use crate::telemetry::metrics as m;
-
-/// Accepts TCP connections with `TCP_NODELAY` (answers are small and go out in
-/// one write: Nagle would only hold them back), each wrapped in [`JsonErrors`].
-pub(crate) struct JsonErrorListener(pub(crate) TcpListener);
-
-/// The client's socket address, as the connection saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PeerAddr(pub(crate) SocketAddr);
-
-impl Listener for JsonErrorListener {
-    type Io = JsonErrors<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, SocketAddr) {
-        let (stream, addr) = Listener::accept(&mut self.0).await;
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::warn!(error = %err, "could not set TCP_NODELAY");
-        }
-        (JsonErrors::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-impl Connected<IncomingStream<'_, JsonErrorListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, JsonErrorListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A socket whose writes pass through untouched, except hyper's own empty
 /// parse-error answers, which go out with a JSON body.
@@ -62,7 +26,7 @@ pub(crate) struct JsonErrors<T> {
 }
 
 impl<T> JsonErrors<T> {
-    fn new(inner: T) -> Self {
+    pub(super) fn new(inner: T) -> Self {
         JsonErrors { inner, replacing: None }
     }
 }
