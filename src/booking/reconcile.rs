@@ -41,10 +41,12 @@ pub(crate) struct Reconciler {
     sold: SoldSeats,
 }
 
-/// What a pass changed in Redis.
+/// What a pass changed in Redis, in seats. A sold set rebuilt only because
+/// Redis lacked it (at start-up, or after Redis lost its data) changes no seat
+/// when nothing was sold: its marker member "0" is not a seat, and is not counted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Healed {
-    /// Seats added to a sold set (recent pass), or sets rebuilt (full pass).
+    /// Sold seats a sold set lacked, added.
     pub(crate) added: u64,
     /// Seats removed from a sold set because Postgres never sold them.
     pub(crate) removed: u64,
@@ -131,20 +133,23 @@ impl Reconciler {
         let replies = futures_util::future::try_join_all(reads).await?;
 
         let mut healed = Healed::default();
-        for (schedule_id, (size, rebuilt)) in schedule_ids.iter().zip(replies) {
+        for (schedule_id, (size, marked)) in schedule_ids.iter().zip(replies) {
             let in_db = sold_in_db.get(schedule_id).copied().unwrap_or(0);
-            let in_redis = if rebuilt { size - 1 } else { size };
-            if rebuilt && in_redis == in_db {
+            let in_redis = if marked { size - 1 } else { size };
+            if marked && in_redis == in_db {
                 continue;
             }
-            self.sold.rebuild(&mut redis, *schedule_id).await?;
-            healed.added += 1;
-            if in_redis > in_db || !rebuilt {
+            healed.added += self.sold.rebuild(&mut redis, *schedule_id).await?;
+            if in_redis > in_db || !marked {
                 healed.removed += self.remove_unsold(*schedule_id).await?;
             }
         }
         if healed != Healed::default() {
-            tracing::info!(?healed, "sold sets reconciled with Postgres");
+            tracing::info!(
+                added = healed.added,
+                removed = healed.removed,
+                "sold sets reconciled with Postgres"
+            );
         }
         Ok(healed)
     }
