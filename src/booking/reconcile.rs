@@ -52,6 +52,20 @@ pub(crate) struct Healed {
     pub(crate) removed: u64,
 }
 
+/// A seat sold on a schedule.
+#[derive(sqlx::FromRow)]
+struct SoldSeat {
+    schedule_id: i64,
+    seat_number: i32,
+}
+
+/// How many seats of a schedule Postgres has sold.
+#[derive(sqlx::FromRow)]
+struct SalesCount {
+    schedule_id: i64,
+    sold: i64,
+}
+
 impl Reconciler {
     pub(crate) fn new(db: Db, redis: Redis, keys: Keys, sold: SoldSeats) -> Self {
         Reconciler { db, redis, keys, sold }
@@ -60,7 +74,7 @@ impl Reconciler {
     /// Adds the sales of the last few seconds to their sold sets.
     pub(crate) async fn recent_sales(&self) -> Result<Healed, BookingError> {
         let mut connection = self.db.acquire().await?;
-        let rows: Vec<(i64, i32)> = sqlx::query_as(
+        let rows: Vec<SoldSeat> = sqlx::query_as(
             "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
              WHERE r.created_at > now() - make_interval(secs => $1)",
         )
@@ -72,8 +86,8 @@ impl Reconciler {
             return Ok(Healed::default());
         }
         let mut by_schedule: HashMap<i64, Vec<i32>> = HashMap::new();
-        for (schedule_id, seat) in rows {
-            by_schedule.entry(schedule_id).or_default().push(seat);
+        for row in rows {
+            by_schedule.entry(row.schedule_id).or_default().push(row.seat_number);
         }
         // One call per schedule, sent together: on a cluster each schedule is
         // a slot of its own, and a pipeline across slots is refused.
@@ -108,14 +122,17 @@ impl Reconciler {
     pub(crate) async fn full_pass(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
         let schedule_ids: Vec<i64> = catalog.schedules().map(|schedule| schedule.id).collect();
         let mut connection = self.db.acquire().await?;
-        let counts: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT schedule_id, count(*) FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
+        let counts: Vec<SalesCount> = sqlx::query_as(
+            "SELECT schedule_id, count(*) AS sold FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
         )
         .bind(&schedule_ids)
         .fetch_all(&mut *connection)
         .await?;
         drop(connection);
-        let sold_in_db: HashMap<i64, i64> = counts.into_iter().collect();
+        let sold_in_db: HashMap<i64, i64> = counts
+            .into_iter()
+            .map(|count| (count.schedule_id, count.sold))
+            .collect();
 
         // Per schedule, as above: one slot each on a cluster.
         let mut redis = self.redis.connection().await?;

@@ -17,6 +17,13 @@ use crate::store::scripts::{finalize_sale, Synced};
 use crate::telemetry::metrics as m;
 use metrics::counter;
 
+/// A schedule's sales: seats sold, and their prices' sum as `numeric` text.
+#[derive(sqlx::FromRow)]
+struct Sales {
+    sold: i64,
+    revenue: String,
+}
+
 #[derive(Clone)]
 pub(crate) struct SoldSeats {
     db: Db,
@@ -98,12 +105,13 @@ impl SoldSeats {
     /// could pass a `bigint`.
     pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i128), BookingError> {
         let mut connection = self.db.acquire().await?;
-        let (sold, revenue): (i64, String) =
-            sqlx::query_as("SELECT count(*), COALESCE(sum(price), 0)::text FROM reservations WHERE schedule_id = $1")
-                .bind(schedule_id)
-                .fetch_one(&mut *connection)
-                .await?;
-        Ok((sold, money::parse_sum(&revenue)?))
+        let sales: Sales = sqlx::query_as(
+            "SELECT count(*) AS sold, COALESCE(sum(price), 0)::text AS revenue FROM reservations WHERE schedule_id = $1",
+        )
+        .bind(schedule_id)
+        .fetch_one(&mut *connection)
+        .await?;
+        Ok((sales.sold, money::parse_sum(&sales.revenue)?))
     }
 
     /// After a committed sale: seats sold in Redis, the buyer's holds dropped.
