@@ -52,13 +52,21 @@ fn ids(count: usize, highest: i64) -> Vec<i64> {
         .collect()
 }
 
+/// A row of `users`, decoded.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    uuid: Uuid,
+}
+
 /// Seconds to stream every (id, uuid) as decoded query rows, and as binary COPY.
 async fn transports(db: &PgPool) -> anyhow::Result<(f64, f64)> {
     let started = Instant::now();
-    let mut rows = sqlx::query_as::<_, (i64, Uuid)>("SELECT id, uuid FROM users ORDER BY id").fetch(db);
+    let mut rows = sqlx::query_as::<_, UserRow>("SELECT id, uuid FROM users ORDER BY id").fetch(db);
     let mut sum = 0_i64;
-    while let Some((id, _)) = rows.try_next().await? {
-        sum = sum.wrapping_add(id);
+    while let Some(user) = rows.try_next().await? {
+        sum = sum.wrapping_add(user.id);
+        black_box(user.uuid);
     }
     let query = started.elapsed().as_secs_f64();
     let started = Instant::now();

@@ -362,3 +362,112 @@ async fn scripts_flushed_from_redis_load_themselves_again() {
     assert_eq!(paid.status(), 200, "{}", json_of(paid).await);
     app.stop().await;
 }
+
+/// What the application logs while the test runs, as text. The test's runtime
+/// runs on one thread, the application's tasks too, so a subscriber set as
+/// that thread's default sees all of its lines and no other test's.
+#[derive(Clone, Default)]
+struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogLines {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let lines = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || lines.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn matching(&self, text: &str) -> Vec<String> {
+        let bytes = self.0.lock().unwrap();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| line.contains(text))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_full_pass_reports_seats_restored_not_sold_sets_rebuilt() {
+    let logs = LogLines::default();
+    let _capturing = logs.capture();
+    // At start-up Redis has no sold set: the first pass rebuilds every one of
+    // them, and nothing was sold, so it has no seat to report.
+    let app = spawn_app_with(|config| config.reconcile_interval_ms = 300).await;
+    let schedules: Vec<i64> = sqlx::query_scalar("SELECT id FROM concert_schedules")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(schedules.len() > 1);
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let sold_key = |schedule: i64| format!("{{{}:s:{schedule}}}:sold", app.config.redis_prefix);
+    let started = Instant::now();
+    for &schedule in &schedules {
+        while !redis::cmd("SISMEMBER")
+            .arg(sold_key(schedule))
+            .arg(0)
+            .query_async::<bool>(&mut redis)
+            .await
+            .unwrap()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "schedule {schedule} never rebuilt"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Two seats sold an hour ago that Redis never heard of, as a gateway that
+    // died between commit and Redis would leave them (older than the recent
+    // pass's window: only the full pass restores them).
+    sqlx::query(
+        "WITH paid AS (
+             INSERT INTO payments (user_id, schedule_id, amount, created_at)
+             SELECT 1, 2, sum(price), now() - interval '1 hour'
+             FROM seats WHERE schedule_id = 2 AND seat_number IN (4, 9)
+             RETURNING id
+         )
+         INSERT INTO reservations (seat_id, schedule_id, user_id, payment_id, price, created_at)
+         SELECT s.id, 2, 1, paid.id, s.price, now() - interval '1 hour'
+         FROM seats s, paid WHERE s.schedule_id = 2 AND s.seat_number IN (4, 9)",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+
+    // Nothing reads the seats meanwhile (a read would rebuild the set itself):
+    // the full pass restores them, and its first report is of those two seats.
+    let started = Instant::now();
+    while logs.matching("sold sets reconciled").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(3), "no report of the pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reports = logs.matching("sold sets reconciled");
+    assert!(
+        reports[0].ends_with("sold sets reconciled with Postgres added=2 removed=0"),
+        "{reports:?}"
+    );
+    let mut sold: Vec<i32> = redis::cmd("SMEMBERS")
+        .arg(sold_key(2))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    sold.sort_unstable();
+    assert_eq!(sold, [0, 4, 9]);
+    app.stop().await;
+}

@@ -91,7 +91,7 @@ impl Balances {
             return Err(failure);
         };
         // Perhaps a retry of a charge that went through: the balance it left.
-        let ledger_ids = key.or_recorded(&self.db, failure).await?;
+        let ledger_ids = key.or_recorded(&self.db, failure).await?.ledger_ids()?;
         let mut connection = self.db.acquire().await?;
         let amount: i64 =
             sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")

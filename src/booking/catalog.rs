@@ -10,29 +10,39 @@ use sqlx::PgPool;
 
 use super::BookingError;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Seat {
     pub(crate) id: i64,
     pub(crate) number: i32,
     pub(crate) price: i64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct Schedule {
     pub(crate) id: i64,
     pub(crate) concert_id: i64,
     pub(crate) starts_at: DateTime<Utc>,
     /// Sorted by seat number.
+    #[sqlx(skip)]
     pub(crate) seats: Vec<Seat>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct Concert {
     pub(crate) id: i64,
     pub(crate) code: String,
     pub(crate) name: String,
     /// Schedule ids, earliest first.
+    #[sqlx(skip)]
     pub(crate) schedules: Vec<i64>,
+}
+
+/// A row of `seats`: the seat, and the schedule it belongs to.
+#[derive(sqlx::FromRow)]
+struct ScheduledSeat {
+    schedule_id: i64,
+    #[sqlx(flatten)]
+    seat: Seat,
 }
 
 impl Schedule {
@@ -54,48 +64,34 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     pub(crate) async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
-        let concerts: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
+        let concerts: Vec<Concert> = sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
             .fetch_all(db)
             .await?;
-        let schedules: Vec<(i64, i64, DateTime<Utc>)> =
+        let schedules: Vec<Schedule> =
             sqlx::query_as("SELECT id, concert_id, starts_at FROM concert_schedules ORDER BY starts_at, id")
                 .fetch_all(db)
                 .await?;
-        let seats: Vec<(i64, i64, i32, i64)> =
-            sqlx::query_as("SELECT id, schedule_id, seat_number, price FROM seats ORDER BY schedule_id, seat_number")
-                .fetch_all(db)
-                .await?;
+        let seats: Vec<ScheduledSeat> = sqlx::query_as(
+            "SELECT schedule_id, id, seat_number AS number, price FROM seats ORDER BY schedule_id, seat_number",
+        )
+        .fetch_all(db)
+        .await?;
 
         let mut seats_of: HashMap<i64, Vec<Seat>> = HashMap::new();
-        for (id, schedule_id, number, price) in seats {
-            seats_of
-                .entry(schedule_id)
-                .or_default()
-                .push(Seat { id, number, price });
+        for ScheduledSeat { schedule_id, seat } in seats {
+            seats_of.entry(schedule_id).or_default().push(seat);
         }
         let mut schedules_of: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut snapshot = Snapshot::default();
-        for (id, concert_id, starts_at) in schedules {
-            schedules_of.entry(concert_id).or_default().push(id);
-            let seats = seats_of.remove(&id).unwrap_or_default();
-            let schedule = Schedule {
-                id,
-                concert_id,
-                starts_at,
-                seats,
-            };
-            snapshot.schedules.insert(id, Arc::new(schedule));
+        for mut schedule in schedules {
+            schedules_of.entry(schedule.concert_id).or_default().push(schedule.id);
+            schedule.seats = seats_of.remove(&schedule.id).unwrap_or_default();
+            snapshot.schedules.insert(schedule.id, Arc::new(schedule));
         }
-        for (id, code, name) in concerts {
-            let schedules = schedules_of.remove(&id).unwrap_or_default();
-            snapshot.by_code.insert(code.clone(), id);
-            let concert = Concert {
-                id,
-                code,
-                name,
-                schedules,
-            };
-            snapshot.concerts.insert(id, Arc::new(concert));
+        for mut concert in concerts {
+            concert.schedules = schedules_of.remove(&concert.id).unwrap_or_default();
+            snapshot.by_code.insert(concert.code.clone(), concert.id);
+            snapshot.concerts.insert(concert.id, Arc::new(concert));
         }
         Ok(snapshot)
     }

@@ -3,13 +3,15 @@
 //! the same request; the same key with a different request is refused (422).
 //!
 //! The key row is written by the very statement that makes the effect, and
-//! points at the ledger rows that statement wrote, so the two commit together
-//! and a payment stays one round trip to Postgres. A retry of a finished
-//! request conflicts on the key's primary key, rolls back, and is answered from
-//! those ledger rows (see `receipt.rs`); a retry racing the first waits on the
-//! key (or on the balance row) until the first commits, then does the same.
-//! Refused requests (say, an insufficient balance) store nothing, so the client
-//! may fix the cause and retry with the same key. Keys are kept at least 24 hours.
+//! points at what that statement made: a charge's key at its ledger row, a
+//! payment's at its payments (whatever method took the money), so the two
+//! commit together and a payment stays one round trip to Postgres. A retry of
+//! a finished request conflicts on the key's primary key, rolls back, and is
+//! answered from those rows (see `receipt.rs`); a retry racing the first waits
+//! on the key (or on the balance row) until the first commits, then does the
+//! same. Refused requests (say, an insufficient balance) store nothing, so the
+//! client may fix the cause and retry with the same key. Keys are kept at least
+//! 24 hours.
 
 use super::BookingError;
 use crate::store::db::Db;
@@ -55,28 +57,77 @@ impl IdempotencyKey {
         &self.request_hash
     }
 
-    /// After a request with this key failed: the ledger rows of the key's first,
-    /// successful use (this is a retry), or else the failure. A key used for a
+    /// After a request with this key failed: what the key's first, successful
+    /// use made (this is a retry), or else the failure. A key used for a
     /// different request is refused. When Postgres itself was out of reach,
     /// the failure stands at once: asking again would only wait again.
-    pub(crate) async fn or_recorded(&self, db: &Db, failure: BookingError) -> Result<Vec<i64>, BookingError> {
+    pub(crate) async fn or_recorded(&self, db: &Db, failure: BookingError) -> Result<Effect, BookingError> {
         if failure.postgres_unreachable() {
             return Err(failure);
         }
         let mut connection = db.acquire().await?;
-        let row: Option<(String, String, Vec<i64>)> = sqlx::query_as(
-            "SELECT operation, request_hash, ledger_ids FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        let row: Option<KeyRow> = sqlx::query_as(
+            "SELECT operation, request_hash, ledger_ids, payment_ids FROM idempotency_keys
+             WHERE user_id = $1 AND key = $2",
         )
         .bind(self.user_id)
         .bind(&self.key)
         .fetch_optional(&mut *connection)
         .await?;
-        match row {
-            None => Err(failure),
-            Some((operation, hash, _)) if operation != self.operation || hash != self.request_hash => {
-                Err(BookingError::IdempotencyKeyReused)
-            }
-            Some((_, _, ledger_ids)) => Ok(ledger_ids),
+        let Some(row) = row else {
+            return Err(failure);
+        };
+        if row.operation != self.operation || row.request_hash != self.request_hash {
+            return Err(BookingError::IdempotencyKeyReused);
+        }
+        match (row.ledger_ids, row.payment_ids) {
+            (Some(ledger_ids), None) => Ok(Effect::Ledger(ledger_ids)),
+            (None, Some(payment_ids)) => Ok(Effect::Payments(payment_ids)),
+            // The table's idempotency_keys_one_effect check forbids the rest.
+            _ => Err(BookingError::Inconsistent(format!(
+                "the key {:?} of user {} points at no single effect",
+                self.key, self.user_id
+            ))),
+        }
+    }
+}
+
+/// A row of `idempotency_keys`, as a retry reads it.
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    operation: String,
+    request_hash: String,
+    ledger_ids: Option<Vec<i64>>,
+    payment_ids: Option<Vec<i64>>,
+}
+
+/// What a key's first use made.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// A charge: its ledger row.
+    Ledger(Vec<i64>),
+    /// A payment: one payment per schedule.
+    Payments(Vec<i64>),
+}
+
+impl Effect {
+    /// The ledger rows of a charge.
+    pub(crate) fn ledger_ids(self) -> Result<Vec<i64>, BookingError> {
+        match self {
+            Effect::Ledger(ids) => Ok(ids),
+            other => Err(BookingError::Inconsistent(format!(
+                "a charge's key points at {other:?}"
+            ))),
+        }
+    }
+
+    /// The payments of a payment.
+    pub(crate) fn payment_ids(self) -> Result<Vec<i64>, BookingError> {
+        match self {
+            Effect::Payments(ids) => Ok(ids),
+            other => Err(BookingError::Inconsistent(format!(
+                "a payment's key points at {other:?}"
+            ))),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`Holds`] (`holds.rs`): seat maps and all-or-nothing holds in Redis;
 //! - [`SoldSeats`] (`sold.rs`): the sold set in Redis, rebuilt from Postgres;
 //! - [`Balances`] (`balances.rs`): reading and topping up a balance;
-//! - [`Checkout`] (`payments/`): turning holds into a paid sale;
+//! - [`Checkout`] (`payments/`): turning holds into a paid sale, through a
+//!   payment method (`payments/method.rs`; the balance is the one so far);
 //! - [`Auditor`] (`audit/`): the business invariants, checked against both
 //!   stores, and [`LatestAudit`], the audit as HTTP serves it.
 //!
@@ -17,7 +18,8 @@
 //!   its data cannot cause a double sale;
 //! - money is integer won, changed only by guarded atomic `UPDATE ... RETURNING`
 //!   statements, each change written to the ledger in the same statement;
-//! - a payment is one statement: it happens completely or not at all.
+//! - a payment from the balance is one statement (debit, payments, reservations,
+//!   ledger rows, idempotency key): it happens completely or not at all.
 
 pub mod audit;
 pub(crate) mod balances;

@@ -1,7 +1,9 @@
 //! The receipt of a payment: one type, built the same way whether it answers
-//! the payment itself or a retry of it (from the rows the payment wrote).
+//! the payment itself or a retry of it (from the payments the retry's key
+//! points at, whatever method made them).
 
 use super::money;
+use super::payments::method::PaymentMethod;
 use super::BookingError;
 use crate::store::db::Db;
 use chrono::{DateTime, Utc};
@@ -48,28 +50,31 @@ impl Receipt {
         })
     }
 
-    /// The receipt of the payment that wrote `ledger_ids`, read back from
-    /// Postgres for a retry carrying the same Idempotency-Key.
-    pub(crate) async fn recorded(db: &Db, user_id: i64, ledger_ids: &[i64]) -> Result<Self, BookingError> {
+    /// The receipt of `payment_ids`, read back from Postgres for a retry
+    /// carrying the same Idempotency-Key: the payments and their seats, and
+    /// the balance as their method shows it.
+    pub(crate) async fn recorded(db: &Db, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
         let mut connection = db.acquire().await?;
-        let payments: Vec<(i64, DateTime<Utc>, i64)> = sqlx::query_as(
-            "SELECT p.id, p.created_at, l.balance_after
-             FROM balance_ledger l JOIN payments p ON p.id = l.payment_id
-             WHERE l.id = ANY($1) AND l.user_id = $2
-             ORDER BY l.id",
+        let payments: Vec<PaymentRow> = sqlx::query_as(
+            "SELECT id, created_at, method FROM payments WHERE id = ANY($1) AND user_id = $2 ORDER BY id",
         )
-        .bind(ledger_ids)
+        .bind(payment_ids)
         .bind(user_id)
         .fetch_all(&mut *connection)
         .await?;
-        let (Some(first), Some(last)) = (payments.first(), payments.last()) else {
-            return Err(BookingError::Inconsistent(format!(
-                "ledger rows {ledger_ids:?} name no payment of user {user_id}"
-            )));
+        let inconsistent =
+            |why: &str| BookingError::Inconsistent(format!("payments {payment_ids:?} of user {user_id}: {why}"));
+        let Some(first) = payments.first() else {
+            return Err(inconsistent("none found"));
         };
-        let (paid_at, balance_after) = (first.1, last.2);
-        let payment_ids: Vec<i64> = payments.iter().map(|payment| payment.0).collect();
-        let seats: Vec<(i64, i64, i32, i64)> = sqlx::query_as(
+        let method = PaymentMethod::named(&first.method).ok_or_else(|| inconsistent("an unknown method"))?;
+        if payments.iter().any(|payment| payment.method != first.method) {
+            return Err(inconsistent("paid by more than one method"));
+        }
+        let paid_at = first.created_at;
+        let payment_ids: Vec<i64> = payments.iter().map(|payment| payment.id).collect();
+        let balance_after = method.balance_after(&mut connection, user_id, &payment_ids).await?;
+        let seats: Vec<SeatRow> = sqlx::query_as(
             "SELECT r.schedule_id, r.seat_id, s.seat_number, r.price
              FROM reservations r JOIN seats s ON s.id = r.seat_id
              WHERE r.payment_id = ANY($1)",
@@ -79,13 +84,30 @@ impl Receipt {
         .await?;
         let seats = seats
             .into_iter()
-            .map(|(schedule_id, seat_id, seat_number, price)| PaidSeat {
-                schedule_id,
-                seat_id,
-                seat_number,
-                price,
+            .map(|seat| PaidSeat {
+                schedule_id: seat.schedule_id,
+                seat_id: seat.seat_id,
+                seat_number: seat.seat_number,
+                price: seat.price,
             })
             .collect();
         Receipt::new(user_id, payment_ids, paid_at, balance_after, seats)
     }
+}
+
+/// A payment as a replayed receipt reads it.
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: i64,
+    created_at: DateTime<Utc>,
+    method: String,
+}
+
+/// A paid seat as a replayed receipt reads it.
+#[derive(sqlx::FromRow)]
+struct SeatRow {
+    schedule_id: i64,
+    seat_id: i64,
+    seat_number: i32,
+    price: i64,
 }

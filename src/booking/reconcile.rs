@@ -41,13 +41,29 @@ pub(crate) struct Reconciler {
     sold: SoldSeats,
 }
 
-/// What a pass changed in Redis.
+/// What a pass changed in Redis, in seats. A sold set rebuilt only because
+/// Redis lacked it (at start-up, or after Redis lost its data) changes no seat
+/// when nothing was sold: its marker member "0" is not a seat, and is not counted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Healed {
-    /// Seats added to a sold set (recent pass), or sets rebuilt (full pass).
+    /// Sold seats a sold set lacked, added.
     pub(crate) added: u64,
     /// Seats removed from a sold set because Postgres never sold them.
     pub(crate) removed: u64,
+}
+
+/// A seat sold on a schedule.
+#[derive(sqlx::FromRow)]
+struct SoldSeat {
+    schedule_id: i64,
+    seat_number: i32,
+}
+
+/// How many seats of a schedule Postgres has sold.
+#[derive(sqlx::FromRow)]
+struct SalesCount {
+    schedule_id: i64,
+    sold: i64,
 }
 
 impl Reconciler {
@@ -58,7 +74,7 @@ impl Reconciler {
     /// Adds the sales of the last few seconds to their sold sets.
     pub(crate) async fn recent_sales(&self) -> Result<Healed, BookingError> {
         let mut connection = self.db.acquire().await?;
-        let rows: Vec<(i64, i32)> = sqlx::query_as(
+        let rows: Vec<SoldSeat> = sqlx::query_as(
             "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
              WHERE r.created_at > now() - make_interval(secs => $1)",
         )
@@ -70,8 +86,8 @@ impl Reconciler {
             return Ok(Healed::default());
         }
         let mut by_schedule: HashMap<i64, Vec<i32>> = HashMap::new();
-        for (schedule_id, seat) in rows {
-            by_schedule.entry(schedule_id).or_default().push(seat);
+        for row in rows {
+            by_schedule.entry(row.schedule_id).or_default().push(row.seat_number);
         }
         // One call per schedule, sent together: on a cluster each schedule is
         // a slot of its own, and a pipeline across slots is refused.
@@ -106,14 +122,17 @@ impl Reconciler {
     pub(crate) async fn full_pass(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
         let schedule_ids: Vec<i64> = catalog.schedules().map(|schedule| schedule.id).collect();
         let mut connection = self.db.acquire().await?;
-        let counts: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT schedule_id, count(*) FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
+        let counts: Vec<SalesCount> = sqlx::query_as(
+            "SELECT schedule_id, count(*) AS sold FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
         )
         .bind(&schedule_ids)
         .fetch_all(&mut *connection)
         .await?;
         drop(connection);
-        let sold_in_db: HashMap<i64, i64> = counts.into_iter().collect();
+        let sold_in_db: HashMap<i64, i64> = counts
+            .into_iter()
+            .map(|count| (count.schedule_id, count.sold))
+            .collect();
 
         // Per schedule, as above: one slot each on a cluster.
         let mut redis = self.redis.connection().await?;
@@ -131,20 +150,23 @@ impl Reconciler {
         let replies = futures_util::future::try_join_all(reads).await?;
 
         let mut healed = Healed::default();
-        for (schedule_id, (size, rebuilt)) in schedule_ids.iter().zip(replies) {
+        for (schedule_id, (size, marked)) in schedule_ids.iter().zip(replies) {
             let in_db = sold_in_db.get(schedule_id).copied().unwrap_or(0);
-            let in_redis = if rebuilt { size - 1 } else { size };
-            if rebuilt && in_redis == in_db {
+            let in_redis = if marked { size - 1 } else { size };
+            if marked && in_redis == in_db {
                 continue;
             }
-            self.sold.rebuild(&mut redis, *schedule_id).await?;
-            healed.added += 1;
-            if in_redis > in_db || !rebuilt {
+            healed.added += self.sold.rebuild(&mut redis, *schedule_id).await?;
+            if in_redis > in_db || !marked {
                 healed.removed += self.remove_unsold(*schedule_id).await?;
             }
         }
         if healed != Healed::default() {
-            tracing::info!(?healed, "sold sets reconciled with Postgres");
+            tracing::info!(
+                added = healed.added,
+                removed = healed.removed,
+                "sold sets reconciled with Postgres"
+            );
         }
         Ok(healed)
     }

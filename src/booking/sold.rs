@@ -17,6 +17,13 @@ use crate::store::scripts::{finalize_sale, Synced};
 use crate::telemetry::metrics as m;
 use metrics::counter;
 
+/// A schedule's sales: seats sold, and their prices' sum as `numeric` text.
+#[derive(sqlx::FromRow)]
+struct Sales {
+    sold: i64,
+    revenue: String,
+}
+
 #[derive(Clone)]
 pub(crate) struct SoldSeats {
     db: Db,
@@ -43,7 +50,9 @@ impl SoldSeats {
         for _ in 0..2 {
             match script.invoke_async::<Synced<T>>(redis).await? {
                 Synced::Ready(reply) => return Ok(reply),
-                Synced::Unsynced => self.rebuild(redis, schedule_id).await?,
+                Synced::Unsynced => {
+                    self.rebuild(redis, schedule_id).await?;
+                }
             }
         }
         Err(BookingError::Inconsistent(format!(
@@ -52,8 +61,14 @@ impl SoldSeats {
     }
 
     /// Rebuilds the sold set from Postgres, the truth. Adds to what is there, so a
-    /// sale marked by a payment that raced this rebuild is kept.
-    pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<(), BookingError> {
+    /// sale marked by a payment that raced this rebuild is kept. Returns how many
+    /// sold seats the set lacked (the marker is not a seat).
+    ///
+    /// The seats go first and the marker after them, in two commands on one
+    /// connection: a script that runs between the two finds no marker and has the
+    /// set rebuilt again (harmless), and a marker never stands for a set that
+    /// lacks a sale Postgres had. Apart, each command's count is exact.
+    pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<u64, BookingError> {
         let mut connection = self.db.acquire().await?;
         let sold: Vec<i32> = sqlx::query_scalar(
             "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
@@ -61,18 +76,26 @@ impl SoldSeats {
         .bind(schedule_id)
         .fetch_all(&mut *connection)
         .await?;
-        let mut command = redis::cmd("SADD");
-        command.arg(&self.keys.schedule(schedule_id).sold).arg(0);
-        for number in &sold {
-            command.arg(*number);
+        drop(connection);
+        let key = self.keys.schedule(schedule_id).sold;
+        let mut commands = redis::pipe();
+        if !sold.is_empty() {
+            commands.sadd(&key, &sold);
         }
-        command.query_async::<i64>(redis).await?;
-        tracing::info!(schedule_id, sold = sold.len(), "rebuilt sold seats from Postgres");
-        Ok(())
+        commands.sadd(&key, 0).ignore();
+        let lacked: Vec<u64> = commands.query_async(redis).await?;
+        let lacked = lacked.first().copied().unwrap_or(0);
+        tracing::info!(
+            schedule_id,
+            sold = sold.len(),
+            lacked,
+            "rebuilt sold seats from Postgres"
+        );
+        Ok(lacked)
     }
 
     /// Rebuilds the sold set of `schedule_id` on a connection of its own.
-    pub(crate) async fn rebuild_now(&self, schedule_id: i64) -> Result<(), BookingError> {
+    pub(crate) async fn rebuild_now(&self, schedule_id: i64) -> Result<u64, BookingError> {
         let mut redis = self.redis.connection().await?;
         self.rebuild(&mut redis, schedule_id).await
     }
@@ -82,12 +105,13 @@ impl SoldSeats {
     /// could pass a `bigint`.
     pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i128), BookingError> {
         let mut connection = self.db.acquire().await?;
-        let (sold, revenue): (i64, String) =
-            sqlx::query_as("SELECT count(*), COALESCE(sum(price), 0)::text FROM reservations WHERE schedule_id = $1")
-                .bind(schedule_id)
-                .fetch_one(&mut *connection)
-                .await?;
-        Ok((sold, money::parse_sum(&revenue)?))
+        let sales: Sales = sqlx::query_as(
+            "SELECT count(*) AS sold, COALESCE(sum(price), 0)::text AS revenue FROM reservations WHERE schedule_id = $1",
+        )
+        .bind(schedule_id)
+        .fetch_one(&mut *connection)
+        .await?;
+        Ok((sales.sold, money::parse_sum(&sales.revenue)?))
     }
 
     /// After a committed sale: seats sold in Redis, the buyer's holds dropped.

@@ -1,7 +1,9 @@
 //! Postgres's side of the audit, every figure read in one snapshot: a sale
 //! commits as one statement, so within one `REPEATABLE READ` transaction it
 //! is seen whole (its payment, seats and ledger row) or not at all, and the
-//! sums agree however many sales commit while the audit reads.
+//! sums agree however many sales commit while the audit reads. Each payment
+//! method's payments are checked against its own record of the money it took
+//! (`payments/method.rs`), in the same snapshot.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::sold_sets::SoldInSnapshot;
 use crate::booking::money::{self, MAX_AMOUNT, MAX_PRICE};
+use crate::booking::payments::method::{MethodAudit, PaymentMethod};
 use crate::booking::reconcile::RECENT_WINDOW_S;
 use crate::booking::BookingError;
 
@@ -28,10 +31,25 @@ pub(super) struct Totals {
 
 pub(super) struct Snapshot {
     pub(super) totals: Totals,
+    /// Each payment method's payments against its own record.
+    pub(super) methods: Vec<MethodAudit>,
     /// Rows beyond the bounds of money (written before them), described.
     pub(super) out_of_bounds: Vec<String>,
     /// The seats sold, for the comparison with Redis.
     pub(super) sold: SoldInSnapshot,
+}
+
+#[derive(sqlx::FromRow)]
+struct Sales {
+    seats_sold: i64,
+    distinct_seats: i64,
+    revenue: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct BalanceTotals {
+    total: String,
+    negative: i64,
 }
 
 /// Reads every figure in one read-only `REPEATABLE READ` transaction; with a
@@ -44,23 +62,29 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
             .execute(&mut *tx)
             .await?;
     }
-    let (seats_sold, distinct_seats, revenue): (i64, i64, String) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT seat_id), COALESCE(sum(price), 0)::text FROM reservations")
-            .fetch_one(&mut *tx)
-            .await?;
-    let payments: String = sqlx::query_scalar("SELECT COALESCE(sum(amount), 0)::text FROM payments")
-        .fetch_one(&mut *tx)
-        .await?;
-    let (ledger, ledger_payments): (String, String) = sqlx::query_as(
-        "SELECT COALESCE(sum(delta), 0)::text, COALESCE(-sum(delta) FILTER (WHERE reason = 'payment'), 0)::text
-         FROM balance_ledger",
+    let sales: Sales = sqlx::query_as(
+        "SELECT count(*) AS seats_sold, count(DISTINCT seat_id) AS distinct_seats,
+                COALESCE(sum(price), 0)::text AS revenue
+         FROM reservations",
     )
     .fetch_one(&mut *tx)
     .await?;
-    let (balances, negative_balances): (String, i64) =
-        sqlx::query_as("SELECT COALESCE(sum(amount), 0)::text, count(*) FILTER (WHERE amount < 0) FROM balances")
-            .fetch_one(&mut *tx)
-            .await?;
+    let payments: String = sqlx::query_scalar("SELECT COALESCE(sum(amount), 0)::text FROM payments")
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut methods = Vec::new();
+    for method in PaymentMethod::ALL {
+        methods.push(method.audit(&mut tx).await?);
+    }
+    let ledger: String = sqlx::query_scalar("SELECT COALESCE(sum(delta), 0)::text FROM balance_ledger")
+        .fetch_one(&mut *tx)
+        .await?;
+    let balances: BalanceTotals = sqlx::query_as(
+        "SELECT COALESCE(sum(amount), 0)::text AS total, count(*) FILTER (WHERE amount < 0) AS negative
+         FROM balances",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let ledger_mismatches: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM balances b
          WHERE b.amount <> COALESCE((SELECT sum(delta) FROM balance_ledger l WHERE l.user_id = b.user_id), 0)",
@@ -70,18 +94,23 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
     let out_of_bounds = out_of_bounds(&mut tx).await?;
     let sold = sold_seats(&mut tx).await?;
     tx.commit().await?;
+    let ledger_payments = methods
+        .iter()
+        .find(|figures| figures.method == PaymentMethod::Balance)
+        .map_or(0, |figures| figures.taken);
     Ok(Snapshot {
         totals: Totals {
-            seats_sold,
-            distinct_seats,
-            revenue: money::parse_sum(&revenue)?,
+            seats_sold: sales.seats_sold,
+            distinct_seats: sales.distinct_seats,
+            revenue: money::parse_sum(&sales.revenue)?,
             payments: money::parse_sum(&payments)?,
-            ledger_payments: money::parse_sum(&ledger_payments)?,
-            balances: money::parse_sum(&balances)?,
-            negative_balances,
+            ledger_payments,
+            balances: money::parse_sum(&balances.total)?,
+            negative_balances: balances.negative,
             ledger: money::parse_sum(&ledger)?,
             ledger_mismatches,
         },
+        methods,
         out_of_bounds,
         sold,
     })
@@ -91,55 +120,90 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
 /// the first few by id.
 async fn out_of_bounds(tx: &mut PgConnection) -> Result<Vec<String>, BookingError> {
     let mut found = Vec::new();
-    let seats: Vec<(i64, i32, i64, i64)> = sqlx::query_as(
-        "SELECT schedule_id, seat_number, price, count(*) OVER () FROM seats
+    let seats: Vec<PricedSeat> = sqlx::query_as(
+        "SELECT schedule_id, seat_number, price, count(*) OVER () AS count FROM seats
          WHERE price NOT BETWEEN 0 AND $1 ORDER BY id LIMIT 3",
     )
     .bind(MAX_PRICE)
     .fetch_all(&mut *tx)
     .await?;
-    if let Some(&(_, _, _, count)) = seats.first() {
+    if let Some(first) = seats.first() {
         let named: Vec<String> = seats
             .iter()
-            .map(|(schedule, number, price, _)| format!("seat {number} of schedule {schedule} at {price} won"))
+            .map(|seat| {
+                format!(
+                    "seat {} of schedule {} at {} won",
+                    seat.seat_number, seat.schedule_id, seat.price
+                )
+            })
             .collect();
         found.push(format!(
-            "{count} seat(s) priced beyond {MAX_PRICE} won: {}",
+            "{} seat(s) priced beyond {MAX_PRICE} won: {}",
+            first.count,
             named.join(", ")
         ));
     }
-    let payments: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, amount, count(*) OVER () FROM payments WHERE amount NOT BETWEEN 0 AND $1 ORDER BY id LIMIT 3",
+    let payments: Vec<LargePayment> = sqlx::query_as(
+        "SELECT id, amount, count(*) OVER () AS count FROM payments
+         WHERE amount NOT BETWEEN 0 AND $1 ORDER BY id LIMIT 3",
     )
     .bind(MAX_AMOUNT)
     .fetch_all(&mut *tx)
     .await?;
-    if let Some(&(_, _, count)) = payments.first() {
+    if let Some(first) = payments.first() {
         let named: Vec<String> = payments
             .iter()
-            .map(|(id, amount, _)| format!("payment {id} of {amount} won"))
+            .map(|payment| format!("payment {} of {} won", payment.id, payment.amount))
             .collect();
         found.push(format!(
-            "{count} payment(s) beyond {MAX_AMOUNT} won: {}",
+            "{} payment(s) beyond {MAX_AMOUNT} won: {}",
+            first.count,
             named.join(", ")
         ));
     }
     Ok(found)
 }
 
+/// A seat priced beyond the bound, and how many are.
+#[derive(sqlx::FromRow)]
+struct PricedSeat {
+    schedule_id: i64,
+    seat_number: i32,
+    price: i64,
+    count: i64,
+}
+
+/// A payment beyond the bound, and how many are.
+#[derive(sqlx::FromRow)]
+struct LargePayment {
+    id: i64,
+    amount: i64,
+    count: i64,
+}
+
+/// A sold seat, and whether its sale is within the recent pass's window.
+#[derive(sqlx::FromRow)]
+struct SoldSeat {
+    schedule_id: i64,
+    seat_number: i32,
+    recent: bool,
+}
+
 /// Every sold seat by schedule, marked when its sale is recent enough that the
 /// reconciler's recent pass would still bring it to Redis.
 async fn sold_seats(tx: &mut PgConnection) -> Result<SoldInSnapshot, BookingError> {
-    let rows: Vec<(i64, i32, bool)> = sqlx::query_as(
-        "SELECT r.schedule_id, s.seat_number, r.created_at > now() - make_interval(secs => $1)
+    let rows: Vec<SoldSeat> = sqlx::query_as(
+        "SELECT r.schedule_id, s.seat_number, r.created_at > now() - make_interval(secs => $1) AS recent
          FROM reservations r JOIN seats s ON s.id = r.seat_id",
     )
     .bind(RECENT_WINDOW_S)
     .fetch_all(&mut *tx)
     .await?;
     let mut sold: HashMap<i64, BTreeMap<i32, bool>> = HashMap::new();
-    for (schedule_id, number, recent) in rows {
-        sold.entry(schedule_id).or_default().insert(number, recent);
+    for row in rows {
+        sold.entry(row.schedule_id)
+            .or_default()
+            .insert(row.seat_number, row.recent);
     }
     Ok(sold)
 }
@@ -152,12 +216,13 @@ impl Snapshot {
         if t.seats_sold != t.distinct_seats {
             violations.push(format!("{} seats sold more than once", t.seats_sold - t.distinct_seats));
         }
-        if t.payments != t.revenue || t.ledger_payments != t.revenue {
+        if t.payments != t.revenue {
             violations.push(format!(
-                "money debited ({} in the ledger, {} in payments) differs from the sold seats' prices ({})",
-                t.ledger_payments, t.payments, t.revenue
+                "money paid ({} in payments) differs from the sold seats' prices ({})",
+                t.payments, t.revenue
             ));
         }
+        violations.extend(self.methods.iter().flat_map(MethodAudit::violations));
         if t.negative_balances > 0 {
             violations.push(format!("{} balances are negative", t.negative_balances));
         }

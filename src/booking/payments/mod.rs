@@ -1,13 +1,15 @@
-//! Checkout: turns a user's live holds into a confirmed sale in one Postgres
-//! statement, then tells Redis and ends the user's queue token.
+//! Checkout: turns a user's live holds into a confirmed sale, then tells Redis
+//! and ends the user's queue token. The same for every payment method: how the
+//! money is taken is the method's (`method.rs`; the balance, `balance.rs`).
 //!
-//! Order matters: the holds are re-checked in Redis first; the statement debits
-//! with a guarded UPDATE (never below zero) and inserts the reservations, whose
-//! UNIQUE seat constraint refuses a second sale even if Redis was wrong. Only
-//! after commit are seats marked sold in Redis; if that fails, the sold set is
-//! rebuilt from Postgres the next time it is missing or contradicted.
+//! Order matters: the holds are re-checked in Redis first; the method records
+//! the sale in one commit, whose reservations' UNIQUE seat constraint refuses
+//! a second sale even if Redis was wrong. Only after commit are seats marked
+//! sold in Redis; if that fails, the sold set is rebuilt from Postgres the next
+//! time it is missing or contradicted.
 
-mod sale;
+mod balance;
+pub(crate) mod method;
 
 use std::sync::Arc;
 
@@ -19,10 +21,15 @@ use super::receipt::{PaidSeat, Receipt};
 use super::sold::SoldSeats;
 use super::BookingError;
 use crate::queue::{Gate, Pass, QueueError, QueueToken};
-use crate::store::db::{Db, DbError};
+use crate::store::db::Db;
 use crate::telemetry::metrics as m;
 use crate::users::UserDirectory;
+use method::{Captured, PaymentMethod, Sale};
 use metrics::counter;
+
+/// The constraint that makes a second sale of a seat impossible, whatever the
+/// method: every sale is its reservations.
+const DOUBLE_SALE_CONSTRAINT: &str = "reservations_seat_key";
 
 /// What one payment covers.
 pub(crate) enum PaymentScope {
@@ -61,10 +68,11 @@ impl Checkout {
         }
     }
 
-    /// Pays what `user_id` holds within `scope`, with the gate's pass for the
-    /// user's token. An active token pays and is then ended; an ended token is
-    /// refused, unless the request carries the Idempotency-Key of a payment
-    /// that went through: that is a retry, and it gets the same receipt again.
+    /// Pays what `user_id` holds within `scope` from the user's balance (the
+    /// one payment method so far), with the gate's pass for the user's token.
+    /// An active token pays and is then ended; an ended token is refused,
+    /// unless the request carries the Idempotency-Key of a payment that went
+    /// through: that is a retry, and it gets the same receipt again.
     pub(crate) async fn checkout(
         &self,
         pass: Pass,
@@ -72,7 +80,9 @@ impl Checkout {
         scope: PaymentScope,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt, BookingError> {
-        let outcome = self.pay(pass, user_id, scope, idempotency_key).await;
+        let outcome = self
+            .pay(PaymentMethod::Balance, pass, user_id, scope, idempotency_key)
+            .await;
         let label = match &outcome {
             Ok(_) => "succeeded",
             Err(err) => err.reason(),
@@ -83,6 +93,7 @@ impl Checkout {
 
     async fn pay(
         &self,
+        method: PaymentMethod,
         pass: Pass,
         user_id: i64,
         scope: PaymentScope,
@@ -94,9 +105,9 @@ impl Checkout {
             PaymentScope::Schedule(schedule) => vec![schedule],
             PaymentScope::Concert(concert) => self.catalog.schedules_of(&concert),
         };
-        let key = idempotency_key.map(|key| payment_key(user_id, key, &schedules));
+        let key = idempotency_key.map(|key| payment_key(method, user_id, key, &schedules));
         let failure = match pass {
-            Pass::Active(token) => match self.settle(user_id, &schedules, key.as_ref()).await {
+            Pass::Active(token) => match self.settle(method, user_id, &schedules, key.as_ref()).await {
                 Ok(receipt) => {
                     self.after_sale(&token, &receipt).await;
                     return Ok(receipt);
@@ -109,46 +120,36 @@ impl Checkout {
             return Err(failure);
         };
         // Perhaps a retry of a payment that went through: its receipt.
-        let ledger_ids = key.or_recorded(&self.db, failure).await?;
-        Receipt::recorded(&self.db, user_id, &ledger_ids).await
+        let payment_ids = key.or_recorded(&self.db, failure).await?.payment_ids()?;
+        Receipt::recorded(&self.db, user_id, &payment_ids).await
     }
 
     async fn settle(
         &self,
+        method: PaymentMethod,
         user_id: i64,
         schedules: &[Arc<Schedule>],
         key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
         let holds = self.live_holds(user_id, schedules).await?;
         let total = money::amount_total(holds.iter().map(Hold::amount))?;
-        let (sold, key) = (holds.clone(), key.cloned());
-        let recorded = self
-            .db
-            .decisive(move |connection| {
-                Box::pin(async move { sale::record(connection, user_id, &sold, total, key.as_ref()).await })
-            })
-            .await;
-        match recorded {
-            Ok(Some(sale)) => Receipt::new(
+        let sale = Sale {
+            user_id,
+            holds: &holds,
+            total,
+            key,
+        };
+        match method.capture(&self.db, &sale).await {
+            Ok(Captured::Paid(paid)) => Receipt::new(
                 user_id,
-                sale.payment_ids,
-                sale.paid_at,
-                sale.balance_after,
+                paid.payment_ids,
+                paid.paid_at,
+                paid.balance_after,
                 paid_seats(&holds),
             ),
-            Ok(None) => {
-                let mut connection = self.db.acquire().await?;
-                let balance: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
-                    .bind(user_id)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                Err(BookingError::InsufficientBalance {
-                    balance: balance.unwrap_or(0),
-                    required: total,
-                })
-            }
-            Err(DbError::Refused(err)) if sale::is_double_sale(&err) => Err(self.sold_meanwhile(&holds).await),
-            Err(other) => Err(other.into()),
+            Ok(Captured::Refused(refusal)) => Err(refusal.into()),
+            Err(BookingError::Database(err)) if is_double_sale(&err) => Err(self.sold_meanwhile(&holds).await),
+            Err(other) => Err(other),
         }
     }
 
@@ -219,9 +220,18 @@ impl Checkout {
     }
 }
 
-fn payment_key(user_id: i64, key: &str, schedules: &[Arc<Schedule>]) -> IdempotencyKey {
+/// True when the sale failed because one of its seats is already sold.
+fn is_double_sale(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db_err| db_err.constraint())
+        .is_some_and(|constraint| constraint == DOUBLE_SALE_CONSTRAINT)
+}
+
+fn payment_key(method: PaymentMethod, user_id: i64, key: &str, schedules: &[Arc<Schedule>]) -> IdempotencyKey {
     let ids: Vec<String> = schedules.iter().map(|schedule| schedule.id.to_string()).collect();
-    IdempotencyKey::new(user_id, key, "payment", &[&ids.join(",")])
+    let ids = ids.join(",");
+    let parts: Vec<&str> = std::iter::once(ids.as_str()).chain(method.key_part()).collect();
+    IdempotencyKey::new(user_id, key, "payment", &parts)
 }
 
 fn paid_seats(holds: &[Hold]) -> Vec<PaidSeat> {

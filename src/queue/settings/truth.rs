@@ -57,6 +57,17 @@ struct Row {
     version: i64,
 }
 
+/// A row of `queue_settings_changes`, its JSON read as text.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    id: i64,
+    at: DateTime<Utc>,
+    who: String,
+    changes: String,
+    before: String,
+    after: String,
+}
+
 #[derive(sqlx::FromRow)]
 struct QueueRow {
     queue: String,
@@ -178,9 +189,9 @@ async fn record(
 /// The most recent changes of a queue, newest first.
 pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<SettingsEvent>, QueueError> {
     let mut connection = connection(db).await?;
-    let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, at, who, changes::text, before::text, after::text FROM queue_settings_changes
-         WHERE queue = $1 ORDER BY version DESC LIMIT $2",
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT id, at, who, changes::text AS changes, before::text AS before, after::text AS after
+         FROM queue_settings_changes WHERE queue = $1 ORDER BY version DESC LIMIT $2",
     )
     .bind(queue)
     .bind(i64::try_from(count).unwrap_or(i64::MAX))
@@ -189,13 +200,13 @@ pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<Set
     let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
     Ok(rows
         .into_iter()
-        .map(|(id, at, who, changes, before, after)| SettingsEvent {
-            id: id.to_string(),
-            at_ms: at.timestamp_millis(),
-            who,
-            changes: json(&changes),
-            before: json(&before),
-            after: json(&after),
+        .map(|row| SettingsEvent {
+            id: row.id.to_string(),
+            at_ms: row.at.timestamp_millis(),
+            who: row.who,
+            changes: json(&row.changes),
+            before: json(&row.before),
+            after: json(&row.after),
         })
         .collect())
 }
