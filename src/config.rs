@@ -25,6 +25,8 @@ pub struct Config {
     pub addr: String,
 
     /// Redis holding the queues, the seat holds and the live metrics.
+    ///
+    /// A `redis+cluster://host:port,host:port` URL means a Redis Cluster.
     #[arg(
         global = true,
         long,
@@ -46,7 +48,9 @@ pub struct Config {
     )]
     pub redis_cluster: Vec<String>,
 
-    /// Postgres holding the truth: users, seats, sales, balances, ledger. Created if missing.
+    /// Postgres holding the truth: users, seats, sales, balances, ledger.
+    ///
+    /// The database is created if missing and migrated at start-up.
     #[arg(
         global = true,
         long,
@@ -60,18 +64,87 @@ pub struct Config {
     #[arg(global = true, long, env = "BOXOFFICE_REDIS_PREFIX", default_value = "bo")]
     pub redis_prefix: String,
 
-    /// HMAC secret that signs queue tokens. The default is for development only.
+    /// HMAC secret that signs queue tokens.
+    ///
+    /// The default is a public development secret, so anyone could forge a token
+    /// with it: start-up logs a loud warning while it is in use. Every gateway of
+    /// one deployment needs the same secret.
     #[arg(global = true, long, env = "BOXOFFICE_TOKEN_SECRET", default_value = DEVELOPMENT_TOKEN_SECRET, hide_default_value = true, hide_env_values = true)]
     pub token_secret: String,
 
-    /// Bearer token of the admin API (`/admin`). Unset: every admin route answers 403.
+    /// Bearer token of the admin API (`/admin`), compared in constant time.
+    ///
+    /// Unset: every admin route answers 403 ADMIN_DISABLED.
     #[arg(global = true, long, env = "BOXOFFICE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Zone of the local date-times in responses and requests, e.g. +09:00.
+    /// Zone of the local date-times in requests and responses: `+09:00`, `-0530`, `UTC`.
     #[arg(global = true, long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
     pub timezone: FixedOffset,
 
+    /// Requests running longer than this are cut off with 503 TIMEOUT.
+    ///
+    /// The queue's join and poll skip it (one Redis call each, bounded by the
+    /// Redis client's timeouts); charges and payments have their own deadlines
+    /// (BOXOFFICE_DB_STATEMENT_TIMEOUT_MS). It also bounds a run of the audit.
+    #[arg(global = true, long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Largest Postgres connection pool of one instance.
+    ///
+    /// Besides it an instance keeps up to 5 connections of its own: 2 for
+    /// reloads, 1 for the probe, 1 watched for Postgres ending it and 1 for the
+    /// audit.
+    #[arg(global = true, long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Longest wait for a pooled Postgres connection before answering 503.
+    ///
+    /// The answer is 503 DEPENDENCY_UNAVAILABLE with `Retry-After: 1`. This is
+    /// how large a burst may queue: 2,000 simultaneous payments take about
+    /// 1.2-1.5 s to drain through 20 connections on 2 cores. A dead database
+    /// ends the waits sooner, as soon as its breaker opens.
+    #[arg(global = true, long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Postgres gives up on a statement (and any lock wait in it) after this
+    /// long and rolls it back.
+    ///
+    /// That is answered 503 DEPENDENCY_UNAVAILABLE: nothing happened. The client
+    /// waits half a second more for Postgres's answer before calling the
+    /// outcome unknown (503 OUTCOME_UNKNOWN). Migrations, seeding and reloads
+    /// are not bound by it.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
+    pub db_statement_timeout_ms: u64,
+
+    /// How often each instance compares every schedule's sales in Postgres with
+    /// Redis's sold set and repairs what differs.
+    ///
+    /// Sales of the last seconds are re-applied every second besides. 0 turns
+    /// both off: only for tests of the audit itself, never in service.
+    #[arg(global = true, long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
+    pub reconcile_interval_ms: u64,
+
+    /// How old a result GET /ops/invariants may serve.
+    ///
+    /// An older one is recomputed, once for every caller asking meanwhile, on a
+    /// Postgres connection of the audit's own. 0 serves no finished result again
+    /// (callers arriving during a run still share it). /admin/invariants always
+    /// runs afresh.
+    #[arg(global = true, long, env = "BOXOFFICE_AUDIT_MAX_AGE_MS", default_value_t = 2000)]
+    pub audit_max_age_ms: u64,
+
+    /// Insert the demo concerts and users when the database holds no concerts.
+    #[arg(global = true, long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_data: bool,
+
+    // The groups come after the service's own settings: a flattened group's
+    // heading stays in force for the arguments declared after it.
     #[command(flatten)]
     pub queue: QueueConfig,
 
@@ -86,49 +159,6 @@ pub struct Config {
 
     #[command(flatten)]
     pub connections: ConnectionsConfig,
-
-    /// Requests running longer than this are cut off with 503.
-    #[arg(global = true, long, env = "BOXOFFICE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
-    pub request_timeout_ms: u64,
-
-    /// Largest Postgres connection pool of one instance.
-    #[arg(global = true, long, env = "BOXOFFICE_DB_MAX_CONNECTIONS", default_value_t = 20)]
-    pub db_max_connections: u32,
-
-    /// Longest wait for a pooled Postgres connection before answering 503: how
-    /// large a burst may queue (a dead database ends the waits sooner, as soon
-    /// as its breaker opens).
-    #[arg(global = true, long, env = "BOXOFFICE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
-    pub db_acquire_timeout_ms: u64,
-
-    /// Postgres gives up on a statement (and any lock wait in it) after this
-    /// long and rolls it back; the client waits half a second more for that
-    /// answer before calling the outcome unknown.
-    #[arg(
-        global = true,
-        long,
-        env = "BOXOFFICE_DB_STATEMENT_TIMEOUT_MS",
-        default_value_t = 3000
-    )]
-    pub db_statement_timeout_ms: u64,
-
-    /// How often each instance compares every schedule's sales in Postgres with
-    /// Redis's sold set and repairs what differs (sales of the last seconds are
-    /// re-applied every second besides). 0 turns both off: only for tests of
-    /// the audit itself, never in service.
-    #[arg(global = true, long, env = "BOXOFFICE_RECONCILE_INTERVAL_MS", default_value_t = 5000)]
-    pub reconcile_interval_ms: u64,
-
-    /// How old a result GET /ops/invariants may serve: an older one is
-    /// recomputed, once for every caller asking meanwhile, on a Postgres
-    /// connection of the audit's own. 0 serves no finished result again (callers
-    /// arriving during a run still share it). /admin/invariants always runs afresh.
-    #[arg(global = true, long, env = "BOXOFFICE_AUDIT_MAX_AGE_MS", default_value_t = 2000)]
-    pub audit_max_age_ms: u64,
-
-    /// Insert the demo concerts and users when the database holds no concerts.
-    #[arg(global = true, long, env = "BOXOFFICE_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
-    pub demo_data: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -148,6 +178,9 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Seeding {
     /// How many users to add.
+    ///
+    /// Written with COPY, about a second per 100,000; running servers see them
+    /// within a second.
     #[arg(long, env = "BOXOFFICE_SEED_USERS", default_value_t = 0)]
     pub users: u64,
     /// Also add the `bench-arena` concert with this many schedules (once).
@@ -165,11 +198,17 @@ pub struct QueueConfig {
     #[arg(global = true, long, env = "BOXOFFICE_DEFAULT_QUEUE", default_value = "default")]
     pub default_queue: String,
 
-    /// Most users admitted to the booking API at once, per queue.
+    /// Most users admitted to the booking API at once, per queue; 0 = unlimited.
+    ///
+    /// Only the default of a queue whose live settings do not say (the admin
+    /// API's `maxActive`; docs/operations.md, Live settings).
     #[arg(global = true, long, env = "BOXOFFICE_MAX_ACTIVE", default_value_t = 1000)]
     pub max_active: u64,
 
-    /// Users admitted per second, per queue, whatever the number of instances.
+    /// Users admitted per second, per queue, whatever the number of instances; 0 = unlimited.
+    ///
+    /// Only the default of a queue whose live settings do not say (the admin
+    /// API's `admitRate`).
     #[arg(global = true, long, env = "BOXOFFICE_ADMIT_RATE", default_value_t = 100)]
     pub admit_rate: u64,
 
@@ -178,6 +217,8 @@ pub struct QueueConfig {
     pub admit_tick_ms: u64,
 
     /// Lifetime of an active token, counted from admission.
+    ///
+    /// Using the token does not extend it: admission is a fixed window.
     #[arg(global = true, long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
     pub active_ttl_s: u64,
 
@@ -185,8 +226,9 @@ pub struct QueueConfig {
     #[arg(global = true, long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
     pub idle_timeout_s: u64,
 
-    /// Most joins and polls of one queue sent to Redis in one script run. An
-    /// instance gathers those that arrive while its previous run for the queue
+    /// Most joins and polls of one queue sent to Redis in one script run (1-1000).
+    ///
+    /// An instance gathers those that arrive while its previous run for the queue
     /// is in flight and sends them together; 1 sends each alone, at once.
     /// Larger runs cost Redis less per request (2.0 µs a poll in runs of 256,
     /// 2.3 in runs of 64, loadtest/RESULTS.md) but hold Redis's one thread
@@ -195,16 +237,23 @@ pub struct QueueConfig {
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_max: u64,
 
-    /// Joins allowed per second per user id and per client IP; 0 turns the limit off.
+    /// Joins allowed per second per user id; 0 turns the limit off.
+    ///
+    /// A client IP may join 50 times as often (many users may share one address).
     #[arg(global = true, long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
     pub join_rate_limit: u32,
 
     /// Seconds of booking latency the adaptive admission step judges (1-7).
+    ///
+    /// See docs/operations.md, Adaptive admission.
     #[arg(global = true, long, env = "BOXOFFICE_ADAPTIVE_WINDOW_S", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=7))]
     pub adaptive_window_s: u64,
 
     /// Run the admission scheduler in this instance.
+    ///
+    /// Every instance may: the rate bucket lives in Redis, so ten instances
+    /// stepping admit no more than one.
     #[arg(global = true, long = "scheduler", env = "BOXOFFICE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_scheduler: bool,
 }
@@ -220,12 +269,12 @@ pub struct BookingConfig {
     #[arg(global = true, long, env = "BOXOFFICE_MAX_SEATS_PER_USER", default_value_t = 4)]
     pub max_seats_per_user: u32,
 
-    /// Largest single balance charge, in won (at most 10^15, the bound of every amount).
+    /// Largest single balance charge, in won (1 to 10^15, the bound of every amount).
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CHARGE", default_value_t = 1_000_000,
           value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_charge: i64,
 
-    /// Largest balance a user may hold, in won (at most 10^15, the bound of every amount).
+    /// Largest balance a user may hold, in won (1 to 10^15, the bound of every amount).
     #[arg(global = true, long, env = "BOXOFFICE_MAX_BALANCE", default_value_t = 100_000_000,
           value_parser = clap::value_parser!(i64).range(1..=MAX_AMOUNT))]
     pub max_balance: i64,
@@ -247,7 +296,11 @@ pub enum IdentityMode {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Identity")]
 pub struct IdentityConfig {
-    /// `trusted-header` or `signed`; default `signed` when a key is set, else `trusted-header`.
+    /// Whether a user named by a request must prove it: `trusted-header` or `signed`.
+    ///
+    /// Unset: `signed` when BOXOFFICE_IDENTITY_KEY or
+    /// BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE is set, else `trusted-header`
+    /// (docs/identity.md).
     #[arg(global = true, long = "identity", env = "BOXOFFICE_IDENTITY", value_enum)]
     pub mode: Option<IdentityMode>,
 
@@ -294,6 +347,9 @@ impl IdentityConfig {
 #[command(next_help_heading = "Limits")]
 pub struct LimitsConfig {
     /// Position polls per second per client IP; 0 turns the limit off.
+    ///
+    /// The client IP comes from `X-Forwarded-For` only for a connection from one
+    /// of BOXOFFICE_TRUSTED_PROXIES.
     #[arg(global = true, long, env = "BOXOFFICE_POLL_RATE_LIMIT", default_value_t = 1000)]
     pub poll_rate_limit: u32,
 
@@ -312,7 +368,10 @@ pub struct LimitsConfig {
     pub max_inflight_booking: usize,
 
     /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
-    /// Empty: the client IP is the connection's peer, whatever the headers say.
+    ///
+    /// Their `X-Forwarded-For` gives the client IP for the limits, and their
+    /// connections are exempt from BOXOFFICE_MAX_CONNECTIONS_PER_IP. Empty: the
+    /// client IP is the connection's peer, whatever the headers say.
     #[arg(
         global = true,
         long,
@@ -327,27 +386,36 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Connections")]
 pub struct ConnectionsConfig {
-    /// A connection must deliver a whole request head within this long: from
-    /// its opening, and from the first byte of each later request. Past it,
-    /// the connection is closed.
+    /// A connection must deliver a whole request head within this long.
+    ///
+    /// Counted from its opening, and from the first byte of each later request.
+    /// Past it, the connection is closed.
     #[arg(global = true, long, env = "BOXOFFICE_HEADER_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_ms: u64,
 
-    /// A keep-alive connection with no request for this long is closed. Longer
-    /// than a proxy's own idle timeout (60 s is common), so the proxy closes first.
+    /// A keep-alive connection with no request for this long is closed.
+    ///
+    /// Longer than a proxy's own idle timeout (60 s is common), so the proxy
+    /// closes first. Also the longest a request may take to arrive and be
+    /// answered.
     #[arg(global = true, long, env = "BOXOFFICE_IDLE_CONNECTION_TIMEOUT_S", default_value_t = 75,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_connection_timeout_s: u64,
 
-    /// Most client connections this instance holds; past it a new one is
-    /// answered 503 OVERLOADED and closed at once. Lowered at start-up to what
-    /// the open-file limit allows. 0 = only that limit.
+    /// Most client connections this instance holds; 0 = only the open-file limit.
+    ///
+    /// Past it a new one is answered 503 OVERLOADED and closed at once. Lowered
+    /// at start-up, with a warning, to the open-file limit less 100 and the
+    /// pool's size.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Most connections from one client IP (the peer address; BOXOFFICE_TRUSTED_PROXIES
-    /// are exempt), so that one client cannot take every connection. 0 = no cap.
+    /// Most connections from one client address (an IPv4 address, an IPv6 /64); 0 = no cap.
+    ///
+    /// So that one client cannot take every connection. BOXOFFICE_TRUSTED_PROXIES
+    /// are exempt, since their clients share their address. Raise it where many
+    /// users share one address (carrier NAT) and no proxy stands in front.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
 }
@@ -383,6 +451,10 @@ fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
     FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
         .ok_or_else(|| format!("timezone `{raw}` is out of range"))
 }
+
+/// The configuration page rendered from the clap tree, and its test.
+#[cfg(test)]
+mod doc;
 
 #[cfg(test)]
 mod tests {

@@ -3,10 +3,10 @@
 //! and in need of Debian's PostgreSQL tools, so `cargo test` leaves it out and
 //! `.ci/run` runs it: `cargo test --test faults -- --ignored --test-threads 1`.
 //!
-//! Each test checks what the README promises for its failure: no seat sold
-//! twice, money conserved, every 503 answered within its bound, no commit
-//! behind a 503 that says nothing happened, places given back from tokens,
-//! and the audit clean within the reconciliation bound.
+//! Each test checks what docs/reliability.md promises for its failure: no
+//! seat sold twice, money conserved, every 503 answered within its bound, no
+//! commit behind a 503 that says nothing happened, places given back from
+//! tokens, and the audit clean within the reconciliation bound.
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! `metrics-exporter-prometheus` at `GET /metrics`: no hand-written exposition.
 //!
 //! Every name is here, with its help text, so the dashboard
-//! (`ops/grafana-dashboard.json`) and the README have one list to follow.
+//! (`ops/grafana-dashboard.json`) and docs/operations.md have one list to follow.
 //! Counters kept in Redis by the queue's scripts (so every instance reports
 //! the same) are copied in at each scrape; the rest are counted in process.
 
