@@ -1,5 +1,5 @@
 //! The fault suite: what each failure costs, against a Redis and a Postgres of
-//! the suite's own (tests/common/own_stores.rs), never the shared ones. Slow
+//! the suite's own (tests/api/helpers/own_stores.rs), never the shared ones. Slow
 //! and in need of Debian's PostgreSQL tools, so `cargo test` leaves it out and
 //! `.ci/run` runs it: `cargo test --test faults -- --ignored --test-threads 1`.
 //!
@@ -8,15 +8,18 @@
 //! behind a 503 that says nothing happened, places given back from tokens,
 //! and the audit clean within the reconciliation bound.
 
-mod common;
+// The integration crate's helpers, shared rather than copied.
+#[allow(dead_code)]
+#[path = "api/helpers/mod.rs"]
+mod helpers;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::gateway::{gateway_env, Gateway};
-use common::own_stores::{OwnCluster, OwnPostgres, OwnRedis};
-use common::{assert_error, json_of, spawn_configured, test_config, TestApp};
 use futures::future::join_all;
+use helpers::gateway::{gateway_env, Gateway};
+use helpers::own_stores::{OwnCluster, OwnPostgres, OwnRedis};
+use helpers::{assert_error, json_of, spawn_configured, test_config, TestApp};
 use serde_json::Value;
 
 /// Blocking work (starting, stopping, freezing a store) off the async workers.

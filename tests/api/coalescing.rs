@@ -5,12 +5,10 @@
 //! join order and exact, a repeated join answered with the same place and
 //! token, abandonment and expiry as before.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::{json_of, spawn_app_with, TestApp};
+use crate::helpers::{json_of, spawn_app_with, TestApp};
 use futures::future::join_all;
 use serde_json::Value;
 

@@ -1,9 +1,7 @@
 //! Operating a sale live through the admin API: settings every instance
 //! follows at its next step, validated changes, and the record of each change.
 
-mod common;
-
-use common::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "ops-team-token";

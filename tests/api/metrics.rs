@@ -1,16 +1,14 @@
 //! `/metrics` after a short journey holds every metric the Grafana dashboard
 //! (`ops/grafana-dashboard.json`) queries, and the figures move with the journey.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{json_of, spawn_app};
+use crate::helpers::{json_of, spawn_app_with};
 
 /// Every `boxoffice_...` metric named in the dashboard's queries.
 fn dashboard_metrics() -> BTreeSet<String> {
     let dashboard: serde_json::Value =
-        serde_json::from_str(include_str!("../ops/grafana-dashboard.json")).expect("the dashboard is JSON");
+        serde_json::from_str(include_str!("../../ops/grafana-dashboard.json")).expect("the dashboard is JSON");
     let mut names = BTreeSet::new();
     for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().expect("targets") {
@@ -39,7 +37,10 @@ fn value_of(exposition: &str, series_prefix: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn every_metric_the_dashboard_queries_is_exposed_after_a_short_journey() {
-    let app = spawn_app().await;
+    // A queue of this test's own: the recorder is the process's, and other
+    // tests' apps set the gauges of the `default` queue too.
+    let queue = format!("metrics-{}", rand::random::<u32>());
+    let app = spawn_app_with(|config| config.queue.default_queue = queue).await;
     let token = app.active_token(1).await;
     app.charge(1, 5000).await;
     assert_eq!(app.reserve(&token, 1, 1, 1, &[3]).send().await.unwrap().status(), 200);
@@ -91,7 +92,7 @@ fn answers(exposition: &str, route: &str, method: &str, status: u16, code: &str)
     value_of(exposition, &series).unwrap_or(0.0)
 }
 
-async fn exposition(app: &common::TestApp) -> String {
+async fn exposition(app: &crate::helpers::TestApp) -> String {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     response.text().await.unwrap()
 }
@@ -101,7 +102,7 @@ async fn exposition(app: &common::TestApp) -> String {
 #[tokio::test]
 async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_codes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = common::spawn_app_with(|config| {
+    let app = spawn_app_with(|config| {
         config.limits.max_inflight_booking = 1;
         config.queue.join_rate_limit = 1;
     })
@@ -125,7 +126,7 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
             .await
             .unwrap();
         if response.status() == 503 {
-            common::assert_error(response, 503, "OVERLOADED").await;
+            crate::helpers::assert_error(response, 503, "OVERLOADED").await;
             shed += 1;
             break;
         }
@@ -135,11 +136,11 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
     drop(held);
 
     assert_eq!(app.join(1).await.status(), 200);
-    common::assert_error(app.join(1).await, 429, "RATE_LIMITED").await;
+    crate::helpers::assert_error(app.join(1).await, 429, "RATE_LIMITED").await;
     let missing = app.client.get(app.url("/no/such/route")).send().await.unwrap();
-    common::assert_error(missing, 404, "ROUTE_NOT_FOUND").await;
+    crate::helpers::assert_error(missing, 404, "ROUTE_NOT_FOUND").await;
     let wrong_method = app.client.delete(app.url("/api/waiting-queue")).send().await.unwrap();
-    common::assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
+    crate::helpers::assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
     let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
     garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
     let mut answer = String::new();
@@ -163,7 +164,7 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
     }
 
     // The /ops page's read of the same refusals, this instance's since it started.
-    let refusals = common::json_of(app.client.get(app.url("/ops/refusals")).send().await.unwrap()).await;
+    let refusals = crate::helpers::json_of(app.client.get(app.url("/ops/refusals")).send().await.unwrap()).await;
     assert_eq!(refusals["overloaded"], 1, "{refusals}");
     assert_eq!(refusals["rateLimited"], 1, "{refusals}");
     app.stop().await;

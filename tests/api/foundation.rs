@@ -1,11 +1,9 @@
 //! Start-up, demo data, readiness and the shape of bad-input answers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, test_config};
 use boxoffice::store::seed;
-use common::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, test_config};
 
 #[tokio::test]
 async fn startup_on_an_empty_database_creates_schema_and_demo_data() {
@@ -237,7 +235,7 @@ async fn every_response_carries_a_request_id() {
 }
 
 /// Sends `request` as raw bytes and reads the answer: (status, body as JSON).
-async fn raw_exchange(app: &common::TestApp, request: Vec<u8>) -> (u16, serde_json::Value) {
+async fn raw_exchange(app: &crate::helpers::TestApp, request: Vec<u8>) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
     // The server may answer (and close) before reading all of a huge request.

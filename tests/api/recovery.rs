@@ -2,11 +2,9 @@
 //! mean what they say. (Tests that stop or freeze a store run against stores of
 //! their own: tests/faults.rs.)
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, TestApp};
 use sqlx::{Connection, PgConnection};
 
 async fn admitted(app: &TestApp, user: i64) -> String {

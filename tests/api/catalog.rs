@@ -1,9 +1,7 @@
 //! Creating a concert through the admin API: what it refuses, with a code,
 //! rather than storing something no sum can carry or failing with a 500.
 
-mod common;
-
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, TestApp};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "ops-team-token";

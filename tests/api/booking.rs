@@ -1,12 +1,10 @@
 //! Booking against real Redis and Postgres: holds, payments, balances, and the
 //! guarantees (no double sale, no money created or lost, nothing half done).
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{assert_error, json_of, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, TestApp};
 use futures::future::join_all;
 use rand::seq::IndexedRandom;
 use serde_json::json;

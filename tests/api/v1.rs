@@ -1,10 +1,8 @@
 //! The `/api/v1` design (seed 004) over the same engine: one queue per concert
 //! code, users by UUID.
 
-mod common;
-
+use crate::helpers::{assert_error, json_of, spawn_app, TestApp};
 use boxoffice::store::seed::user_uuid;
-use common::{assert_error, json_of, spawn_app, TestApp};
 use reqwest::RequestBuilder;
 use serde_json::json;
 

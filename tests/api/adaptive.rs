@@ -3,14 +3,12 @@
 //! payments wait behind. The admission rate must fall while payments are slow
 //! and climb back once the lock is gone, between the operator's floor and ceiling.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
 use boxoffice::store::seed;
-use common::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 

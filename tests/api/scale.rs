@@ -4,12 +4,10 @@
 //! keeps to the rate and the capacity, and a rush spread over all three sells
 //! no seat twice.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::gateway::{gateway_env, Gateway};
-use common::{json_of, test_config};
+use crate::helpers::gateway::{gateway_env, Gateway};
+use crate::helpers::{json_of, test_config};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 

@@ -13,8 +13,9 @@ pub struct Gateway {
     child: Child,
     pub port: u16,
     pub base: String,
-    env: Vec<(String, String)>,
-    open_files: Option<u32>,
+    /// What it was started with, for a restart (the fault suite's).
+    #[allow(dead_code)]
+    restart: (Vec<(String, String)>, Option<u32>),
 }
 
 /// The environment of a gateway on `config`'s stores (database, Redis or
@@ -77,16 +78,17 @@ impl Gateway {
             child,
             port,
             base: format!("http://127.0.0.1:{port}"),
-            env,
-            open_files,
+            restart: (env, open_files),
         }
     }
 
     /// SIGKILL, then the same gateway again on the same port.
+    #[allow(dead_code)]
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        *self = Gateway::start_on(self.port, std::mem::take(&mut self.env), self.open_files);
+        let (env, open_files) = std::mem::take(&mut self.restart);
+        *self = Gateway::start_on(self.port, env, open_files);
     }
 
     /// Waits until `/ready` answers 200 (at most 60 s).

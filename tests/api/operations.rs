@@ -1,11 +1,9 @@
 //! The open reads behind the `/ops` and `/waiting-room` pages, and the pages
 //! themselves: figures without anyone's identity, and files only from `web/`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, TestApp};
 use serde_json::Value;
 
 const ADMIN: &str = "ops-team-token";

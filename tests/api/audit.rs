@@ -2,14 +2,12 @@
 //! a sale (it never reports a sale in flight as a violation), unable to slow
 //! payments however often it is called, and able to run whatever is stored.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, TestApp};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use rand::seq::IndexedRandom;

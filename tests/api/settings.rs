@@ -4,12 +4,10 @@
 //! order, and Redis ends on Postgres's last version whoever writes last.
 //! (The fault suite does the same with a Redis killed and restarted empty.)
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_configured, test_config, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_configured, test_config, TestApp};
 use futures::future::join_all;
 use serde_json::{json, Value};
 
@@ -166,7 +164,7 @@ async fn conflicting_changes_from_two_instances_land_in_order_and_redis_ends_on_
     // the race for the row would send it: refused, and the copy stays.
     let key = format!("{{{}:q:{queue}}}:settings", first.config.redis_prefix);
     let mut redis = first.state.redis.connection().await.unwrap();
-    let late: i64 = redis::Script::new(include_str!("../lua/queue_settings.lua"))
+    let late: i64 = redis::Script::new(include_str!("../../lua/queue_settings.lua"))
         .key(&key)
         .arg(19)
         .arg("state")

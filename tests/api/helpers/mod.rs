@@ -1,7 +1,6 @@
 //! Starts the real application in-process on a random port, against the real
 //! Redis and Postgres, with a database and a Redis key prefix of its own, so
 //! tests run in parallel without seeing each other.
-#![allow(dead_code)]
 
 use std::net::TcpStream;
 use std::sync::Once;
@@ -16,6 +15,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 pub mod gateway;
+// Stores of a test's own, for the fault suite (the integration crate takes only free_port).
+#[allow(dead_code)]
 pub mod own_stores;
 
 pub const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";

@@ -1,9 +1,7 @@
 //! The OpenAPI document describes every route there is, and the docs page
 //! shows it without the internet.
 
-mod common;
-
-use common::{json_of, spawn_app};
+use crate::helpers::{json_of, spawn_app};
 use serde_json::Value;
 
 /// Every route of both APIs, the admin API, health and operations, and the

@@ -2,13 +2,11 @@
 //! the opening everyone in it is placed by lot, so arriving early buys nothing,
 //! and whoever joins after the opening goes behind them all.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::helpers::{json_of, spawn_app_with, TestApp};
 use boxoffice::store::seed;
 use chrono::{FixedOffset, Utc};
-use common::{json_of, spawn_app_with, TestApp};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 

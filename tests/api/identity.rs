@@ -3,10 +3,8 @@
 //! one, the seeds' trust-the-header behaviour stays available. Also the per-IP
 //! limits on polls and balance reads, and when `X-Forwarded-For` is believed.
 
-mod common;
-
+use crate::helpers::{assert_error, json_of, spawn_app_with, TestApp};
 use boxoffice::store::seed::user_uuid;
-use common::{assert_error, json_of, spawn_app_with, TestApp};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! A new account is usable within about a second of its insert, by id and by
 //! UUID, with no restart: the user directory tops itself up from Postgres.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 use serde_json::json;
 use uuid::Uuid;
 

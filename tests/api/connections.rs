@@ -6,13 +6,11 @@
 //! Clients on other addresses bind to 127.0.0.2 and up: all of 127.0.0.0/8 is
 //! loopback on Linux.
 
-mod common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::gateway::{gateway_env, Gateway};
-use common::{json_of, spawn_app_with, test_config};
+use crate::helpers::gateway::{gateway_env, Gateway};
+use crate::helpers::{json_of, spawn_app_with, test_config};
 use futures::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

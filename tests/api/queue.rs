@@ -1,15 +1,13 @@
 //! The waiting queue against real Redis: fairness, admission limits, expiry,
 //! abandonment, the booking gate, and the pacing hints.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, TestApp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use boxoffice::queue::TokenSigner;
-use common::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, TestApp};
 use futures::future::join_all;
 
 /// Milliseconds of Redis `TIME`, the clock every expiry and rate uses.
