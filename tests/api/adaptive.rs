@@ -7,31 +7,18 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp, ADMIN};
 use boxoffice::store::seed;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
-const ADMIN: &str = "ops-team-token";
 const USERS: i64 = 1600;
 const MIN_RATE: u64 = 4;
 const MAX_RATE: u64 = 40;
 
-fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-}
-
 /// The rate admission uses now and the controller's last decision.
 async fn adaptive_status(app: &TestApp) -> (u64, String) {
-    let queue = json_of(
-        admin(app, reqwest::Method::GET, "/admin/queues/default")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let queue = json_of(app.admin_queue("default").await).await;
     let status = &queue["adaptive"];
     (
         status["rate"].as_u64().unwrap_or(0),
@@ -101,14 +88,12 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
     .await;
     seed::add_users(&app.state.db, 700).await.unwrap();
     app.state.users.refresh(&app.state.db).await.unwrap();
-    let created = admin(&app, reqwest::Method::POST, "/admin/concerts")
-        .json(&json!({
+    let created = app
+        .admin_create_concert(&json!({
             "code": "adaptive-test", "name": "적응형",
             "schedules": [{ "startsAt": "2031-06-01T19:00:00", "seats": USERS, "price": 1000 }]
         }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     let created = json_of(created).await;
     let concert = created["concertId"].as_i64().unwrap();
     let schedule = created["schedules"][0]["concertDateId"].as_i64().unwrap();
@@ -124,22 +109,19 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
         json!({ "targetP99Ms": 250, "minRate": 4, "maxRate": 40, "increaseBy": -1 }),
         json!({ "targetP99Ms": 250, "minRate": 4, "maxRate": 40, "target": 1 }),
     ] {
-        let refused = admin(&app, reqwest::Method::PATCH, "/admin/queues/default")
-            .json(&json!({ "adaptive": adaptive }))
-            .send()
-            .await
-            .unwrap();
+        let refused = app.admin_set_queue("default", &json!({ "adaptive": adaptive })).await;
         assert_error(refused, 400, "INVALID_SETTING").await;
     }
-    let set = admin(&app, reqwest::Method::PATCH, "/admin/queues/default")
-        .json(&json!({
-            "maxActive": 0,
-            "admitRate": 20,
-            "adaptive": { "targetP99Ms": 250, "minRate": MIN_RATE, "maxRate": MAX_RATE, "increaseBy": 6 }
-        }))
-        .send()
-        .await
-        .unwrap();
+    let set = app
+        .admin_set_queue(
+            "default",
+            &json!({
+                "maxActive": 0,
+                "admitRate": 20,
+                "adaptive": { "targetP99Ms": 250, "minRate": MIN_RATE, "maxRate": MAX_RATE, "increaseBy": 6 }
+            }),
+        )
+        .await;
     let settings = json_of(set).await;
     assert_eq!(settings["adaptive"]["decreaseToPercent"], 70, "{settings}");
 
@@ -209,7 +191,7 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
         .await
         .unwrap();
     assert!(paid > 100, "only {paid} seats sold");
-    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
     if let Ok(app) = Arc::try_unwrap(app) {
         app.stop().await;
@@ -229,11 +211,12 @@ async fn instances_stepping_together_move_the_rate_once_a_second_between_them() 
     for user in 1..=200 {
         assert_eq!(first.join(user).await.status(), 200);
     }
-    let set = admin(&second, reqwest::Method::PATCH, "/admin/queues/default")
-        .json(&json!({ "adaptive": { "targetP99Ms": 100, "minRate": 1, "maxRate": 1000, "increaseBy": 1 } }))
-        .send()
-        .await
-        .unwrap();
+    let set = second
+        .admin_set_queue(
+            "default",
+            &json!({ "adaptive": { "targetP99Ms": 100, "minRate": 1, "maxRate": 1000, "increaseBy": 1 } }),
+        )
+        .await;
     assert_eq!(set.status(), 200);
     // The adaptive rate starts from the fixed one (100 by default) and, with
     // people waiting and no booking to judge, rises by 1 per second.

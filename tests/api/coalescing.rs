@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use crate::helpers::{json_of, spawn_app_with, TestApp};
+use crate::helpers::{json_of, metric_value, spawn_app_with, TestApp};
 use futures::future::join_all;
 use serde_json::Value;
 
@@ -19,22 +19,8 @@ fn own_queue(name: &str) -> String {
 
 /// Joins and polls this instance sent for `queue`: (script runs, entries).
 async fn runs_and_entries(app: &TestApp, queue: &str) -> (f64, f64) {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    let counter = |name: &str| {
-        let series = format!("{name}{{queue=\"{queue}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&series))
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let text = app.metrics_text().await;
+    let counter = |name: &str| metric_value(&text, &format!("{name}{{queue=\"{queue}\"}} ")).unwrap_or(0.0);
     (
         counter("boxoffice_queue_standing_calls_total"),
         counter("boxoffice_queue_standing_entries_total"),

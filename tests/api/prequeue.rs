@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use crate::helpers::{json_of, spawn_app_with, TestApp};
+use crate::helpers::{json_of, spawn_app_with, TestApp, ADMIN};
 use boxoffice::store::seed;
 use chrono::{FixedOffset, Utc};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
-
-const ADMIN: &str = "ops";
 
 /// `at` seconds from now, as the local date-time the admin API takes.
 fn local_in(seconds: i64) -> String {
@@ -22,14 +20,7 @@ fn local_in(seconds: i64) -> String {
 }
 
 async fn set(app: &TestApp, body: serde_json::Value) {
-    let response = app
-        .client
-        .patch(app.url(&format!("/admin/queues/{}", app.default_queue())))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.admin_set_queue(&app.default_queue(), &body).await;
     assert_eq!(response.status(), 200, "{}", json_of(response).await);
 }
 

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use boxoffice::queue::TokenSigner;
 use futures::future::join_all;
+use reqwest::Method;
 
 /// Milliseconds of Redis `TIME`, the clock every expiry and rate uses.
 async fn redis_now_ms(app: &TestApp) -> u64 {
@@ -84,20 +85,11 @@ async fn join_and_poll_answer_in_the_seed_shape() {
 
     // Paths answer with and without the trailing slash.
     let bare = app
-        .client
-        .post(app.url("/api/waiting-queue"))
+        .call(Method::POST, "/api/waiting-queue")
         .header("user-id", "2")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(bare.status(), 200);
-    let slashed = app
-        .client
-        .get(app.url("/api/waiting-queue/position/"))
-        .header("user-id", "2")
-        .send()
-        .await
-        .unwrap();
+    let slashed = app.get("/api/waiting-queue/position/").header("user-id", "2").await;
     assert_eq!(json_of(slashed).await["position"], 2);
     app.stop().await;
 }
@@ -272,14 +264,11 @@ async fn a_quiet_user_who_polls_too_late_has_lost_the_place() {
 async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     let app = spawn_app_with(|config| config.queue.active_ttl_s = 2).await;
     let reserve = |token: Option<&str>, user: i64| {
-        let mut request = app
-            .client
-            .post(app.url("/api/concerts/1/schedules/1/seats/reservation"))
-            .json(&serde_json::json!({ "userId": user, "seats": [1] }));
-        if let Some(token) = token {
-            request = request.header("Token", token);
+        match token {
+            Some(token) => app.reserve(token, 1, 1, user, &[1]),
+            None => app.reserve("", 1, 1, user, &[1]).without("token"),
         }
-        request.send()
+        .send()
     };
 
     assert_error(reserve(None, 1).await.unwrap(), 401, "TOKEN_MISSING").await;
@@ -323,14 +312,7 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
         200,
         "the real active token passes"
     );
-    let bearer = app
-        .client
-        .post(app.url("/api/concerts/1/schedules/1/seats/reservation"))
-        .header("Authorization", format!("Bearer {token}"))
-        .json(&serde_json::json!({ "userId": 1, "seats": [2] }))
-        .send()
-        .await
-        .unwrap();
+    let bearer = app.reserve("", 1, 1, 1, &[2]).without("token").bearer(&token).await;
     assert_eq!(bearer.status(), 200, "Authorization: Bearer works too");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;

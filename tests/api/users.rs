@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{spawn_app, TestApp};
-use serde_json::json;
 use uuid::Uuid;
 
 async fn insert(db: impl sqlx::PgExecutor<'_>, uuid: Uuid) -> i64 {
@@ -20,14 +19,7 @@ async fn insert(db: impl sqlx::PgExecutor<'_>, uuid: Uuid) -> i64 {
 async fn usable_after(app: &TestApp, id: i64, uuid: Uuid, since: Instant) -> f64 {
     loop {
         let by_id = app.join(id).await.status();
-        let by_uuid = app
-            .client
-            .post(app.url("/api/v1/concerts/hero-autumn/token"))
-            .json(&json!({ "UUID": uuid }))
-            .send()
-            .await
-            .expect("request")
-            .status();
+        let by_uuid = app.v1_join("hero-autumn", &uuid.to_string()).await.status();
         if by_id == 200 && by_uuid == 200 {
             return since.elapsed().as_secs_f64();
         }

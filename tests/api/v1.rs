@@ -1,44 +1,11 @@
 //! The `/api/v1` design (seed 004) over the same engine: one queue per concert
 //! code, users by UUID.
 
-use crate::helpers::{assert_error, json_of, spawn_app, TestApp};
-use boxoffice::store::seed::user_uuid;
-use reqwest::RequestBuilder;
+use crate::helpers::{assert_error, json_of, spawn_app, uuid};
 use serde_json::json;
 
 const HERO: &str = "hero-autumn";
 const FIRST_DATE: &str = "2030-10-10T19:00:00";
-
-fn uuid(user: i64) -> String {
-    user_uuid(user).to_string()
-}
-
-fn authed(request: RequestBuilder, token: &str) -> RequestBuilder {
-    request.header("Authorization", format!("Bearer {token}"))
-}
-
-async fn v1_token(app: &TestApp, code: &str, user: i64) -> String {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/concerts/{code}/token")))
-        .json(&json!({ "UUID": uuid(user) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    json_of(response).await["token"].as_str().unwrap().to_string()
-}
-
-async fn v1_active_token(app: &TestApp, code: &str, user: i64) -> String {
-    let token = v1_token(app, code, user).await;
-    app.admit_everyone(code).await;
-    token
-}
-
-fn v1_hold(app: &TestApp, token: &str, user: i64, date: &str, seat: i32) -> RequestBuilder {
-    authed(app.client.patch(app.url(&format!("/api/v1/concerts/{HERO}"))), token)
-        .json(&json!({ "UUID": uuid(user), "concertDate": date, "seatNumber": seat }))
-}
 
 #[tokio::test]
 async fn the_whole_journey_through_api_v1() {
@@ -46,13 +13,7 @@ async fn the_whole_journey_through_api_v1() {
     let user = uuid(5);
 
     // Token, then poll with it until admitted (the scheduler steps as it would each tick).
-    let joined = app
-        .client
-        .post(app.url(&format!("/api/v1/concerts/{HERO}/token")))
-        .json(&json!({ "UUID": user }))
-        .send()
-        .await
-        .unwrap();
+    let joined = app.v1_join(HERO, &user).await;
     assert_eq!(joined.status(), 200);
     let joined = json_of(joined).await;
     let token = joined["token"].as_str().unwrap().to_string();
@@ -62,30 +23,20 @@ async fn the_whole_journey_through_api_v1() {
     );
     assert!(joined["etaSeconds"].is_u64() && joined["pollAfterMs"].is_u64());
 
-    let poll = || {
-        authed(
-            app.client.get(app.url(&format!("/api/v1/concerts/{HERO}/token"))),
-            &token,
-        )
-        .send()
-    };
-    let mut status = json_of(poll().await.unwrap()).await;
+    let poll = || app.v1_poll(HERO, &token);
+    let mut status = json_of(poll().await).await;
     for _ in 0..5 {
         if status["tokenStatus"] == "활성" {
             break;
         }
         app.state.scheduler.admit_once(HERO).await.unwrap();
-        status = json_of(poll().await.unwrap()).await;
+        status = json_of(poll().await).await;
     }
     assert_eq!(status["tokenStatus"], "활성");
     assert_eq!(status["userId"], user.as_str());
 
     // Dates: UUID in a GET body, as the seed has it.
-    let dates = authed(app.client.get(app.url(&format!("/api/v1/concerts/{HERO}"))), &token)
-        .json(&json!({ "UUID": user }))
-        .send()
-        .await
-        .unwrap();
+    let dates = app.v1_dates_in_body(HERO, &token, &user).await;
     assert_eq!(dates.status(), 200);
     let dates = json_of(dates).await;
     assert_eq!(dates["schedules"].as_array().unwrap().len(), 3);
@@ -93,74 +44,38 @@ async fn the_whole_journey_through_api_v1() {
     assert_eq!(dates["schedules"][0]["availableSeatCount"], 50);
 
     // Seats: parameters in the query string work as well.
-    let seats = authed(
-        app.client.get(app.url(&format!("/api/v1/concerts/{HERO}/seats"))),
-        &token,
-    )
-    .query(&[("UUID", user.as_str()), ("concertDate", FIRST_DATE)])
-    .send()
-    .await
-    .unwrap();
-    let seats = json_of(seats).await;
+    let seats = json_of(app.v1_seats(HERO, &token, &user, FIRST_DATE).await).await;
     assert_eq!(seats["scheduleId"], 1);
     assert_eq!(
         seats["seats"][6],
         json!({ "seatId": 7, "seatNumber": 7, "reserveYn": "N", "seatPrice": 2000 })
     );
 
-    let held = v1_hold(&app, &token, 5, FIRST_DATE, 7).send().await.unwrap();
+    let held = app.v1_hold(HERO, &token, &user, FIRST_DATE, 7).await;
     assert_eq!(held.status(), 200);
     assert_eq!(json_of(held).await["seats"][0]["status"], "예약완료");
 
-    let balance_url = app.url(&format!("/api/v1/users/{user}/balance"));
-    let charged = app
-        .client
-        .patch(&balance_url)
-        .json(&json!({ "amount": 5000 }))
-        .send()
-        .await
-        .unwrap();
+    let charged = app.v1_charge(&user, 5000).await;
     assert_eq!(json_of(charged).await["amount"], 5000);
-    assert_eq!(
-        json_of(app.client.get(&balance_url).send().await.unwrap()).await["amount"],
-        5000
-    );
+    assert_eq!(json_of(app.v1_balance(&user).await).await["amount"], 5000);
 
-    let paid = authed(app.client.post(app.url("/api/v1/payments")), &token)
-        .json(&json!({ "UUID": user }))
-        .send()
-        .await
-        .unwrap();
+    let paid = app.v1_pay(&token, &user).await;
     assert_eq!(paid.status(), 200);
     let paid = json_of(paid).await;
     assert_eq!(
         (paid["paymentAmount"].as_i64(), paid["paymentStatus"].as_str()),
         (Some(2000), Some("결제 완료"))
     );
-    assert_eq!(
-        json_of(app.client.get(&balance_url).send().await.unwrap()).await["amount"],
-        3000
-    );
+    assert_eq!(json_of(app.v1_balance(&user).await).await["amount"], 3000);
 
-    let seat_map = json_of(
-        app.client
-            .get(app.url("/api/concerts/1/schedules/1/seats"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let seat_map = json_of(app.seats(1, 1).await).await;
     assert_eq!(seat_map["seats"][6]["reserveYn"], "Y", "the seat shows taken");
     assert_eq!(
-        json_of(poll().await.unwrap()).await["tokenStatus"],
+        json_of(poll().await).await["tokenStatus"],
         "만료",
         "the token is expired"
     );
-    let after = authed(app.client.get(app.url(&format!("/api/v1/concerts/{HERO}"))), &token)
-        .query(&[("UUID", user.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let after = app.v1_dates(HERO, &token, &user).await;
     assert_error(after, 403, "TOKEN_EXPIRED").await;
     app.stop().await;
 }
@@ -168,129 +83,57 @@ async fn the_whole_journey_through_api_v1() {
 #[tokio::test]
 async fn every_error_the_seed_lists_and_then_some() {
     let app = spawn_app().await;
-    let join = |code: &str, body: serde_json::Value| {
-        app.client
-            .post(app.url(&format!("/api/v1/concerts/{code}/token")))
-            .json(&body)
-            .send()
-    };
-    assert_error(
-        join("no-such-show", json!({ "UUID": uuid(1) })).await.unwrap(),
-        404,
-        "CONCERT_NOT_FOUND",
-    )
-    .await;
+    assert_error(app.v1_join("no-such-show", &uuid(1)).await, 404, "CONCERT_NOT_FOUND").await;
     let stranger = uuid::Uuid::new_v4().to_string();
-    assert_error(
-        join(HERO, json!({ "UUID": stranger })).await.unwrap(),
-        404,
-        "USER_NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        join(HERO, json!({ "UUID": "not-a-uuid" })).await.unwrap(),
-        400,
-        "INVALID_UUID",
-    )
-    .await;
-    assert_error(join(HERO, json!({})).await.unwrap(), 400, "MISSING_UUID").await;
+    assert_error(app.v1_join(HERO, &stranger).await, 404, "USER_NOT_FOUND").await;
+    assert_error(app.v1_join(HERO, "not-a-uuid").await, 400, "INVALID_UUID").await;
+    let without_uuid = app.v1_join(HERO, "").json(&json!({})).await;
+    assert_error(without_uuid, 400, "MISSING_UUID").await;
 
-    let token = v1_active_token(&app, HERO, 1).await;
-    let dates = |code: &str, token: Option<&str>, user: &str| {
-        let mut request = app
-            .client
-            .get(app.url(&format!("/api/v1/concerts/{code}")))
-            .query(&[("UUID", user)]);
-        if let Some(token) = token {
-            request = authed(request, token);
-        }
-        request.send()
-    };
-    assert_eq!(dates(HERO, Some(&token), &uuid(1)).await.unwrap().status(), 200);
+    let token = app.v1_active_token(HERO, 1).await;
+    assert_eq!(app.v1_dates(HERO, &token, &uuid(1)).await.status(), 200);
     // A raw token without "Bearer " works too.
     let raw = app
-        .client
-        .get(app.url(&format!("/api/v1/concerts/{HERO}")))
+        .v1_dates(HERO, &token, &uuid(1))
         .header("Authorization", &token)
-        .query(&[("UUID", uuid(1))])
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(raw.status(), 200);
-    assert_error(dates(HERO, None, &uuid(1)).await.unwrap(), 401, "TOKEN_MISSING").await;
-    assert_error(
-        dates("iu-winter", Some(&token), &uuid(1)).await.unwrap(),
-        403,
-        "TOKEN_MISMATCH",
-    )
-    .await;
-    assert_error(
-        dates(HERO, Some(&token), &uuid(2)).await.unwrap(),
-        403,
-        "TOKEN_MISMATCH",
-    )
-    .await;
-    assert_error(dates(HERO, Some(&token), "garbage").await.unwrap(), 400, "INVALID_UUID").await;
+    let without_token = app.v1_dates(HERO, &token, &uuid(1)).without("authorization");
+    assert_error(without_token.await, 401, "TOKEN_MISSING").await;
+    assert_error(app.v1_dates("iu-winter", &token, &uuid(1)).await, 403, "TOKEN_MISMATCH").await;
+    assert_error(app.v1_dates(HERO, &token, &uuid(2)).await, 403, "TOKEN_MISMATCH").await;
+    assert_error(app.v1_dates(HERO, &token, "garbage").await, 400, "INVALID_UUID").await;
 
-    let seats = |date: &str| {
-        authed(
-            app.client.get(app.url(&format!("/api/v1/concerts/{HERO}/seats"))),
-            &token,
-        )
-        .json(&json!({ "UUID": uuid(1), "concertDate": date }))
-        .send()
-    };
-    assert_error(seats("10/10/2030 7pm").await.unwrap(), 400, "INVALID_DATE").await;
-    assert_error(seats("2030-10-10T20:00:00").await.unwrap(), 404, "SCHEDULE_NOT_FOUND").await;
+    let seats = |date: &str| app.v1_seats_in_body(HERO, &token, &uuid(1), date);
+    assert_error(seats("10/10/2030 7pm").await, 400, "INVALID_DATE").await;
+    assert_error(seats("2030-10-10T20:00:00").await, 404, "SCHEDULE_NOT_FOUND").await;
     assert_error(
-        v1_hold(&app, &token, 1, "2030-13-45T00:00:00", 1).send().await.unwrap(),
+        app.v1_hold(HERO, &token, &uuid(1), "2030-13-45T00:00:00", 1).await,
         400,
         "INVALID_DATE",
     )
     .await;
     assert_error(
-        v1_hold(&app, &token, 1, FIRST_DATE, 99).send().await.unwrap(),
+        app.v1_hold(HERO, &token, &uuid(1), FIRST_DATE, 99).await,
         404,
         "SEAT_NOT_FOUND",
     )
     .await;
 
-    let pay_without = app
-        .client
-        .post(app.url("/api/v1/payments"))
-        .json(&json!({ "UUID": uuid(1) }))
-        .send()
-        .await;
-    assert_error(pay_without.unwrap(), 401, "TOKEN_MISSING").await;
+    let pay_without = app.v1_pay(&token, &uuid(1)).without("authorization").await;
+    assert_error(pay_without, 401, "TOKEN_MISSING").await;
     let default_queue_token = app.active_token(1).await;
-    let wrong_queue = authed(app.client.post(app.url("/api/v1/payments")), &default_queue_token)
-        .json(&json!({ "UUID": uuid(1) }))
-        .send()
-        .await
-        .unwrap();
+    let wrong_queue = app.v1_pay(&default_queue_token, &uuid(1)).await;
     assert_error(wrong_queue, 403, "TOKEN_MISMATCH").await;
-    let nothing_held = authed(app.client.post(app.url("/api/v1/payments")), &token)
-        .json(&json!({ "UUID": uuid(1) }))
-        .send()
-        .await
-        .unwrap();
+    let nothing_held = app.v1_pay(&token, &uuid(1)).await;
     assert_error(nothing_held, 409, "NO_HOLD").await;
 
-    let unknown_balance = app
-        .client
-        .get(app.url(&format!("/api/v1/users/{stranger}/balance")))
-        .send()
-        .await;
-    assert_error(unknown_balance.unwrap(), 404, "USER_NOT_FOUND").await;
-    let bad_balance = app.client.get(app.url("/api/v1/users/xyz/balance")).send().await;
-    assert_error(bad_balance.unwrap(), 400, "INVALID_UUID").await;
-    let negative = app
-        .client
-        .patch(app.url(&format!("/api/v1/users/{}/balance", uuid(1))))
-        .json(&json!({ "amount": -100 }))
-        .send()
-        .await;
-    assert_error(negative.unwrap(), 400, "INVALID_AMOUNT").await;
+    let unknown_balance = app.v1_balance(&stranger).await;
+    assert_error(unknown_balance, 404, "USER_NOT_FOUND").await;
+    let bad_balance = app.v1_balance("xyz").await;
+    assert_error(bad_balance, 400, "INVALID_UUID").await;
+    let negative = app.v1_charge(&uuid(1), -100).await;
+    assert_error(negative, 400, "INVALID_AMOUNT").await;
     app.stop().await;
 }
 
@@ -303,14 +146,11 @@ async fn a_seat_sold_on_one_api_cannot_be_sold_on_the_other() {
 
     // Sold through /api, refused through /api/v1.
     let api_token = app.active_token(1).await;
-    assert_eq!(
-        app.reserve(&api_token, 1, 1, 1, &[3]).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(app.pay(&api_token, 1, 1, 1).send().await.unwrap().status(), 200);
-    let v1_token = v1_active_token(&app, HERO, 2).await;
+    assert_eq!(app.reserve(&api_token, 1, 1, 1, &[3]).await.status(), 200);
+    assert_eq!(app.pay(&api_token, 1, 1, 1).await.status(), 200);
+    let v1_token = app.v1_active_token(HERO, 2).await;
     assert_error(
-        v1_hold(&app, &v1_token, 2, FIRST_DATE, 3).send().await.unwrap(),
+        app.v1_hold(HERO, &v1_token, &uuid(2), FIRST_DATE, 3).await,
         409,
         "SEAT_UNAVAILABLE",
     )
@@ -318,26 +158,13 @@ async fn a_seat_sold_on_one_api_cannot_be_sold_on_the_other() {
 
     // Sold through /api/v1, refused through /api.
     assert_eq!(
-        v1_hold(&app, &v1_token, 2, FIRST_DATE, 4)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.v1_hold(HERO, &v1_token, &uuid(2), FIRST_DATE, 4).await.status(),
         200
     );
-    let paid = authed(app.client.post(app.url("/api/v1/payments")), &v1_token)
-        .json(&json!({ "UUID": uuid(2) }))
-        .send()
-        .await
-        .unwrap();
+    let paid = app.v1_pay(&v1_token, &uuid(2)).await;
     assert_eq!(paid.status(), 200);
     let api_token = app.active_token(1).await;
-    assert_error(
-        app.reserve(&api_token, 1, 1, 1, &[4]).send().await.unwrap(),
-        409,
-        "SEAT_UNAVAILABLE",
-    )
-    .await;
+    assert_error(app.reserve(&api_token, 1, 1, 1, &[4]).await, 409, "SEAT_UNAVAILABLE").await;
 
     let sold: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
         .fetch_one(&app.state.db)
@@ -351,25 +178,15 @@ async fn a_seat_sold_on_one_api_cannot_be_sold_on_the_other() {
 async fn one_v1_payment_covers_holds_on_several_dates_with_an_exact_ledger() {
     let app = spawn_app().await;
     app.charge(3, 10_000).await;
-    let token = v1_active_token(&app, HERO, 3).await;
+    let token = app.v1_active_token(HERO, 3).await;
+    assert_eq!(app.v1_hold(HERO, &token, &uuid(3), FIRST_DATE, 1).await.status(), 200);
     assert_eq!(
-        v1_hold(&app, &token, 3, FIRST_DATE, 1).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        v1_hold(&app, &token, 3, "2030-10-12T19:00:00", 2)
-            .send()
+        app.v1_hold(HERO, &token, &uuid(3), "2030-10-12T19:00:00", 2)
             .await
-            .unwrap()
             .status(),
         200
     );
-    let paid = authed(app.client.post(app.url("/api/v1/payments")), &token)
-        .json(&json!({ "UUID": uuid(3) }))
-        .send()
-        .await
-        .unwrap();
-    let paid = json_of(paid).await;
+    let paid = json_of(app.v1_pay(&token, &uuid(3)).await).await;
     assert_eq!(paid["paymentAmount"], 4000);
     assert_eq!(paid["paymentIds"].as_array().unwrap().len(), 2, "one payment per date");
     assert_eq!(paid["balance"], 6000);
@@ -380,7 +197,7 @@ async fn one_v1_payment_covers_holds_on_several_dates_with_an_exact_ledger() {
         .await
         .unwrap();
     assert_eq!(after, [10_000, 8_000, 6_000]);
-    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200);
     app.stop().await;
 }
@@ -388,33 +205,22 @@ async fn one_v1_payment_covers_holds_on_several_dates_with_an_exact_ledger() {
 #[tokio::test]
 async fn a_replayed_receipt_equals_the_first_field_for_field() {
     let app = spawn_app().await;
-    let charge = |key: &str| {
-        app.client
-            .patch(app.url(&format!("/api/v1/users/{}/balance", uuid(4))))
-            .header("Idempotency-Key", key)
-            .json(&json!({ "amount": 20_000 }))
-            .send()
-    };
-    let charged = json_of(charge("top-up").await.unwrap()).await;
+    let charge = |key: &str| app.v1_charge(&uuid(4), 20_000).header("Idempotency-Key", key);
+    let charged = json_of(charge("top-up").await).await;
     assert_eq!(
-        json_of(charge("top-up").await.unwrap()).await,
+        json_of(charge("top-up").await).await,
         charged,
         "a replayed top-up answers exactly as the first"
     );
 
     // Seats held out of order, on two dates: the receipt is read back from the
     // rows the payment wrote, and must still match the first answer exactly.
-    let token = v1_active_token(&app, HERO, 4).await;
+    let token = app.v1_active_token(HERO, 4).await;
     for (date, seat) in [("2030-10-12T19:00:00", 9), (FIRST_DATE, 7), (FIRST_DATE, 3)] {
-        assert_eq!(v1_hold(&app, &token, 4, date, seat).send().await.unwrap().status(), 200);
+        assert_eq!(app.v1_hold(HERO, &token, &uuid(4), date, seat).await.status(), 200);
     }
-    let pay = || {
-        authed(app.client.post(app.url("/api/v1/payments")), &token)
-            .header("Idempotency-Key", "pay-once")
-            .json(&json!({ "UUID": uuid(4) }))
-            .send()
-    };
-    let first = json_of(pay().await.unwrap()).await;
+    let pay = || app.v1_pay(&token, &uuid(4)).header("Idempotency-Key", "pay-once");
+    let first = json_of(pay().await).await;
     assert_eq!(first["paymentAmount"], 6000);
     assert_eq!(first["balance"], 14_000);
     let seats: Vec<(i64, i64)> = first["seats"]
@@ -431,7 +237,7 @@ async fn a_replayed_receipt_equals_the_first_field_for_field() {
     assert_eq!(seats, [(1, 3), (1, 7), (3, 9)]);
 
     // The payment ended the token; the retry is answered from Postgres.
-    let replay = json_of(pay().await.unwrap()).await;
+    let replay = json_of(pay().await).await;
     let fields = first.as_object().unwrap();
     assert_eq!(replay.as_object().unwrap().len(), fields.len(), "{replay}");
     for (name, value) in fields {

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use boxoffice::config::Config;
 
+use super::call::Api;
 use super::own_stores::free_port;
 
 pub struct Gateway {
     child: Child,
     pub port: u16,
     pub base: String,
-    /// What it was started with, for a restart (the fault suite's).
-    #[allow(dead_code)]
+    /// What it was started with (its environment, its open-file limit), for a restart.
     restart: (Vec<(String, String)>, Option<u32>),
 }
 
@@ -80,6 +80,17 @@ impl Gateway {
             base: format!("http://127.0.0.1:{port}"),
             restart: (env, open_files),
         }
+    }
+
+    /// Its endpoints, called through `client` (with the admin token it was given, if any).
+    pub fn api(&self, client: &reqwest::Client) -> Api {
+        let admin_token = self
+            .restart
+            .0
+            .iter()
+            .find(|(name, _)| name == "BOXOFFICE_ADMIN_TOKEN")
+            .map(|(_, token)| token.clone());
+        Api::new(client.clone(), self.base.clone(), admin_token)
     }
 
     /// SIGKILL, then the same gateway again on the same port.
