@@ -13,13 +13,16 @@
 #[path = "api/helpers/mod.rs"]
 mod helpers;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use helpers::gateway::{gateway_env, Gateway};
 use helpers::own_stores::{OwnCluster, OwnPostgres, OwnRedis};
-use helpers::{assert_error, json_of, metric_value, spawn_configured, test_config, Api, Call, TestApp, ADMIN};
+use helpers::{
+    assert_error, eventually, json_of, metric_value, spawn_configured, test_config, Api, Call, TestApp, ADMIN,
+};
 use serde_json::Value;
 
 /// Blocking work (starting, stopping, freezing a store) off the async workers.
@@ -28,19 +31,27 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
 }
 
 async fn audit_is_clean_within(app: &Api, bound: Duration) -> Value {
-    let started = Instant::now();
-    loop {
-        let response = app.ops_invariants().send().await;
-        if let Ok(response) = response {
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            if status == 200 {
-                return body;
-            }
-            assert!(started.elapsed() < bound, "audit not clean after {bound:?}: {body}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(bound, "the audit clean", || async {
+        let response = app.ops_invariants().send().await.ok()?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (status == 200).then_some(body)
+    })
+    .await
+}
+
+/// Waits until the instance has both stores back: its probes answer (`/ready`
+/// runs them, and closes a breaker on an answer) and so does its own Redis
+/// connection, which reconnects only once a command finds it broken.
+async fn stores_back(app: &TestApp) {
+    eventually(Duration::from_secs(5), "the stores answering again", || async {
+        let ready = app.ready().send().await;
+        let ready = ready.is_ok_and(|response| response.status() == 200);
+        let mut redis = app.state.redis.connection().await.ok()?;
+        let pong = redis::cmd("PING").query_async::<String>(&mut redis).await;
+        (ready && pong.is_ok()).then_some(())
+    })
+    .await;
 }
 
 fn paying(app: &TestApp, token: &str, user: i64, key: &str) -> Call {
@@ -59,7 +70,9 @@ async fn a_stopped_postgres_is_answered_at_once_and_nothing_waits_twice() {
     assert_eq!(app.reserve(&token, 1, 1, 1, &[1]).await.status(), 200);
 
     blocking(|| postgres.stop());
-    // The probes notice within about a second.
+    // The probes notice within about a second. (Slept on: the breaker shows
+    // only in how fast a request is answered, which is what is measured next,
+    // and asking /ready would probe in their place.)
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for kind in ["charge", "payment"] {
         let started = Instant::now();
@@ -91,7 +104,7 @@ async fn a_stopped_postgres_is_answered_at_once_and_nothing_waits_twice() {
     );
 
     blocking(|| postgres.start_again());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stores_back(&app).await;
     assert_eq!(paying(&app, &token, 1, "pay-1").await.status(), 200);
     assert_eq!(
         app.balance_amount(1).await,
@@ -156,15 +169,19 @@ async fn a_frozen_postgres_never_commits_behind_a_503_that_says_nothing_happened
         assert_eq!(response.status(), 503);
         charge_codes.push(json_of(response).await["code"].as_str().unwrap().to_string());
     }
-    // Once the probes have noticed, nothing more is sent: answered at once.
+    // Once the probes have noticed (two silent ones, half a second apart:
+    // slept on, as the breaker shows only in the answer timed next), nothing
+    // more is sent: answered at once.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let started = Instant::now();
     let fast = app.charge(4, 100).await;
     assert!(started.elapsed() < Duration::from_millis(300));
     assert_error(fast, 503, "DEPENDENCY_UNAVAILABLE").await;
-    // Past the request deadline too, then Postgres resumes.
+    // Past the request deadline too (the time frozen is the fault), then Postgres resumes.
     tokio::time::sleep(Duration::from_secs(9)).await;
     blocking(|| postgres.thaw());
+    // A statement still waiting would commit now: the balances read next show
+    // it only if it is given the time to.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // A "nothing happened" 503 hid no commit: those balances are untouched.
@@ -237,6 +254,8 @@ async fn a_redis_killed_and_restarted_empty_gives_places_back_and_sells_nothing_
     assert_eq!(app.pay(&active[&1], 1, 1, 1).await.status(), 200);
 
     blocking(|| redis.kill());
+    // The probes notice (two silent ones; slept on, as the breaker shows only
+    // in the answer timed next).
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let started = Instant::now();
     let during = app.join(50).await;
@@ -249,7 +268,7 @@ async fn a_redis_killed_and_restarted_empty_gives_places_back_and_sells_nothing_
     assert_error(during, 503, "DEPENDENCY_UNAVAILABLE").await;
 
     blocking(|| redis.restart_empty());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stores_back(&app).await;
     // Waiting users come back with their tokens, in their original order.
     for (user, token) in waiting.iter().skip(5).rev() {
         let body = json_of(app.position(*user).token(token).await).await;
@@ -301,6 +320,7 @@ async fn a_redis_lost_keeps_a_closed_sale_closed_with_its_settings_and_history()
     assert_error(app.join(1).await, 409, "QUEUE_CLOSED").await;
 
     blocking(|| redis.kill());
+    // The probes notice (slept on, as above).
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // Postgres decides a change while Redis is down; Redis gets it when back.
     let slower = app
@@ -311,27 +331,26 @@ async fn a_redis_lost_keeps_a_closed_sale_closed_with_its_settings_and_history()
     let restarted = Instant::now();
     let closed =
         serde_json::json!({ "state": "closed", "maxActive": 5, "admitRate": 2, "opensAt": null, "adaptive": null });
-    // A newcomer every 50 ms: 503 until the probes see Redis back, then
-    // let in as by the defaults until this instance's next restore pass.
-    let (mut user, mut let_in) = (1, 0);
-    let refused_after = loop {
-        user += 1;
-        let joined = app.join(user).await;
-        match joined.status().as_u16() {
-            409 => break restarted.elapsed(),
-            status => assert!(
-                restarted.elapsed() < Duration::from_millis(2500),
-                "join {user} answered {status} {:?} after the restart",
-                restarted.elapsed()
-            ),
-        }
-        let_in += u32::from(joined.status() == 200);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // A newcomer each time: 503 until the probes see Redis back, then let
+    // in as by the defaults until this instance's next restore pass.
+    let (user, let_in) = (&Cell::new(1), &Cell::new(0));
+    eventually(
+        Duration::from_millis(2500),
+        "joins refused again after the restart",
+        || async {
+            user.set(user.get() + 1);
+            let joined = app.join(user.get()).await;
+            let_in.set(let_in.get() + u32::from(joined.status() == 200));
+            (joined.status() == 409).then_some(())
+        },
+    )
+    .await;
+    let refused_after = restarted.elapsed();
     let shown = queue_settings(&app, &queue).await;
     println!(
-        "joins refused again {refused_after:?} after Redis restarted empty; {let_in} of {} newcomers let in before",
-        user - 2
+        "joins refused again {refused_after:?} after Redis restarted empty; {} of {} newcomers let in before",
+        let_in.get(),
+        user.get() - 2
     );
     assert_eq!(shown, Some(closed), "the settings are back as set");
     let events = app.admin_queue_events(&queue).await;
@@ -356,6 +375,7 @@ async fn a_settings_change_with_postgres_down_is_refused_and_the_sale_goes_on_as
     assert_eq!(close_small(&app, &queue).await.status(), 200);
 
     blocking(|| postgres.stop());
+    // The probes notice (slept on, as the breaker shows only in the answer timed next).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let started = Instant::now();
     let reopen = app
@@ -379,7 +399,7 @@ async fn a_settings_change_with_postgres_down_is_refused_and_the_sale_goes_on_as
     assert_error(app.join(1).await, 409, "QUEUE_CLOSED").await;
 
     blocking(|| postgres.start_again());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stores_back(&app).await;
     let reopen = app
         .admin_set_queue(&queue, &serde_json::json!({ "state": "open" }))
         .await;
@@ -427,6 +447,7 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
                 }
                 .send()
                 .await;
+                // A client's pause before trying again (its gateway being restarted).
                 let Ok(response) = attempt else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
@@ -440,6 +461,7 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
                     }
                     (0, 200) | (2, 200) | (3, 200) => step += 1,
                     (4, 200) => return Some(body),
+                    // Not admitted yet, or a 503: a client's pause before asking again.
                     (1, 200) | (_, 503) => tokio::time::sleep(Duration::from_millis(100)).await,
                     // The hold was lost with the gateway's answer: hold again.
                     (4, 409) if body["code"] == "NO_HOLD" || body["code"] == "HOLD_EXPIRED" => step = 3,
@@ -450,6 +472,7 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
         }
     };
     let rush = tokio::spawn(join_all((1..=30).map(buyer)));
+    // Killed three times while the rush goes on.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         blocking(|| gateway.kill_and_restart());
@@ -519,6 +542,7 @@ async fn a_master_failed_over_costs_seconds_of_503s_and_no_double_sale() {
             killed.elapsed() < Duration::from_secs(30),
             "not served again 30 s after the failover"
         );
+        // A client trying again every 100 ms: the 503s it gets are counted.
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // No request hung: each was answered within the Redis client's bounds.
@@ -567,11 +591,12 @@ async fn requests_waiting_for_a_connection_when_postgres_stops_are_answered_then
         app.state.db.acquire().await.unwrap(),
     ];
     let waiting: Vec<_> = (1..=8).map(|user| tokio::spawn(app.charge(user, 100))).collect();
-    let started = Instant::now();
-    while acquires_waiting(&app).await < 8.0 {
-        assert!(started.elapsed() < Duration::from_secs(3), "the charges never waited");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(3),
+        "the charges waiting for a connection",
+        || async { (acquires_waiting(&app).await >= 8.0).then_some(()) },
+    )
+    .await;
 
     blocking(|| postgres.stop());
     let stopped = Instant::now();
@@ -588,11 +613,10 @@ async fn requests_waiting_for_a_connection_when_postgres_stops_are_answered_then
     drop(held);
 
     blocking(|| postgres.start_again());
-    let started = Instant::now();
-    while app.charge(1, 1).await.status() != 200 {
-        assert!(started.elapsed() < Duration::from_secs(5), "Postgres did not come back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(5), "Postgres back", || async {
+        (app.charge(1, 1).await.status() == 200).then_some(())
+    })
+    .await;
     for user in 2..=8 {
         assert_eq!(
             app.balance_amount(user).await,
@@ -629,11 +653,10 @@ async fn a_rush_meeting_a_stopped_postgres_is_told_nothing_happened_at_once_and_
     assert!(answered_in < Duration::from_secs(1), "answered after {answered_in:?}");
 
     blocking(|| postgres.start_again());
-    let started = Instant::now();
-    while app.ready().await.status() != 200 {
-        assert!(started.elapsed() < Duration::from_secs(5), "Postgres did not come back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(5), "Postgres back", || async {
+        (app.ready().await.status() == 200).then_some(())
+    })
+    .await;
     // The pool's connections died with it: none of them is handed out again.
     for response in join_all((1..=12).map(|user| app.charge(user, 100))).await {
         assert_eq!(response.status(), 200, "{}", json_of(response).await);

@@ -26,8 +26,9 @@ async fn adaptive_status(app: &TestApp) -> (u64, String) {
     )
 }
 
-/// Waits for the rate to satisfy `done`, at most `within`; returns every rate
-/// seen on the way and the decisions made.
+/// Samples the rate every 200 ms until it satisfies `done` or `within` has
+/// passed; returns every rate seen on the way and the decisions made (the
+/// samples are what the test judges, so this samples rather than only waits).
 async fn watch_rate(app: &TestApp, within: Duration, done: impl Fn(u64) -> bool) -> (Vec<u64>, Vec<String>) {
     let started = Instant::now();
     let (mut rates, mut decisions) = (Vec::new(), Vec::new());
@@ -67,6 +68,7 @@ async fn book_until_stopped(
             if response["tokenStatus"] == "활성" {
                 break response["token"].as_str().unwrap_or_default().to_string();
             }
+            // A client polling until admitted (or the test is over).
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let seat = i32::try_from(user).unwrap_or(1);
@@ -222,6 +224,7 @@ async fn instances_stepping_together_move_the_rate_once_a_second_between_them() 
     // people waiting and no booking to judge, rises by 1 per second.
     let started = Instant::now();
     let (start, _) = watch_rate(&first, Duration::from_secs(3), |rate| rate > 0).await;
+    // The rate moves with time: three seconds of it are the measure.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (end, decision) = adaptive_status(&second).await;
     let elapsed = started.elapsed().as_secs();

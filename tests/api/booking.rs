@@ -130,6 +130,7 @@ async fn an_unpaid_hold_lapses_and_frees_the_seat() {
     assert_eq!(app.reserve(&tokens[&1], 1, 1, 1, &[5]).await.status(), 200);
     assert_error(app.reserve(&tokens[&2], 1, 1, 2, &[5]).await, 409, "SEAT_UNAVAILABLE").await;
 
+    // The hold's TTL (1 s) lapsing is the behaviour: nothing sweeps it.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
         app.seat_flags(1, 1).await[&5],

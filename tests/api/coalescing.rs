@@ -173,6 +173,7 @@ async fn in_one_batch_the_quiet_lose_their_places_and_everyone_behind_moves_up()
         app.join(user).await;
     }
     // The even users keep polling; the odd ones go quiet past the idle timeout.
+    // (The idle timeout passing is the behaviour.)
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(350)).await;
         join_all((2..=60).step_by(2).map(|user| app.position(user))).await;

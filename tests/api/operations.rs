@@ -1,9 +1,9 @@
 //! The open reads behind the `/ops` and `/waiting-room` pages, and the pages
 //! themselves: figures without anyone's identity, and files only from `web/`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{assert_error, json_of, spawn_app_with, Call, ADMIN};
+use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, Call, ADMIN};
 use serde_json::Value;
 
 /// The JSON of a read that must answer 200.
@@ -65,15 +65,12 @@ async fn the_open_reads_show_every_figure_and_nobodys_identity() {
 
     // The hold and the payment were timed into the queue's booking figures
     // (reported to Redis twice a second).
-    let started = Instant::now();
-    let booking = loop {
+    let booking = eventually(Duration::from_secs(5), "two booking samples", || async {
         let queues = read(app.ops_queues()).await;
         let booking = default_queue_of(&queues)["booking"].clone();
-        if booking["samples"].as_u64() >= Some(2) || started.elapsed() > Duration::from_secs(5) {
-            break booking;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        (booking["samples"].as_u64() >= Some(2)).then_some(booking)
+    })
+    .await;
     assert_eq!(booking["samples"], 2, "{booking}");
     assert_eq!(booking["errors"], 0);
     assert!(booking["p99Ms"].as_u64().unwrap() >= 1, "{booking}");

@@ -58,6 +58,8 @@ async fn two_thousand_early_arrivals_are_placed_by_lot_and_latecomers_go_behind(
     let step = app.state.scheduler.admit_once(&app.default_queue()).await.unwrap();
     assert_eq!(step.admitted, 0, "nobody is admitted before the opening");
 
+    // Past the opening time (a wall-clock moment: waiting for it is the
+    // behaviour; any call made to see it pass would be the first after it).
     tokio::time::sleep(Duration::from_secs(7)).await;
     // The first to join after the opening goes behind everyone who came early.
     let late = json_of(app.join(2050).await).await;
@@ -88,6 +90,7 @@ async fn pausing_before_the_opening_holds_everyone_after_it() {
     for user in 1..=50 {
         app.join(user).await;
     }
+    // Past the opening time (a wall-clock moment).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let step = app.state.scheduler.admit_once(&app.default_queue()).await.unwrap();
     assert_eq!((step.admitted, step.waiting), (0, 50), "placed, and held");

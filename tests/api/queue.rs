@@ -139,6 +139,7 @@ async fn admission_respects_capacity_and_rate() {
         if elapsed_s >= 3.0 {
             break;
         }
+        // Stepped as the scheduler would, over seconds: the rate over time is the behaviour.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(admitted, 10, "capacity is reached, not exceeded");
@@ -180,6 +181,7 @@ async fn two_schedulers_stepping_at_once_admit_no_more_than_one() {
         if elapsed_s >= 2.0 {
             break;
         }
+        // Stepped over seconds: the rate over time is the behaviour.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(admitted >= 10, "they still admit at the rate: {admitted}");
@@ -203,6 +205,7 @@ async fn expired_active_tokens_free_their_slots() {
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     assert_eq!(json_of(app.position(4).await).await["position"], 2);
 
+    // The active TTL (1 s) lapsing is the behaviour.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!((step.expired, step.admitted), (2, 2));
@@ -232,7 +235,7 @@ async fn abandoned_waiting_users_are_skipped_and_those_behind_move_up() {
     for user in 1..=3 {
         app.join(user).await;
     }
-    // Users 1 and 2 go quiet; user 3 keeps polling.
+    // Users 1 and 2 go quiet; user 3 keeps polling (the idle timeout passing is the behaviour).
     for _ in 0..7 {
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(json_of(app.position(3).await).await["position"], 3);
@@ -255,6 +258,7 @@ async fn a_quiet_user_who_polls_too_late_has_lost_the_place() {
     let app = spawn_app_with(|config| config.queue.idle_timeout_s = 1).await;
     app.join(1).await;
     app.join(2).await;
+    // Quiet past the idle timeout (1 s): the wait is the behaviour.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "만료");
     app.stop().await;
@@ -315,6 +319,7 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     let bearer = app.reserve("", 1, 1, 1, &[2]).without("token").bearer(&token).await;
     assert_eq!(bearer.status(), 200, "Authorization: Bearer works too");
 
+    // The active TTL (2 s) lapsing is the behaviour.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_error(reserve(Some(&token), 1).await.unwrap(), 403, "TOKEN_EXPIRED").await;
     app.stop().await;
@@ -346,6 +351,7 @@ async fn eta_and_poll_interval_grow_with_the_position() {
     // Once admissions are measured, the estimate follows them.
     let queue = app.default_queue();
     app.state.scheduler.admit_once(&queue).await.unwrap();
+    // A rate is measured over time: two steps 0.6 s apart.
     tokio::time::sleep(Duration::from_millis(600)).await;
     app.state.scheduler.admit_once(&queue).await.unwrap();
     let stats = app.state.scheduler.stats(&queue).await.unwrap();
@@ -378,7 +384,8 @@ async fn a_burst_after_an_idle_line_does_not_shrink_the_eta() {
     })
     .await;
     let queue = app.default_queue();
-    // The scheduler ticks over an empty line for a while, saving up allowance...
+    // The scheduler ticks over an empty line for a while (the time passing is
+    // the behaviour), saving up allowance...
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         app.state.scheduler.admit_once(&queue).await.unwrap();

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{assert_error, json_of, spawn_configured, test_config, TestApp, ADMIN};
+use crate::helpers::{assert_error, eventually, json_of, spawn_configured, test_config, TestApp, ADMIN};
 use futures::future::join_all;
 use serde_json::{json, Value};
 
@@ -58,20 +58,6 @@ async fn version_in_postgres(app: &TestApp, queue: &str) -> Option<i64> {
         .unwrap()
 }
 
-/// Polls `check` until it holds; returns how long that took.
-async fn within<F, Fut>(bound: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < bound, "{what}: not within {bound:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    started.elapsed()
-}
-
 #[tokio::test]
 async fn a_closed_sale_stays_closed_when_redis_loses_its_settings() {
     let app = admin_app().await;
@@ -83,11 +69,13 @@ async fn a_closed_sale_stays_closed_when_redis_loses_its_settings() {
     app.flush_redis().await;
     // A newcomer each time: one who got in keeps the place on joining again.
     let newcomer = std::sync::atomic::AtomicI64::new(1);
-    let took = within(Duration::from_secs(3), "joins refused again", || async {
+    let started = Instant::now();
+    eventually(Duration::from_secs(3), "joins refused again", || async {
         let user = newcomer.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        app.join(user).await.status() == 409
+        (app.join(user).await.status() == 409).then_some(())
     })
     .await;
+    let took = started.elapsed();
     println!("joins refused again {took:?} after Redis lost the settings");
     let settings = settings_of(&app, &queue).await;
     assert_eq!(
@@ -168,8 +156,8 @@ async fn settings_only_redis_held_are_adopted_into_postgres_not_lost() {
     let queue = app.default_queue();
     // As an earlier version left them: in Redis only, with no version.
     write_redis_copy(&app, &queue, &[("state", "closed"), ("max_active", "7")]).await;
-    within(Duration::from_secs(3), "adopted", || async {
-        version_in_postgres(&app, &queue).await.is_some()
+    eventually(Duration::from_secs(3), "adopted", || async {
+        version_in_postgres(&app, &queue).await.map(|_| ())
     })
     .await;
     let events = events_of(&app, &queue).await;
@@ -199,8 +187,9 @@ async fn a_copy_claiming_a_version_postgres_never_gave_yields_to_postgres() {
     );
     // A copy ahead of Postgres, as after Postgres was restored from a backup.
     write_redis_copy(&app, &queue, &[("version", "50"), ("state", "open")]).await;
-    within(Duration::from_secs(3), "Postgres's settings back in Redis", || async {
-        redis_copy(&app, &queue).await.get("state").map(String::as_str) == Some("paused")
+    eventually(Duration::from_secs(3), "Postgres's settings back in Redis", || async {
+        let copy = redis_copy(&app, &queue).await;
+        (copy.get("state").map(String::as_str) == Some("paused")).then_some(())
     })
     .await;
     assert_eq!(version_in_postgres(&app, &queue).await, Some(51));

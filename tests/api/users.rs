@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{eventually, spawn_app, TestApp};
 use uuid::Uuid;
 
 async fn insert(db: impl sqlx::PgExecutor<'_>, uuid: Uuid) -> i64 {
@@ -17,18 +17,14 @@ async fn insert(db: impl sqlx::PgExecutor<'_>, uuid: Uuid) -> i64 {
 /// Seconds from `since` until the user is known by id (join) and by UUID
 /// (an /api/v1 token); fails after five.
 async fn usable_after(app: &TestApp, id: i64, uuid: Uuid, since: Instant) -> f64 {
-    loop {
+    let within = Duration::from_secs(5).saturating_sub(since.elapsed());
+    eventually(within, format!("user {id} known"), || async {
         let by_id = app.join(id).await.status();
         let by_uuid = app.v1_join("hero-autumn", &uuid.to_string()).await.status();
-        if by_id == 200 && by_uuid == 200 {
-            return since.elapsed().as_secs_f64();
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(5),
-            "user {id} still unknown: {by_id}, {by_uuid}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (by_id == 200 && by_uuid == 200).then_some(())
+    })
+    .await;
+    since.elapsed().as_secs_f64()
 }
 
 #[tokio::test]

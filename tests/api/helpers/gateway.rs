@@ -3,12 +3,13 @@
 //! to an open-file limit. Killed when dropped.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boxoffice::config::Config;
 
 use super::call::Api;
 use super::own_stores::free_port;
+use super::poll::eventually;
 
 pub struct Gateway {
     child: Child,
@@ -104,20 +105,12 @@ impl Gateway {
 
     /// Waits until `/ready` answers 200 (at most 60 s).
     pub async fn wait_ready(&self, client: &reqwest::Client) {
-        let started = Instant::now();
-        while !client
-            .get(format!("{}/ready", self.base))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{} did not come up",
-                self.base
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let api = self.api(client);
+        eventually(Duration::from_secs(60), format!("{} coming up", self.base), || async {
+            let ready = api.ready().send().await;
+            ready.is_ok_and(|response| response.status() == 200).then_some(())
+        })
+        .await;
     }
 }
 

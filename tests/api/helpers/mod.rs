@@ -5,8 +5,9 @@
 //! (`call.rs`) to await: the `/api` surface of seed 000 in `api.rs`, the
 //! `/api/v1` surface of seed 004 in `v1.rs`, the admin API and the operations
 //! reads in `ops.rs`; the methods live on [`Api`], so a gateway process of
-//! `gateway.rs` is called the same way. `keys.rs` names the Redis keys tests
-//! reach into; `own_stores.rs` starts stores of a test's own for the fault suite.
+//! `gateway.rs` is called the same way. `poll.rs` waits for a condition
+//! instead of sleeping; `keys.rs` names the Redis keys tests reach into;
+//! `own_stores.rs` starts stores of a test's own for the fault suite.
 
 mod api;
 mod app;
@@ -17,6 +18,7 @@ mod ops;
 // Stores of a test's own, for the fault suite (the integration crate takes only free_port).
 #[allow(dead_code)]
 pub mod own_stores;
+mod poll;
 mod v1;
 
 use reqwest::Response;
@@ -24,6 +26,7 @@ use serde_json::Value;
 
 pub use app::{spawn_app, spawn_app_with, spawn_configured, test_config, TestApp};
 pub use call::{Api, Call};
+pub use poll::eventually;
 pub use v1::uuid;
 
 /// The admin API's token, for apps that turn it on.
