@@ -1,9 +1,9 @@
 //! The request each endpoint method returns. Awaiting it (alone, or joined with
 //! others) sends it and gives the response, a transport error failing the
 //! test; `send` gives the transport's result where a test must see one (a
-//! gateway being killed). A header set on
-//! it replaces the one the method set, so a test can present another token or
-//! take it away, and the body can be replaced the same way.
+//! gateway being killed). A header set on it replaces the one the method set,
+//! so a test can present another token or take it away, and the body can be
+//! replaced the same way.
 
 use std::fmt::Debug;
 use std::future::Future;
