@@ -1,46 +1,26 @@
 //! Operating a sale live through the admin API: settings every instance
 //! follows at its next step, validated changes, and the record of each change.
 
-mod common;
+use std::time::Duration;
 
-use common::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
+use crate::helpers::{
+    assert_error, eventually, json_of, spawn_app_with, spawn_configured, test_config, uuid, TestApp, ADMIN,
+};
 use serde_json::{json, Value};
-
-const ADMIN: &str = "ops-team-token";
-
-fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-}
-
-async fn patch(app: &TestApp, queue: &str, body: Value) -> reqwest::Response {
-    admin(app, reqwest::Method::PATCH, &format!("/admin/queues/{queue}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn the_admin_api_is_off_without_a_token_and_closed_to_wrong_ones() {
     let off = spawn_app_with(|_| {}).await;
-    let response = admin(&off, reqwest::Method::GET, "/admin/queues").send().await.unwrap();
+    let response = off.admin_queues().bearer(ADMIN).await;
     assert_error(response, 403, "ADMIN_DISABLED").await;
     off.stop().await;
 
     let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
-    let missing = app.client.get(app.url("/admin/queues")).send().await.unwrap();
+    let missing = app.admin_queues().without("authorization").await;
     assert_error(missing, 401, "ADMIN_UNAUTHORIZED").await;
-    let wrong = app
-        .client
-        .get(app.url("/admin/queues"))
-        .header("Authorization", "Bearer ops-team-tokeN")
-        .send()
-        .await
-        .unwrap();
+    let wrong = app.admin_queues().bearer("ops-team-tokeN").await;
     assert_error(wrong, 401, "ADMIN_UNAUTHORIZED").await;
-    let listed = json_of(admin(&app, reqwest::Method::GET, "/admin/queues").send().await.unwrap()).await;
+    let listed = json_of(app.admin_queues().await).await;
     let names: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -78,33 +58,18 @@ async fn bad_settings_are_refused_with_a_code() {
         (json!({ "colour": "red" }), "UNKNOWN_SETTING"),
         (json!([1, 2]), "INVALID_SETTINGS"),
     ] {
-        assert_error(patch(&app, "default", body).await, 400, code).await;
+        assert_error(app.admin_set_queue("default", &body).await, 400, code).await;
     }
     assert_error(
-        patch(&app, "no-such-queue", json!({ "state": "paused" })).await,
+        app.admin_set_queue("no-such-queue", &json!({ "state": "paused" }))
+            .await,
         404,
         "QUEUE_NOT_FOUND",
     )
     .await;
-    let unchanged = json_of(
-        admin(&app, reqwest::Method::GET, "/admin/queues/default")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let unchanged = json_of(app.admin_queue("default").await).await;
     assert_eq!(unchanged["settings"]["state"], "open", "nothing was applied");
     app.stop().await;
-}
-
-/// A body as written, for numbers `json!` cannot spell (`-0`).
-async fn patch_text(app: &TestApp, queue: &str, body: &'static str) -> reqwest::Response {
-    admin(app, reqwest::Method::PATCH, &format!("/admin/queues/{queue}"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -124,30 +89,23 @@ async fn settings_the_store_cannot_keep_or_show_back_are_refused() {
         r#"{"adaptive": {"targetP99Ms": 200, "minRate": 1, "maxRate": 10, "increaseBy": -0}}"#,
         r#"{"adaptive": {"targetP99Ms": 200, "minRate": 1, "maxRate": 10000000000}}"#,
     ] {
-        let refused = assert_error(patch_text(&app, &queue, body).await, 400, "INVALID_SETTING").await;
+        // The body as written, for numbers `json!` cannot spell (`-0`).
+        let as_written = app.admin_set_queue(&queue, &json!({})).json_text(body);
+        let refused = assert_error(as_written.await, 400, "INVALID_SETTING").await;
         assert!(!refused["message"].as_str().unwrap_or_default().is_empty(), "{body}");
     }
-    let view = json_of(
-        admin(&app, reqwest::Method::GET, &format!("/admin/queues/{queue}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let view = json_of(app.admin_queue(&queue).await).await;
     assert_eq!(
         view["settings"]["maxActive"], app.config.queue.max_active,
         "nothing was applied"
     );
     assert_eq!(view["settings"]["opensAt"], Value::Null);
-    let events = admin(&app, reqwest::Method::GET, &format!("/admin/queues/{queue}/events"))
-        .send()
-        .await
-        .unwrap();
+    let events = app.admin_queue_events(&queue).await;
     assert_eq!(json_of(events).await, json!([]), "nothing was recorded");
 
     // The edges of the range are kept and shown back as written.
     let edges = json!({ "opensAt": "9999-12-31T23:59:59", "maxActive": 1_000_000_000, "admitRate": 0 });
-    let kept = json_of(patch(&app, &queue, edges).await).await;
+    let kept = json_of(app.admin_set_queue(&queue, &edges).await).await;
     assert_eq!(
         (
             kept["opensAt"].as_str(),
@@ -172,7 +130,7 @@ async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change
     }
     let queue = first.default_queue();
 
-    let paused = json_of(patch(&first, &queue, json!({ "state": "paused" })).await).await;
+    let paused = json_of(first.admin_set_queue(&queue, &json!({ "state": "paused" })).await).await;
     assert_eq!(paused["state"], "paused");
     for app in [&first, &second] {
         let step = app.state.scheduler.admit_once(&queue).await.unwrap();
@@ -187,7 +145,12 @@ async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change
         "joins go on while paused"
     );
 
-    let resumed = json_of(patch(&second, &queue, json!({ "state": "open", "admitRate": 4 })).await).await;
+    let resumed = json_of(
+        second
+            .admin_set_queue(&queue, &json!({ "state": "open", "admitRate": 4 }))
+            .await,
+    )
+    .await;
     assert_eq!(
         (resumed["state"].as_str(), resumed["admitRate"].as_u64()),
         (Some("open"), Some(4))
@@ -198,13 +161,7 @@ async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change
     let step = second.state.scheduler.admit_once(&queue).await.unwrap();
     assert!(step.admitted <= 1, "the bucket is shared: {step:?}");
 
-    let events = json_of(
-        admin(&first, reqwest::Method::GET, &format!("/admin/queues/{queue}/events"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let events = json_of(first.admin_queue_events(&queue).await).await;
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["changes"]["admit_rate"], "4", "newest first: {events:?}");
@@ -222,13 +179,7 @@ async fn pausing_stops_admission_on_every_instance_and_the_rate_follows_a_change
 
 /// Users admitted so far, as the admin API reports them.
 async fn admitted_so_far(app: &TestApp, queue: &str) -> u64 {
-    let view = json_of(
-        admin(app, reqwest::Method::GET, &format!("/admin/queues/{queue}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let view = json_of(app.admin_queue(queue).await).await;
     view["admitted"].as_u64().expect("admitted")
 }
 
@@ -243,34 +194,41 @@ async fn a_running_sale_follows_the_operator_within_a_tick_on_every_instance() {
     let first = spawn_configured(config.clone()).await;
     let second = spawn_configured(config).await;
     let queue = first.default_queue();
-    patch(&first, &queue, json!({ "admitRate": 40 })).await;
+    first.admin_set_queue(&queue, &json!({ "admitRate": 40 })).await;
     for user in 1..=600 {
         first.join(user).await;
     }
-    let tick = std::time::Duration::from_millis(200);
+    // Each change is followed from the next tick on: one tick is let pass (a
+    // step already under way reads the settings before), then admissions are
+    // counted over a window of whole seconds. Both waits are the behaviour.
+    let tick = Duration::from_millis(200);
     let measure = |seconds: u64| {
         let (first, queue) = (&first, &queue);
         async move {
             let before = admitted_so_far(first, queue).await;
-            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
             admitted_so_far(first, queue).await - before
         }
     };
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // The first step spends a second's allowance at once: measure after it.
+    eventually(Duration::from_secs(3), "admission under way", || async {
+        (admitted_so_far(&first, &queue).await > 0).then_some(())
+    })
+    .await;
     let fast = measure(3).await;
     assert!((100..=140).contains(&fast), "{fast} admitted in 3 s at 40/s");
 
-    patch(&second, &queue, json!({ "admitRate": 10 })).await;
+    second.admin_set_queue(&queue, &json!({ "admitRate": 10 })).await;
     tokio::time::sleep(tick).await;
     let slow = measure(3).await;
     assert!((20..=40).contains(&slow), "{slow} admitted in 3 s at 10/s");
 
-    patch(&second, &queue, json!({ "state": "paused" })).await;
+    second.admin_set_queue(&queue, &json!({ "state": "paused" })).await;
     tokio::time::sleep(tick).await;
     let paused = measure(2).await;
     assert_eq!(paused, 0, "admitted while paused");
 
-    patch(&first, &queue, json!({ "state": "open" })).await;
+    first.admin_set_queue(&queue, &json!({ "state": "open" })).await;
     tokio::time::sleep(tick).await;
     assert!(measure(2).await > 0, "resumed");
     first.stop().await;
@@ -284,7 +242,12 @@ async fn a_closed_queue_refuses_newcomers_and_still_admits_its_line() {
     for user in 1..=5 {
         app.join(user).await;
     }
-    assert_eq!(patch(&app, &queue, json!({ "state": "closed" })).await.status(), 200);
+    assert_eq!(
+        app.admin_set_queue(&queue, &json!({ "state": "closed" }))
+            .await
+            .status(),
+        200
+    );
     assert_error(app.join(6).await, 409, "QUEUE_CLOSED").await;
     // Those in line keep their places, may re-join (same place), and are admitted.
     assert_eq!(json_of(app.join(3).await).await["position"], 3);
@@ -292,7 +255,10 @@ async fn a_closed_queue_refuses_newcomers_and_still_admits_its_line() {
     let step = app.admit_everyone(&queue).await;
     assert_eq!(step.admitted, 5);
     assert_eq!(json_of(app.position(5).await).await["tokenStatus"], "활성");
-    assert_eq!(patch(&app, &queue, json!({ "state": "open" })).await.status(), 200);
+    assert_eq!(
+        app.admin_set_queue(&queue, &json!({ "state": "open" })).await.status(),
+        200
+    );
     assert_eq!(app.join(6).await.status(), 200, "reopened");
     app.stop().await;
 }
@@ -311,11 +277,7 @@ async fn a_concert_created_through_the_admin_api_is_on_sale_on_every_instance() 
             { "startsAt": "2031-12-25T19:00:00", "sections": [{ "seats": 5, "price": 9000 }, { "seats": 10, "price": 4000 }] }
         ]
     });
-    let created = admin(&first, reqwest::Method::POST, "/admin/concerts")
-        .json(&concert)
-        .send()
-        .await
-        .unwrap();
+    let created = first.admin_create_concert(&concert).await;
     assert_eq!(created.status(), 201);
     let created = json_of(created).await;
     let schedules = created["schedules"].as_array().unwrap();
@@ -324,11 +286,7 @@ async fn a_concert_created_through_the_admin_api_is_on_sale_on_every_instance() 
         (Some(20), Some(15))
     );
     let second_schedule = schedules[1]["concertDateId"].as_i64().unwrap();
-    let again = admin(&first, reqwest::Method::POST, "/admin/concerts")
-        .json(&concert)
-        .send()
-        .await
-        .unwrap();
+    let again = first.admin_create_concert(&concert).await;
     assert_error(again, 409, "CONCERT_EXISTS").await;
     for (body, code) in [
         (
@@ -345,67 +303,38 @@ async fn a_concert_created_through_the_admin_api_is_on_sale_on_every_instance() 
         ),
         (json!({ "code": "ok", "name": "x", "schedules": [] }), "INVALID_CONCERT"),
     ] {
-        let refused = admin(&first, reqwest::Method::POST, "/admin/concerts")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let refused = first.admin_create_concert(&body).await;
         assert_error(refused, 400, code).await;
     }
 
     // The other instance sells it within a couple of seconds: its queue exists there too.
-    let uuid = boxoffice::store::seed::user_uuid(9).to_string();
-    let started = std::time::Instant::now();
-    let token = loop {
-        let joined = second
-            .client
-            .post(second.url("/api/v1/concerts/winter-gala/token"))
-            .json(&json!({ "UUID": uuid }))
-            .send()
-            .await
-            .unwrap();
-        if joined.status() == 200 {
-            break json_of(joined).await["token"].as_str().unwrap().to_string();
+    let uuid = uuid(9);
+    let token = eventually(Duration::from_secs(3), "on sale on the other instance", || async {
+        let joined = second.v1_join("winter-gala", &uuid).await;
+        if joined.status() != 200 {
+            return None;
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(3),
-            "not on sale on the other instance"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        Some(json_of(joined).await["token"].as_str().unwrap().to_string())
+    })
+    .await;
     second.admit_everyone("winter-gala").await;
     second.charge(9, 20_000).await;
-    let authed = |request: reqwest::RequestBuilder| request.header("Authorization", format!("Bearer {token}"));
     for seat in [2, 7] {
-        let held = authed(second.client.patch(second.url("/api/v1/concerts/winter-gala")))
-            .json(&json!({ "UUID": uuid, "concertDate": "2031-12-25T19:00:00", "seatNumber": seat }))
-            .send()
-            .await
-            .unwrap();
+        let held = second
+            .v1_hold("winter-gala", &token, &uuid, "2031-12-25T19:00:00", seat)
+            .await;
         assert_eq!(held.status(), 200);
     }
-    let map = |app: &TestApp| {
-        admin(
-            app,
-            reqwest::Method::GET,
-            &format!("/admin/schedules/{second_schedule}/seats"),
-        )
-        .send()
-    };
-    let held = json_of(map(&first).await.unwrap()).await;
+    let held = json_of(first.admin_seat_map(second_schedule).await).await;
     assert_eq!(
         (held["held"].as_u64(), held["free"].as_u64(), held["sold"].as_i64()),
         (Some(2), Some(13), Some(0))
     );
     assert_eq!(held["seats"][1]["state"], "held");
     assert_eq!(held["seats"][1]["heldBy"], 9);
-    let paid = authed(second.client.post(second.url("/api/v1/payments")))
-        .json(&json!({ "UUID": uuid }))
-        .send()
-        .await
-        .unwrap();
+    let paid = second.v1_pay(&token, &uuid).await;
     assert_eq!(json_of(paid).await["paymentAmount"], 9000 + 4000);
-    let sold = json_of(map(&first).await.unwrap()).await;
+    let sold = json_of(first.admin_seat_map(second_schedule).await).await;
     assert_eq!(
         (sold["sold"].as_i64(), sold["revenue"].as_i64(), sold["held"].as_u64()),
         (Some(2), Some(13_000), Some(0))

@@ -3,10 +3,8 @@
 //! one, the seeds' trust-the-header behaviour stays available. Also the per-IP
 //! limits on polls and balance reads, and when `X-Forwarded-For` is believed.
 
-mod common;
-
+use crate::helpers::{assert_error, json_of, spawn_app_with, Call, TestApp};
 use boxoffice::store::seed::user_uuid;
-use common::{assert_error, json_of, spawn_app_with, TestApp};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
 
@@ -40,66 +38,40 @@ async fn signed_app() -> TestApp {
     spawn_app_with(|config| config.identity.key = Some(SECRET.into())).await
 }
 
-fn join_as(app: &TestApp, user: i64, proof: Option<&str>) -> reqwest::RequestBuilder {
-    let mut request = app
-        .client
-        .post(app.url("/api/waiting-queue/"))
-        .header("user-id", user.to_string());
-    if let Some(proof) = proof {
-        request = request.header("X-Identity", proof);
+fn join_as(app: &TestApp, user: i64, proof: Option<&str>) -> Call {
+    match proof {
+        Some(proof) => app.join(user).header("X-Identity", proof),
+        None => app.join(user),
     }
-    request
 }
 
 #[tokio::test]
 async fn with_a_key_set_the_api_refuses_a_user_id_without_its_proof() {
     let app = signed_app().await;
-    assert_error(join_as(&app, 501, None).send().await.unwrap(), 401, "IDENTITY_MISSING").await;
+    assert_error(join_as(&app, 501, None).await, 401, "IDENTITY_MISSING").await;
     let someone_else = proof_for("502");
-    assert_error(
-        join_as(&app, 501, Some(&someone_else)).send().await.unwrap(),
-        401,
-        "IDENTITY_MISMATCH",
-    )
-    .await;
+    assert_error(join_as(&app, 501, Some(&someone_else)).await, 401, "IDENTITY_MISMATCH").await;
     let expired = encode(
         &Header::default(),
         &json!({ "sub": "501", "exp": jsonwebtoken::get_current_timestamp() - 120 }),
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    assert_error(
-        join_as(&app, 501, Some(&expired)).send().await.unwrap(),
-        401,
-        "IDENTITY_EXPIRED",
-    )
-    .await;
+    assert_error(join_as(&app, 501, Some(&expired)).await, 401, "IDENTITY_EXPIRED").await;
     let forged = encode(
         &Header::default(),
         &json!({ "sub": "501", "exp": in_an_hour() }),
         &EncodingKey::from_secret(b"a guess"),
     )
     .unwrap();
-    assert_error(
-        join_as(&app, 501, Some(&forged)).send().await.unwrap(),
-        401,
-        "IDENTITY_INVALID",
-    )
-    .await;
+    assert_error(join_as(&app, 501, Some(&forged)).await, 401, "IDENTITY_INVALID").await;
 
     // The reproduction: user 502 takes user 501's place, holds and pays with 501's money.
     let own = proof_for("501");
-    let joined = json_of(join_as(&app, 501, Some(&own)).send().await.unwrap()).await;
+    let joined = json_of(join_as(&app, 501, Some(&own)).await).await;
     let token = joined["token"].as_str().unwrap().to_string();
     app.admit_everyone(&app.default_queue()).await;
-    let charge = |proof: &str| {
-        app.client
-            .patch(app.url("/api/balances/balance/charge"))
-            .header("user-id", "501")
-            .header("X-Identity", proof.to_string())
-            .body("10000")
-            .send()
-    };
+    let charge = |proof: &str| app.charge(501, 10000).header("X-Identity", proof).send();
     assert_error(charge(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
     assert_eq!(charge(&own).await.unwrap().status(), 200);
     let hold = |proof: &str| {
@@ -115,13 +87,7 @@ async fn with_a_key_set_the_api_refuses_a_user_id_without_its_proof() {
             .send()
     };
     assert_error(pay(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
-    let balance = |proof: &str| {
-        app.client
-            .get(app.url("/api/balances/balance"))
-            .header("user-id", "501")
-            .header("X-Identity", proof.to_string())
-            .send()
-    };
+    let balance = |proof: &str| app.balance(501).header("X-Identity", proof).send();
     assert_error(balance(&someone_else).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
     assert_eq!(
         json_of(balance(&own).await.unwrap()).await["amount"],
@@ -137,14 +103,12 @@ async fn with_a_key_set_api_v1_refuses_another_users_uuid() {
     let app = signed_app().await;
     let uuid = user_uuid(501).to_string();
     let join = |proof: Option<String>| {
-        let mut request = app
-            .client
-            .post(app.url("/api/v1/concerts/hero-autumn/token"))
-            .json(&json!({ "UUID": uuid }));
-        if let Some(proof) = proof {
-            request = request.header("X-Identity", proof);
+        let request = app.v1_join("hero-autumn", &uuid);
+        match proof {
+            Some(proof) => request.header("X-Identity", proof),
+            None => request,
         }
-        request.send()
+        .send()
     };
     assert_error(join(None).await.unwrap(), 401, "IDENTITY_MISSING").await;
     assert_error(
@@ -157,12 +121,7 @@ async fn with_a_key_set_api_v1_refuses_another_users_uuid() {
     assert_eq!(join(Some(proof_for(&uuid))).await.unwrap().status(), 200);
     assert_eq!(join(Some(proof_for("501"))).await.unwrap().status(), 200);
 
-    let balance = |proof: String| {
-        app.client
-            .get(app.url(&format!("/api/v1/users/{uuid}/balance")))
-            .header("X-Identity", proof)
-            .send()
-    };
+    let balance = |proof: String| app.v1_balance(&uuid).header("X-Identity", proof).send();
     assert_error(balance(proof_for("502")).await.unwrap(), 401, "IDENTITY_MISMATCH").await;
     assert_eq!(balance(proof_for(&uuid)).await.unwrap().status(), 200);
     app.stop().await;
@@ -182,20 +141,10 @@ async fn an_eddsa_public_key_verifies_proofs_signed_by_the_auth_service() {
         )
         .unwrap()
     };
-    assert_eq!(join_as(&app, 7, Some(&sign("7"))).send().await.unwrap().status(), 200);
-    assert_error(
-        join_as(&app, 7, Some(&sign("8"))).send().await.unwrap(),
-        401,
-        "IDENTITY_MISMATCH",
-    )
-    .await;
+    assert_eq!(join_as(&app, 7, Some(&sign("7"))).await.status(), 200);
+    assert_error(join_as(&app, 7, Some(&sign("8"))).await, 401, "IDENTITY_MISMATCH").await;
     // An HS256 proof is not accepted where the service expects EdDSA.
-    assert_error(
-        join_as(&app, 7, Some(&proof_for("7"))).send().await.unwrap(),
-        401,
-        "IDENTITY_INVALID",
-    )
-    .await;
+    assert_error(join_as(&app, 7, Some(&proof_for("7"))).await, 401, "IDENTITY_INVALID").await;
     app.stop().await;
     let _ = std::fs::remove_file(key_file);
 }
@@ -203,7 +152,7 @@ async fn an_eddsa_public_key_verifies_proofs_signed_by_the_auth_service() {
 #[tokio::test]
 async fn without_a_key_the_seed_behaviour_stays() {
     let app = spawn_app_with(|_| {}).await;
-    assert_eq!(join_as(&app, 501, None).send().await.unwrap().status(), 200);
+    assert_eq!(join_as(&app, 501, None).await.status(), 200);
     app.stop().await;
 }
 
@@ -237,14 +186,7 @@ async fn proofs_not_in_force_too_long_lived_with_critical_extensions_or_non_asci
         ("crit", reqwest::header::HeaderValue::from_str(&critical).unwrap()),
         ("a byte outside ASCII", non_ascii),
     ] {
-        let response = app
-            .client
-            .post(app.url("/api/waiting-queue/"))
-            .header("user-id", "501")
-            .header("X-Identity", proof)
-            .send()
-            .await
-            .unwrap();
+        let response = app.join(501).header("X-Identity", proof).await;
         let status = response.status();
         let body = json_of(response).await;
         assert_eq!(
@@ -258,7 +200,7 @@ async fn proofs_not_in_force_too_long_lived_with_critical_extensions_or_non_asci
         Header::default(),
         json!({ "sub": "501", "exp": in_an_hour(), "aud": "ticketing" }),
     );
-    assert_eq!(join_as(&app, 501, Some(&with_aud)).send().await.unwrap().status(), 200);
+    assert_eq!(join_as(&app, 501, Some(&with_aud)).await.status(), 200);
     app.stop().await;
 
     let app = spawn_app_with(|config| {
@@ -270,14 +212,9 @@ async fn proofs_not_in_force_too_long_lived_with_critical_extensions_or_non_asci
         Header::default(),
         json!({ "sub": "501", "exp": in_an_hour(), "aud": ["boxoffice", "shop"] }),
     );
-    assert_eq!(join_as(&app, 501, Some(&for_us)).send().await.unwrap().status(), 200);
+    assert_eq!(join_as(&app, 501, Some(&for_us)).await.status(), 200);
     for proof in [&with_aud, &proof_for("501")] {
-        assert_error(
-            join_as(&app, 501, Some(proof)).send().await.unwrap(),
-            401,
-            "IDENTITY_INVALID",
-        )
-        .await;
+        assert_error(join_as(&app, 501, Some(proof)).await, 401, "IDENTITY_INVALID").await;
     }
     app.stop().await;
 }
@@ -302,12 +239,7 @@ async fn polls_and_balance_reads_are_limited_per_client_ip() {
     assert!(limited.headers().contains_key("retry-after"));
     assert_error(limited, 429, "RATE_LIMITED").await;
 
-    let read = || {
-        app.client
-            .get(app.url("/api/balances/balance"))
-            .header("user-id", "2")
-            .send()
-    };
+    let read = || app.balance(2).send();
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(read().await.unwrap().status().as_u16());
@@ -324,13 +256,7 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
             config.limits.trusted_proxies = trusted;
         })
     };
-    let poll_from = |app: &TestApp, client: &str| {
-        app.client
-            .get(app.url("/api/waiting-queue/position"))
-            .header("user-id", "1")
-            .header("X-Forwarded-For", client.to_string())
-            .send()
-    };
+    let poll_from = |app: &TestApp, client: &str| app.position(1).header("X-Forwarded-For", client).send();
     // Behind a trusted proxy, each forwarded client has a budget of its own.
     let app = limited_app(vec!["127.0.0.1".into()]).await;
     app.join(1).await;

@@ -1,16 +1,15 @@
 //! `/metrics` after a short journey holds every metric the Grafana dashboard
 //! (`ops/grafana-dashboard.json`) queries, and the figures move with the journey.
 
-mod common;
-
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use common::{json_of, spawn_app};
+use crate::helpers::{assert_error, eventually, json_of, metric_value, spawn_app_with};
 
 /// Every `boxoffice_...` metric named in the dashboard's queries.
 fn dashboard_metrics() -> BTreeSet<String> {
     let dashboard: serde_json::Value =
-        serde_json::from_str(include_str!("../ops/grafana-dashboard.json")).expect("the dashboard is JSON");
+        serde_json::from_str(include_str!("../../ops/grafana-dashboard.json")).expect("the dashboard is JSON");
     let mut names = BTreeSet::new();
     for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().expect("targets") {
@@ -29,35 +28,22 @@ fn dashboard_metrics() -> BTreeSet<String> {
     names
 }
 
-fn value_of(exposition: &str, series_prefix: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find(|line| line.starts_with(series_prefix))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
 #[tokio::test]
 async fn every_metric_the_dashboard_queries_is_exposed_after_a_short_journey() {
-    let app = spawn_app().await;
+    // A queue of this test's own: the recorder is the process's, and other
+    // tests' apps set the gauges of the `default` queue too.
+    let queue = format!("metrics-{}", rand::random::<u32>());
+    let app = spawn_app_with(|config| config.queue.default_queue = queue).await;
     let token = app.active_token(1).await;
     app.charge(1, 5000).await;
-    assert_eq!(app.reserve(&token, 1, 1, 1, &[3]).send().await.unwrap().status(), 200);
-    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 200);
+    assert_eq!(app.reserve(&token, 1, 1, 1, &[3]).await.status(), 200);
+    assert_eq!(app.pay(&token, 1, 1, 1).await.status(), 200);
     // A refusal, so that an error code and a refused payment are counted too.
-    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 403);
+    assert_eq!(app.pay(&token, 1, 1, 1).await.status(), 403);
     let waiting = json_of(app.join(2).await).await;
     assert_eq!(waiting["position"], 1);
 
-    let exposition = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = app.metrics_text().await;
     let names = dashboard_metrics();
     assert!(names.len() >= 12, "the dashboard queries {names:?}");
     for name in &names {
@@ -68,7 +54,7 @@ async fn every_metric_the_dashboard_queries_is_exposed_after_a_short_journey() {
     }
     let queue = app.default_queue();
     assert_eq!(
-        value_of(&exposition, &format!("boxoffice_queue_waiting{{queue=\"{queue}\"}}")),
+        metric_value(&exposition, &format!("boxoffice_queue_waiting{{queue=\"{queue}\"}}")),
         Some(1.0)
     );
     assert!(
@@ -88,12 +74,7 @@ fn answers(exposition: &str, route: &str, method: &str, status: u16, code: &str)
     let series = format!(
         r#"boxoffice_http_requests_total{{route="{route}",method="{method}",status="{status}",code="{code}"}} "#
     );
-    value_of(exposition, &series).unwrap_or(0.0)
-}
-
-async fn exposition(app: &common::TestApp) -> String {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    response.text().await.unwrap()
+    metric_value(exposition, &series).unwrap_or(0.0)
 }
 
 /// Issue 23: a flood's 503 OVERLOADED answers, 404s and 405s, and the HTTP
@@ -101,12 +82,12 @@ async fn exposition(app: &common::TestApp) -> String {
 #[tokio::test]
 async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_codes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = common::spawn_app_with(|config| {
+    let app = spawn_app_with(|config| {
         config.limits.max_inflight_booking = 1;
         config.queue.join_rate_limit = 1;
     })
     .await;
-    let before = exposition(&app).await;
+    let before = app.metrics_text().await;
 
     // A top-up whose body never comes holds the booking group's one place.
     let mut held = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
@@ -115,31 +96,24 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
     )
     .await
     .unwrap();
-    let mut shed = 0;
-    for _ in 0..100 {
-        let response = app
-            .client
-            .get(app.url("/api/balances/balance"))
-            .header("user-id", "1")
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 503 {
-            common::assert_error(response, 503, "OVERLOADED").await;
-            shed += 1;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(shed, 1, "a booking request beyond the bound of 1 is shed");
+    let shed = eventually(
+        Duration::from_secs(5),
+        "a booking request beyond the bound of 1 shed",
+        || async {
+            let response = app.balance(1).await;
+            (response.status() == 503).then_some(response)
+        },
+    )
+    .await;
+    assert_error(shed, 503, "OVERLOADED").await;
     drop(held);
 
     assert_eq!(app.join(1).await.status(), 200);
-    common::assert_error(app.join(1).await, 429, "RATE_LIMITED").await;
-    let missing = app.client.get(app.url("/no/such/route")).send().await.unwrap();
-    common::assert_error(missing, 404, "ROUTE_NOT_FOUND").await;
-    let wrong_method = app.client.delete(app.url("/api/waiting-queue")).send().await.unwrap();
-    common::assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
+    assert_error(app.join(1).await, 429, "RATE_LIMITED").await;
+    let missing = app.get("/no/such/route").await;
+    assert_error(missing, 404, "ROUTE_NOT_FOUND").await;
+    let wrong_method = app.call(reqwest::Method::DELETE, "/api/waiting-queue").await;
+    assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
     let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
     garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
     let mut answer = String::new();
@@ -147,7 +121,7 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("MALFORMED_REQUEST"), "{answer}");
 
-    let after = exposition(&app).await;
+    let after = app.metrics_text().await;
     for (route, method, status, code) in [
         ("(booking)", "GET", 503, "OVERLOADED"),
         ("/api/waiting-queue", "POST", 429, "RATE_LIMITED"),
@@ -163,7 +137,7 @@ async fn answers_refused_before_or_beside_the_routes_are_counted_with_their_code
     }
 
     // The /ops page's read of the same refusals, this instance's since it started.
-    let refusals = common::json_of(app.client.get(app.url("/ops/refusals")).send().await.unwrap()).await;
+    let refusals = json_of(app.ops_refusals().await).await;
     assert_eq!(refusals["overloaded"], 1, "{refusals}");
     assert_eq!(refusals["rateLimited"], 1, "{refusals}");
     app.stop().await;

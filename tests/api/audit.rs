@@ -2,37 +2,27 @@
 //! a sale (it never reports a sale in flight as a violation), unable to slow
 //! payments however often it is called, and able to run whatever is stored.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, TestApp, ADMIN};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use rand::seq::IndexedRandom;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-const ADMIN: &str = "ops-team-token";
-
 /// A fresh audit: a run that began after the request arrived.
 async fn fresh_audit(app: &TestApp) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url("/admin/invariants"))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.admin_invariants().await;
     let status = response.status().as_u16();
     (status, json_of(response).await)
 }
 
 async fn open_audit(app: &TestApp) -> (u16, Value) {
-    let response = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    let response = app.ops_invariants().await;
     let status = response.status().as_u16();
     (status, json_of(response).await)
 }
@@ -108,22 +98,11 @@ async fn twenty_callers_share_one_audit_and_charges_never_wait_behind_it() {
     app.stop().await;
 }
 
-/// Joins every user to the default queue and admits them; their tokens.
-async fn admitted(app: &TestApp, users: impl Iterator<Item = i64>) -> Vec<(i64, String)> {
-    let mut tokens = Vec::new();
-    for user in users {
-        let body = json_of(app.join(user).await).await;
-        tokens.push((user, body["token"].as_str().unwrap().to_string()));
-    }
-    app.admit_everyone(&app.default_queue()).await;
-    tokens
-}
-
 #[tokio::test]
 async fn the_audit_sampled_all_through_a_rush_finds_nothing_wrong() {
     let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
-    let buyers = admitted(&app, 1..=400).await;
-    for (user, _) in &buyers {
+    let buyers = app.admitted(1..=400).await;
+    for user in buyers.keys() {
         assert_eq!(app.charge(*user, 20_000).await.status(), 200);
     }
 
@@ -134,6 +113,7 @@ async fn the_audit_sampled_all_through_a_rush_finds_nothing_wrong() {
             let mut samples = Vec::new();
             while rushing.load(Ordering::Relaxed) {
                 samples.push(fresh_audit(app).await);
+                // Sampled every 50 ms for as long as the rush lasts: the samples are the evidence.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             samples
@@ -154,15 +134,11 @@ async fn the_audit_sampled_all_through_a_rush_finds_nothing_wrong() {
                         let wanted: Vec<i32> = seats.choose_multiple(&mut rng, count).copied().collect();
                         (concert, schedule, wanted)
                     };
-                    let hold = app
-                        .reserve(token, concert, schedule, *user, &wanted)
-                        .send()
-                        .await
-                        .unwrap();
+                    let hold = app.reserve(token, concert, schedule, *user, &wanted).await;
                     if hold.status() != 200 {
                         continue;
                     }
-                    let paid = app.pay(token, concert, schedule, *user).send().await.unwrap();
+                    let paid = app.pay(token, concert, schedule, *user).await;
                     return paid.status() == 200;
                 }
                 false
@@ -237,35 +213,21 @@ async fn an_absurd_price_stored_before_the_bound_is_named_and_never_sold() {
     // Every instance picks up the prices; holding two of them is refused, not wrapped.
     let mut redis = app.state.redis.connection().await.unwrap();
     redis::cmd("INCR")
-        .arg(format!("{{{}:catalog}}:version", app.config.redis_prefix))
+        .arg(app.keys().catalog_version())
         .query_async::<i64>(&mut redis)
         .await
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let seats = json_of(
-            app.client
-                .get(app.url("/api/concerts/1/schedules/3/seats"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if seats["seats"][3]["seatPrice"].as_i64() == Some(i64::MAX) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "the catalog did not reload: {seats}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let token = admitted(&app, [8].into_iter()).await.remove(0).1;
-    let held = app.reserve(&token, 1, 3, 8, &[3, 4]).send().await.unwrap();
+    eventually(Duration::from_secs(3), "the catalog reloaded", || async {
+        let seats = json_of(app.seats(1, 3).await).await;
+        (seats["seats"][3]["seatPrice"].as_i64() == Some(i64::MAX)).then_some(())
+    })
+    .await;
+    let token = app.active_token(8).await;
+    let held = app.reserve(&token, 1, 3, 8, &[3, 4]).await;
     assert_error(held, 400, "AMOUNT_OUT_OF_RANGE").await;
-    let held = app.reserve(&token, 1, 3, 8, &[3]).send().await.unwrap();
+    let held = app.reserve(&token, 1, 3, 8, &[3]).await;
     assert_error(held, 400, "AMOUNT_OUT_OF_RANGE").await;
-    let paid = app.pay(&token, 1, 3, 8).send().await.unwrap();
+    let paid = app.pay(&token, 1, 3, 8).await;
     assert_error(paid, 409, "NO_HOLD").await;
     app.stop().await;
 }

@@ -3,18 +3,20 @@
 //! to an open-file limit. Killed when dropped.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boxoffice::config::Config;
 
+use super::call::Api;
 use super::own_stores::free_port;
+use super::poll::eventually;
 
 pub struct Gateway {
     child: Child,
     pub port: u16,
     pub base: String,
-    env: Vec<(String, String)>,
-    open_files: Option<u32>,
+    /// What it was started with (its environment, its open-file limit), for a restart.
+    restart: (Vec<(String, String)>, Option<u32>),
 }
 
 /// The environment of a gateway on `config`'s stores (database, Redis or
@@ -77,34 +79,38 @@ impl Gateway {
             child,
             port,
             base: format!("http://127.0.0.1:{port}"),
-            env,
-            open_files,
+            restart: (env, open_files),
         }
     }
 
+    /// Its endpoints, called through `client` (with the admin token it was given, if any).
+    pub fn api(&self, client: &reqwest::Client) -> Api {
+        let admin_token = self
+            .restart
+            .0
+            .iter()
+            .find(|(name, _)| name == "BOXOFFICE_ADMIN_TOKEN")
+            .map(|(_, token)| token.clone());
+        Api::new(client.clone(), self.base.clone(), admin_token)
+    }
+
     /// SIGKILL, then the same gateway again on the same port.
+    #[allow(dead_code)]
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        *self = Gateway::start_on(self.port, std::mem::take(&mut self.env), self.open_files);
+        let (env, open_files) = std::mem::take(&mut self.restart);
+        *self = Gateway::start_on(self.port, env, open_files);
     }
 
     /// Waits until `/ready` answers 200 (at most 60 s).
     pub async fn wait_ready(&self, client: &reqwest::Client) {
-        let started = Instant::now();
-        while !client
-            .get(format!("{}/ready", self.base))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{} did not come up",
-                self.base
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let api = self.api(client);
+        eventually(Duration::from_secs(60), format!("{} coming up", self.base), || async {
+            let ready = api.ready().send().await;
+            ready.is_ok_and(|response| response.status() == 200).then_some(())
+        })
+        .await;
     }
 }
 

@@ -1,9 +1,9 @@
-//! Starts the real application in-process on a random port, against the real
-//! Redis and Postgres, with a database and a Redis key prefix of its own, so
-//! tests run in parallel without seeing each other.
-#![allow(dead_code)]
+//! The real application in-process on a random port, against the real Redis
+//! and Postgres, with a database and a Redis key prefix of its own.
 
+use std::collections::HashMap;
 use std::net::TcpStream;
+use std::ops::Deref;
 use std::sync::Once;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,24 +11,32 @@ use boxoffice::config::Config;
 use boxoffice::http::AppState;
 use boxoffice::queue::{AdmissionLimits, AdmissionStep};
 use boxoffice::startup::Application;
-use reqwest::{RequestBuilder, Response};
-use serde_json::Value;
 use tokio::sync::oneshot;
 
-pub mod gateway;
-pub mod own_stores;
+use super::call::Api;
+use super::json_of;
+use super::keys::Keys;
 
 pub const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/boxoffice";
 
+/// The application, its services (to step the scheduler or query Postgres
+/// directly) and, through `Deref`, its endpoints ([`Api`]).
 pub struct TestApp {
-    pub address: String,
+    api: Api,
     pub port: u16,
-    pub client: reqwest::Client,
     pub state: AppState,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 pub fn base_database_url() -> String {
@@ -99,13 +107,13 @@ pub async fn spawn_configured(config: Config) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        api: Api::new(client, format!("http://127.0.0.1:{port}"), config.admin_token.clone()),
         port,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
         state,
         config,
         stop: Some(stop),
@@ -168,12 +176,13 @@ fn drop_stale_test_databases() {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
     pub fn default_queue(&self) -> String {
         self.config.queue.default_queue.clone()
+    }
+
+    /// The Redis keys of this test's prefix.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.config.redis_prefix)
     }
 
     pub async fn stop(mut self) {
@@ -183,25 +192,6 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-    }
-
-    /// Joins the default queue through HTTP.
-    pub async fn join(&self, user_id: i64) -> Response {
-        self.client
-            .post(self.url("/api/waiting-queue/"))
-            .header("user-id", user_id.to_string())
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn position(&self, user_id: i64) -> Response {
-        self.client
-            .get(self.url("/api/waiting-queue/position"))
-            .header("user-id", user_id.to_string())
-            .send()
-            .await
-            .expect("request")
     }
 
     /// Admits everyone waiting in `queue`, ignoring capacity and rate.
@@ -226,51 +216,41 @@ impl TestApp {
         body["token"].as_str().expect("a token").to_string()
     }
 
-    pub async fn charge(&self, user_id: i64, amount: i64) -> Response {
-        self.client
-            .patch(self.url("/api/balances/balance/charge"))
-            .header("user-id", user_id.to_string())
-            .body(amount.to_string())
-            .send()
-            .await
-            .expect("request")
+    /// Joins the default queue, gets admitted and polls: the token as the
+    /// poll gives it, signed with the admission's end (it books even after
+    /// Redis lost the admission).
+    pub async fn admitted_token(&self, user_id: i64) -> String {
+        self.join(user_id).await;
+        self.admit_everyone(&self.default_queue()).await;
+        json_of(self.position(user_id).await).await["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
     }
 
-    pub async fn balance(&self, user_id: i64) -> i64 {
-        let response = self
-            .client
-            .get(self.url("/api/balances/balance/"))
-            .header("user-id", user_id.to_string())
-            .send()
-            .await
-            .expect("request");
-        json_of(response).await["amount"].as_i64().expect("an amount")
+    /// Joins all `users` to the default queue and admits them; their tokens.
+    pub async fn admitted(&self, users: impl IntoIterator<Item = i64>) -> HashMap<i64, String> {
+        let mut tokens = HashMap::new();
+        for user in users {
+            let body = json_of(self.join(user).await).await;
+            tokens.insert(user, body["token"].as_str().expect("a token").to_string());
+        }
+        self.admit_everyone(&self.default_queue()).await;
+        tokens
     }
 
-    pub fn reserve(&self, token: &str, concert: i64, schedule: i64, user_id: i64, seats: &[i32]) -> RequestBuilder {
-        self.client
-            .post(self.url(&format!(
-                "/api/concerts/{concert}/schedules/{schedule}/seats/reservation"
-            )))
-            .header("Token", token)
-            .json(&serde_json::json!({ "userId": user_id, "seats": seats }))
-    }
-
-    pub fn pay(&self, token: &str, concert: i64, schedule: i64, user_id: i64) -> RequestBuilder {
-        self.client
-            .post(self.url(&format!(
-                "/api/concerts/{concert}/schedules/{schedule}/seats/reservation/payment"
-            )))
-            .header("Token", token)
-            .json(&serde_json::json!({ "userId": user_id, "concertScheduleId": schedule }))
+    /// Takes a place in `code`'s queue through `/api/v1` and gets admitted; the token.
+    pub async fn v1_active_token(&self, code: &str, user: i64) -> String {
+        let token = self.v1_token(code, &super::uuid(user)).await;
+        self.admit_everyone(code).await;
+        token
     }
 
     /// Deletes every Redis key of this test (as if Redis had restarted).
     pub async fn flush_redis(&self) {
         let mut redis = self.state.redis.connection().await.expect("redis");
-        let pattern = format!("{{{}:*", self.config.redis_prefix);
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
+            .arg(self.keys().every_key())
             .query_async(&mut redis)
             .await
             .expect("keys");
@@ -282,22 +262,4 @@ impl TestApp {
                 .expect("del");
         }
     }
-}
-
-pub async fn json_of(response: Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"))
-}
-
-/// Asserts a JSON error answer and returns its body.
-pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
-    let actual = response.status().as_u16();
-    let body = json_of(response).await;
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "body: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "a message: {body}"
-    );
-    body
 }

@@ -1,24 +1,11 @@
 //! Creating a concert through the admin API: what it refuses, with a code,
 //! rather than storing something no sum can carry or failing with a 500.
 
-mod common;
-
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, json_of, spawn_app_with, ADMIN};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "ops-team-token";
 /// The largest price of a seat (booking/money.rs).
 const MAX_PRICE: i64 = 1_000_000_000;
-
-async fn create(app: &TestApp, concert: Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/admin/concerts"))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .json(&concert)
-        .send()
-        .await
-        .unwrap()
-}
 
 fn one_schedule(code: &str, schedule: Value) -> Value {
     json!({ "code": code, "name": "시험공연", "schedules": [schedule] })
@@ -30,11 +17,16 @@ async fn prices_beyond_the_bound_are_refused_and_no_total_wraps() {
     // The prices: three seats of a third of 2^64 were held for a total of 2.
     for price in [6_148_914_691_236_517_206, i64::MAX, MAX_PRICE + 1, -1] {
         let flat = json!({ "startsAt": "2031-05-01T19:00:00", "seats": 3, "price": price });
-        assert_error(create(&app, one_schedule("pricey", flat)).await, 400, "INVALID_PRICE").await;
+        assert_error(
+            app.admin_create_concert(&one_schedule("pricey", flat)).await,
+            400,
+            "INVALID_PRICE",
+        )
+        .await;
         let sections = json!({ "startsAt": "2031-05-01T19:00:00",
             "sections": [{ "seats": 2, "price": 1000 }, { "seats": 3, "price": price }] });
         assert_error(
-            create(&app, one_schedule("pricey", sections)).await,
+            app.admin_create_concert(&one_schedule("pricey", sections)).await,
             400,
             "INVALID_PRICE",
         )
@@ -43,7 +35,7 @@ async fn prices_beyond_the_bound_are_refused_and_no_total_wraps() {
 
     // At the bound, four seats (the most one user holds) total what they cost.
     let at_bound = json!({ "startsAt": "2031-05-01T19:00:00", "seats": 4, "price": MAX_PRICE });
-    let created = create(&app, one_schedule("pricey", at_bound)).await;
+    let created = app.admin_create_concert(&one_schedule("pricey", at_bound)).await;
     assert_eq!(created.status(), 201);
     let schedule = json_of(created).await["schedules"][0]["concertDateId"]
         .as_i64()
@@ -53,20 +45,15 @@ async fn prices_beyond_the_bound_are_refused_and_no_total_wraps() {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let token = json_of(app.join(3).await).await["token"].as_str().unwrap().to_string();
-    app.admit_everyone(&app.default_queue()).await;
-    let held = app
-        .reserve(&token, concert, schedule, 3, &[1, 2, 3, 4])
-        .send()
-        .await
-        .unwrap();
+    let token = app.active_token(3).await;
+    let held = app.reserve(&token, concert, schedule, 3, &[1, 2, 3, 4]).await;
     assert_eq!(held.status(), 200);
     assert_eq!(json_of(held).await["totalPrice"], 4 * MAX_PRICE);
     app.charge(3, 10_000).await;
-    let paid = app.pay(&token, concert, schedule, 3).send().await.unwrap();
+    let paid = app.pay(&token, concert, schedule, 3).await;
     let refused = assert_error(paid, 409, "INSUFFICIENT_BALANCE").await;
     assert_eq!(refused["required"], 4 * MAX_PRICE);
-    assert_eq!(app.balance(3).await, 10_000);
+    assert_eq!(app.balance_amount(3).await, 10_000);
     app.stop().await;
 }
 
@@ -78,7 +65,7 @@ async fn two_schedules_at_one_time_are_refused_with_a_code_and_nothing_is_kept()
         { "startsAt": "2031-06-02T19:00:00", "seats": 10, "price": 1000 },
         { "startsAt": "2031-06-01T19:00:00", "seats": 5, "price": 2000 }
     ]});
-    assert_error(create(&app, twice).await, 409, "DUPLICATE_SCHEDULE").await;
+    assert_error(app.admin_create_concert(&twice).await, 409, "DUPLICATE_SCHEDULE").await;
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM concerts WHERE code = 'twice'")
         .fetch_one(&app.state.db)
         .await
@@ -88,6 +75,6 @@ async fn two_schedules_at_one_time_are_refused_with_a_code_and_nothing_is_kept()
         "twice",
         json!({ "startsAt": "2031-06-01T19:00:00", "seats": 10, "price": 1000 }),
     );
-    assert_eq!(create(&app, once).await.status(), 201);
+    assert_eq!(app.admin_create_concert(&once).await.status(), 201);
     app.stop().await;
 }

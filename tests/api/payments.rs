@@ -3,9 +3,8 @@
 //! charge's at its ledger row), and the audit checks each balance payment
 //! against its own ledger row.
 
-mod common;
-
-use common::{assert_error, database_url_named, json_of, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::app::database_url_named;
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, TestApp};
 use sqlx::{Connection, PgConnection};
 
 const ADMIN: &str = "payments-admin-token";
@@ -14,15 +13,7 @@ const ADMIN: &str = "payments-admin-token";
 const METHOD_MIGRATION: &str = "20261126000000";
 
 async fn charge_with_key(app: &TestApp, user: i64, amount: i64, key: &str) {
-    let charged = app
-        .client
-        .patch(app.url("/api/balances/balance/charge"))
-        .header("user-id", user.to_string())
-        .header("Idempotency-Key", key)
-        .body(amount.to_string())
-        .send()
-        .await
-        .unwrap();
+    let charged = app.charge(user, amount).header("Idempotency-Key", key).await;
     assert_eq!(charged.status(), 200);
 }
 
@@ -88,12 +79,7 @@ async fn the_audit_checks_each_balance_payment_against_its_own_ledger_row() {
         let receipt = json_of(app.pay(&token, 1, 1, user).send().await.unwrap()).await;
         paid.push(receipt["paymentIds"][0].as_i64().unwrap());
     }
-    let audit = || {
-        app.client
-            .get(app.url("/admin/invariants"))
-            .header("Authorization", format!("Bearer {ADMIN}"))
-            .send()
-    };
+    let audit = || app.admin_invariants().send();
     assert_eq!(audit().await.unwrap().status(), 200);
 
     // The two payments' ledger rows swapped: every sum still agrees (each

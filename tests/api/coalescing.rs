@@ -5,12 +5,10 @@
 //! join order and exact, a repeated join answered with the same place and
 //! token, abandonment and expiry as before.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::{json_of, spawn_app_with, TestApp};
+use crate::helpers::{json_of, metric_value, spawn_app_with, TestApp};
 use futures::future::join_all;
 use serde_json::Value;
 
@@ -21,22 +19,8 @@ fn own_queue(name: &str) -> String {
 
 /// Joins and polls this instance sent for `queue`: (script runs, entries).
 async fn runs_and_entries(app: &TestApp, queue: &str) -> (f64, f64) {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    let counter = |name: &str| {
-        let series = format!("{name}{{queue=\"{queue}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&series))
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let text = app.metrics_text().await;
+    let counter = |name: &str| metric_value(&text, &format!("{name}{{queue=\"{queue}\"}} ")).unwrap_or(0.0);
     (
         counter("boxoffice_queue_standing_calls_total"),
         counter("boxoffice_queue_standing_entries_total"),
@@ -189,6 +173,7 @@ async fn in_one_batch_the_quiet_lose_their_places_and_everyone_behind_moves_up()
         app.join(user).await;
     }
     // The even users keep polling; the odd ones go quiet past the idle timeout.
+    // (The idle timeout passing is the behaviour.)
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(350)).await;
         join_all((2..=60).step_by(2).map(|user| app.position(user))).await;

@@ -4,16 +4,12 @@
 //! order, and Redis ends on Postgres's last version whoever writes last.
 //! (The fault suite does the same with a Redis killed and restarted empty.)
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_configured, test_config, TestApp};
+use crate::helpers::{assert_error, eventually, json_of, spawn_configured, test_config, TestApp, ADMIN};
 use futures::future::join_all;
 use serde_json::{json, Value};
-
-const ADMIN: &str = "ops-team-token";
 
 async fn admin_app() -> TestApp {
     let mut config = test_config();
@@ -21,49 +17,24 @@ async fn admin_app() -> TestApp {
     spawn_configured(config).await
 }
 
-fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-}
-
-async fn patch(app: &TestApp, queue: &str, body: Value) -> reqwest::Response {
-    admin(app, reqwest::Method::PATCH, &format!("/admin/queues/{queue}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn settings_of(app: &TestApp, queue: &str) -> Value {
-    let view = admin(app, reqwest::Method::GET, &format!("/admin/queues/{queue}"))
-        .send()
-        .await
-        .unwrap();
-    json_of(view).await["settings"].clone()
+    json_of(app.admin_queue(queue).await).await["settings"].clone()
 }
 
 async fn events_of(app: &TestApp, queue: &str) -> Vec<Value> {
-    let events = admin(
-        app,
-        reqwest::Method::GET,
-        &format!("/admin/queues/{queue}/events?count=1000"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let events = app.admin_queue_events(queue).query(&[("count", "1000")]).await;
     json_of(events).await.as_array().cloned().expect("a list")
 }
 
 /// The settings hash the queue's scripts read (the layout of src/store/keys.rs).
 async fn redis_copy(app: &TestApp, queue: &str) -> HashMap<String, String> {
-    let key = format!("{{{}:q:{queue}}}:settings", app.config.redis_prefix);
+    let key = app.keys().queue(queue, "settings");
     let mut redis = app.state.redis.connection().await.unwrap();
     redis::cmd("HGETALL").arg(&key).query_async(&mut redis).await.unwrap()
 }
 
 async fn write_redis_copy(app: &TestApp, queue: &str, fields: &[(&str, &str)]) {
-    let key = format!("{{{}:q:{queue}}}:settings", app.config.redis_prefix);
+    let key = app.keys().queue(queue, "settings");
     let mut redis = app.state.redis.connection().await.unwrap();
     redis::cmd("DEL")
         .arg(&key)
@@ -87,36 +58,24 @@ async fn version_in_postgres(app: &TestApp, queue: &str) -> Option<i64> {
         .unwrap()
 }
 
-/// Polls `check` until it holds; returns how long that took.
-async fn within<F, Fut>(bound: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < bound, "{what}: not within {bound:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    started.elapsed()
-}
-
 #[tokio::test]
 async fn a_closed_sale_stays_closed_when_redis_loses_its_settings() {
     let app = admin_app().await;
     let queue = app.default_queue();
     let closed = json!({ "state": "closed", "maxActive": 5, "admitRate": 1 });
-    assert_eq!(patch(&app, &queue, closed).await.status(), 200);
+    assert_eq!(app.admin_set_queue(&queue, &closed).await.status(), 200);
     assert_error(app.join(1).await, 409, "QUEUE_CLOSED").await;
 
     app.flush_redis().await;
     // A newcomer each time: one who got in keeps the place on joining again.
     let newcomer = std::sync::atomic::AtomicI64::new(1);
-    let took = within(Duration::from_secs(3), "joins refused again", || async {
+    let started = Instant::now();
+    eventually(Duration::from_secs(3), "joins refused again", || async {
         let user = newcomer.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        app.join(user).await.status() == 409
+        (app.join(user).await.status() == 409).then_some(())
     })
     .await;
+    let took = started.elapsed();
     println!("joins refused again {took:?} after Redis lost the settings");
     let settings = settings_of(&app, &queue).await;
     assert_eq!(
@@ -144,7 +103,7 @@ async fn conflicting_changes_from_two_instances_land_in_order_and_redis_ends_on_
         let app = if i % 2 == 0 { &first } else { &second };
         let body = json!({ "state": states[i as usize % 3], "maxActive": i + 1, "admitRate": 100 + i });
         let queue = &queue;
-        async move { patch(app, queue, body).await.status() }
+        async move { app.admin_set_queue(queue, &body).await.status() }
     });
     for status in join_all(changes).await {
         assert_eq!(status, 200);
@@ -164,9 +123,9 @@ async fn conflicting_changes_from_two_instances_land_in_order_and_redis_ends_on_
     assert_eq!(as_json(copy), expected, "Redis's copy is the last change's result");
     // The copy of an earlier change arriving last, as the instance that lost
     // the race for the row would send it: refused, and the copy stays.
-    let key = format!("{{{}:q:{queue}}}:settings", first.config.redis_prefix);
+    let key = first.keys().queue(&queue, "settings");
     let mut redis = first.state.redis.connection().await.unwrap();
-    let late: i64 = redis::Script::new(include_str!("../lua/queue_settings.lua"))
+    let late: i64 = redis::Script::new(include_str!("../../lua/queue_settings.lua"))
         .key(&key)
         .arg(19)
         .arg("state")
@@ -197,8 +156,8 @@ async fn settings_only_redis_held_are_adopted_into_postgres_not_lost() {
     let queue = app.default_queue();
     // As an earlier version left them: in Redis only, with no version.
     write_redis_copy(&app, &queue, &[("state", "closed"), ("max_active", "7")]).await;
-    within(Duration::from_secs(3), "adopted", || async {
-        version_in_postgres(&app, &queue).await.is_some()
+    eventually(Duration::from_secs(3), "adopted", || async {
+        version_in_postgres(&app, &queue).await.map(|_| ())
     })
     .await;
     let events = events_of(&app, &queue).await;
@@ -207,7 +166,7 @@ async fn settings_only_redis_held_are_adopted_into_postgres_not_lost() {
     assert_eq!(events[0]["after"], json!({ "state": "closed", "max_active": "7" }));
 
     // A later change starts from them.
-    let changed = json_of(patch(&app, &queue, json!({ "admitRate": 3 })).await).await;
+    let changed = json_of(app.admin_set_queue(&queue, &json!({ "admitRate": 3 })).await).await;
     assert_eq!(
         (&changed["state"], &changed["maxActive"], &changed["admitRate"]),
         (&json!("closed"), &json!(7), &json!(3)),
@@ -220,16 +179,27 @@ async fn settings_only_redis_held_are_adopted_into_postgres_not_lost() {
 async fn a_copy_claiming_a_version_postgres_never_gave_yields_to_postgres() {
     let app = admin_app().await;
     let queue = app.default_queue();
-    assert_eq!(patch(&app, &queue, json!({ "state": "paused" })).await.status(), 200);
+    assert_eq!(
+        app.admin_set_queue(&queue, &json!({ "state": "paused" }))
+            .await
+            .status(),
+        200
+    );
     // A copy ahead of Postgres, as after Postgres was restored from a backup.
     write_redis_copy(&app, &queue, &[("version", "50"), ("state", "open")]).await;
-    within(Duration::from_secs(3), "Postgres's settings back in Redis", || async {
-        redis_copy(&app, &queue).await.get("state").map(String::as_str) == Some("paused")
+    eventually(Duration::from_secs(3), "Postgres's settings back in Redis", || async {
+        let copy = redis_copy(&app, &queue).await;
+        (copy.get("state").map(String::as_str) == Some("paused")).then_some(())
     })
     .await;
     assert_eq!(version_in_postgres(&app, &queue).await, Some(51));
     // And a change made after it is not taken for an older one.
-    assert_eq!(patch(&app, &queue, json!({ "state": "closed" })).await.status(), 200);
+    assert_eq!(
+        app.admin_set_queue(&queue, &json!({ "state": "closed" }))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(settings_of(&app, &queue).await["state"], "closed");
     assert_error(app.join(1).await, 409, "QUEUE_CLOSED").await;
     app.stop().await;

@@ -3,37 +3,22 @@
 //! payments wait behind. The admission rate must fall while payments are slow
 //! and climb back once the lock is gone, between the operator's floor and ceiling.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp, ADMIN};
 use boxoffice::store::seed;
-use common::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
-const ADMIN: &str = "ops-team-token";
 const USERS: i64 = 1600;
 const MIN_RATE: u64 = 4;
 const MAX_RATE: u64 = 40;
 
-fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-}
-
 /// The rate admission uses now and the controller's last decision.
 async fn adaptive_status(app: &TestApp) -> (u64, String) {
-    let queue = json_of(
-        admin(app, reqwest::Method::GET, "/admin/queues/default")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let queue = json_of(app.admin_queue("default").await).await;
     let status = &queue["adaptive"];
     (
         status["rate"].as_u64().unwrap_or(0),
@@ -41,8 +26,9 @@ async fn adaptive_status(app: &TestApp) -> (u64, String) {
     )
 }
 
-/// Waits for the rate to satisfy `done`, at most `within`; returns every rate
-/// seen on the way and the decisions made.
+/// Samples the rate every 200 ms until it satisfies `done` or `within` has
+/// passed; returns every rate seen on the way and the decisions made (the
+/// samples are what the test judges, so this samples rather than only waits).
 async fn watch_rate(app: &TestApp, within: Duration, done: impl Fn(u64) -> bool) -> (Vec<u64>, Vec<String>) {
     let started = Instant::now();
     let (mut rates, mut decisions) = (Vec::new(), Vec::new());
@@ -82,6 +68,7 @@ async fn book_until_stopped(
             if response["tokenStatus"] == "활성" {
                 break response["token"].as_str().unwrap_or_default().to_string();
             }
+            // A client polling until admitted (or the test is over).
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let seat = i32::try_from(user).unwrap_or(1);
@@ -103,14 +90,12 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
     .await;
     seed::add_users(&app.state.db, 700).await.unwrap();
     app.state.users.refresh(&app.state.db).await.unwrap();
-    let created = admin(&app, reqwest::Method::POST, "/admin/concerts")
-        .json(&json!({
+    let created = app
+        .admin_create_concert(&json!({
             "code": "adaptive-test", "name": "적응형",
             "schedules": [{ "startsAt": "2031-06-01T19:00:00", "seats": USERS, "price": 1000 }]
         }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     let created = json_of(created).await;
     let concert = created["concertId"].as_i64().unwrap();
     let schedule = created["schedules"][0]["concertDateId"].as_i64().unwrap();
@@ -126,22 +111,19 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
         json!({ "targetP99Ms": 250, "minRate": 4, "maxRate": 40, "increaseBy": -1 }),
         json!({ "targetP99Ms": 250, "minRate": 4, "maxRate": 40, "target": 1 }),
     ] {
-        let refused = admin(&app, reqwest::Method::PATCH, "/admin/queues/default")
-            .json(&json!({ "adaptive": adaptive }))
-            .send()
-            .await
-            .unwrap();
+        let refused = app.admin_set_queue("default", &json!({ "adaptive": adaptive })).await;
         assert_error(refused, 400, "INVALID_SETTING").await;
     }
-    let set = admin(&app, reqwest::Method::PATCH, "/admin/queues/default")
-        .json(&json!({
-            "maxActive": 0,
-            "admitRate": 20,
-            "adaptive": { "targetP99Ms": 250, "minRate": MIN_RATE, "maxRate": MAX_RATE, "increaseBy": 6 }
-        }))
-        .send()
-        .await
-        .unwrap();
+    let set = app
+        .admin_set_queue(
+            "default",
+            &json!({
+                "maxActive": 0,
+                "admitRate": 20,
+                "adaptive": { "targetP99Ms": 250, "minRate": MIN_RATE, "maxRate": MAX_RATE, "increaseBy": 6 }
+            }),
+        )
+        .await;
     let settings = json_of(set).await;
     assert_eq!(settings["adaptive"]["decreaseToPercent"], 70, "{settings}");
 
@@ -211,7 +193,7 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
         .await
         .unwrap();
     assert!(paid > 100, "only {paid} seats sold");
-    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
     if let Ok(app) = Arc::try_unwrap(app) {
         app.stop().await;
@@ -231,16 +213,18 @@ async fn instances_stepping_together_move_the_rate_once_a_second_between_them() 
     for user in 1..=200 {
         assert_eq!(first.join(user).await.status(), 200);
     }
-    let set = admin(&second, reqwest::Method::PATCH, "/admin/queues/default")
-        .json(&json!({ "adaptive": { "targetP99Ms": 100, "minRate": 1, "maxRate": 1000, "increaseBy": 1 } }))
-        .send()
-        .await
-        .unwrap();
+    let set = second
+        .admin_set_queue(
+            "default",
+            &json!({ "adaptive": { "targetP99Ms": 100, "minRate": 1, "maxRate": 1000, "increaseBy": 1 } }),
+        )
+        .await;
     assert_eq!(set.status(), 200);
     // The adaptive rate starts from the fixed one (100 by default) and, with
     // people waiting and no booking to judge, rises by 1 per second.
     let started = Instant::now();
     let (start, _) = watch_rate(&first, Duration::from_secs(3), |rate| rate > 0).await;
+    // The rate moves with time: three seconds of it are the measure.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (end, decision) = adaptive_status(&second).await;
     let elapsed = started.elapsed().as_secs();

@@ -2,25 +2,13 @@
 //! mean what they say. (Tests that stop or freeze a store run against stores of
 //! their own: tests/faults.rs.)
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, uuid, TestApp};
 use sqlx::{Connection, PgConnection};
 
-async fn admitted(app: &TestApp, user: i64) -> String {
-    let token = json_of(app.join(user).await).await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.admit_everyone(&app.default_queue()).await;
-    token
-}
-
 async fn seat_is_shown_sold(app: &TestApp, schedule: i64, seat: i64) -> bool {
-    let url = app.url(&format!("/api/concerts/1/schedules/{schedule}/seats"));
-    let body = json_of(app.client.get(url).send().await.unwrap()).await;
+    let body = json_of(app.seats(1, schedule).await).await;
     body["seats"]
         .as_array()
         .unwrap()
@@ -32,7 +20,7 @@ async fn seat_is_shown_sold(app: &TestApp, schedule: i64, seat: i64) -> bool {
 /// Postgres, and Redis never heard of it.
 async fn forget_in_redis(app: &TestApp, schedule: i64, seat: i64) {
     let mut redis = app.state.redis.connection().await.unwrap();
-    let sold_key = format!("{{{}:s:{schedule}}}:sold", app.config.redis_prefix);
+    let sold_key = app.keys().sold(schedule);
     let removed: i64 = redis::cmd("SREM")
         .arg(&sold_key)
         .arg(seat)
@@ -44,29 +32,26 @@ async fn forget_in_redis(app: &TestApp, schedule: i64, seat: i64) {
 
 async fn wait_until_healed(app: &TestApp, schedule: i64, seat: i64, within: Duration) -> Duration {
     let started = Instant::now();
-    while !seat_is_shown_sold(app, schedule, seat).await {
-        assert!(
-            started.elapsed() < within,
-            "seat {seat} still shown free after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(within, format!("seat {seat} shown sold again"), || async {
+        seat_is_shown_sold(app, schedule, seat).await.then_some(())
+    })
+    .await;
     started.elapsed()
 }
 
 #[tokio::test]
 async fn a_sale_redis_never_heard_of_is_shown_sold_again_within_seconds() {
     let app = spawn_app_with(|_| {}).await;
-    let token = admitted(&app, 1).await;
+    let token = app.active_token(1).await;
     app.charge(1, 10_000).await;
-    app.reserve(&token, 1, 1, 1, &[5]).send().await.unwrap();
-    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 200);
+    app.reserve(&token, 1, 1, 1, &[5]).await;
+    assert_eq!(app.pay(&token, 1, 1, 1).await.status(), 200);
 
     forget_in_redis(&app, 1, 5).await;
     // Nobody tries to buy the seat: the recent-sales pass alone brings it back.
     let healed_in = wait_until_healed(&app, 1, 5, Duration::from_secs(3)).await;
     assert!(healed_in < Duration::from_secs(3));
-    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
     app.stop().await;
 }
@@ -74,10 +59,10 @@ async fn a_sale_redis_never_heard_of_is_shown_sold_again_within_seconds() {
 #[tokio::test]
 async fn an_old_sale_missing_from_redis_is_restored_by_the_full_pass() {
     let app = spawn_app_with(|config| config.reconcile_interval_ms = 500).await;
-    let token = admitted(&app, 1).await;
+    let token = app.active_token(1).await;
     app.charge(1, 10_000).await;
-    app.reserve(&token, 1, 2, 1, &[6]).send().await.unwrap();
-    assert_eq!(app.pay(&token, 1, 2, 1).send().await.unwrap().status(), 200);
+    app.reserve(&token, 1, 2, 1, &[6]).await;
+    assert_eq!(app.pay(&token, 1, 2, 1).await.status(), 200);
     // Older than the recent window: only the per-schedule comparison finds it.
     sqlx::query("UPDATE reservations SET created_at = now() - interval '1 hour'")
         .execute(&app.state.db)
@@ -88,19 +73,18 @@ async fn an_old_sale_missing_from_redis_is_restored_by_the_full_pass() {
 
     // And a seat Redis marks sold that nobody bought is freed again.
     let mut redis = app.state.redis.connection().await.unwrap();
-    let sold_key = format!("{{{}:s:2}}:sold", app.config.redis_prefix);
+    let sold_key = app.keys().sold(2);
     redis::cmd("SADD")
         .arg(&sold_key)
         .arg(30)
         .query_async::<i64>(&mut redis)
         .await
         .unwrap();
-    let started = Instant::now();
-    while seat_is_shown_sold(&app, 2, 30).await {
-        assert!(started.elapsed() < Duration::from_secs(3), "seat 30 still shown sold");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let audit = app.client.get(app.url("/ops/invariants")).send().await.unwrap();
+    eventually(Duration::from_secs(3), "seat 30 shown free again", || async {
+        (!seat_is_shown_sold(&app, 2, 30).await).then_some(())
+    })
+    .await;
+    let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
     app.stop().await;
 }
@@ -108,9 +92,9 @@ async fn an_old_sale_missing_from_redis_is_restored_by_the_full_pass() {
 #[tokio::test]
 async fn a_payment_stuck_behind_a_lock_is_refused_in_time_and_never_commits_later() {
     let app = spawn_app_with(|config| config.db_statement_timeout_ms = 400).await;
-    let token = admitted(&app, 1).await;
+    let token = app.active_token(1).await;
     app.charge(1, 10_000).await;
-    app.reserve(&token, 1, 1, 1, &[8]).send().await.unwrap();
+    app.reserve(&token, 1, 1, 1, &[8]).await;
 
     // Another client (not under the service's deadlines) holds the buyer's
     // balance row for two seconds.
@@ -121,9 +105,10 @@ async fn a_payment_stuck_behind_a_lock_is_refused_in_time_and_never_commits_late
         .await
         .unwrap();
     let started = Instant::now();
-    let refused = app.pay(&token, 1, 1, 1).send().await.unwrap();
+    let refused = app.pay(&token, 1, 1, 1).await;
     let waited = started.elapsed();
     let charge_refused = app.charge(1, 100).await;
+    // Held past both answers (the hold is the behaviour), then let go.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     blocker.commit().await.unwrap();
 
@@ -137,16 +122,18 @@ async fn a_payment_stuck_behind_a_lock_is_refused_in_time_and_never_commits_late
     assert_error(charge_refused, 503, "DEPENDENCY_UNAVAILABLE").await;
 
     // The lock is gone: nothing of either request committed behind its 503.
+    // (Whatever was still waiting would commit now: that nothing does is
+    // seen only by letting it have the time to.)
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.balance(1).await, 10_000);
+    assert_eq!(app.balance_amount(1).await, 10_000);
     let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
         .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(payments, 0);
     // The hold is still there, so the buyer simply pays again.
-    assert_eq!(app.pay(&token, 1, 1, 1).send().await.unwrap().status(), 200);
-    assert_eq!(app.balance(1).await, 8_000);
+    assert_eq!(app.pay(&token, 1, 1, 1).await.status(), 200);
+    assert_eq!(app.balance_amount(1).await, 8_000);
     app.stop().await;
 }
 
@@ -165,20 +152,20 @@ async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
         .execute(&mut *blocker)
         .await
         .unwrap();
-    let stuck = tokio::spawn({
-        let (client, url) = (app.client.clone(), app.url("/api/balances/balance/charge"));
-        async move { client.patch(url).header("user-id", "2").body("100").send().await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let started = Instant::now();
-    let shed = app
-        .client
-        .get(app.url("/api/balances/balance"))
-        .header("user-id", "3")
-        .send()
+    let stuck = tokio::spawn(app.charge(2, 100).send());
+    eventually(Duration::from_secs(3), "the charge waiting on the lock", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
+        (waiting > 0).then_some(())
+    })
+    .await;
+
+    let started = Instant::now();
+    let shed = app.balance(3).await;
     assert!(
         started.elapsed() < Duration::from_millis(200),
         "shed in {:?}",
@@ -188,7 +175,7 @@ async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
     assert_error(shed, 503, "OVERLOADED").await;
     // Other groups are not affected: the queue and operations still answer.
     assert_eq!(app.join(4).await.status(), 200);
-    assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
+    assert_eq!(app.health().await.status(), 200);
 
     blocker.commit().await.unwrap();
     assert_eq!(
@@ -197,7 +184,7 @@ async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
         "the request in flight finishes"
     );
     assert_eq!(
-        app.balance(3).await,
+        app.balance_amount(3).await,
         0,
         "with the bound free again, requests are served"
     );
@@ -205,14 +192,7 @@ async fn beyond_its_in_flight_bound_a_route_group_sheds_at_once() {
 }
 
 async fn poll_with_token(app: &TestApp, user: i64, token: &str) -> serde_json::Value {
-    let response = app
-        .client
-        .get(app.url("/api/waiting-queue/position"))
-        .header("user-id", user.to_string())
-        .header("Token", token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.position(user).token(token).await;
     assert_eq!(response.status(), 200);
     json_of(response).await
 }
@@ -253,27 +233,16 @@ async fn api_v1_places_come_back_too() {
     let app = spawn_app_with(|_| {}).await;
     let mut tokens = Vec::new();
     for user in 1..=5 {
-        let response = app
-            .client
-            .post(app.url("/api/v1/concerts/hero-autumn/token"))
-            .json(&serde_json::json!({ "UUID": boxoffice::store::seed::user_uuid(user).to_string() }))
-            .send()
-            .await
-            .unwrap();
+        let response = app.v1_join("hero-autumn", &uuid(user)).await;
         tokens.push(json_of(response).await["token"].as_str().unwrap().to_string());
     }
     app.flush_redis().await;
-    let poll = |token: String| {
-        app.client
-            .get(app.url("/api/v1/concerts/hero-autumn/token"))
-            .header("Authorization", format!("Bearer {token}"))
-            .send()
-    };
+    let poll = |token: &str| app.v1_poll("hero-autumn", token);
     for token in tokens.iter().rev() {
-        assert_eq!(poll(token.clone()).await.unwrap().status(), 200);
+        assert_eq!(poll(token).await.status(), 200);
     }
     for (index, token) in tokens.iter().enumerate() {
-        let body = json_of(poll(token.clone()).await.unwrap()).await;
+        let body = json_of(poll(token).await).await;
         assert_eq!(body["position"], index + 1, "{body}");
     }
     app.stop().await;
@@ -282,15 +251,12 @@ async fn api_v1_places_come_back_too() {
 #[tokio::test]
 async fn an_admission_is_honoured_until_its_signed_end_after_redis_loses_it() {
     let app = spawn_app_with(|_| {}).await;
-    app.join(1).await;
-    app.admit_everyone(&app.default_queue()).await;
-    let active = json_of(app.position(1).await).await;
-    assert_eq!(active["tokenStatus"], "활성");
-    let token = active["token"].as_str().unwrap().to_string();
+    let token = app.admitted_token(1).await;
+    assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     app.flush_redis().await;
 
     // Redis has forgotten the admission; the signed token still books.
-    let held = app.reserve(&token, 1, 1, 1, &[4]).send().await.unwrap();
+    let held = app.reserve(&token, 1, 1, 1, &[4]).await;
     assert_eq!(held.status(), 200, "{}", json_of(held).await);
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     app.stop().await;
@@ -304,41 +270,20 @@ async fn a_token_whose_record_lapsed_normally_does_not_jump_the_line() {
     app.join(3).await;
     // User 1's record lapses while Redis keeps everything else: nothing was lost.
     let mut redis = app.state.redis.connection().await.unwrap();
-    let waiting = format!("{{{}:q:{}}}:waiting", app.config.redis_prefix, app.default_queue());
-    let bucket = format!("{{{}:q:{}}}:meta:0", app.config.redis_prefix, app.default_queue());
+    let waiting = app.keys().queue(&app.default_queue(), "waiting");
+    let bucket = app.keys().user_record_bucket(&app.default_queue(), 1);
     redis::pipe()
         .zrem(&waiting, 1)
         .hdel(&bucket, 1)
         .query_async::<()>(&mut redis)
         .await
         .unwrap();
-    let polled = app
-        .client
-        .get(app.url("/api/waiting-queue/position"))
-        .header("user-id", "1")
-        .header("Token", &first)
-        .send()
-        .await
-        .unwrap();
+    let polled = app.position(1).token(&first).await;
     assert_error(polled, 404, "TOKEN_NOT_FOUND").await;
-    let rejoined = app
-        .client
-        .post(app.url("/api/waiting-queue"))
-        .header("user-id", "1")
-        .header("Token", &first)
-        .send()
-        .await
-        .unwrap();
+    let rejoined = app.join(1).token(&first).await;
     assert_eq!(json_of(rejoined).await["position"], 3, "to the back, like anyone");
     // And a token is only ever presented by its own user.
-    let borrowed = app
-        .client
-        .get(app.url("/api/waiting-queue/position"))
-        .header("user-id", "2")
-        .header("Token", &first)
-        .send()
-        .await
-        .unwrap();
+    let borrowed = app.position(2).token(&first).await;
     assert_error(borrowed, 403, "TOKEN_MISMATCH").await;
     app.stop().await;
 }
@@ -352,13 +297,13 @@ async fn scripts_flushed_from_redis_load_themselves_again() {
     let mut redis = app.state.redis.connection().await.unwrap();
     let flushed: String = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis).await.unwrap();
     assert_eq!(flushed, "OK");
-    let token = admitted(&app, 12).await;
+    let token = app.active_token(12).await;
     let position = json_of(app.position(12).await).await;
     assert_eq!(position["tokenStatus"], "활성", "{position}");
     app.charge(12, 10_000).await;
-    let held = app.reserve(&token, 1, 1, 12, &[21]).send().await.unwrap();
+    let held = app.reserve(&token, 1, 1, 12, &[21]).await;
     assert_eq!(held.status(), 200, "{}", json_of(held).await);
-    let paid = app.pay(&token, 1, 1, 12).send().await.unwrap();
+    let paid = app.pay(&token, 1, 1, 12).await;
     assert_eq!(paid.status(), 200, "{}", json_of(paid).await);
     app.stop().await;
 }

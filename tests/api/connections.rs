@@ -6,13 +6,11 @@
 //! Clients on other addresses bind to 127.0.0.2 and up: all of 127.0.0.0/8 is
 //! loopback on Linux.
 
-mod common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::gateway::{gateway_env, Gateway};
-use common::{json_of, spawn_app_with, test_config};
+use crate::helpers::gateway::{gateway_env, Gateway};
+use crate::helpers::{eventually, json_of, metric_value, spawn_app_with, test_config, Api};
 use futures::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -40,19 +38,8 @@ async fn closed_within(stream: &mut TcpStream, bound: Duration) -> Option<String
     closed.ok().map(|_| String::from_utf8_lossy(&answer).to_string())
 }
 
-async fn counter(base: &str, series: &str) -> f64 {
-    let exposition = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    exposition
-        .lines()
-        .find(|line| line.starts_with(series))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
+async fn counter(app: &Api, series: &str) -> f64 {
+    metric_value(&app.metrics_text().await, series).unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -64,7 +51,7 @@ async fn connections_that_never_finish_a_request_head_are_closed_within_the_head
     })
     .await;
     let timed_out = r#"boxoffice_connections_timed_out_total{phase="head"}"#;
-    let before = counter(&app.address, timed_out).await;
+    let before = counter(&app, timed_out).await;
     let started = Instant::now();
     let mut slow = Vec::new();
     for n in 0..40 {
@@ -76,7 +63,7 @@ async fn connections_that_never_finish_a_request_head_are_closed_within_the_head
         slow.push(stream);
     }
     // Meanwhile a whole request is served.
-    assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
+    assert_eq!(app.health().await.status(), 200);
     let closed = join_all(
         slow.iter_mut()
             .map(|stream| closed_within(stream, Duration::from_secs(4))),
@@ -89,7 +76,7 @@ async fn connections_that_never_finish_a_request_head_are_closed_within_the_head
         closed.iter().filter(|answer| answer.is_none()).count()
     );
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
-    assert!(counter(&app.address, timed_out).await >= before + 40.0);
+    assert!(counter(&app, timed_out).await >= before + 40.0);
     app.stop().await;
 }
 
@@ -111,7 +98,7 @@ async fn a_keep_alive_connection_waits_out_the_idle_timeout_not_the_header_timeo
             "{:?}",
             String::from_utf8_lossy(&answer[..read])
         );
-        // Idle for longer than a head may take: the connection stays.
+        // Idle for longer than a head may take (the wait is the behaviour): the connection stays.
         tokio::time::sleep(Duration::from_millis(1200)).await;
     }
     let started = Instant::now();
@@ -156,31 +143,20 @@ async fn a_client_past_its_connection_cap_is_refused_while_another_client_still_
             .unwrap();
     }
 
-    let other = client_from("127.0.0.2");
-    assert_eq!(other.get(app.url("/health")).send().await.unwrap().status(), 200);
-    let joined = other
-        .post(app.url("/api/waiting-queue/"))
-        .header("user-id", "1")
-        .send()
-        .await
-        .unwrap();
+    let other = app.through(client_from("127.0.0.2"));
+    assert_eq!(other.health().await.status(), 200);
+    let joined = other.join(1).await;
     assert_eq!(joined.status(), 200);
     assert_eq!(json_of(joined).await["position"], 1);
 
     // Once the connections go, their places come back.
     drop(held);
-    let started = Instant::now();
-    loop {
-        let again = client_from("127.0.0.1").get(app.url("/health")).send().await;
-        if again.is_ok_and(|response| response.status() == 200) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the first address stays refused"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let first_address = app.through(client_from("127.0.0.1"));
+    eventually(Duration::from_secs(5), "the first address served again", || async {
+        let again = first_address.health().send().await;
+        again.is_ok_and(|response| response.status() == 200).then_some(())
+    })
+    .await;
     app.stop().await;
 }
 
@@ -198,23 +174,10 @@ async fn more_connections_than_the_process_has_descriptors_do_not_starve_other_c
         let _ = stream.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nx-slow: ").await;
         flood.push(stream);
     }
-    let other = client_from("127.0.0.2");
+    let other = gateway.api(&client_from("127.0.0.2"));
     let started = Instant::now();
-    assert_eq!(
-        other
-            .get(format!("{}/health", gateway.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let joined = other
-        .post(format!("{}/api/waiting-queue/", gateway.base))
-        .header("user-id", "1")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(other.health().await.status(), 200);
+    let joined = other.join(1).await;
     assert_eq!(joined.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     let closed = join_all(

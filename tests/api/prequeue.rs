@@ -2,17 +2,13 @@
 //! the opening everyone in it is placed by lot, so arriving early buys nothing,
 //! and whoever joins after the opening goes behind them all.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::helpers::{json_of, spawn_app_with, TestApp, ADMIN};
 use boxoffice::store::seed;
 use chrono::{FixedOffset, Utc};
-use common::{json_of, spawn_app_with, TestApp};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
-
-const ADMIN: &str = "ops";
 
 /// `at` seconds from now, as the local date-time the admin API takes.
 fn local_in(seconds: i64) -> String {
@@ -24,14 +20,7 @@ fn local_in(seconds: i64) -> String {
 }
 
 async fn set(app: &TestApp, body: serde_json::Value) {
-    let response = app
-        .client
-        .patch(app.url(&format!("/admin/queues/{}", app.default_queue())))
-        .header("Authorization", format!("Bearer {ADMIN}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.admin_set_queue(&app.default_queue(), &body).await;
     assert_eq!(response.status(), 200, "{}", json_of(response).await);
 }
 
@@ -69,6 +58,8 @@ async fn two_thousand_early_arrivals_are_placed_by_lot_and_latecomers_go_behind(
     let step = app.state.scheduler.admit_once(&app.default_queue()).await.unwrap();
     assert_eq!(step.admitted, 0, "nobody is admitted before the opening");
 
+    // Past the opening time (a wall-clock moment: waiting for it is the
+    // behaviour; any call made to see it pass would be the first after it).
     tokio::time::sleep(Duration::from_secs(7)).await;
     // The first to join after the opening goes behind everyone who came early.
     let late = json_of(app.join(2050).await).await;
@@ -99,6 +90,7 @@ async fn pausing_before_the_opening_holds_everyone_after_it() {
     for user in 1..=50 {
         app.join(user).await;
     }
+    // Past the opening time (a wall-clock moment).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let step = app.state.scheduler.admit_once(&app.default_queue()).await.unwrap();
     assert_eq!((step.admitted, step.waiting), (0, 50), "placed, and held");

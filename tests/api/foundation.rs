@@ -1,11 +1,9 @@
 //! Start-up, demo data, readiness and the shape of bad-input answers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, test_config};
 use boxoffice::store::seed;
-use common::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, test_config};
 
 #[tokio::test]
 async fn startup_on_an_empty_database_creates_schema_and_demo_data() {
@@ -98,9 +96,9 @@ async fn seeding_users_continues_the_ids_with_the_same_uuid_rule() {
 #[tokio::test]
 async fn health_and_ready_answer_when_both_stores_are_up() {
     let app = spawn_app().await;
-    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    let health = app.health().await;
     assert_eq!(health.status(), 200);
-    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    let ready = app.ready().await;
     assert_eq!(ready.status(), 200);
     assert_eq!(json_of(ready).await["checks"]["redis"], "up");
     app.stop().await;
@@ -120,7 +118,7 @@ async fn ready_names_redis_quickly_when_it_is_down() {
     let app = spawn_configured(config).await;
 
     let started = Instant::now();
-    let response = app.client.get(app.url("/ready")).send().await.unwrap();
+    let response = app.ready().await;
     let elapsed = started.elapsed();
     assert_eq!(
         response.headers().get("retry-after").map(|v| v.as_bytes()),
@@ -217,27 +215,21 @@ async fn every_response_carries_a_request_id() {
         let id = response.headers().get("x-request-id").expect("an x-request-id");
         id.to_str().expect("text").to_string()
     };
-    let first = id_of(&app.client.get(app.url("/health")).send().await.unwrap());
+    let first = id_of(&app.health().await);
     let second = id_of(&app.position(1).await);
     assert_ne!(first, second, "one id per request");
     let (prefix, _) = first.split_once('-').expect("<process>-<counter>");
     assert!(second.starts_with(prefix), "{first} {second}");
     // Errors carry one too, and an id a proxy set is kept.
-    let missing = app.client.get(app.url("/no/such/route")).send().await.unwrap();
+    let missing = app.get("/no/such/route").await;
     assert!(id_of(&missing).starts_with(prefix));
-    let proxied = app
-        .client
-        .get(app.url("/health"))
-        .header("x-request-id", "edge-42")
-        .send()
-        .await
-        .unwrap();
+    let proxied = app.health().header("x-request-id", "edge-42").await;
     assert_eq!(id_of(&proxied), "edge-42");
     app.stop().await;
 }
 
 /// Sends `request` as raw bytes and reads the answer: (status, body as JSON).
-async fn raw_exchange(app: &common::TestApp, request: Vec<u8>) -> (u16, serde_json::Value) {
+async fn raw_exchange(app: &crate::helpers::TestApp, request: Vec<u8>) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
     // The server may answer (and close) before reading all of a huge request.
@@ -322,6 +314,6 @@ async fn a_user_id_must_be_written_plainly_and_once() {
         .await
         .unwrap();
     assert_error(doubled, 400, "DUPLICATE_JSON_KEY").await;
-    assert_eq!(app.balance(1).await, 0, "nothing was charged");
+    assert_eq!(app.balance_amount(1).await, 0, "nothing was charged");
     app.stop().await;
 }

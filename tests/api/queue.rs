@@ -1,16 +1,15 @@
 //! The waiting queue against real Redis: fairness, admission limits, expiry,
 //! abandonment, the booking gate, and the pacing hints.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::helpers::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, TestApp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use boxoffice::queue::TokenSigner;
-use common::{assert_error, json_of, spawn_app, spawn_app_with, spawn_configured, TestApp};
 use futures::future::join_all;
+use reqwest::Method;
 
 /// Milliseconds of Redis `TIME`, the clock every expiry and rate uses.
 async fn redis_now_ms(app: &TestApp) -> u64 {
@@ -86,20 +85,11 @@ async fn join_and_poll_answer_in_the_seed_shape() {
 
     // Paths answer with and without the trailing slash.
     let bare = app
-        .client
-        .post(app.url("/api/waiting-queue"))
+        .call(Method::POST, "/api/waiting-queue")
         .header("user-id", "2")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(bare.status(), 200);
-    let slashed = app
-        .client
-        .get(app.url("/api/waiting-queue/position/"))
-        .header("user-id", "2")
-        .send()
-        .await
-        .unwrap();
+    let slashed = app.get("/api/waiting-queue/position/").header("user-id", "2").await;
     assert_eq!(json_of(slashed).await["position"], 2);
     app.stop().await;
 }
@@ -149,6 +139,7 @@ async fn admission_respects_capacity_and_rate() {
         if elapsed_s >= 3.0 {
             break;
         }
+        // Stepped as the scheduler would, over seconds: the rate over time is the behaviour.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(admitted, 10, "capacity is reached, not exceeded");
@@ -190,6 +181,7 @@ async fn two_schedulers_stepping_at_once_admit_no_more_than_one() {
         if elapsed_s >= 2.0 {
             break;
         }
+        // Stepped over seconds: the rate over time is the behaviour.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(admitted >= 10, "they still admit at the rate: {admitted}");
@@ -213,6 +205,7 @@ async fn expired_active_tokens_free_their_slots() {
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
     assert_eq!(json_of(app.position(4).await).await["position"], 2);
 
+    // The active TTL (1 s) lapsing is the behaviour.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!((step.expired, step.admitted), (2, 2));
@@ -242,7 +235,7 @@ async fn abandoned_waiting_users_are_skipped_and_those_behind_move_up() {
     for user in 1..=3 {
         app.join(user).await;
     }
-    // Users 1 and 2 go quiet; user 3 keeps polling.
+    // Users 1 and 2 go quiet; user 3 keeps polling (the idle timeout passing is the behaviour).
     for _ in 0..7 {
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(json_of(app.position(3).await).await["position"], 3);
@@ -265,6 +258,7 @@ async fn a_quiet_user_who_polls_too_late_has_lost_the_place() {
     let app = spawn_app_with(|config| config.queue.idle_timeout_s = 1).await;
     app.join(1).await;
     app.join(2).await;
+    // Quiet past the idle timeout (1 s): the wait is the behaviour.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "만료");
     app.stop().await;
@@ -274,14 +268,11 @@ async fn a_quiet_user_who_polls_too_late_has_lost_the_place() {
 async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
     let app = spawn_app_with(|config| config.queue.active_ttl_s = 2).await;
     let reserve = |token: Option<&str>, user: i64| {
-        let mut request = app
-            .client
-            .post(app.url("/api/concerts/1/schedules/1/seats/reservation"))
-            .json(&serde_json::json!({ "userId": user, "seats": [1] }));
-        if let Some(token) = token {
-            request = request.header("Token", token);
+        match token {
+            Some(token) => app.reserve(token, 1, 1, user, &[1]),
+            None => app.reserve("", 1, 1, user, &[1]).without("token"),
         }
-        request.send()
+        .send()
     };
 
     assert_error(reserve(None, 1).await.unwrap(), 401, "TOKEN_MISSING").await;
@@ -325,16 +316,10 @@ async fn the_gate_refuses_every_token_that_is_not_active_and_yours() {
         200,
         "the real active token passes"
     );
-    let bearer = app
-        .client
-        .post(app.url("/api/concerts/1/schedules/1/seats/reservation"))
-        .header("Authorization", format!("Bearer {token}"))
-        .json(&serde_json::json!({ "userId": 1, "seats": [2] }))
-        .send()
-        .await
-        .unwrap();
+    let bearer = app.reserve("", 1, 1, 1, &[2]).without("token").bearer(&token).await;
     assert_eq!(bearer.status(), 200, "Authorization: Bearer works too");
 
+    // The active TTL (2 s) lapsing is the behaviour.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_error(reserve(Some(&token), 1).await.unwrap(), 403, "TOKEN_EXPIRED").await;
     app.stop().await;
@@ -366,6 +351,7 @@ async fn eta_and_poll_interval_grow_with_the_position() {
     // Once admissions are measured, the estimate follows them.
     let queue = app.default_queue();
     app.state.scheduler.admit_once(&queue).await.unwrap();
+    // A rate is measured over time: two steps 0.6 s apart.
     tokio::time::sleep(Duration::from_millis(600)).await;
     app.state.scheduler.admit_once(&queue).await.unwrap();
     let stats = app.state.scheduler.stats(&queue).await.unwrap();
@@ -398,15 +384,18 @@ async fn a_burst_after_an_idle_line_does_not_shrink_the_eta() {
     })
     .await;
     let queue = app.default_queue();
-    // The scheduler ticks over an empty line for a while, saving up allowance...
+    // The scheduler ticks over an empty line for a while (the time passing is
+    // the behaviour), saving up allowance...
     for _ in 0..6 {
-        app.state.scheduler.admit_once(&queue).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
+        app.state.scheduler.admit_once(&queue).await.unwrap();
     }
-    // ...then the rush arrives and the next tick admits the saved second at once.
-    for user in 1..=600 {
-        app.join(user).await;
-    }
+    // ...then the rush arrives, all at once as a rush does (the step measures
+    // admissions over the time since the last: 600 joins one after another
+    // could outlast a second on a loaded machine), user 600 last in line...
+    join_all((1..600).map(|user| app.join(user))).await;
+    app.join(600).await;
+    // ...and the next tick admits the saved second at once.
     let step = app.state.scheduler.admit_once(&queue).await.unwrap();
     assert_eq!(step.admitted, 100);
     let last = json_of(app.position(600).await).await;

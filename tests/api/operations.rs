@@ -1,18 +1,16 @@
 //! The open reads behind the `/ops` and `/waiting-room` pages, and the pages
 //! themselves: figures without anyone's identity, and files only from `web/`.
 
-mod common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use common::{assert_error, json_of, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, Call, ADMIN};
 use serde_json::Value;
 
-const ADMIN: &str = "ops-team-token";
-
-async fn get(app: &TestApp, path: &str) -> Value {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{path}");
+/// The JSON of a read that must answer 200.
+async fn read(call: Call) -> Value {
+    let response = call.await;
+    let url = response.url().clone();
+    assert_eq!(response.status(), 200, "{url}");
     json_of(response).await
 }
 
@@ -30,13 +28,10 @@ async fn the_open_reads_show_every_figure_and_nobodys_identity() {
     let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
     let token = app.active_token(7).await;
     app.charge(7, 10_000).await;
-    assert_eq!(
-        app.reserve(&token, 1, 1, 7, &[3, 4]).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(app.reserve(&token, 1, 1, 7, &[3, 4]).await.status(), 200);
 
     // Seat 3 and 4 are held: the open map says so, and not by whom.
-    let open_map = get(&app, "/ops/schedules/1/seats").await;
+    let open_map = read(app.ops_seat_map(1)).await;
     let seat3 = &open_map["seats"][2];
     assert_eq!(
         (seat3["seatNumber"].as_i64(), seat3["state"].as_str()),
@@ -47,19 +42,11 @@ async fn the_open_reads_show_every_figure_and_nobodys_identity() {
         "{seat3}"
     );
     assert_eq!(open_map["held"], 2);
-    let admin_map = json_of(
-        app.client
-            .get(app.url("/admin/schedules/1/seats"))
-            .header("Authorization", format!("Bearer {ADMIN}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let admin_map = json_of(app.admin_seat_map(1).await).await;
     assert_eq!(admin_map["seats"][2]["heldBy"], 7, "the admin map names the holder");
 
-    assert_eq!(app.pay(&token, 1, 1, 7).send().await.unwrap().status(), 200);
-    let sales = get(&app, "/ops/sales").await;
+    assert_eq!(app.pay(&token, 1, 1, 7).await.status(), 200);
+    let sales = read(app.ops_sales()).await;
     let concert = &sales[0];
     let schedule = &concert["schedules"][0];
     assert_eq!(
@@ -78,19 +65,16 @@ async fn the_open_reads_show_every_figure_and_nobodys_identity() {
 
     // The hold and the payment were timed into the queue's booking figures
     // (reported to Redis twice a second).
-    let started = Instant::now();
-    let booking = loop {
-        let queues = get(&app, "/ops/queues").await;
+    let booking = eventually(Duration::from_secs(5), "two booking samples", || async {
+        let queues = read(app.ops_queues()).await;
         let booking = default_queue_of(&queues)["booking"].clone();
-        if booking["samples"].as_u64() >= Some(2) || started.elapsed() > Duration::from_secs(5) {
-            break booking;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        (booking["samples"].as_u64() >= Some(2)).then_some(booking)
+    })
+    .await;
     assert_eq!(booking["samples"], 2, "{booking}");
     assert_eq!(booking["errors"], 0);
     assert!(booking["p99Ms"].as_u64().unwrap() >= 1, "{booking}");
-    let queues = get(&app, "/ops/queues").await;
+    let queues = read(app.ops_queues()).await;
     let default = default_queue_of(&queues);
     assert_eq!(default["admitted"], 1);
     assert_eq!(default["admitRateInUse"], default["settings"]["admitRate"]);
@@ -100,7 +84,7 @@ async fn the_open_reads_show_every_figure_and_nobodys_identity() {
 #[tokio::test]
 async fn a_fan_finds_every_concert_and_the_settings_that_pace_the_page() {
     let app = spawn_app_with(|config| config.queue.idle_timeout_s = 240).await;
-    let concerts = get(&app, "/api/v1/concerts").await;
+    let concerts = read(app.v1_concerts()).await;
     let codes: Vec<&str> = concerts
         .as_array()
         .unwrap()
@@ -112,7 +96,7 @@ async fn a_fan_finds_every_concert_and_the_settings_that_pace_the_page() {
     let first_date = &concerts[0]["schedules"][0];
     assert!(first_date["concertDateId"].is_i64() && first_date["scheduleAt"].is_string());
 
-    let config = get(&app, "/waiting-room/config.json").await;
+    let config = read(app.waiting_room_config()).await;
     assert_eq!(config["idleTimeoutSeconds"], 240);
     assert_eq!(config["maxSeatsPerUser"], app.config.booking.max_seats_per_user);
     app.stop().await;
@@ -122,7 +106,7 @@ async fn a_fan_finds_every_concert_and_the_settings_that_pace_the_page() {
 async fn pages_and_assets_come_only_from_the_embedded_folder() {
     let app = spawn_app_with(|_| {}).await;
     for page in ["/ops", "/waiting-room"] {
-        let response = app.client.get(app.url(page)).send().await.unwrap();
+        let response = app.get(page).await;
         assert_eq!(response.status(), 200, "{page}");
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -130,16 +114,10 @@ async fn pages_and_assets_come_only_from_the_embedded_folder() {
         );
         let etag = response.headers()["etag"].clone();
         assert!(response.text().await.unwrap().contains("<html"), "{page}");
-        let again = app
-            .client
-            .get(app.url(page))
-            .header("If-None-Match", etag)
-            .send()
-            .await
-            .unwrap();
+        let again = app.get(page).header("If-None-Match", etag).await;
         assert_eq!(again.status(), 304, "{page} unchanged is not sent again");
     }
-    let script = app.client.get(app.url("/assets/ops.js")).send().await.unwrap();
+    let script = app.get("/assets/ops.js").await;
     assert_eq!(script.status(), 200);
     assert!(script.headers()["content-type"]
         .to_str()
@@ -151,11 +129,11 @@ async fn pages_and_assets_come_only_from_the_embedded_folder() {
         "/assets/..%2fsrc%2fmain.rs",
         "/assets/%2fetc%2fpasswd",
     ] {
-        let response = app.client.get(app.url(missing)).send().await.unwrap();
+        let response = app.get(missing).await;
         assert_error(response, 404, "ASSET_NOT_FOUND").await;
     }
     // A plain `..` is resolved by the client before it is sent: nothing outside either.
-    let response = app.client.get(app.url("/assets/../Cargo.toml")).send().await.unwrap();
+    let response = app.get("/assets/../Cargo.toml").await;
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
@@ -172,7 +150,7 @@ async fn pages_may_not_be_framed_and_no_answer_may_be_sniffed() {
         "/assets/ops.js",
         "/waiting-room/config.json",
     ] {
-        let response = app.client.get(app.url(page)).send().await.unwrap();
+        let response = app.get(page).await;
         let headers = response.headers();
         let policy = headers["content-security-policy"].to_str().unwrap();
         assert!(policy.contains("default-src 'self'"), "{page}: {policy}");
@@ -182,21 +160,13 @@ async fn pages_may_not_be_framed_and_no_answer_may_be_sniffed() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{page}");
     }
     for answer in ["/openapi.json", "/ops/queues", "/metrics", "/health", "/no/such/route"] {
-        let response = app.client.get(app.url(answer)).send().await.unwrap();
+        let response = app.get(answer).await;
         assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{answer}");
     }
-    let refused = app.client.delete(app.url("/api/waiting-queue")).send().await.unwrap();
+    let refused = app.call(reqwest::Method::DELETE, "/api/waiting-queue").await;
     assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
     // No inline script left for the policy to refuse.
-    let docs = app
-        .client
-        .get(app.url("/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let docs = app.get("/docs").await.text().await.unwrap();
     assert!(!docs.contains("<script>") && !docs.contains("<style>"), "{docs}");
     app.stop().await;
 }

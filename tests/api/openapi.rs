@@ -1,9 +1,7 @@
 //! The OpenAPI document describes every route there is, and the docs page
 //! shows it without the internet.
 
-mod common;
-
-use common::{json_of, spawn_app};
+use crate::helpers::{json_of, spawn_app};
 use serde_json::Value;
 
 /// Every route of both APIs, the admin API, health and operations, and the
@@ -57,7 +55,7 @@ const ROUTES: &[(&str, &str)] = &[
 
 async fn document() -> Value {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    let response = app.openapi().await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -201,7 +199,7 @@ async fn each_operation_names_the_headers_and_codes_it_uses() {
 #[tokio::test]
 async fn the_docs_page_needs_nothing_but_this_server() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    let response = app.get("/docs").await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -212,7 +210,7 @@ async fn the_docs_page_needs_nothing_but_this_server() {
         assert!(!page.contains(scheme), "the page names another host ({scheme})");
     }
     // Its one script of ours (no inline script: the pages' policy refuses it) loads the document.
-    let start = app.client.get(app.url("/assets/docs.js")).send().await.unwrap();
+    let start = app.get("/assets/docs.js").await;
     let start = start.text().await.unwrap();
     assert!(start.contains("'/openapi.json'"), "the page does not load the document");
     assert!(!start.contains("http"), "the script names another host");
@@ -233,7 +231,7 @@ async fn the_docs_page_needs_nothing_but_this_server() {
     assert!(assets.iter().any(|asset| asset == "/assets/docs.js"), "{assets:?}");
     for asset in &assets {
         assert!(asset.starts_with("/assets/"), "{asset} is not one of the pages' assets");
-        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        let response = app.get(asset).await;
         assert_eq!(response.status(), 200, "{asset}");
         let smallest = if asset.starts_with("/assets/vendor/") { 1000 } else { 10 };
         assert!(response.bytes().await.unwrap().len() > smallest, "{asset} is empty");

@@ -1,0 +1,101 @@
+//! The admin API (behind the admin token, sent when the app has one) and the
+//! open operations reads; one method per endpoint. Pages and assets are
+//! fetched by path with [`Api::get`].
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::call::{Api, Call};
+
+impl Api {
+    /// `GET /admin/queues`
+    pub fn admin_queues(&self) -> Call {
+        self.admin(Method::GET, "/admin/queues")
+    }
+
+    /// `GET /admin/queues/{queue}`
+    pub fn admin_queue(&self, queue: &str) -> Call {
+        self.admin(Method::GET, &format!("/admin/queues/{queue}"))
+    }
+
+    /// `PATCH /admin/queues/{queue}`: changes the queue's live settings.
+    pub fn admin_set_queue(&self, queue: &str, settings: &Value) -> Call {
+        self.admin(Method::PATCH, &format!("/admin/queues/{queue}"))
+            .json(settings)
+    }
+
+    /// `GET /admin/queues/{queue}/events`: the record of changes, newest first.
+    pub fn admin_queue_events(&self, queue: &str) -> Call {
+        self.admin(Method::GET, &format!("/admin/queues/{queue}/events"))
+    }
+
+    /// `POST /admin/concerts`
+    pub fn admin_create_concert(&self, concert: &Value) -> Call {
+        self.admin(Method::POST, "/admin/concerts").json(concert)
+    }
+
+    /// `GET /admin/schedules/{schedule}/seats`: the seat map with holders.
+    pub fn admin_seat_map(&self, schedule: i64) -> Call {
+        self.admin(Method::GET, &format!("/admin/schedules/{schedule}/seats"))
+    }
+
+    /// `GET /admin/invariants`: an audit run afresh.
+    pub fn admin_invariants(&self) -> Call {
+        self.admin(Method::GET, "/admin/invariants")
+    }
+
+    /// `GET /health`
+    pub fn health(&self) -> Call {
+        self.get("/health")
+    }
+
+    /// `GET /ready`
+    pub fn ready(&self) -> Call {
+        self.get("/ready")
+    }
+
+    /// `GET /metrics`
+    pub fn metrics(&self) -> Call {
+        self.get("/metrics")
+    }
+
+    /// The Prometheus exposition of [`Api::metrics`].
+    pub async fn metrics_text(&self) -> String {
+        self.metrics().await.text().await.expect("the exposition")
+    }
+
+    /// `GET /ops/invariants`: the latest audit, at most its max age old.
+    pub fn ops_invariants(&self) -> Call {
+        self.get("/ops/invariants")
+    }
+
+    /// `GET /ops/queues`
+    pub fn ops_queues(&self) -> Call {
+        self.get("/ops/queues")
+    }
+
+    /// `GET /ops/sales`
+    pub fn ops_sales(&self) -> Call {
+        self.get("/ops/sales")
+    }
+
+    /// `GET /ops/schedules/{schedule}/seats`: the seat map without holders.
+    pub fn ops_seat_map(&self, schedule: i64) -> Call {
+        self.get(&format!("/ops/schedules/{schedule}/seats"))
+    }
+
+    /// `GET /ops/refusals`
+    pub fn ops_refusals(&self) -> Call {
+        self.get("/ops/refusals")
+    }
+
+    /// `GET /openapi.json`
+    pub fn openapi(&self) -> Call {
+        self.get("/openapi.json")
+    }
+
+    /// `GET /waiting-room/config.json`
+    pub fn waiting_room_config(&self) -> Call {
+        self.get("/waiting-room/config.json")
+    }
+}
