@@ -10,6 +10,7 @@
 //!
 //! [`Gate::check`]: crate::queue::Gate
 
+use crate::http::error::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -50,11 +51,11 @@ impl TokenQueue for ConcertInPath {
     async fn select(parts: &mut Parts, state: &AppState) -> Result<(String, Arc<Concert>)> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|rejection| Error::bad_request("INVALID_PATH", rejection.body_text()))?;
+            .map_err(|rejection| Error::refused(ErrorCode::InvalidPath, rejection.body_text()))?;
         let code = params
             .iter()
             .find_map(|(name, value)| (name == "code").then_some(value))
-            .ok_or_else(|| Error::bad_request("INVALID_PATH", "the path names no concert"))?;
+            .ok_or_else(|| Error::refused(ErrorCode::InvalidPath, "the path names no concert"))?;
         let concert = state.catalog.concert_by_code(code)?;
         Ok((concert.code.clone(), concert))
     }

@@ -27,6 +27,7 @@ mod state;
 mod v1;
 pub(crate) mod views;
 
+use crate::http::error::ErrorCode;
 use axum::handler::Handler;
 use axum::{Extension, Router};
 
@@ -69,8 +70,8 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 async fn route_not_found() -> Error {
-    Error::NotFound {
-        code: "ROUTE_NOT_FOUND",
+    Error::Refused {
+        code: ErrorCode::RouteNotFound,
         message: "no such route".into(),
     }
 }

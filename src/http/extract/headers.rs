@@ -1,6 +1,7 @@
 //! Headers: the user a request names, the queue token, the Idempotency-Key,
 //! each allowed once.
 
+use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -15,8 +16,8 @@ pub(crate) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Op
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(Error::bad_request(
-            "DUPLICATE_HEADER",
+        return Err(Error::refused(
+            ErrorCode::DuplicateHeader,
             format!("the {name} header may appear only once"),
         ));
     }
@@ -52,10 +53,10 @@ impl FromRequestParts<AppState> for UserIdHeader {
 fn named_user_id(parts: &Parts) -> Result<i64, Error> {
     {
         let raw = single_header(&parts.headers, "user-id")?
-            .ok_or_else(|| Error::bad_request("MISSING_USER_ID", "the user-id header is required"))?;
+            .ok_or_else(|| Error::refused(ErrorCode::MissingUserId, "the user-id header is required"))?;
         canonical_id(raw.as_bytes()).ok_or_else(|| {
-            Error::bad_request(
-                "INVALID_USER_ID",
+            Error::refused(
+                ErrorCode::InvalidUserId,
                 "the user-id header must be a positive integer written plainly (no sign, spaces or leading zeros)",
             )
         })
@@ -106,8 +107,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .map(|key| key.trim().trim_matches('"'))
             .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
             .ok_or_else(|| {
-                Error::bad_request(
-                    "INVALID_IDEMPOTENCY_KEY",
+                Error::refused(
+                    ErrorCode::InvalidIdempotencyKey,
                     "Idempotency-Key must be 1-255 visible ASCII characters",
                 )
             })?;
