@@ -15,6 +15,7 @@ mod extract;
 mod gate;
 mod health;
 mod identity;
+mod join;
 pub(crate) mod limits;
 mod middleware;
 mod openapi;
