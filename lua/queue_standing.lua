@@ -11,6 +11,9 @@
 -- moment of the run. What is shared is what does not depend on the entry: one
 -- Redis TIME, the queue's settings, the sequence counter (read once, written
 -- once at the end), the length of the line, one EXPIRE per touched bucket.
+-- The settings a join follows (closed, the opening) come from the gateway,
+-- which holds each queue's settings as Postgres has them (src/queue/settings):
+-- Redis's copy of them is for admission, and a join never waits on reading it.
 -- The hot path of the whole service, so it does as little as it can: the
 -- waiting set is checked first (most callers wait), and last-seen is rewritten
 -- only when it is older than a tenth of the idle timeout.
@@ -27,13 +30,13 @@
 -- KEYS[2]: active ZSET (user -> expiry ms)
 -- KEYS[3]: stats HASH (seq = last sequence issued, seq_base = the sequence this
 --   Redis started from, abandoned, expired)
--- KEYS[4]: settings HASH (state: a `closed` queue refuses new places;
---   opens_at_ms: before it, joins enter the pre-queue)
--- KEYS[5]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
+-- KEYS[4]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
 -- ARGV[1]: idle timeout, seconds
 -- ARGV[2]: meta bucket TTL, seconds
--- ARGV[3]: P, the number of plain polls that follow
--- ARGV[4..3+2P]: plain polls (no token presented), each: user, bucket
+-- ARGV[3]: 1 when the queue is closed (it takes no new places), else 0
+-- ARGV[4]: the opening, ms (0: none); before it, joins enter the pre-queue
+-- ARGV[5]: P, the number of plain polls that follow
+-- ARGV[6..5+2P]: plain polls (no token presented), each: user, bucket
 -- then the other entries, each opening with its kind:
 --   'j' user bucket nonce                           join; nonce of a new token
 --   'P' user bucket issued nonce seq until          poll presenting a verified token
@@ -119,20 +122,14 @@ local function counted(delta)
   end
 end
 
--- Settings, read once: a closed queue, and the opening of a pre-queue.
-local gate_read, closed, opens = false, false, 0
-local function read_gate()
-  if not gate_read then
-    local gate = redis.call('HMGET', KEYS[4], 'state', 'opens_at_ms')
-    closed, opens, gate_read = gate[1] == 'closed', tonumber(gate[2] or '0'), true
-  end
-end
+-- The settings a join follows: a closed queue, and the opening of a pre-queue.
+local closed, opens = ARGV[3] == '1', tonumber(ARGV[4])
 
 -- Whether a pre-queue waits to be placed (the opening is due), read once.
 local prequeue_waits = nil
 local function prequeue_pending()
   if prequeue_waits == nil then
-    prequeue_waits = redis.call('EXISTS', KEYS[5]) == 1
+    prequeue_waits = redis.call('EXISTS', KEYS[4]) == 1
   end
   return prequeue_waits
 end
@@ -194,11 +191,10 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
         return put(3, issued, m_nonce, (seen + idle) * 1000, seq)
       end
     else
-      if redis.call('ZSCORE', KEYS[5], user) then
+      if redis.call('ZSCORE', KEYS[4], user) then
         -- In the pre-queue: no place until the opening, then a place drawn by lot.
-        local opens_at = tonumber(redis.call('HGET', KEYS[4], 'opens_at_ms') or '0')
-        if opens_at > now_ms then
-          return put(5, issued, m_nonce, opens_at, 0)
+        if opens > now_ms then
+          return put(5, issued, m_nonce, opens, 0)
         end
         return put(6, 0, 0, 0, 0)
       end
@@ -221,7 +217,6 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
   end
 
   -- A new place. A closed queue takes no one new; people in line keep theirs.
-  read_gate()
   if closed then
     return put(4, 0, 0, 0, 0)
   end
@@ -230,7 +225,7 @@ local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_unti
   -- been placed before anyone goes behind it.
   local ticket = tonumber(nonce)
   if opens > now_ms then
-    redis.call('ZADD', KEYS[5], ticket, user)
+    redis.call('ZADD', KEYS[4], ticket, user)
     write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, 0))
     return put(5, now_s, ticket, opens, 0)
   end
@@ -248,7 +243,6 @@ end
 -- one (a user with a record takes the general path, and the sequence number
 -- drawn for them goes back). False when the join needs the general path.
 local function join_new(user, bucket, nonce)
-  read_gate()
   if closed or opens > now_ms or prequeue_pending() then
     return false
   end
@@ -265,8 +259,8 @@ end
 
 -- Plain polls: most of them find a live place at once; anything else takes
 -- the general path, which starts again from the user's record.
-local i = 4
-local polls_end = 4 + 2 * tonumber(ARGV[3])
+local i = 6
+local polls_end = 6 + 2 * tonumber(ARGV[5])
 while i < polls_end do
   local user, bucket = ARGV[i], ARGV[i + 1]
   i = i + 2

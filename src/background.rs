@@ -1,5 +1,6 @@
 //! The chores an instance runs beside serving requests, each a named task on
-//! its own interval. A new chore is one more line in [`spawn`].
+//! its own interval. A new chore is one more line in [`spawn`]. They drive the
+//! services alone; HTTP's own upkeep is added beside them in `startup`.
 //!
 //! None of them is needed for correctness within a request: they keep the
 //! in-process copies (users, catalog, measured rates) current, run admission,
@@ -13,17 +14,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::app::Services;
 use crate::booking::{idempotency, reconcile};
-use crate::http::AppState;
 use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
 
-/// Starts every chore; each stops when `stop` changes.
-pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()> {
-    let mut chores = Chores {
-        tasks: JoinSet::new(),
-        stop,
-    };
+/// Starts every chore of the services on `chores`.
+pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
     let queue = &state.config.queue;
     if queue.run_scheduler {
         let tick = Duration::from_millis(queue.admit_tick_ms.max(10));
@@ -90,15 +87,6 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
         Ok(())
     });
     chores.every(
-        "idle limiter keys",
-        Duration::from_secs(3600),
-        state,
-        |state| async move {
-            state.limits.forget_idle();
-            Ok(())
-        },
-    );
-    chores.every(
         "old idempotency keys",
         Duration::from_secs(3600),
         state,
@@ -136,36 +124,51 @@ pub(crate) fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> JoinSet<()
     chores
         .tasks
         .spawn(async move { watching.probes.watch_postgres(stop).await });
-    chores.tasks
 }
 
-struct Chores {
+/// The running chores; each stops when `stop` changes.
+pub(crate) struct Chores {
     tasks: JoinSet<()>,
     stop: watch::Receiver<bool>,
 }
 
 impl Chores {
+    pub(crate) fn new(stop: watch::Receiver<bool>) -> Self {
+        Chores {
+            tasks: JoinSet::new(),
+            stop,
+        }
+    }
+
+    /// Waits until every chore has stopped.
+    pub(crate) async fn join_all(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
     /// Runs `step` every `period`, the first time one period after start.
-    fn every<F, Fut>(&mut self, name: &'static str, period: Duration, state: &AppState, step: F)
+    pub(crate) fn every<S, F, Fut>(&mut self, name: &'static str, period: Duration, state: &S, step: F)
     where
-        F: Fn(AppState) -> Fut + Send + 'static,
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         self.spawn(name, period, false, state, step);
     }
 
     /// Runs `step` at once, then every `period`.
-    fn every_from_start<F, Fut>(&mut self, name: &'static str, period: Duration, state: &AppState, step: F)
+    pub(crate) fn every_from_start<S, F, Fut>(&mut self, name: &'static str, period: Duration, state: &S, step: F)
     where
-        F: Fn(AppState) -> Fut + Send + 'static,
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         self.spawn(name, period, true, state, step);
     }
 
-    fn spawn<F, Fut>(&mut self, name: &'static str, period: Duration, at_once: bool, state: &AppState, step: F)
+    fn spawn<S, F, Fut>(&mut self, name: &'static str, period: Duration, at_once: bool, state: &S, step: F)
     where
-        F: Fn(AppState) -> Fut + Send + 'static,
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let (state, mut stop) = (state.clone(), self.stop.clone());

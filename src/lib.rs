@@ -8,8 +8,9 @@
 //! # Layout
 //!
 //! - `main.rs` parses the command line and dispatches: serve, `seed`, `check`.
-//! - [`startup`] builds every service and wires them together, once; [`background`]
-//!   holds the chores an instance runs beside serving requests.
+//! - [`app`] builds every service and wires them together, once; [`startup`]
+//!   wraps them for HTTP and runs them; [`background`] holds the chores an
+//!   instance runs beside serving requests.
 //! - [`queue`] is the waiting line: joining and polling ([`queue::Line`]),
 //!   admission ([`queue::Scheduler`]) and the token gate ([`queue::Gate`]).
 //! - [`booking`] is what admitted users do: the catalog, seat holds, balances,
@@ -27,6 +28,8 @@
 //! schema), `tests/` (integration tests against the real stores), `examples/`
 //! (the benchmark's tools) and `loadtest/` (k6 scripts and the benchmark).
 
+/// The services, each built once and wired to the others (`app::Services`).
+pub mod app;
 /// The chores each instance runs in the background, each on its own interval.
 mod background;
 /// Booking: catalog, seat holds, balances, checkout, idempotency, the audit.
@@ -37,9 +40,11 @@ pub mod config;
 pub mod http;
 /// Who is asking: trusted user names or signed `X-Identity` proofs.
 mod identity;
+/// Date-times local to the configured zone, as the seeds write them.
+mod local_time;
 /// The waiting queue: places, tokens, admission, the booking gate.
 pub mod queue;
-/// Wiring everything together; `Application::build` and `run_until_stopped`.
+/// The services wrapped for HTTP and served; `Application::build` and `run_until_stopped`.
 pub mod startup;
 /// Postgres and Redis: connections, keys, Lua scripts, demo data.
 pub mod store;

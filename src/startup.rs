@@ -12,24 +12,17 @@ use tokio::sync::watch;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::background;
-use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
+use crate::app::Services;
+use crate::background::{self, Chores};
 use crate::config::Config;
-use crate::http::client_ip::TrustedProxies;
 use crate::http::connections::{self, Caps, Timeouts};
-use crate::http::limits::RateLimits;
-use crate::http::shedding::ShedLayer;
-use crate::http::views::LocalClock;
-use crate::http::{self, AppContext, AppState};
-use crate::identity::IdentityVerifier;
+use crate::http::{self, AppState};
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner};
-use crate::store::breaker::Breaker;
-use crate::store::db::{Db, Deadlines};
+use crate::queue::settings::Snapshot as SettingsSnapshot;
+use crate::queue::{Line, Scheduler, TokenSigner};
+use crate::store::db::{self, Deadlines};
 use crate::store::keys::Keys;
-use crate::store::probe::Probes;
 use crate::store::redis::Redis;
-use crate::store::{db, scripts, seed, Dependency};
 use crate::users::UserDirectory;
 
 pub struct Application {
@@ -38,125 +31,15 @@ pub struct Application {
 }
 
 impl Application {
-    /// Creates and migrates the database, inserts the demo data when it is empty,
-    /// loads what is kept in memory, wires the services, and binds the listener.
+    /// Builds the services ([`Services::build`]), wraps them for HTTP and
+    /// binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        if config.uses_development_secret() {
-            tracing::warn!(
-                "!!! BOXOFFICE_TOKEN_SECRET is not set: queue tokens are signed with the public development \
-                 secret and can be forged. Set it before serving real users. !!!"
-            );
-        }
-        crate::telemetry::metrics::handle();
-        db::create_database_if_missing(&config.database_url).await?;
-        // Migrations, demo data and the in-memory copies' reloads may take longer
-        // than a request's statement may: they get a small pool of their own.
-        let background_pool = db::pool(&config, 2, Deadlines::None, None)?;
-        db::migrate(&background_pool).await?;
-        if config.demo_data {
-            seed::insert_demo_data_if_empty(&background_pool).await?;
-        }
-        let breaker = Arc::new(Breaker::new(Dependency::Postgres));
-        let pool = db::pool(&config, config.db_max_connections, Deadlines::Serving, Some(&breaker))?;
-        let database = Db::new(pool.clone(), breaker, config.db_statement_timeout_ms);
-
-        let redis =
-            Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
-        match redis.connection().await {
-            Ok(mut connection) => scripts::load_all(&mut connection).await?,
-            // Redis may come later; scripts load themselves on first use.
-            Err(err) => tracing::warn!(error = %err, "Redis is not reachable yet"),
-        }
-
-        let users = Arc::new(UserDirectory::default());
-        users.reload(&background_pool).await?;
-        let keys = Keys::new(&config.redis_prefix);
-        let signer = TokenSigner::new(config.token_secret.as_bytes());
-        let queue_config = Arc::new(config.queue.clone());
-        let booking_config = Arc::new(config.booking.clone());
-        let rates = Arc::new(MeasuredRates::default());
-
-        let line = Line::new(
-            redis.clone(),
-            keys.clone(),
-            signer.clone(),
-            users.clone(),
-            rates.clone(),
-            queue_config.clone(),
-        );
-        let queue_config_for_settings = queue_config.clone();
-        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
-        let gate = Gate::new(redis.clone(), keys.clone(), signer);
-        let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config_for_settings);
-        let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
-        let catalog = Catalog::new(background_pool.clone());
-        catalog.reload().await?;
-        let sold = SoldSeats::new(database.clone(), redis.clone(), keys.clone());
-        let holds = Holds::new(
-            redis.clone(),
-            keys.clone(),
-            sold.clone(),
-            users.clone(),
-            booking_config.clone(),
-        );
-        let balances = Balances::new(database.clone(), users.clone(), booking_config);
-        let checkout = Checkout::new(
-            database.clone(),
-            catalog.clone(),
-            holds.clone(),
-            sold.clone(),
-            gate.clone(),
-            users.clone(),
-        );
-        // The audit reads every sale and ledger row: a pool of its own, one
-        // connection, so payments never wait behind it; a run is bounded by how
-        // long a request may wait for it.
-        let audit_db = Db::new(
-            db::pool(&config, 1, Deadlines::None, None)?,
-            database.breaker().clone(),
-            config.db_statement_timeout_ms,
-        );
-        let auditor = Auditor::new(
-            audit_db,
-            redis.clone(),
-            keys.clone(),
-            catalog.clone(),
-            Some(Duration::from_millis(config.request_timeout_ms)),
-        );
-        let audit = LatestAudit::new(auditor, Duration::from_millis(config.audit_max_age_ms));
-        let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
-        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys, catalog.clone());
-
-        let probes = Probes::new(&redis, &database, &config.database_url);
-        let listener = TcpListener::bind(&config.addr)
+        let addr = config.addr.clone();
+        let services = Arc::new(Services::build(config).await?);
+        let state = AppState::new(services.clone(), &services.config)?;
+        let listener = TcpListener::bind(&addr)
             .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState::new(AppContext {
-            clock: LocalClock(config.timezone),
-            identity: IdentityVerifier::from_config(&config.identity)?,
-            limits: RateLimits::new(&config.queue, &config.limits),
-            shed: ShedLayer::new(&config.limits),
-            trusted_proxies: TrustedProxies::parse(&config.limits.trusted_proxies)?,
-            config: Arc::new(config),
-            db: pool,
-            background_db: background_pool,
-            redis,
-            users,
-            line,
-            scheduler,
-            gate,
-            settings,
-            booking_health,
-            catalog,
-            catalog_editor,
-            sold,
-            holds,
-            balances,
-            checkout,
-            audit,
-            reconciler,
-            probes,
-        });
+            .with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Application { listener, state })
     }
 
@@ -172,7 +55,19 @@ impl Application {
     /// stops the background chores.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut chores = background::spawn(&self.state, stop_rx);
+        let mut chores = Chores::new(stop_rx);
+        background::spawn(self.state.services(), &mut chores);
+        // HTTP's own upkeep: the per-client limiters forget clients gone quiet,
+        // bounding their memory.
+        chores.every(
+            "idle limiter keys",
+            Duration::from_secs(3600),
+            &self.state,
+            |state| async move {
+                state.limits.forget_idle();
+                Ok(())
+            },
+        );
         // Shedding sits outside everything, so that a refusal costs next to nothing.
         let app = self
             .state
@@ -196,7 +91,7 @@ impl Application {
         );
         connections::serve(self.listener, app, caps, timeouts, shutdown).await;
         let _ = stop_tx.send(true);
-        while chores.join_next().await.is_some() {}
+        chores.join_all().await;
         tracing::info!("boxoffice stopped");
         Ok(())
     }
@@ -232,6 +127,8 @@ impl QueueTools {
                 users,
                 rates.clone(),
                 queue_config.clone(),
+                // The tools join as the configuration says; no live settings.
+                SettingsSnapshot::new(&queue_config),
             ),
             scheduler: Scheduler::new(redis, keys, rates, queue_config),
         })

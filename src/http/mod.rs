@@ -33,7 +33,7 @@ use axum::handler::Handler;
 use axum::{Extension, Router};
 
 pub(crate) use error::Error;
-pub use state::{AppContext, AppState};
+pub use state::{AppState, HttpContext};
 
 pub(crate) fn router(state: AppState) -> Router {
     let config = &state.config;

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use redis::RedisResult;
 
+use super::settings::Snapshot;
 use crate::store::coalesce::{Batch, Lane};
 use crate::store::keys::{Keys, QueueKeys};
 use crate::store::redis::Redis;
@@ -21,6 +22,8 @@ use crate::telemetry::metrics::{QUEUE_SCRIPT_CALLS, QUEUE_SCRIPT_ENTRIES};
 pub(crate) struct Standings {
     redis: Redis,
     keys: Arc<QueueKeys>,
+    queue: String,
+    settings: Snapshot,
     timing: Timing,
     calls: metrics::Counter,
     entries: metrics::Counter,
@@ -32,7 +35,8 @@ impl Batch for Standings {
 
     async fn run(&self, asks: Vec<Ask>) -> RedisResult<Vec<Standing>> {
         let mut redis = self.redis.connection().await?;
-        standing::run(&mut redis, &self.keys, &asks, &self.timing).await
+        let rules = self.settings.join_rules(&self.queue);
+        standing::run(&mut redis, &self.keys, &asks, &self.timing, rules).await
     }
 
     fn sent(&self, entries: usize) {
@@ -46,17 +50,19 @@ pub(crate) struct Lanes {
     redis: Redis,
     keys: Keys,
     timing: Timing,
+    settings: Snapshot,
     batch_max: usize,
     /// Queues are the configured default plus one per concert, so this stays small.
     lanes: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
 }
 
 impl Lanes {
-    pub(crate) fn new(redis: Redis, keys: Keys, timing: Timing, batch_max: usize) -> Self {
+    pub(crate) fn new(redis: Redis, keys: Keys, timing: Timing, settings: Snapshot, batch_max: usize) -> Self {
         Lanes {
             redis,
             keys,
             timing,
+            settings,
             batch_max,
             lanes: Arc::default(),
         }
@@ -80,6 +86,8 @@ impl Lanes {
                     Standings {
                         redis: self.redis.clone(),
                         keys: self.keys.queue(queue),
+                        queue: queue.to_string(),
+                        settings: self.settings.clone(),
                         timing: self.timing,
                         calls: metrics::counter!(QUEUE_SCRIPT_CALLS, "queue" => label.clone()),
                         entries: metrics::counter!(QUEUE_SCRIPT_ENTRIES, "queue" => label),

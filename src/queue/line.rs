@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::lanes::Lanes;
 use super::pacing;
 use super::rates::MeasuredRates;
+use super::settings::Snapshot;
 use super::token::{QueueToken, TokenSigner};
 use super::QueueError;
 use crate::config::QueueConfig;
@@ -61,12 +62,13 @@ impl Line {
         users: Arc<UserDirectory>,
         rates: Arc<MeasuredRates>,
         config: Arc<QueueConfig>,
+        settings: Snapshot,
     ) -> Self {
         let timing = Timing {
             idle_timeout_s: config.idle_timeout_s,
             meta_ttl_s: META_TTL_S,
         };
-        let lanes = Lanes::new(redis.clone(), keys.clone(), timing, config.batch_max as usize);
+        let lanes = Lanes::new(redis.clone(), keys.clone(), timing, settings, config.batch_max as usize);
         Line {
             redis,
             keys,

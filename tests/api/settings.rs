@@ -77,7 +77,13 @@ async fn a_closed_sale_stays_closed_when_redis_loses_its_settings() {
     .await;
     let took = started.elapsed();
     println!("joins refused again {took:?} after Redis lost the settings");
-    let settings = settings_of(&app, &queue).await;
+    // Joins follow the instance's own view of the settings; Redis's copy,
+    // which admission reads, is written again within about a second.
+    let settings = eventually(Duration::from_secs(3), "Redis's copy restored", || async {
+        let settings = settings_of(&app, &queue).await;
+        (settings["state"] == "closed").then_some(settings)
+    })
+    .await;
     assert_eq!(
         (&settings["state"], &settings["maxActive"], &settings["admitRate"]),
         (&json!("closed"), &json!(5), &json!(1)),

@@ -16,7 +16,7 @@ use crate::http::extract::{self, Path, Query};
 use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
-use crate::http::views::LocalClock;
+use crate::local_time::LocalClock;
 use crate::queue::settings::{storable_opening, Adaptive, SettingsEvent, SettingsPatch, MOST};
 
 pub(super) fn router() -> Router<AppState> {

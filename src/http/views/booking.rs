@@ -6,12 +6,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::LocalClock;
 use crate::booking::balances::Balance;
 use crate::booking::catalog::{Concert, Schedule};
 use crate::booking::holds::{Hold, SeatState};
 use crate::booking::receipt::Receipt;
 use crate::http::openapi::schemas;
+use crate::local_time::LocalClock;
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -6,12 +6,12 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::LocalClock;
 use crate::booking::holds::SeatHolding;
 use crate::booking::BookingError;
 use crate::http::error::Result;
 use crate::http::openapi::schemas;
 use crate::http::state::AppState;
+use crate::local_time::LocalClock;
 use crate::queue::pacing;
 use crate::queue::settings::{Adaptive, QueueSettings, QueueState};
 

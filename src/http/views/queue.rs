@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::LocalClock;
 use crate::http::openapi::schemas;
+use crate::local_time::LocalClock;
 use crate::queue::{Ticket, TokenState};
 
 fn status_text(state: TokenState) -> &'static str {

@@ -1,7 +1,7 @@
 //! Redis's copy of the live settings: written after every change, and checked
 //! against Postgres by every instance about once a second ([`Settings::restore`]:
 //! one read per queue of the version Redis holds), rewritten when Redis lost it
-//! or holds an older one. So a Redis that restarts empty has each queue's
+//! or holds an older one. The same pass refreshes the instance's own snapshot. So a Redis that restarts empty has each queue's
 //! settings back within about a second, as sold seats are rebuilt
 //! (`booking/reconcile.rs`); a closed sale does not reopen.
 
@@ -42,6 +42,9 @@ impl Settings {
     /// copies that are missing or older.
     pub(crate) async fn restore(&self, queues: &[String]) -> Result<Restored, QueueError> {
         let truth = truth::all(&self.db, queues).await?;
+        for (queue, settings) in &truth {
+            self.snapshot.offer(queue, settings, &self.defaults);
+        }
         // One call per queue, sent together: on a cluster each queue is a slot of its own.
         let redis = self.redis.connection().await?;
         let reads = queues.iter().map(|queue| {

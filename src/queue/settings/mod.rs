@@ -6,10 +6,13 @@
 //! queue's own scripts read (`copy.rs`), so every instance follows a change at
 //! its next step with no broadcast and no restart, and joins and polls never
 //! touch Postgres. The copy is written after each change and rebuilt from
-//! Postgres when Redis lost it. The configuration only gives the defaults of
-//! what a queue's settings leave unset (`values.rs`).
+//! Postgres when Redis lost it. Each instance also holds its own view
+//! (`snapshot.rs`), refreshed from Postgres by the same pass, for checks made
+//! at join time without a Redis call. The configuration only gives the
+//! defaults of what a queue's settings leave unset (`values.rs`).
 
 mod copy;
+mod snapshot;
 mod truth;
 mod values;
 
@@ -24,6 +27,7 @@ use crate::config::QueueConfig;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+pub(crate) use snapshot::Snapshot;
 use values::ChosenSettings;
 
 #[derive(Clone)]
@@ -32,6 +36,7 @@ pub(crate) struct Settings {
     redis: Redis,
     keys: Keys,
     defaults: Arc<QueueConfig>,
+    snapshot: Snapshot,
 }
 
 impl Settings {
@@ -40,8 +45,23 @@ impl Settings {
             db,
             redis,
             keys,
+            snapshot: Snapshot::new(&defaults),
             defaults,
         }
+    }
+
+    /// This instance's view of every queue's settings, for the line.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.snapshot.clone()
+    }
+
+    /// Reads every queue's settings from Postgres into this instance's view
+    /// (at start, before serving; the restore pass does it after).
+    pub(crate) async fn refresh(&self, queues: &[String]) -> Result<(), QueueError> {
+        for (queue, settings) in truth::all(&self.db, queues).await? {
+            self.snapshot.offer(&queue, &settings, &self.defaults);
+        }
+        Ok(())
     }
 
     /// The settings the queue's scripts follow now: Redis's copy, so this
@@ -64,6 +84,7 @@ impl Settings {
         who: &str,
     ) -> Result<(QueueSettings, QueueSettings), QueueError> {
         let (before, after) = truth::change(&self.db, queue, patch, who).await?;
+        self.snapshot.offer(queue, &after, &self.defaults);
         // Postgres has decided. A Redis that does not take the copy now gets
         // it from the restore pass once it answers again.
         if let Err(err) = copy::write(&self.redis, &self.keys, queue, &after).await {

@@ -163,6 +163,15 @@ pub(crate) struct Timing {
     pub(crate) meta_ttl_s: u64,
 }
 
+/// The queue's settings a join follows, as the gateway holds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct JoinRules {
+    /// A closed queue takes no new places.
+    pub(crate) closed: bool,
+    /// Before the opening (ms since 1970; 0: none) joins enter the pre-queue.
+    pub(crate) opens_at_ms: u64,
+}
+
 /// Runs the entries in one script call; one answer per entry, in the order of
 /// `asks`. Plain polls are sent (and served) first, see the script.
 pub(crate) async fn run(
@@ -170,14 +179,16 @@ pub(crate) async fn run(
     keys: &QueueKeys,
     asks: &[Ask],
     timing: &Timing,
+    rules: JoinRules,
 ) -> RedisResult<Vec<Standing>> {
     let plain = |ask: &&Ask| ask.mode == Mode::Poll && ask.presented.is_none();
     let polls = asks.iter().filter(plain).count();
-    let mut call = evalsha(
-        &SCRIPT,
-        &[&keys.waiting, &keys.active, &keys.stats, &keys.settings, &keys.prequeue],
-    );
-    call.arg(timing.idle_timeout_s).arg(timing.meta_ttl_s).arg(polls);
+    let mut call = evalsha(&SCRIPT, &[&keys.waiting, &keys.active, &keys.stats, &keys.prequeue]);
+    call.arg(timing.idle_timeout_s)
+        .arg(timing.meta_ttl_s)
+        .arg(u8::from(rules.closed))
+        .arg(rules.opens_at_ms)
+        .arg(polls);
     let mut order = Vec::with_capacity(asks.len());
     for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| plain(ask)) {
         call.arg(ask.user_id).arg(keys.meta_bucket_arg(ask.user_id));
