@@ -1,7 +1,10 @@
 //! The join gate: everything a join must pass before it touches the line, in
 //! one extractor both surfaces use ([`JoinPermit`]). A surface only says how
 //! it names the queue and the user ([`Applicant`]); the gate then applies the
-//! join limits.
+//! join limits and reads the queue's settings as this instance holds them
+//! (`Settings::join_rules`: read from Postgres about once a second, no Redis
+//! call), which the join carries to the line: a closed queue takes no one
+//! new, and before its opening joins enter the pre-queue.
 //!
 //! A check added at the door (a challenge, an invitation) goes here, once, and
 //! both surfaces have it.
@@ -19,6 +22,7 @@ use super::extract::{self, PresentedToken, UserIdHeader};
 use super::identity::Identity;
 use super::state::AppState;
 use super::v1;
+use crate::store::scripts::standing::JoinRules;
 
 /// Who asks to join which queue, as one surface names them.
 pub(crate) struct Named<N> {
@@ -73,13 +77,15 @@ impl Applicant for ConcertQueueByUuid {
     }
 }
 
-/// A join that passed the gate: the queue and user, and the token the caller
-/// showed (a re-join keeps its place with it).
+/// A join that passed the gate: the queue and user, the token the caller
+/// showed (a re-join keeps its place with it), and the queue's settings it
+/// follows.
 pub(crate) struct JoinPermit<A: Applicant> {
     pub(crate) queue: String,
     pub(crate) user_id: i64,
     pub(crate) name: A::Name,
     pub(crate) presented: Option<String>,
+    pub(crate) rules: JoinRules,
 }
 
 impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
@@ -91,11 +97,13 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         let PresentedToken(presented) = PresentedToken::from_request_parts(&mut parts, state).await?;
         let Named { queue, user_id, name } = A::named(parts, body, state).await?;
         state.limits.check_join(user_id, ip)?;
+        let rules = state.settings.join_rules(&queue);
         Ok(JoinPermit {
             queue,
             user_id,
             name,
             presented,
+            rules,
         })
     }
 }

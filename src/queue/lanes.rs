@@ -35,8 +35,8 @@ impl Batch for Standings {
 
     async fn run(&self, asks: Vec<Ask>) -> RedisResult<Vec<Standing>> {
         let mut redis = self.redis.connection().await?;
-        let rules = self.settings.join_rules(&self.queue);
-        standing::run(&mut redis, &self.keys, &asks, &self.timing, rules).await
+        let fallback = self.settings.join_rules(&self.queue);
+        standing::run(&mut redis, &self.keys, &asks, &self.timing, fallback).await
     }
 
     fn sent(&self, entries: usize) {

@@ -15,7 +15,7 @@ use crate::config::QueueConfig;
 use crate::store::keys::{Keys, META_TTL_S};
 use crate::store::redis::Redis;
 use crate::store::scripts::open_queue;
-use crate::store::scripts::standing::{Ask, Mode, Standing, StandingState, Timing};
+use crate::store::scripts::standing::{Ask, JoinRules, Mode, Standing, StandingState, Timing};
 use crate::users::UserDirectory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,8 @@ pub struct Line {
     users: Arc<UserDirectory>,
     rates: Arc<MeasuredRates>,
     config: Arc<QueueConfig>,
+    /// Each queue's settings as this instance holds them.
+    settings: Snapshot,
 }
 
 impl Line {
@@ -68,7 +70,13 @@ impl Line {
             idle_timeout_s: config.idle_timeout_s,
             meta_ttl_s: META_TTL_S,
         };
-        let lanes = Lanes::new(redis.clone(), keys.clone(), timing, settings, config.batch_max as usize);
+        let lanes = Lanes::new(
+            redis.clone(),
+            keys.clone(),
+            timing,
+            settings.clone(),
+            config.batch_max as usize,
+        );
         Line {
             redis,
             keys,
@@ -77,12 +85,14 @@ impl Line {
             users,
             rates,
             config,
+            settings,
         }
     }
 
     /// Takes a place at the back of `queue`, or returns the place already held.
     pub async fn join(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
-        self.join_with(queue, user_id, None).await
+        let rules = self.settings.join_rules(queue);
+        self.join_with(queue, user_id, None, rules).await
     }
 
     /// Joins, presenting the user's token if the client sent one: after a
@@ -92,8 +102,12 @@ impl Line {
         queue: &str,
         user_id: i64,
         presented: Option<&str>,
+        rules: JoinRules,
     ) -> Result<Ticket, QueueError> {
-        let mode = Mode::Join { nonce: rand::random() };
+        let mode = Mode::Join {
+            nonce: rand::random(),
+            rules,
+        };
         self.answer(queue, user_id, mode, presented).await
     }
 

@@ -44,7 +44,7 @@ async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUu
     let uuid = permit.name;
     let ticket = state
         .line
-        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref())
+        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref(), permit.rules)
         .await?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }

@@ -27,6 +27,7 @@ use crate::config::QueueConfig;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::store::scripts::standing::JoinRules;
 pub(crate) use snapshot::Snapshot;
 use values::ChosenSettings;
 
@@ -53,6 +54,12 @@ impl Settings {
     /// This instance's view of every queue's settings, for the line.
     pub(crate) fn snapshot(&self) -> Snapshot {
         self.snapshot.clone()
+    }
+
+    /// What a join of `queue` follows, as this instance holds the settings:
+    /// no Redis call.
+    pub(crate) fn join_rules(&self, queue: &str) -> JoinRules {
+        self.snapshot.join_rules(queue)
     }
 
     /// Reads every queue's settings from Postgres into this instance's view

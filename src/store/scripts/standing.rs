@@ -16,6 +16,8 @@ pub(crate) enum Mode {
     /// Take a place at the back unless one is held; a new token gets `nonce`.
     Join {
         nonce: u32,
+        /// The queue's settings as the join gate read them.
+        rules: JoinRules,
     },
     Poll,
 }
@@ -179,8 +181,18 @@ pub(crate) async fn run(
     keys: &QueueKeys,
     asks: &[Ask],
     timing: &Timing,
-    rules: JoinRules,
+    fallback: JoinRules,
 ) -> RedisResult<Vec<Standing>> {
+    // A run follows the settings its first join was let in with (the joins of
+    // one run were read within moments of each other); a run of polls alone
+    // follows `fallback`, for the answers of users in the pre-queue.
+    let rules = asks
+        .iter()
+        .find_map(|ask| match ask.mode {
+            Mode::Join { rules, .. } => Some(rules),
+            Mode::Poll => None,
+        })
+        .unwrap_or(fallback);
     let plain = |ask: &&Ask| ask.mode == Mode::Poll && ask.presented.is_none();
     let polls = asks.iter().filter(plain).count();
     let mut call = evalsha(&SCRIPT, &[&keys.waiting, &keys.active, &keys.stats, &keys.prequeue]);
@@ -197,14 +209,14 @@ pub(crate) async fn run(
     for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| !plain(ask)) {
         let bucket = keys.meta_bucket_arg(ask.user_id);
         match (ask.mode, ask.presented) {
-            (Mode::Join { nonce }, None) => call.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
+            (Mode::Join { nonce, .. }, None) => call.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
             // Never without a token here: those went first, as plain polls.
             (Mode::Poll, token) => call
                 .arg("P")
                 .arg(ask.user_id)
                 .arg(bucket)
                 .arg(&presented(token.unwrap_or_default())),
-            (Mode::Join { nonce }, Some(token)) => call
+            (Mode::Join { nonce, .. }, Some(token)) => call
                 .arg("J")
                 .arg(ask.user_id)
                 .arg(bucket)
