@@ -94,7 +94,9 @@ fn queue_parts(err: &QueueError) -> (StatusCode, &'static str, Option<Value>) {
         QueueError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => {
             (S::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", None)
         }
-        QueueError::Database(_) | QueueError::Unreadable(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+        QueueError::Database(_) | QueueError::Unreadable(_) | QueueError::OpeningNotPlaced => {
+            (S::INTERNAL_SERVER_ERROR, "INTERNAL", None)
+        }
     }
 }
 
