@@ -10,7 +10,7 @@
 //!   range lasts) from that many tasks at once, with no HTTP in the way, so that
 //!   Redis (not the gateway's HTTP work) is the bottleneck and the batches grow
 //!   to `BOXOFFICE_QUEUE_BATCH_MAX`: reports polls/s, Redis CPU per poll, how
-//!   busy Redis's thread was, and the mean batch (polls per EVALSHA). What one
+//!   busy Redis's thread was, and the mean batch (polls per FCALL). What one
 //!   Redis core sustains for one queue is `1e6 / redis_us_per_poll`.
 //!
 //! Reads the same environment as the server (`REDIS_URL`, `DATABASE_URL`,
@@ -155,7 +155,8 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Redis's CPU seconds so far (user + sys) and the EVALSHA calls it has served.
+/// Redis's CPU seconds so far (user + sys) and the calls of Lua it has served
+/// (FCALL of the library; EVALSHA, which scripts used before it, counted too).
 async fn redis_figures(redis: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<(f64, u64)> {
     let text: String = redis::cmd("INFO").arg("all").query_async(redis).await?;
     let field = |name: &str| {
@@ -167,12 +168,15 @@ async fn redis_figures(redis: &mut redis::aio::MultiplexedConnection) -> anyhow:
         .iter()
         .filter_map(|name| field(name)?.parse::<f64>().ok())
         .sum();
-    let evals = field("cmdstat_evalsha:")
-        .and_then(|stats| {
-            stats
-                .split(',')
-                .find_map(|part| part.strip_prefix("calls=")?.parse().ok())
-        })
-        .unwrap_or(0);
+    let calls = |name: &str| -> u64 {
+        field(name)
+            .and_then(|stats| {
+                stats
+                    .split(',')
+                    .find_map(|part| part.strip_prefix("calls=")?.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let evals = calls("cmdstat_fcall:") + calls("cmdstat_evalsha:");
     Ok((cpu, evals))
 }

@@ -89,7 +89,20 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 
 # rps <script> <side> [env...]: prints "req/s/server_us/redis_us": requests per
 # second, the server's CPU time per request (from /proc), and Redis's own time
-# per EVALSHA (INFO commandstats) during the run.
+# per call of its Lua (INFO commandstats) during the run: FCALL of the
+# library, or EVALSHA of the scripts of a commit from before it, so the two
+# sides compare whichever each sends.
+lua_usec_per_call() {
+    redis-cli info commandstats | tr -d '\r' | awk -F'[:,=]' '
+        /^cmdstat_(fcall|evalsha):/ {
+            for (i = 2; i < NF; i += 2) {
+                if ($i == "calls") calls += $(i + 1)
+                if ($i == "usec") usec += $(i + 1)
+            }
+        }
+        END { if (calls > 0) printf "%.2f", usec / calls }'
+}
+
 rps() {
     local script=$1 side=$2
     shift 2
@@ -100,7 +113,7 @@ rps() {
     after=$(cpu_ticks)
     rate=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$WORK/wrk.out")
     requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
-    usec=$(redis-cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p')
+    usec=$(lua_usec_per_call)
     echo "${rate}/$(python3 -c "print(f'{($after - $before) * 1e6 / $(getconf CLK_TCK) / $requests:.1f}')")/${usec:-?}"
 }
 
@@ -114,7 +127,7 @@ for round in $(seq 1 "$ROUNDS"); do
         # Every join run starts an empty queue of its own, so each request is a new place.
         start "$side" "join${round}"
         RUNS[join_$side]+="$(rps loadtest/wrk/join.lua "$side" FIRST_USER=100001 LAST_USER=1000000 THREADS=2) "
-        log "round ${round} ${side}: poll, join (req/s / server CPU µs per request / Redis µs per EVALSHA): ${RUNS[poll_$side]} | ${RUNS[join_$side]}"
+        log "round ${round} ${side}: poll, join (req/s / server CPU µs per request / Redis µs per Lua call): ${RUNS[poll_$side]} | ${RUNS[join_$side]}"
     done
 done
 
@@ -123,7 +136,7 @@ TABLE="$WORK/table.md"
 {
     echo "A/B run: $(date -u +%Y-%m-%dT%H:%M:%SZ), A = \`${BASE_SHA}\`, B = \`${HEAD_SHA}\`, $(nproc) cores, wrk ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds alternating A and B (runs listed in order)."
     echo
-    echo "| route | A \`${BASE_SHA}\`: median req/s; runs as req/s / server CPU µs per request / Redis µs per EVALSHA | B \`${HEAD_SHA}\`: the same | B / A |"
+    echo "| route | A \`${BASE_SHA}\`: median req/s; runs as req/s / server CPU µs per request / Redis µs per Lua call (FCALL or EVALSHA) | B \`${HEAD_SHA}\`: the same | B / A |"
     echo "|---|---|---|---|"
     for route in poll join; do
         a=$(echo "${RUNS[${route}_a]}" | median)

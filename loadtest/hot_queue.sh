@@ -187,11 +187,15 @@ stop_all
 echo "$redis_before $redis_after $started $ended $busy_before $total_before $busy_after $total_after" >"$WORK/three"
 
 # saturate <cap>: two drivers at once; prints "polls/s redis_us/poll redis_busy mean_batch"
-evalsha_calls() { redis-cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p'; }
+# Calls of the queue's Lua so far: FCALL of the library (EVALSHA of scripts before it).
+lua_calls() {
+    redis-cli info commandstats | tr -d '\r' |
+        awk -F'[:,=]' '/^cmdstat_(fcall|evalsha):/ { calls += $3 } END { print calls + 0 }'
+}
 saturate() { # cap [--join]
     local redis_before evals_before started ended drivers=() queue=hot users seconds=$DURATION
     redis_before=$(redis_cpu)
-    evals_before=$(evalsha_calls)
+    evals_before=$(lua_calls)
     started=$(date +%s.%N)
     for i in 0 1; do
         users="1..${WAITING}"
@@ -206,7 +210,7 @@ saturate() { # cap [--join]
     wait "${drivers[@]}"
     ended=$(date +%s.%N)
     python3 loadtest/hot_queue_report.py saturated "$WORK" "$redis_before" "$(redis_cpu)" \
-        "$evals_before" "$(evalsha_calls)" "$started" "$ended"
+        "$evals_before" "$(lua_calls)" "$started" "$ended"
 }
 log "Redis as the bottleneck: two drivers without HTTP, batches capped at 1, 64 and 256; joins at 64"
 : >"$WORK/saturate"

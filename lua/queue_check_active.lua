@@ -1,11 +1,12 @@
--- The booking gate: is this exact token (user, issue time, nonce) active now?
--- Read-only while Redis has the user: using an active token does not extend it.
--- After Redis lost its data, an active token from before the loss (its signed
--- sequence below the queue's `seq_base`) is honoured until its signed expiry:
--- the user is put back into the active set (see queue_standing.lua).
+-- queue_check_active: the booking gate. Is this exact token (user, issue time,
+-- nonce) active now? Read-only while Redis has the user: using an active token
+-- does not extend it. After Redis lost its data, an active token from before
+-- the loss (its signed sequence below the queue's sequence_base) is honoured
+-- until its signed expiry: the user is put back into the active set (see
+-- queue_standing).
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
--- KEYS[3]: the user's meta HASH bucket
+-- KEYS[3]: the user's meta HASH bucket (the user record, see record_pack)
 -- KEYS[4]: stats HASH (seq, seq_base)
 -- KEYS[5]: pre-queue ZSET
 -- ARGV[1]: user id
@@ -16,46 +17,40 @@
 -- ARGV[6]: meta bucket TTL, seconds
 -- Returns: {state, value}: {1, expiry_ms} active, {2, position} waiting,
 --   {3, 0} expired, {4, 0} stale (the user holds a newer token), {0, 0} never joined
-local user = ARGV[1]
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.call('HGET', KEYS[3], user)
-if not meta then
-  local t_seq, t_until = tonumber(ARGV[4]), tonumber(ARGV[5])
-  if t_seq > 0 and t_until > now_ms then
-    local base = redis.call('HGET', KEYS[4], 'seq_base')
-    if not base then
-      base = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-      redis.call('HSET', KEYS[4], 'seq', base, 'seq_base', base)
-    end
-    if t_seq < tonumber(base) then
+local function queue_check_active(KEYS, ARGV)
+  local user = ARGV[1]
+  local now, now_s, now_us = now_ms()
+  local record = redis.call('HGET', KEYS[3], user)
+  if not record then
+    local t_seq, t_until = tonumber(ARGV[4]), tonumber(ARGV[5])
+    if t_seq > 0 and t_until > now and t_seq < sequence_base(KEYS[4], now_us) then
       local issued = tonumber(ARGV[2])
       redis.call('ZADD', KEYS[2], t_until, user)
-      redis.call('HSET', KEYS[3], user,
-        struct.pack('>IIId', issued, tonumber(ARGV[3]), math.max(0, tonumber(t[1]) - issued), t_seq))
+      redis.call('HSET', KEYS[3], user, record_pack(issued, tonumber(ARGV[3]), math.max(0, now_s - issued), t_seq))
       redis.call('EXPIRE', KEYS[3], ARGV[6])
       return {1, t_until}
     end
+    return {0, 0}
   end
-  return {0, 0}
-end
-local issued, nonce = struct.unpack('>II', meta)
-if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
-  return {4, 0}
-end
-local expiry = redis.call('ZSCORE', KEYS[2], user)
-if expiry then
-  if tonumber(expiry) > now_ms then
-    return {1, tonumber(expiry)}
+  local issued, nonce = record_head(record)
+  if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
+    return {4, 0}
+  end
+  local expiry = redis.call('ZSCORE', KEYS[2], user)
+  if expiry then
+    if tonumber(expiry) > now then
+      return {1, tonumber(expiry)}
+    end
+    return {3, 0}
+  end
+  local rank = redis.call('ZRANK', KEYS[1], user)
+  if rank then
+    return {2, rank + 1}
+  end
+  if redis.call('ZSCORE', KEYS[5], user) then
+    -- In the pre-queue: waiting, with no place before the opening.
+    return {2, 0}
   end
   return {3, 0}
 end
-local rank = redis.call('ZRANK', KEYS[1], user)
-if rank then
-  return {2, rank + 1}
-end
-if redis.call('ZSCORE', KEYS[5], user) then
-  -- In the pre-queue: waiting, with no place before the opening.
-  return {2, 0}
-end
-return {3, 0}
+register('queue_check_active', queue_check_active)

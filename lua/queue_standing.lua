@@ -1,19 +1,18 @@
--- Users' standing in one queue: each entry joins it (or gets back the place
--- already held) or polls the place. One script for both, because both first ask
--- the same thing (is this user waiting and alive, active, or gone?); a join then
--- takes a new place at the back where a poll would report the user as gone.
+-- queue_standing: users' standing in one queue. Each entry joins it (or gets
+-- back the place already held) or polls the place. One function for both,
+-- because both first ask the same thing (is this user waiting and alive,
+-- active, or gone?); a join then takes a new place at the back where a poll
+-- would report the user as gone.
 --
--- Many entries in one run: a gateway gathers the joins and polls of a queue
+-- Many entries in one call: a gateway gathers the joins and polls of a queue
 -- that arrive while its previous call is in flight and sends them together
--- (src/store/coalesce.rs). The entries are served one after another, exactly as
--- if each were a script run of its own at the same instant, so a repeated join
--- in one batch gets the same place and token, and positions are exact at the
--- moment of the run. What is shared is what does not depend on the entry: one
--- Redis TIME, the queue's settings, the sequence counter (read once, written
--- once at the end), the length of the line, one EXPIRE per touched bucket.
--- The settings a join follows (closed, the opening) come from the gateway,
--- which holds each queue's settings as Postgres has them (src/queue/settings):
--- Redis's copy of them is for admission, and a join never waits on reading it.
+-- (src/store/coalesce.rs). The entries are served one after another, exactly
+-- as if each were a call of its own at the same instant, so a repeated join in
+-- one batch gets the same place and token, and positions are exact at the
+-- moment of the call. What is shared is what does not depend on the entry:
+-- one reading of Redis's clock, the queue's settings, the sequence counter
+-- (read once, written once at the end), the length of the line, one EXPIRE
+-- per touched bucket.
 -- The hot path of the whole service, so it does as little as it can: the
 -- waiting set is checked first (most callers wait), and last-seen is rewritten
 -- only when it is older than a tenth of the idle timeout.
@@ -30,22 +29,23 @@
 -- KEYS[2]: active ZSET (user -> expiry ms)
 -- KEYS[3]: stats HASH (seq = last sequence issued, seq_base = the sequence this
 --   Redis started from, abandoned, expired)
--- KEYS[4]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open.lua
+-- KEYS[4]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open
+-- KEYS[5..]: the meta HASH bucket of each entry's user (the user record, see
+--   record_pack), one per entry in the order the entries are sent
 -- ARGV[1]: idle timeout, seconds
 -- ARGV[2]: meta bucket TTL, seconds
 -- ARGV[3]: 1 when the queue is closed (it takes no new places), else 0
 -- ARGV[4]: the opening, ms (0: none); before it, joins enter the pre-queue
+--   (the settings a join follows come from the gateway, which holds each
+--   queue's settings as Postgres has them, src/queue/settings: Redis's copy
+--   of them is for admission, and a join never waits on reading it)
 -- ARGV[5]: P, the number of plain polls that follow
--- ARGV[6..5+2P]: plain polls (no token presented), each: user, bucket
+-- ARGV[6..5+P]: plain polls (no token presented), each: user
 -- then the other entries, each opening with its kind:
---   'j' user bucket nonce                           join; nonce of a new token
---   'P' user bucket issued nonce seq until          poll presenting a verified token
---   'J' user bucket nonce issued tnonce seq until   join presenting one
+--   'j' user nonce                           join; nonce of a new token
+--   'P' user issued nonce seq until          poll presenting a verified token
+--   'J' user nonce issued tnonce seq until   join presenting one
 --   (the token's issued_s, nonce, sequence and active-until ms, 0 while waiting)
--- `bucket` is the user's meta HASH (same hash tag; the gateway names it, see
--- store/keys.rs): field `user` holds 20 bytes, struct '>IIId': issued_s, nonce,
--- last seen as seconds after issued_s, sequence (binary because it is smaller
--- than text and struct.unpack is cheaper than a pattern).
 -- Polls go first: the entries of one run arrived together, so any order is
 -- one in which they could have come, and the common case then runs without
 -- reading a kind. Joins keep their order among themselves.
@@ -56,258 +56,252 @@
 --     state 0 never joined (poll only; also when the record has lapsed),
 --     2 active, 3 expired, 4 closed (a join that would have taken a new place),
 --     5 in the pre-queue (expiry_ms: the opening), 6 the opening is due: run
---     queue_open.lua, then ask again.
-local t = redis.call('TIME')
-local now_s = tonumber(t[1])
-local now_us = now_s * 1000000 + tonumber(t[2])
-local now_ms = math.floor(now_us / 1000)
-local idle = tonumber(ARGV[1])
-local refresh_s = math.ceil(idle / 10)
-local meta_ttl = ARGV[2]
+--     queue_open, then ask again.
+local function queue_standing(KEYS, ARGV)
+  local now, now_s, now_us = now_ms()
+  local idle = tonumber(ARGV[1])
+  local refresh_s = math.ceil(idle / 10)
+  local meta_ttl = ARGV[2]
 
-local out, n = {}, 0
-local function waiting(position, record)
-  out[n + 1], out[n + 2] = position, record
-  n = n + 2
-end
-local function put(state, issued, nonce, expiry, seq)
-  out[n + 1], out[n + 2] = -state, struct.pack('>IIdd', issued, nonce, expiry, seq)
-  n = n + 2
-end
-
--- One EXPIRE per bucket written in this run.
-local touched = {}
-local function touch(bucket)
-  if not touched[bucket] then
-    touched[bucket] = true
-    redis.call('EXPIRE', bucket, meta_ttl)
+  local out, n = {}, 0
+  local function waiting(position, record)
+    out[n + 1], out[n + 2] = position, record
+    n = n + 2
   end
-end
-local function write_meta(bucket, user, record)
-  redis.call('HSET', bucket, user, record)
-  touch(bucket)
-end
+  local function put(state, issued, nonce, expiry, seq)
+    out[n + 1], out[n + 2] = -state, struct.pack('>IIdd', issued, nonce, expiry, seq)
+    n = n + 2
+  end
 
--- The sequence a new place starts from, fixed by the first join of this Redis.
-local base = nil
-local function seq_base()
-  if not base then
-    base = redis.call('HGET', KEYS[3], 'seq_base')
+  -- One EXPIRE per bucket written in this run.
+  local touched = {}
+  local function touch(bucket)
+    if not touched[bucket] then
+      touched[bucket] = true
+      redis.call('EXPIRE', bucket, meta_ttl)
+    end
+  end
+  local function write_meta(bucket, user, record)
+    redis.call('HSET', bucket, user, record)
+    touch(bucket)
+  end
+
+  -- The sequence new places start from (see sequence_base), read once.
+  local base = nil
+  local function seq_base()
     if not base then
-      base = string.format('%d', now_us)
-      redis.call('HSET', KEYS[3], 'seq', base, 'seq_base', base)
+      base = sequence_base(KEYS[3], now_us)
     end
-    base = tonumber(base)
+    return base
   end
-  return base
-end
 
--- The last sequence issued, read once and written back once at the end.
-local seq_last, seq_dirty = nil, false
-local function next_seq()
-  if not seq_last then
-    seq_base()
-    seq_last = tonumber(redis.call('HGET', KEYS[3], 'seq') or base)
-  end
-  seq_last = seq_last + 1
-  seq_dirty = true
-  return seq_last
-end
-
--- The line's length, read once and kept up to date by this run's changes.
-local length = nil
-local function counted(delta)
-  if length then
-    length = length + delta
-  end
-end
-
--- The settings a join follows: a closed queue, and the opening of a pre-queue.
-local closed, opens = ARGV[3] == '1', tonumber(ARGV[4])
-
--- Whether a pre-queue waits to be placed (the opening is due), read once.
-local prequeue_waits = nil
-local function prequeue_pending()
-  if prequeue_waits == nil then
-    prequeue_waits = redis.call('EXISTS', KEYS[4]) == 1
-  end
-  return prequeue_waits
-end
-
--- The place at the back for sequence `seq`, answered.
-local function take_place(user, seq, record)
-  -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
-  local added = redis.call('ZADD', KEYS[1], string.format('%d', seq), user)
-  -- The sequence only grows, so the newcomer is last: its place is the line's length.
-  if length then
-    length = length + added
-  else
-    length = redis.call('ZCARD', KEYS[1])
-  end
-  return waiting(length, record)
-end
-
--- One entry, joined or polled: answers it and returns nothing.
-local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_until)
-  local meta = redis.call('HGET', bucket, user)
-  if not meta then
-    if t_seq > 0 and t_seq < seq_base() then
-      -- A token from before Redis lost this user: put the place back.
-      local restored = struct.pack('>IIId', t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
-      if t_until > now_ms then
-        redis.call('ZADD', KEYS[2], t_until, user)
-        write_meta(bucket, user, restored)
-        return put(2, t_issued, t_nonce, t_until, t_seq)
-      end
-      if t_until == 0 then
-        counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%d', t_seq), user))
-        write_meta(bucket, user, restored)
-        return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
-      end
-      -- An admission whose time has run out is not given back.
+  -- The last sequence issued, read once and written back once at the end.
+  local seq_last, seq_dirty = nil, false
+  local function next_seq()
+    if not seq_last then
+      seq_base()
+      seq_last = tonumber(redis.call('HGET', KEYS[3], 'seq') or base)
     end
-    if not join then
-      return put(0, 0, 0, 0, 0)
+    seq_last = seq_last + 1
+    seq_dirty = true
+    return seq_last
+  end
+
+  -- The line's length, read once and kept up to date by this run's changes.
+  local length = nil
+  local function counted(delta)
+    if length then
+      length = length + delta
     end
-  else
-    local issued, m_nonce, seen = struct.unpack('>III', meta)
-    local seq = 0
-    if #meta >= 20 then
-      seq = struct.unpack('>d', meta, 13)
+  end
+
+  -- The settings a join follows: a closed queue, and the opening of a pre-queue.
+  local closed, opens = ARGV[3] == '1', tonumber(ARGV[4])
+
+  -- Whether a pre-queue waits to be placed (the opening is due), read once.
+  local prequeue_waits = nil
+  local function prequeue_pending()
+    if prequeue_waits == nil then
+      prequeue_waits = redis.call('EXISTS', KEYS[4]) == 1
     end
-    seen = issued + seen
-    local rank = redis.call('ZRANK', KEYS[1], user)
-    if rank then
-      if seen + idle >= now_s then
-        if now_s - seen >= refresh_s then
-          meta = struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13)
-          write_meta(bucket, user, meta)
+    return prequeue_waits
+  end
+
+  -- The place at the back for sequence `seq`, answered.
+  local function take_place(user, seq, record)
+    -- Spelled out: Lua would write a number this large as 1.79e+15, losing digits.
+    local added = redis.call('ZADD', KEYS[1], string.format('%d', seq), user)
+    -- The sequence only grows, so the newcomer is last: its place is the line's length.
+    if length then
+      length = length + added
+    else
+      length = redis.call('ZCARD', KEYS[1])
+    end
+    return waiting(length, record)
+  end
+
+  -- One entry, joined or polled: answers it and returns nothing.
+  local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_until)
+    local meta = redis.call('HGET', bucket, user)
+    if not meta then
+      if t_seq > 0 and t_seq < seq_base() then
+        -- A token from before Redis lost this user: put the place back.
+        local restored = record_pack(t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
+        if t_until > now then
+          redis.call('ZADD', KEYS[2], t_until, user)
+          write_meta(bucket, user, restored)
+          return put(2, t_issued, t_nonce, t_until, t_seq)
         end
-        return waiting(rank + 1, meta)
+        if t_until == 0 then
+          counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%d', t_seq), user))
+          write_meta(bucket, user, restored)
+          return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
+        end
+        -- An admission whose time has run out is not given back.
       end
-      counted(-redis.call('ZREM', KEYS[1], user))
-      redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
       if not join then
-        return put(3, issued, m_nonce, (seen + idle) * 1000, seq)
+        return put(0, 0, 0, 0, 0)
       end
     else
-      if redis.call('ZSCORE', KEYS[4], user) then
-        -- In the pre-queue: no place until the opening, then a place drawn by lot.
-        if opens > now_ms then
-          return put(5, issued, m_nonce, opens, 0)
-        end
-        return put(6, 0, 0, 0, 0)
-      end
-      local expiry = redis.call('ZSCORE', KEYS[2], user)
-      if expiry then
-        expiry = tonumber(expiry)
-        if expiry > now_ms then
-          return put(2, issued, m_nonce, expiry, seq)
-        end
-        redis.call('ZREM', KEYS[2], user)
-        redis.call('HINCRBY', KEYS[3], 'expired', 1)
-        if not join then
-          return put(3, issued, m_nonce, expiry, seq)
-        end
-      elseif not join then
-        -- Admitted and gone (paid, timed out, or skipped as abandoned): last activity time.
-        return put(3, issued, m_nonce, seen * 1000, seq)
-      end
-    end
-  end
-
-  -- A new place. A closed queue takes no one new; people in line keep theirs.
-  if closed then
-    return put(4, 0, 0, 0, 0)
-  end
-  -- Before the opening, a join enters the pre-queue with a lottery ticket (the
-  -- new token's nonce, drawn by the gateway); after it, the pre-queue must have
-  -- been placed before anyone goes behind it.
-  local ticket = tonumber(nonce)
-  if opens > now_ms then
-    redis.call('ZADD', KEYS[4], ticket, user)
-    write_meta(bucket, user, struct.pack('>IIId', now_s, ticket, 0, 0))
-    return put(5, now_s, ticket, opens, 0)
-  end
-  if prequeue_pending() then
-    return put(6, 0, 0, 0, 0)
-  end
-  local seq = next_seq()
-  local record = struct.pack('>IIId', now_s, ticket, 0, seq)
-  write_meta(bucket, user, record)
-  return take_place(user, seq, record)
-end
-
--- A join of a user with no record at all, the common case in a rush, in one
--- write: HSETNX both finds that the user has no record and writes the new
--- one (a user with a record takes the general path, and the sequence number
--- drawn for them goes back). False when the join needs the general path.
-local function join_new(user, bucket, nonce)
-  if closed or opens > now_ms or prequeue_pending() then
-    return false
-  end
-  local seq = next_seq()
-  local record = struct.pack('>IIId', now_s, tonumber(nonce), 0, seq)
-  if redis.call('HSETNX', bucket, user, record) == 0 then
-    seq_last = seq_last - 1
-    return false
-  end
-  touch(bucket)
-  take_place(user, seq, record)
-  return true
-end
-
--- Plain polls: most of them find a live place at once; anything else takes
--- the general path, which starts again from the user's record.
-local i = 6
-local polls_end = 6 + 2 * tonumber(ARGV[5])
-while i < polls_end do
-  local user, bucket = ARGV[i], ARGV[i + 1]
-  i = i + 2
-  local meta = redis.call('HGET', bucket, user)
-  local answered = false
-  if meta then
-    local issued, m_nonce, seen = struct.unpack('>III', meta)
-    seen = issued + seen
-    if seen + idle >= now_s then
+      local issued, m_nonce, seen = record_head(meta)
+      local seq = record_seq(meta)
+      seen = issued + seen
       local rank = redis.call('ZRANK', KEYS[1], user)
       if rank then
-        if now_s - seen >= refresh_s then
-          meta = struct.pack('>III', issued, m_nonce, now_s - issued) .. string.sub(meta, 13)
-          write_meta(bucket, user, meta)
+        if seen + idle >= now_s then
+          if now_s - seen >= refresh_s then
+            meta = record_seen(meta, issued, m_nonce, now_s - issued)
+            write_meta(bucket, user, meta)
+          end
+          return waiting(rank + 1, meta)
         end
-        waiting(rank + 1, meta)
-        answered = true
+        counted(-redis.call('ZREM', KEYS[1], user))
+        redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
+        if not join then
+          return put(3, issued, m_nonce, (seen + idle) * 1000, seq)
+        end
+      else
+        if redis.call('ZSCORE', KEYS[4], user) then
+          -- In the pre-queue: no place until the opening, then a place drawn by lot.
+          if opens > now then
+            return put(5, issued, m_nonce, opens, 0)
+          end
+          return put(6, 0, 0, 0, 0)
+        end
+        local expiry = redis.call('ZSCORE', KEYS[2], user)
+        if expiry then
+          expiry = tonumber(expiry)
+          if expiry > now then
+            return put(2, issued, m_nonce, expiry, seq)
+          end
+          redis.call('ZREM', KEYS[2], user)
+          redis.call('HINCRBY', KEYS[3], 'expired', 1)
+          if not join then
+            return put(3, issued, m_nonce, expiry, seq)
+          end
+        elseif not join then
+          -- Admitted and gone (paid, timed out, or skipped as abandoned): last activity time.
+          return put(3, issued, m_nonce, seen * 1000, seq)
+        end
       end
     end
-  end
-  if not answered then
-    stand(false, user, bucket, 0, 0, 0, 0, 0)
-  end
-end
 
-local last = #ARGV
-while i <= last do
-  local kind = ARGV[i]
-  if kind == 'j' then
-    if not join_new(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) then
-      stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 0, 0, 0, 0)
+    -- A new place. A closed queue takes no one new; people in line keep theirs.
+    if closed then
+      return put(4, 0, 0, 0, 0)
     end
-    i = i + 4
-  elseif kind == 'P' then
-    stand(false, ARGV[i + 1], ARGV[i + 2], 0,
-      tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
-    i = i + 7
-  elseif kind == 'J' then
-    stand(true, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-      tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]))
-    i = i + 8
-  else
-    return redis.error_reply('queue_standing: unknown entry kind ' .. tostring(kind))
+    -- Before the opening, a join enters the pre-queue with a lottery ticket (the
+    -- new token's nonce, drawn by the gateway); after it, the pre-queue must have
+    -- been placed before anyone goes behind it.
+    local ticket = tonumber(nonce)
+    if opens > now then
+      redis.call('ZADD', KEYS[4], ticket, user)
+      write_meta(bucket, user, record_pack(now_s, ticket, 0, 0))
+      return put(5, now_s, ticket, opens, 0)
+    end
+    if prequeue_pending() then
+      return put(6, 0, 0, 0, 0)
+    end
+    local seq = next_seq()
+    local record = record_pack(now_s, ticket, 0, seq)
+    write_meta(bucket, user, record)
+    return take_place(user, seq, record)
   end
-end
 
-if seq_dirty then
-  redis.call('HSET', KEYS[3], 'seq', string.format('%d', seq_last))
+  -- A join of a user with no record at all, the common case in a rush, in one
+  -- write: HSETNX both finds that the user has no record and writes the new
+  -- one (a user with a record takes the general path, and the sequence number
+  -- drawn for them goes back). False when the join needs the general path.
+  local function join_new(user, bucket, nonce)
+    if closed or opens > now or prequeue_pending() then
+      return false
+    end
+    local seq = next_seq()
+    local record = record_pack(now_s, tonumber(nonce), 0, seq)
+    if redis.call('HSETNX', bucket, user, record) == 0 then
+      seq_last = seq_last - 1
+      return false
+    end
+    touch(bucket)
+    take_place(user, seq, record)
+    return true
+  end
+
+  -- Plain polls: most of them find a live place at once; anything else takes
+  -- the general path, which starts again from the user's record.
+  local i, k = 6, 5
+  local polls_end = 6 + tonumber(ARGV[5])
+  while i < polls_end do
+    local user, bucket = ARGV[i], KEYS[k]
+    i, k = i + 1, k + 1
+    local meta = redis.call('HGET', bucket, user)
+    local answered = false
+    if meta then
+      local issued, m_nonce, seen = record_head(meta)
+      seen = issued + seen
+      if seen + idle >= now_s then
+        local rank = redis.call('ZRANK', KEYS[1], user)
+        if rank then
+          if now_s - seen >= refresh_s then
+            meta = record_seen(meta, issued, m_nonce, now_s - issued)
+            write_meta(bucket, user, meta)
+          end
+          waiting(rank + 1, meta)
+          answered = true
+        end
+      end
+    end
+    if not answered then
+      stand(false, user, bucket, 0, 0, 0, 0, 0)
+    end
+  end
+
+  local last = #ARGV
+  while i <= last do
+    local kind = ARGV[i]
+    local bucket = KEYS[k]
+    k = k + 1
+    if kind == 'j' then
+      if not join_new(ARGV[i + 1], bucket, ARGV[i + 2]) then
+        stand(true, ARGV[i + 1], bucket, ARGV[i + 2], 0, 0, 0, 0)
+      end
+      i = i + 3
+    elseif kind == 'P' then
+      stand(false, ARGV[i + 1], bucket, 0,
+        tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]))
+      i = i + 6
+    elseif kind == 'J' then
+      stand(true, ARGV[i + 1], bucket, ARGV[i + 2],
+        tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
+      i = i + 7
+    else
+      return redis.error_reply('queue_standing: unknown entry kind ' .. tostring(kind))
+    end
+  end
+
+  if seq_dirty then
+    redis.call('HSET', KEYS[3], 'seq', string.format('%d', seq_last))
+  end
+  return out
 end
-return out
+register('queue_standing', queue_standing)

@@ -1,29 +1,31 @@
--- Tidies a schedule: forgets lapsed holds. Correctness never depends on it
--- (lapsed holds are already free); it only keeps the hashes small.
+-- seats_sweep: tidies a schedule by forgetting lapsed holds. Correctness never
+-- depends on it (lapsed holds are already free); it only keeps the hashes small.
 -- KEYS[1]: holds HASH
 -- KEYS[2]: user_holds HASH
 -- Returns: the number of lapsed holds removed.
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local holds = redis.call('HGETALL', KEYS[1])
-local live = {}
-local removed = 0
-for i = 1, #holds, 2 do
-  local holder, expiry = string.match(holds[i + 1], '^(%d+):(%d+)$')
-  if tonumber(expiry) > now_ms then
-    live[holder] = live[holder] or {}
-    table.insert(live[holder], holds[i])
-  else
-    redis.call('HDEL', KEYS[1], holds[i])
-    removed = removed + 1
+local function seats_sweep(KEYS, ARGV)
+  local now = now_ms()
+  local holds = redis.call('HGETALL', KEYS[1])
+  local live = {}
+  local removed = 0
+  for i = 1, #holds, 2 do
+    local holder, expiry = hold_parse(holds[i + 1])
+    if expiry > now then
+      live[holder] = live[holder] or {}
+      table.insert(live[holder], holds[i])
+    else
+      redis.call('HDEL', KEYS[1], holds[i])
+      removed = removed + 1
+    end
   end
-end
-local users = redis.call('HKEYS', KEYS[2])
-for _, user in ipairs(users) do
-  if live[user] then
-    redis.call('HSET', KEYS[2], user, table.concat(live[user], ','))
-  else
-    redis.call('HDEL', KEYS[2], user)
+  local users = redis.call('HKEYS', KEYS[2])
+  for _, user in ipairs(users) do
+    if live[user] then
+      redis.call('HSET', KEYS[2], user, table.concat(live[user], ','))
+    else
+      redis.call('HDEL', KEYS[2], user)
+    end
   end
+  return removed
 end
-return removed
+register('seats_sweep', seats_sweep)

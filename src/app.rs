@@ -19,7 +19,8 @@ use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::probe::Probes;
 use crate::store::redis::Redis;
-use crate::store::{db, scripts, seed, Dependency};
+use crate::store::scripts::library;
+use crate::store::{db, seed, Dependency};
 use crate::users::UserDirectory;
 
 /// Every service, wired to the others once. Public are the ones tests and the
@@ -76,8 +77,10 @@ impl Services {
         let redis =
             Redis::open(&config.redis_url, &config.redis_cluster).context("REDIS_URL is not a valid Redis URL")?;
         match redis.connection().await {
-            Ok(mut connection) => scripts::load_all(&mut connection).await?,
-            // Redis may come later; scripts load themselves on first use.
+            Ok(mut connection) => library::load(&mut connection)
+                .await
+                .context("loading the Lua library into Redis (FUNCTION LOAD needs Redis 7 or later)")?,
+            // Redis may come later; the library loads itself on first use.
             Err(err) => tracing::warn!(error = %err, "Redis is not reachable yet"),
         }
 

@@ -1,5 +1,5 @@
 //! Seat state in Redis: the seat map of a schedule, and holds that lapse by
-//! themselves. Every decision is one Lua script on the schedule's keys.
+//! themselves. Every decision is one Lua function on the schedule's keys.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::config::BookingConfig;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::scripts::hold_seats::{self, HoldOutcome};
+use crate::store::scripts::record::parse_hold;
 use crate::store::scripts::seat_state::{self, TakenSeats};
 use crate::store::scripts::sweep_holds;
 use crate::store::scripts::user_holds::{self, UserHolds};
@@ -129,8 +130,8 @@ impl Holds {
     async fn taken_seats(&self, schedule: &Schedule) -> Result<HashSet<i32>, BookingError> {
         let keys = self.keys.schedule(schedule.id);
         let mut redis = self.redis.connection().await?;
-        let script = seat_state::invocation(&keys);
-        let TakenSeats(taken) = self.sold.run_synced(&mut redis, schedule.id, &script).await?;
+        let call = seat_state::call(&keys);
+        let TakenSeats(taken) = self.sold.run_synced(&mut redis, schedule.id, &call).await?;
         Ok(taken.into_iter().collect())
     }
 
@@ -165,8 +166,8 @@ impl Holds {
 
         let keys = self.keys.schedule(schedule.id);
         let mut redis = self.redis.connection().await?;
-        let script = hold_seats::invocation(&keys, user_id, self.config.hold_ttl_s * 1000, limit, &wanted);
-        match self.sold.run_synced(&mut redis, schedule.id, &script).await? {
+        let call = hold_seats::call(&keys, user_id, self.config.hold_ttl_s * 1000, limit, &wanted);
+        match self.sold.run_synced(&mut redis, schedule.id, &call).await? {
             HoldOutcome::Held(expiries) => {
                 counter!(m::HOLDS, "event" => "made").increment(wanted.len() as u64);
                 let expiry_ms = expiries.into_iter().min().unwrap_or(0);
@@ -220,11 +221,10 @@ impl Holds {
             .seats
             .iter()
             .map(|seat| {
-                let hold = holds.get(&seat.number).and_then(|value| {
-                    let (user, until) = value.split_once(':')?;
-                    let until: i64 = until.parse().ok()?;
-                    (until > now_ms).then(|| (user.parse().unwrap_or(0), until))
-                });
+                let hold = holds
+                    .get(&seat.number)
+                    .and_then(|value| parse_hold(value))
+                    .filter(|(_, until)| *until > now_ms);
                 let state = match (sold.contains(&seat.number), hold) {
                     (true, _) => SeatHolding::Sold,
                     (false, Some((user_id, until_ms))) => SeatHolding::Held {

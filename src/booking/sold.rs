@@ -2,18 +2,18 @@
 //! which stay the truth.
 //!
 //! A sold set carries the member "0" once it has been rebuilt from Postgres.
-//! Scripts that decide on seats refuse to run on a set without it (Redis lost
-//! it, or never had it), and [`SoldSeats::run_synced`] then rebuilds it and runs
-//! the script again: the one place that loop is written.
+//! The Lua functions that decide on seats refuse to run on a set without it
+//! (Redis lost it, or never had it), and [`SoldSeats::run_synced`] then rebuilds
+//! it and runs the function again: the one place that loop is written.
 
-use redis::{FromRedisValue, ScriptInvocation};
+use redis::{Cmd, FromRedisValue};
 
 use super::money;
 use super::BookingError;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::{Connection, Redis};
-use crate::store::scripts::{finalize_sale, Synced};
+use crate::store::scripts::{finalize_sale, library, Synced};
 use crate::telemetry::metrics as m;
 use metrics::counter;
 
@@ -36,19 +36,19 @@ impl SoldSeats {
         SoldSeats { db, redis, keys }
     }
 
-    /// Runs a seat script of `schedule_id`; when it finds the sold set missing,
-    /// rebuilds the set from Postgres and runs the script once more.
+    /// Runs a seat function of `schedule_id`; when it finds the sold set missing,
+    /// rebuilds the set from Postgres and runs the function once more.
     pub(crate) async fn run_synced<T>(
         &self,
         redis: &mut Connection,
         schedule_id: i64,
-        script: &ScriptInvocation<'_>,
+        call: &Cmd,
     ) -> Result<T, BookingError>
     where
         Synced<T>: FromRedisValue,
     {
         for _ in 0..2 {
-            match script.invoke_async::<Synced<T>>(redis).await? {
+            match library::run::<Synced<T>>(redis, call).await? {
                 Synced::Ready(reply) => return Ok(reply),
                 Synced::Unsynced => {
                     self.rebuild(redis, schedule_id).await?;
@@ -65,7 +65,7 @@ impl SoldSeats {
     /// sold seats the set lacked (the marker is not a seat).
     ///
     /// The seats go first and the marker after them, in two commands on one
-    /// connection: a script that runs between the two finds no marker and has the
+    /// connection: a function that runs between the two finds no marker and has the
     /// set rebuilt again (harmless), and a marker never stands for a set that
     /// lacks a sale Postgres had. Apart, each command's count is exact.
     pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<u64, BookingError> {

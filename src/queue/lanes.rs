@@ -1,8 +1,8 @@
 //! The way joins and polls reach Redis: one lane per queue, in which the calls
-//! of this instance are coalesced into batched runs of `queue_standing.lua`
+//! of this instance are coalesced into batched calls of `queue_standing`
 //! (see `store::coalesce` for why and how).
 //!
-//! With `BOXOFFICE_QUEUE_BATCH_MAX=1` every join and poll is a script run of its
+//! With `BOXOFFICE_QUEUE_BATCH_MAX=1` every join and poll is a call of its
 //! own, sent at once however many are in flight: the behaviour before
 //! coalescing, kept for comparison.
 

@@ -1,5 +1,6 @@
 //! The line itself: join a queue, poll the place held in it, with an ETA and a
-//! hint of when to ask again. Each call is one script run in Redis.
+//! hint of when to ask again. Each call is one Lua function call in Redis
+//! (`queue_standing`, batched with others).
 
 use std::sync::Arc;
 
@@ -215,12 +216,7 @@ impl Line {
             StandingState::NeverJoined => return Err(QueueError::TokenNotFound(user_id)),
             StandingState::Closed => return Err(QueueError::QueueClosed),
             StandingState::PreQueue => return Ok(self.prequeue_ticket(queue, user_id, &standing)),
-            StandingState::OpeningDue => {
-                return Err(QueueError::Redis(redis::RedisError::from((
-                    redis::ErrorKind::Client,
-                    "the queue's opening did not place its pre-queue",
-                ))))
-            }
+            StandingState::OpeningDue => return Err(QueueError::OpeningNotPlaced),
         };
         let token = QueueToken {
             queue: queue.to_string(),

@@ -6,17 +6,18 @@
 //! - [`Scheduler`] (`scheduler.rs`): the admission step and the queue's live figures;
 //! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
 //! - [`Settings`] (`settings/`): the live settings operators change, kept in
-//!   Postgres with their history and copied into Redis for the scripts;
+//!   Postgres with their history and copied into Redis for the Lua functions;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
-//! Invariants, all kept inside Lua scripts so they hold across any number of
+//! Invariants, all kept inside Lua functions so they hold across any number of
 //! gateway instances:
-//! - order is a per-queue sequence number (INCR), never wall-clock time;
+//! - order is a per-queue sequence number, never wall-clock time;
 //! - a user has at most one token per queue; joining again returns it;
 //! - all times come from Redis `TIME`;
 //! - at most `max_active` users are active, admitted at most `admit_rate` per second.
 //!
-//! Join and poll are one EVALSHA each and never touch Postgres.
+//! Join and poll are one FCALL each (or a share of one, batched) and never
+//! touch Postgres.
 
 pub(crate) mod adaptive;
 pub(crate) mod gate;
@@ -67,6 +68,11 @@ pub enum QueueError {
     Database(#[from] sqlx::Error),
     #[error("stored settings are unreadable: {0}")]
     Unreadable(String),
+    /// The queue's opening was due, and placing its pre-queue left it still
+    /// due: the line cannot answer this join or poll. Ours to fix, not the
+    /// client's.
+    #[error("the queue's opening did not place its pre-queue")]
+    OpeningNotPlaced,
 }
 
 impl From<UnknownUser> for QueueError {

@@ -1,9 +1,10 @@
 //! Admission: every tick, each instance runs one admission step per queue, and
 //! reads each queue's live figures for operations.
 //!
-//! The step is a single Lua script whose token bucket lives in Redis, so running
-//! it on many instances at once admits no more than running it on one; tests
-//! call [`Scheduler::admit_once`] directly instead of sleeping.
+//! The step is Lua in Redis (`store::scripts::admit`) whose token bucket lives
+//! in Redis, so running it on many instances at once admits no more than
+//! running it on one; tests call [`Scheduler::admit_once`] directly instead of
+//! sleeping.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::store::scripts::adapt::{self, Control, Decision};
 use crate::store::scripts::admit::{self, StepLimits};
 use crate::store::scripts::open_queue;
 
-/// Most users one step examines, so one script never blocks Redis for long
+/// Most users one step examines, so one call never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.
 pub const MAX_USERS_PER_STEP: u64 = 5_000;
 /// Time constant of the measured admission rate behind the ETA.

@@ -1,6 +1,6 @@
 //! Connections to the two stores and everything that shapes their contents:
 //! Postgres (the truth) and Redis (queues, holds, live metrics), the one place
-//! Redis keys are named, the Lua scripts, and the demo data.
+//! Redis keys are named, the Lua library, and the demo data.
 
 pub(crate) mod breaker;
 pub(crate) mod coalesce;
@@ -10,6 +10,8 @@ pub(crate) mod probe;
 pub mod redis;
 pub(crate) mod scripts;
 pub mod seed;
+
+pub use scripts::library::fcall;
 
 /// Which dependency failed; used by `/ready` and for 503 answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

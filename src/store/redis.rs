@@ -1,7 +1,7 @@
 //! The Redis connection: one multiplexed, self-reconnecting connection per
 //! instance, behind the Redis circuit breaker.
 //!
-//! Why not a pool: every call on the hot paths is one small EVALSHA, and a
+//! Why not a pool: every call on the hot paths is one small FCALL, and a
 //! multiplexed connection pipelines all of them over one socket (one write and
 //! one read syscall serve many requests) with no checkout cost. The measurement
 //! behind that choice is `examples/redis_clients.rs`; its figures, against
@@ -12,7 +12,7 @@
 //!
 //! On Redis Cluster (`BOXOFFICE_REDIS_CLUSTER`, or a `redis+cluster://` URL)
 //! the same handle wraps the redis crate's async cluster connection, which is
-//! multiplexed too and routes each call by its first key. Every script's keys
+//! multiplexed too and routes each call by its first key. Every function's keys
 //! share one hash tag (`store::keys`), so each call lands on one slot; a
 //! pipeline across slots fails with CROSSSLOT, so none is built. Measured on
 //! a local cluster (`examples/redis_cluster_clients.rs`, 64 tasks of EVALSHA on
@@ -29,6 +29,7 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use tokio::sync::OnceCell;
 
 use super::breaker::Breaker;
+use super::scripts::library::Loads;
 use super::Dependency;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
@@ -39,6 +40,8 @@ pub struct Redis {
     client: Client,
     connection: Arc<OnceCell<Shared>>,
     breaker: Arc<Breaker>,
+    /// Loads of the Lua library through this handle (see `scripts::library`).
+    library: Arc<Loads>,
 }
 
 /// Boxed: a cluster client is large, and the handle is cloned into every service.
@@ -62,6 +65,7 @@ enum Shared {
 pub struct Connection {
     inner: Shared,
     breaker: Arc<Breaker>,
+    library: Arc<Loads>,
 }
 
 /// A connection of its own, for the probe.
@@ -114,6 +118,7 @@ impl Redis {
             client,
             connection: Arc::new(OnceCell::new()),
             breaker: Arc::new(Breaker::new(Dependency::Redis)),
+            library: Arc::default(),
         })
     }
 
@@ -132,6 +137,7 @@ impl Redis {
         Ok(Connection {
             inner: self.manager().await?,
             breaker: self.breaker.clone(),
+            library: self.library.clone(),
         })
     }
 
@@ -140,6 +146,7 @@ impl Redis {
         let mut connection = Connection {
             inner: self.manager().await?,
             breaker: Arc::new(Breaker::new(Dependency::Redis)),
+            library: self.library.clone(),
         };
         redis::cmd("PING").query_async::<()>(&mut connection).await
     }
@@ -200,6 +207,12 @@ fn down() -> RedisError {
         std::io::ErrorKind::ConnectionRefused,
         "Redis is down (circuit breaker open)",
     ))
+}
+
+impl Connection {
+    pub(crate) fn library_loads(&self) -> &Arc<Loads> {
+        &self.library
+    }
 }
 
 impl ConnectionLike for Connection {

@@ -254,6 +254,32 @@ async fn abandoned_waiting_users_are_skipped_and_those_behind_move_up() {
 }
 
 #[tokio::test]
+async fn one_step_reaches_past_more_gone_users_than_it_first_reads() {
+    // A step first reads as much of the head as it may need (admitting one:
+    // 34 users), then runs on those; 40 gone users ahead of the one still
+    // there take it past that read, and the same step reads on.
+    let app = spawn_app_with(|config| {
+        config.queue.max_active = 1;
+        config.queue.admit_rate = 0;
+        config.queue.idle_timeout_s = 1;
+    })
+    .await;
+    let queue = app.default_queue();
+    for user in 1..=41 {
+        app.join(user).await;
+    }
+    // Users 1 to 40 go quiet; user 41 keeps polling (the idle timeout passing is the behaviour).
+    for _ in 0..7 {
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(json_of(app.position(41).await).await["position"], 41);
+    }
+    let step = app.state.scheduler.admit_once(&queue).await.unwrap();
+    assert_eq!((step.admitted, step.abandoned, step.waiting), (1, 40, 0));
+    assert_eq!(json_of(app.position(41).await).await["tokenStatus"], "활성");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_quiet_user_who_polls_too_late_has_lost_the_place() {
     let app = spawn_app_with(|config| config.queue.idle_timeout_s = 1).await;
     app.join(1).await;

@@ -131,12 +131,13 @@ async fn conflicting_changes_from_two_instances_land_in_order_and_redis_ends_on_
     // the race for the row would send it: refused, and the copy stays.
     let key = first.keys().queue(&queue, "settings");
     let mut redis = first.state.redis.connection().await.unwrap();
-    let late: i64 = redis::Script::new(include_str!("../../lua/queue_settings.lua"))
-        .key(&key)
+    let late: i64 = boxoffice::store::fcall("queue_settings")
+        .arg(1)
+        .arg(&key)
         .arg(19)
         .arg("state")
         .arg("open")
-        .invoke_async(&mut redis)
+        .query_async(&mut redis)
         .await
         .unwrap();
     assert_eq!(late, 0);

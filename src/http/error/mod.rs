@@ -90,7 +90,7 @@ fn queue_parts(err: &QueueError) -> (ErrorCode, Option<Value>) {
         QueueError::Redis(_) => (C::Internal, None),
         QueueError::PostgresDown => (C::DependencyUnavailable, None),
         QueueError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => (C::DependencyUnavailable, None),
-        QueueError::Database(_) | QueueError::Unreadable(_) => (C::Internal, None),
+        QueueError::Database(_) | QueueError::Unreadable(_) | QueueError::OpeningNotPlaced => (C::Internal, None),
     }
 }
 

@@ -1,14 +1,13 @@
 //! `lua/queue_adapt.lua`: one step of adaptive admission.
 
-use std::sync::LazyLock;
+use redis::{FromRedisValue, ParsingError, RedisResult, Value};
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
-
-use super::{lua, Fields};
+use super::library::{self, Function};
+use super::Fields;
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_adapt.lua");
+static FUNCTION: Function = Function::new("queue_adapt");
 
 /// What the step is given.
 pub(crate) struct Control {
@@ -61,15 +60,14 @@ impl FromRedisValue for AdaptReply {
 }
 
 pub(crate) async fn run(redis: &mut Connection, keys: &QueueKeys, control: &Control) -> RedisResult<AdaptReply> {
-    let mut invocation = SCRIPT.prepare_invoke();
-    invocation.key(&keys.settings).key(&keys.stats).key(&keys.waiting);
-    for slot in &keys.health {
-        invocation.key(slot);
-    }
-    invocation
-        .arg(control.window_s)
+    let mut call = FUNCTION.call_naming(3 + keys.health.len());
+    call.arg(&keys.settings)
+        .arg(&keys.stats)
+        .arg(&keys.waiting)
+        .arg(&keys.health);
+    call.arg(control.window_s)
         .arg(control.period_ms)
         .arg(control.min_samples)
         .arg(control.default_rate);
-    invocation.invoke_async(redis).await
+    library::run(redis, &call).await
 }

@@ -1,14 +1,25 @@
 //! `lua/queue_admit.lua`: one admission step of one queue.
+//!
+//! Whether a user at the head of the line is still there (polled within the
+//! idle timeout) is in the user's record, whose bucket key only Rust names:
+//! so the step first reads the head it may examine (`queue_admit_head`), then
+//! runs with those users' buckets (`queue_admit`). When the line moved in
+//! between (another instance admitted them), the step stops at the first user
+//! it was not given and is run again with the new head, a few times at most;
+//! whatever is left waits for the next tick, its allowance kept.
 
-use std::sync::LazyLock;
+use redis::{FromRedisValue, ParsingError, RedisResult, Value};
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
-
-use super::{lua, Fields};
-use crate::store::keys::{QueueKeys, META_BUCKET_SIZE};
+use super::library::{self, Function};
+use super::Fields;
+use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_admit.lua");
+static HEAD: Function = Function::new("queue_admit_head");
+static STEP: Function = Function::new("queue_admit");
+
+/// Runs of one step at most, when the line keeps moving under it.
+const MAX_RUNS: usize = 4;
 
 /// What one step may do.
 pub(crate) struct StepLimits {
@@ -22,7 +33,7 @@ pub(crate) struct StepLimits {
     pub(crate) first_elapsed_ms: u64,
 }
 
-/// The script's reply.
+/// The step's reply.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StepReply {
     pub(crate) admitted: u64,
@@ -32,6 +43,8 @@ pub(crate) struct StepReply {
     pub(crate) waiting: u64,
     /// Measured admissions per second; `None` before anything was measured.
     pub(crate) measured_rate: Option<f64>,
+    /// It stopped at a user it was not given, with more to admit.
+    short: bool,
 }
 
 impl FromRedisValue for StepReply {
@@ -44,26 +57,51 @@ impl FromRedisValue for StepReply {
             active: fields.next()?,
             waiting: fields.next()?,
             measured_rate: fields.next::<String>()?.parse().ok(),
+            short: fields.next::<i64>()? == 1,
         })
     }
 }
 
 pub(crate) async fn run(redis: &mut Connection, keys: &QueueKeys, limits: &StepLimits) -> RedisResult<StepReply> {
-    SCRIPT
-        .key(&keys.waiting)
-        .key(&keys.active)
-        .key(&keys.stats)
-        .key(&keys.settings)
-        .arg(limits.max_active)
-        .arg(limits.rate)
-        .arg(limits.burst_window_ms)
-        .arg(limits.max_examined)
+    let mut total = run_once(redis, keys, limits).await?;
+    for _ in 1..MAX_RUNS {
+        if !total.short {
+            break;
+        }
+        let more = run_once(redis, keys, limits).await?;
+        total = StepReply {
+            admitted: total.admitted + more.admitted,
+            expired: total.expired + more.expired,
+            abandoned: total.abandoned + more.abandoned,
+            ..more
+        };
+    }
+    Ok(total)
+}
+
+/// The head, then the step with the head's buckets.
+async fn run_once(redis: &mut Connection, keys: &QueueKeys, limits: &StepLimits) -> RedisResult<StepReply> {
+    let queue_keys = [&keys.waiting, &keys.active, &keys.stats, &keys.settings];
+    let budget = [
+        limits.max_active,
+        limits.rate,
+        limits.burst_window_ms,
+        limits.max_examined,
+        limits.first_elapsed_ms,
+    ];
+    let mut head = HEAD.call_naming(queue_keys.len());
+    head.arg(&queue_keys).arg(&budget);
+    let users: Vec<i64> = library::run(redis, &head).await?;
+
+    let mut step = STEP.call_naming(queue_keys.len() + users.len());
+    step.arg(&queue_keys);
+    for user in &users {
+        step.arg(keys.meta_bucket_arg(*user));
+    }
+    step.arg(&budget)
         .arg(limits.idle_timeout_s)
-        .arg(&keys.meta_prefix)
-        .arg(META_BUCKET_SIZE)
         .arg(limits.active_ttl_ms)
         .arg(limits.rate_average_s)
-        .arg(limits.first_elapsed_ms)
-        .invoke_async(redis)
-        .await
+        .arg(&users);
+    library::run(redis, &step).await
 }

@@ -1,15 +1,14 @@
 //! `lua/queue_check_active.lua`: the booking gate's read of one exact token.
 
-use std::sync::LazyLock;
+use redis::{FromRedisValue, ParsingError, RedisResult, Value};
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
-
+use super::library::{self, Function};
 use super::standing::Presented;
-use super::{lua, Fields};
+use super::Fields;
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_check_active.lua");
+static FUNCTION: Function = Function::new("queue_check_active");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenCheck {
@@ -50,18 +49,13 @@ pub(crate) async fn run(
     token: &Presented,
     meta_ttl_s: u64,
 ) -> RedisResult<TokenCheck> {
-    SCRIPT
-        .key(&keys.waiting)
-        .key(&keys.active)
-        .key(keys.meta_bucket(user_id))
-        .key(&keys.stats)
-        .key(&keys.prequeue)
-        .arg(user_id)
+    let bucket = keys.meta_bucket(user_id);
+    let mut call = FUNCTION.call(&[&keys.waiting, &keys.active, &bucket, &keys.stats, &keys.prequeue]);
+    call.arg(user_id)
         .arg(token.issued_s)
         .arg(token.nonce)
         .arg(token.seq)
         .arg(token.active_until_ms)
-        .arg(meta_ttl_s)
-        .invoke_async(redis)
-        .await
+        .arg(meta_ttl_s);
+    library::run(redis, &call).await
 }

@@ -1,14 +1,12 @@
 //! `lua/queue_expire_token.lua`: end an active token at once, after a payment.
 
-use std::sync::LazyLock;
+use redis::RedisResult;
 
-use redis::{RedisResult, Script};
-
-use super::lua;
+use super::library::{self, Function};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_expire_token.lua");
+static FUNCTION: Function = Function::new("queue_expire_token");
 
 /// True when the token was active and is now ended.
 pub(crate) async fn run(
@@ -18,14 +16,9 @@ pub(crate) async fn run(
     issued_s: i64,
     nonce: u32,
 ) -> RedisResult<bool> {
-    let ended: i64 = SCRIPT
-        .key(&keys.active)
-        .key(&keys.stats)
-        .key(keys.meta_bucket(user_id))
-        .arg(user_id)
-        .arg(issued_s)
-        .arg(nonce)
-        .invoke_async(redis)
-        .await?;
+    let bucket = keys.meta_bucket(user_id);
+    let mut call = FUNCTION.call(&[&keys.active, &keys.stats, &bucket]);
+    call.arg(user_id).arg(issued_s).arg(nonce);
+    let ended: i64 = library::run(redis, &call).await?;
     Ok(ended == 1)
 }

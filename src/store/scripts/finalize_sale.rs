@@ -1,22 +1,17 @@
 //! `lua/seats_finalize_sale.lua`: after a committed sale, seats sold in Redis
 //! and the buyer's holds on them dropped.
 
-use std::sync::LazyLock;
+use redis::RedisResult;
 
-use redis::{RedisResult, Script};
-
-use super::lua;
+use super::library::{self, Function};
 use crate::store::keys::ScheduleKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("seats_finalize_sale.lua");
+static FUNCTION: Function = Function::new("seats_finalize_sale");
 
 /// Returns how many seats were newly marked sold.
 pub(crate) async fn run(redis: &mut Connection, keys: &ScheduleKeys, user_id: i64, seats: &[i32]) -> RedisResult<u64> {
-    let mut invocation = SCRIPT.key(&keys.holds);
-    invocation.key(&keys.sold).key(&keys.user_holds).arg(user_id);
-    for seat in seats {
-        invocation.arg(*seat);
-    }
-    invocation.invoke_async(redis).await
+    let mut call = FUNCTION.call(&[&keys.holds, &keys.sold, &keys.user_holds]);
+    call.arg(user_id).arg(seats);
+    library::run(redis, &call).await
 }

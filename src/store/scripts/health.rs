@@ -1,15 +1,13 @@
 //! `lua/queue_health.lua`: one instance's booking samples into the queue's
 //! per-second health ring.
 
-use std::sync::LazyLock;
+use redis::RedisResult;
 
-use redis::{RedisResult, Script};
-
-use super::lua;
+use super::library::{self, Function};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_health.lua");
+static FUNCTION: Function = Function::new("queue_health");
 
 /// Samples gathered by one instance since its last report.
 pub(crate) struct Samples<'a> {
@@ -20,14 +18,11 @@ pub(crate) struct Samples<'a> {
 }
 
 pub(crate) async fn run(redis: &mut Connection, keys: &QueueKeys, samples: &Samples<'_>) -> RedisResult<()> {
-    let mut invocation = SCRIPT.prepare_invoke();
-    for slot in &keys.health {
-        invocation.key(slot);
-    }
-    invocation.arg(samples.count).arg(samples.errors);
+    let mut call = FUNCTION.call_naming(keys.health.len());
+    call.arg(&keys.health).arg(samples.count).arg(samples.errors);
     for (bucket, count) in samples.buckets {
-        invocation.arg(bucket).arg(count);
+        call.arg(bucket).arg(count);
     }
-    let _slot: u64 = invocation.invoke_async(redis).await?;
+    let _slot: u64 = library::run(redis, &call).await?;
     Ok(())
 }

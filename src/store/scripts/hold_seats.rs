@@ -1,13 +1,12 @@
 //! `lua/seats_hold.lua`: hold seats for one user, all or nothing.
 
-use std::sync::LazyLock;
+use redis::{Cmd, FromRedisValue, ParsingError, Value};
 
-use redis::{FromRedisValue, ParsingError, Script, ScriptInvocation, Value};
-
-use super::{lua, unknown_tag, Fields, Synced};
+use super::library::Function;
+use super::{unknown_tag, Fields, Synced};
 use crate::store::keys::ScheduleKeys;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("seats_hold.lua");
+static FUNCTION: Function = Function::new("seats_hold");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HoldOutcome {
@@ -35,23 +34,9 @@ impl FromRedisValue for Synced<HoldOutcome> {
     }
 }
 
-/// The invocation, to run (and run again after a rebuild of the sold set).
-pub(crate) fn invocation<'a>(
-    keys: &ScheduleKeys,
-    user_id: i64,
-    hold_ms: u64,
-    max_per_user: u32,
-    seats: &[i32],
-) -> ScriptInvocation<'a> {
-    let mut invocation = SCRIPT.key(&keys.holds);
-    invocation
-        .key(&keys.sold)
-        .key(&keys.user_holds)
-        .arg(user_id)
-        .arg(hold_ms)
-        .arg(max_per_user);
-    for seat in seats {
-        invocation.arg(*seat);
-    }
-    invocation
+/// The call, to run (and run again after a rebuild of the sold set).
+pub(crate) fn call(keys: &ScheduleKeys, user_id: i64, hold_ms: u64, max_per_user: u32, seats: &[i32]) -> Cmd {
+    let mut call = FUNCTION.call(&[&keys.holds, &keys.sold, &keys.user_holds]);
+    call.arg(user_id).arg(hold_ms).arg(max_per_user).arg(seats);
+    call
 }

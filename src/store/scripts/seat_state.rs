@@ -1,13 +1,12 @@
 //! `lua/seats_state.lua`: which seats of a schedule are taken.
 
-use std::sync::LazyLock;
+use redis::{Cmd, FromRedisValue, ParsingError, Value};
 
-use redis::{FromRedisValue, ParsingError, Script, ScriptInvocation, Value};
-
-use super::{lua, unknown_tag, Fields, Synced};
+use super::library::Function;
+use super::{unknown_tag, Fields, Synced};
 use crate::store::keys::ScheduleKeys;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("seats_state.lua");
+static FUNCTION: Function = Function::new("seats_state");
 
 /// Seat numbers sold or under a live hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +27,6 @@ impl FromRedisValue for Synced<TakenSeats> {
     }
 }
 
-pub(crate) fn invocation<'a>(keys: &ScheduleKeys) -> ScriptInvocation<'a> {
-    let mut invocation = SCRIPT.key(&keys.holds);
-    invocation.key(&keys.sold);
-    invocation
+pub(crate) fn call(keys: &ScheduleKeys) -> Cmd {
+    FUNCTION.call(&[&keys.holds, &keys.sold])
 }

@@ -1,15 +1,13 @@
 //! `lua/queue_settings.lua`: write Redis's copy of a queue's live settings,
 //! unless it holds that version or a newer one.
 
-use std::sync::LazyLock;
+use redis::RedisResult;
 
-use redis::{RedisResult, Script};
-
-use super::lua;
+use super::library::{self, Function};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_settings.lua");
+static FUNCTION: Function = Function::new("queue_settings");
 
 /// Replaces the hash with `fields` at `version`; false when Redis already held
 /// that version or a newer one, and kept it.
@@ -19,10 +17,10 @@ pub(crate) async fn run(
     version: i64,
     fields: &[(&str, String)],
 ) -> RedisResult<bool> {
-    let mut invocation = SCRIPT.key(&keys.settings);
-    invocation.arg(version);
+    let mut call = FUNCTION.call(&[&keys.settings]);
+    call.arg(version);
     for (field, value) in fields {
-        invocation.arg(*field).arg(value);
+        call.arg(*field).arg(value);
     }
-    invocation.invoke_async(redis).await
+    library::run(redis, &call).await
 }

@@ -1,15 +1,18 @@
 //! `lua/queue_standing.lua`: join a queue, or poll the place held in it, for
-//! many users of one queue in one run.
+//! many users of one queue in one call.
+//!
+//! The call is written into one command buffer, each user's meta bucket key
+//! straight into it: a batch names one bucket per entry, and an allocation per
+//! argument would cost more than the rest of the gateway's work on a poll.
 
-use std::sync::LazyLock;
+use redis::{FromRedisValue, ParsingError, RedisResult, Value};
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
-
-use super::{eval, evalsha, lua};
+use super::library::{self, Function};
+use super::record::{be_f64, be_u32, UserRecord};
 use crate::store::keys::QueueKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("queue_standing.lua");
+static FUNCTION: Function = Function::new("queue_standing");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -64,7 +67,7 @@ pub(crate) struct Standing {
     pub(crate) seq: i64,
 }
 
-/// One entry's answer as the script sends it.
+/// One entry's answer as the function sends it.
 enum Answer {
     /// In line at `position`, with the user's 20-byte record.
     Waiting { position: u64, record: Vec<u8> },
@@ -72,7 +75,7 @@ enum Answer {
     Other(Standing),
 }
 
-/// The script's reply: one [`Answer`] per entry, in the order sent.
+/// The function's reply: one [`Answer`] per entry, in the order sent.
 struct Answers(Vec<Answer>);
 
 impl FromRedisValue for Answers {
@@ -127,34 +130,19 @@ fn spelled_out(state: i64, blob: &[u8]) -> Result<Standing, ParsingError> {
     })
 }
 
-/// A waiting user's record: struct '>IIId' of issued_s, nonce, last seen (s
-/// after issued_s) and sequence; records written before sequences were kept
-/// have 12 bytes and sequence 0.
+/// A waiting user's answer, from the user's record (see [`UserRecord`]).
 fn in_line(position: u64, record: &[u8], idle_timeout_s: u64) -> RedisResult<Standing> {
-    let short = || redis::RedisError::from((redis::ErrorKind::Parse, "queue_standing: a short user record"));
-    let issued_s = i64::from(be_u32(record.get(0..4).ok_or_else(short)?));
-    let seen = i64::from(be_u32(record.get(8..12).ok_or_else(short)?));
+    let record = UserRecord::decode(record)
+        .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "queue_standing: a short user record")))?;
     let idle = i64::try_from(idle_timeout_s).unwrap_or(i64::MAX / 2000);
     Ok(Standing {
         state: StandingState::Waiting,
         position,
-        issued_s,
-        nonce: be_u32(record.get(4..8).ok_or_else(short)?),
-        expiry_ms: (issued_s + seen + idle) * 1000,
-        seq: record.get(12..20).map_or(0, |bytes| be_f64(bytes) as i64),
+        issued_s: record.issued_s,
+        nonce: record.nonce,
+        expiry_ms: (record.issued_s + record.seen_s + idle) * 1000,
+        seq: record.seq,
     })
-}
-
-fn be_u32(bytes: &[u8]) -> u32 {
-    let mut word = [0; 4];
-    word.copy_from_slice(&bytes[..4]);
-    u32::from_be_bytes(word)
-}
-
-fn be_f64(bytes: &[u8]) -> f64 {
-    let mut word = [0; 8];
-    word.copy_from_slice(&bytes[..8]);
-    f64::from_be_bytes(word)
 }
 
 /// What one run needs besides the users: the idle timeout and how long a
@@ -174,8 +162,8 @@ pub(crate) struct JoinRules {
     pub(crate) opens_at_ms: u64,
 }
 
-/// Runs the entries in one script call; one answer per entry, in the order of
-/// `asks`. Plain polls are sent (and served) first, see the script.
+/// Runs the entries in one call; one answer per entry, in the order of
+/// `asks`. Plain polls are sent (and served) first, see the function.
 pub(crate) async fn run(
     redis: &mut Connection,
     keys: &QueueKeys,
@@ -195,37 +183,32 @@ pub(crate) async fn run(
         .unwrap_or(fallback);
     let plain = |ask: &&Ask| ask.mode == Mode::Poll && ask.presented.is_none();
     let polls = asks.iter().filter(plain).count();
-    let mut call = evalsha(&SCRIPT, &[&keys.waiting, &keys.active, &keys.stats, &keys.prequeue]);
+    // The entries in the order sent: plain polls, then the rest.
+    let order: Vec<usize> = (asks.iter().enumerate().filter(|(_, ask)| plain(ask)))
+        .chain(asks.iter().enumerate().filter(|(_, ask)| !plain(ask)))
+        .map(|(index, _)| index)
+        .collect();
+    let queue_keys = [&keys.waiting, &keys.active, &keys.stats, &keys.prequeue];
+    let mut call = FUNCTION.call_naming(queue_keys.len() + asks.len());
+    call.arg(&queue_keys);
+    for &index in &order {
+        call.arg(keys.meta_bucket_arg(asks[index].user_id));
+    }
     call.arg(timing.idle_timeout_s)
         .arg(timing.meta_ttl_s)
         .arg(u8::from(rules.closed))
         .arg(rules.opens_at_ms)
         .arg(polls);
-    let mut order = Vec::with_capacity(asks.len());
-    for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| plain(ask)) {
-        call.arg(ask.user_id).arg(keys.meta_bucket_arg(ask.user_id));
-        order.push(index);
-    }
-    for (index, ask) in asks.iter().enumerate().filter(|(_, ask)| !plain(ask)) {
-        let bucket = keys.meta_bucket_arg(ask.user_id);
+    for &index in &order {
+        let ask = &asks[index];
         match (ask.mode, ask.presented) {
-            (Mode::Join { nonce, .. }, None) => call.arg("j").arg(ask.user_id).arg(bucket).arg(nonce),
-            // Never without a token here: those went first, as plain polls.
-            (Mode::Poll, token) => call
-                .arg("P")
-                .arg(ask.user_id)
-                .arg(bucket)
-                .arg(&presented(token.unwrap_or_default())),
-            (Mode::Join { nonce, .. }, Some(token)) => call
-                .arg("J")
-                .arg(ask.user_id)
-                .arg(bucket)
-                .arg(nonce)
-                .arg(&presented(token)),
+            (Mode::Poll, None) => call.arg(ask.user_id),
+            (Mode::Join { nonce, .. }, None) => call.arg("j").arg(ask.user_id).arg(nonce),
+            (Mode::Poll, Some(token)) => call.arg("P").arg(ask.user_id).arg(&presented(token)),
+            (Mode::Join { nonce, .. }, Some(token)) => call.arg("J").arg(ask.user_id).arg(nonce).arg(&presented(token)),
         };
-        order.push(index);
     }
-    let Answers(answers) = eval(redis, &SCRIPT, &call).await?;
+    let Answers(answers) = library::run(redis, &call).await?;
     if answers.len() != asks.len() {
         return Err(redis::RedisError::from((
             redis::ErrorKind::Parse,

@@ -1,14 +1,13 @@
 //! `lua/seats_user_holds.lua`: the seats one user validly holds, for payment.
 
-use std::sync::LazyLock;
+use redis::{FromRedisValue, ParsingError, RedisResult, Value};
 
-use redis::{FromRedisValue, ParsingError, RedisResult, Script, Value};
-
-use super::{lua, unknown_tag, Fields};
+use super::library::{self, Function};
+use super::{unknown_tag, Fields};
 use crate::store::keys::ScheduleKeys;
 use crate::store::redis::Connection;
 
-pub(crate) static SCRIPT: LazyLock<Script> = lua!("seats_user_holds.lua");
+static FUNCTION: Function = Function::new("seats_user_holds");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UserHolds {
@@ -40,10 +39,7 @@ impl FromRedisValue for UserHolds {
 }
 
 pub(crate) async fn run(redis: &mut Connection, keys: &ScheduleKeys, user_id: i64) -> RedisResult<UserHolds> {
-    SCRIPT
-        .key(&keys.holds)
-        .key(&keys.user_holds)
-        .arg(user_id)
-        .invoke_async(redis)
-        .await
+    let mut call = FUNCTION.call(&[&keys.holds, &keys.user_holds]);
+    call.arg(user_id);
+    library::run(redis, &call).await
 }
