@@ -226,7 +226,7 @@ pub struct QueueConfig {
     #[arg(global = true, long, env = "BOXOFFICE_IDLE_TIMEOUT_S", default_value_t = 300)]
     pub idle_timeout_s: u64,
 
-    /// Most joins and polls of one queue sent to Redis in one script run (1-1000).
+    /// Most joins and polls of one queue sent to Redis in one Lua call (1-1000).
     ///
     /// An instance gathers those that arrive while its previous run for the queue
     /// is in flight and sends them together; 1 sends each alone, at once.

@@ -20,13 +20,14 @@
 //!   both share: extractors, the token gate extractor, response bodies, the one
 //!   error type, health and operations routes.
 //! - [`store`] is everything that touches Postgres or Redis directly: connections,
-//!   the one module that names Redis keys, the Lua scripts with their typed
-//!   replies (`store/scripts/`, one per file in `lua/`), and demo data.
+//!   the one module that names Redis keys, the Lua library's functions with
+//!   their typed replies (`store/scripts/`, one per file in `lua/`), and demo data.
 //! - [`users`] keeps the users' ids and UUIDs in memory; [`config`] every setting.
 //!
-//! Outside `src/`: `lua/` (one script per atomic operation), `migrations/` (the
-//! schema), `tests/` (integration tests against the real stores), `examples/`
-//! (the benchmark's tools) and `loadtest/` (k6 scripts and the benchmark).
+//! Outside `src/`: `lua/` (one Redis Functions library: a shared prelude, then
+//! one function per atomic operation), `migrations/` (the schema), `tests/`
+//! (integration tests against the real stores), `examples/` (the benchmark's
+//! tools) and `loadtest/` (k6 scripts and the benchmark).
 
 /// The services, each built once and wired to the others (`app::Services`).
 pub mod app;
@@ -46,7 +47,7 @@ mod local_time;
 pub mod queue;
 /// The services wrapped for HTTP and served; `Application::build` and `run_until_stopped`.
 pub mod startup;
-/// Postgres and Redis: connections, keys, Lua scripts, demo data.
+/// Postgres and Redis: connections, keys, the Lua library, demo data.
 pub mod store;
 /// Logging set-up and the shutdown signal.
 pub mod telemetry;
