@@ -7,6 +7,7 @@
 //! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
 //! - [`Settings`] (`settings/`): the live settings operators change, kept in
 //!   Postgres with their history and copied into Redis for the scripts;
+//! - [`overview`] (`overview.rs`): a queue's figures and settings at a glance;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
 //! Invariants, all kept inside Lua scripts so they hold across any number of
@@ -22,6 +23,7 @@ pub(crate) mod adaptive;
 pub(crate) mod gate;
 pub(crate) mod lanes;
 pub(crate) mod line;
+pub(crate) mod overview;
 pub(crate) mod pacing;
 pub(crate) mod rates;
 pub(crate) mod scheduler;

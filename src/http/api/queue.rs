@@ -5,10 +5,10 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::{PresentedToken, UserIdHeader};
-use crate::http::identity::Identity;
+use crate::http::extract::PresentedToken;
+use crate::http::guards::client_ip::ClientIp;
+use crate::http::guards::identity::{Identity, UserIdHeader};
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use super::identity::Identity;
+use super::guards::identity::Identity;
 use super::state::AppState;
 
 /// The operations of this surface, for the OpenAPI document.

@@ -7,10 +7,10 @@ use axum::routing::post;
 use axum::Router;
 
 use super::{user_of, Params};
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
-use crate::http::identity::Identity;
+use crate::http::guards::client_ip::ClientIp;
+use crate::http::guards::identity::Identity;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;

@@ -5,7 +5,7 @@
 /// (status, machine code) pairs.
 pub(super) type Codes = &'static [(u16, &'static str)];
 
-// What the extractors refuse (src/http/extract, gate.rs, identity.rs, admin).
+// What the extractors refuse (src/http/extract, src/http/guards, admin).
 pub(super) const USER_ID: Codes = &[
     (400, "DUPLICATE_HEADER"),
     (400, "MISSING_USER_ID"),

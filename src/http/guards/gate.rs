@@ -16,10 +16,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
-use super::error::{Error, Result};
-use super::extract::token_from_headers;
-use super::state::AppState;
 use crate::booking::catalog::Concert;
+use crate::http::error::{Error, Result};
+use crate::http::extract::token_from_headers;
+use crate::http::state::AppState;
 use crate::queue::{Pass, QueueError, QueueToken};
 
 /// How a route finds the queue whose token it wants.
