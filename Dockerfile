@@ -19,8 +19,8 @@ COPY .sql[x] ./.sqlx/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/app/target \
-    cargo build --release --locked \
-    && cp target/release/boxoffice /usr/local/bin/boxoffice
+    cargo build --profile dist --locked \
+    && cp target/dist/boxoffice /usr/local/bin/boxoffice
 
 # ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim

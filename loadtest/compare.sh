@@ -46,10 +46,14 @@ BASE_SHA="$(git rev-parse --short "$BASE_REV")"
 HEAD_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src lua Cargo.toml || echo "+dirty")"
 log "building A = ${BASE_SHA} (in a worktree) and B = ${HEAD_SHA} (this checkout)"
 git worktree add --detach "$TREE" "$BASE_SHA" >/dev/null 2>&1
-(cd "$TREE" && CARGO_TARGET_DIR="$BASE_TARGET" cargo build --release --quiet --bin boxoffice)
-cargo build --release --quiet --bin boxoffice --example queue_bench
-BIN_A="$BASE_TARGET/release/boxoffice"
-BIN_B="target/release/boxoffice"
+# Both sides built as deployed: the dist profile (fat LTO, one codegen unit),
+# or release for a commit from before dist existed (release was that then).
+BASE_PROFILE=release
+grep -q '^\[profile.dist\]' "$TREE/Cargo.toml" && BASE_PROFILE=dist
+(cd "$TREE" && CARGO_TARGET_DIR="$BASE_TARGET" cargo build --profile "$BASE_PROFILE" --quiet --bin boxoffice)
+cargo build --profile dist --quiet --bin boxoffice --example queue_bench
+BIN_A="$BASE_TARGET/$BASE_PROFILE/boxoffice"
+BIN_B="target/dist/boxoffice"
 
 env_of() { # side -> environment of that side's binary
     echo "DATABASE_URL=postgres://postgres@127.0.0.1:5432/bo_cmp_$1_${STAMP} BOXOFFICE_REDIS_PREFIX=cmp$1${STAMP}"
@@ -64,7 +68,7 @@ for side in a b; do
     log "seeding 1,000,000 users for ${side}"
     env $(env_of $side) "$(bin_of $side)" seed --users 999000 >&2
     # The per-user record is the same in both commits (12 bytes in a 32-user bucket).
-    env $(env_of $side) target/release/examples/queue_bench fill --queue poll --users 1..100000 >&2
+    env $(env_of $side) target/dist/examples/queue_bench fill --queue poll --users 1..100000 >&2
 done
 
 start() { # side queue

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The join flood: 2,000 connections posting joins back to back for DURATION
-# seconds, against a release build with the queue's in-flight bound at its
+# seconds, against a dist build with the queue's in-flight bound at its
 # default and, for comparison, with no bound (BOXOFFICE_MAX_INFLIGHT_QUEUE=0).
 # Reports the p99 of the requests served and the share shed, from
 # examples/loadgen.rs --closed. Loopback only; takes about a minute.
@@ -29,13 +29,13 @@ cleanup() {
 trap cleanup EXIT
 
 ./scripts/services.sh >&2
-cargo build --release --quiet --bin boxoffice --example loadgen
+cargo build --profile dist --quiet --bin boxoffice --example loadgen
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}" BOXOFFICE_REDIS_PREFIX="$PREFIX" \
     BOXOFFICE_TOKEN_SECRET=flood RUST_LOG=warn
 # Every simulated client comes from 127.0.0.1: no per-address connection cap.
 export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
-target/release/boxoffice seed --users 99000 >&2
+target/dist/boxoffice seed --users 99000 >&2
 
 # run <label> [server env...]: writes the RESULT json to $WORK/result. Not
 # called in a $(subshell), so that SERVER_PID stays this shell's to stop.
@@ -45,11 +45,11 @@ run() {
     [[ -n "$SERVER_PID" ]] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
     env BOXOFFICE_ADDR="127.0.0.1:${PORT}" BOXOFFICE_SCHEDULER=false BOXOFFICE_JOIN_RATE_LIMIT=0 \
         BOXOFFICE_POLL_RATE_LIMIT=0 BOXOFFICE_DEFAULT_QUEUE="flood-${label}" "$@" \
-        target/release/boxoffice >"$WORK/server.log" 2>&1 &
+        target/dist/boxoffice >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:${PORT}/ready" >/dev/null 2>&1 && break; sleep 0.2; done
     kill -0 "$SERVER_PID" || { cat "$WORK/server.log" >&2; exit 1; }
-    target/release/examples/loadgen --closed --connections "$CONNECTIONS" --seconds "$DURATION" \
+    target/dist/examples/loadgen --closed --connections "$CONNECTIONS" --seconds "$DURATION" \
         --method POST --users 1..100000 --url "http://127.0.0.1:${PORT}/api/waiting-queue" |
         sed -n 's/^RESULT //p' >"$WORK/result"
     # Anything the server had to say under the flood (a warning here is a finding).

@@ -47,8 +47,8 @@ DB="bo_hot_${STAMP}"
 PORTS=(18381 18382 18383)
 CEILING_PORT=18389
 WORK="$(mktemp -d)"
-BIN="${BIN:-target/release/boxoffice}"
-EX="${EX:-target/release/examples}"
+BIN="${BIN:-target/dist/boxoffice}"
+EX="${EX:-target/dist/examples}"
 PIDS=()
 log() { echo "hot queue: $*" >&2; }
 
@@ -68,8 +68,8 @@ trap cleanup EXIT
 ./scripts/services.sh >&2
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
-    log "building release"
-    cargo build --release --quiet --bin boxoffice --example queue_bench --example ceiling --example loadgen
+    log "building the dist profile (fat LTO, as deployed)"
+    cargo build --profile dist --quiet --bin boxoffice --example queue_bench --example ceiling --example loadgen
 fi
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}" REDIS_URL="redis://127.0.0.1:6379"

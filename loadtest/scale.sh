@@ -35,9 +35,9 @@ trap cleanup EXIT
 
 ./scripts/services.sh >&2
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-log "building the release binary"
-cargo build --release --quiet --bin boxoffice --example queue_bench
-BIN=target/release/boxoffice
+log "building the dist binary (fat LTO, as deployed)"
+cargo build --profile dist --quiet --bin boxoffice --example queue_bench
+BIN=target/dist/boxoffice
 NODES="$(CLUSTER_BASE_PORT=$CLUSTER_PORT CLUSTER_NODE_TIMEOUT_MS=5000 bash scripts/redis-cluster.sh start)"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/bo_scale_${STAMP}" BOXOFFICE_REDIS_PREFIX="scl${STAMP}"
@@ -46,8 +46,8 @@ export REDIS_URL="redis://127.0.0.1:6379" BOXOFFICE_TOKEN_SECRET="scale-secret" 
 export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
 log "seeding ${USERS} users; filling the line on both topologies"
 "$BIN" seed --users $((USERS - 1000)) >/dev/null 2>&1
-target/release/examples/queue_bench fill --queue poll --users "1..${USERS}" >&2
-BOXOFFICE_REDIS_CLUSTER="$NODES" target/release/examples/queue_bench fill --queue poll --users "1..${USERS}" >&2
+target/dist/examples/queue_bench fill --queue poll --users "1..${USERS}" >&2
+BOXOFFICE_REDIS_CLUSTER="$NODES" target/dist/examples/queue_bench fill --queue poll --users "1..${USERS}" >&2
 
 start() { # topology (single|cluster) count
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -1,5 +1,6 @@
 //! Liveness and readiness.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +61,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks }))).into_response()
     } else {
         let body = json!({
-            "code": "DEPENDENCY_UNAVAILABLE",
+            "code": ErrorCode::DependencyUnavailable.as_str(),
             "message": format!("{} not answering", down.join(" and ")),
             "down": down,
             "checks": checks,

@@ -36,6 +36,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 use edge::connections::{self, Caps, Timeouts};
 use edge::{middleware, record};
 pub(crate) use error::Error;
+use error::ErrorCode;
 pub use state::{AppState, HttpContext};
 
 /// Serves `state`'s routes on `listener` until `shutdown` resolves, then lets
@@ -105,8 +106,8 @@ fn router(state: AppState) -> Router {
 }
 
 async fn route_not_found() -> Error {
-    Error::NotFound {
-        code: "ROUTE_NOT_FOUND",
+    Error::Refused {
+        code: ErrorCode::RouteNotFound,
         message: "no such route".into(),
     }
 }

@@ -14,6 +14,7 @@
 //! `X-Content-Type-Options`, on every answer): a browser shows none of them as
 //! a page, and the bytes would ride on every poll.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -121,8 +122,8 @@ fn file(path: &str, request: &HeaderMap) -> Response {
     // a `..` (from an encoded slash, say) must never reach it.
     let inside = !path.split(['/', '\\']).any(|part| part == ".." || part.is_empty());
     let Some(found) = inside.then(|| Web::get(path)).flatten() else {
-        return Error::NotFound {
-            code: "ASSET_NOT_FOUND",
+        return Error::Refused {
+            code: ErrorCode::AssetNotFound,
             message: format!("no file `{path}`"),
         }
         .into_response();

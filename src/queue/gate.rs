@@ -3,8 +3,11 @@
 //! one read-only script (using a token does not extend it).
 //!
 //! Every booking route of both API surfaces passes through [`Gate::check`]
-//! (by way of the HTTP layer's `ActiveToken` extractor); a payment also keeps
-//! a token that has ended, so a retry can be answered with its receipt.
+//! (by way of the HTTP layer's `ActiveToken` extractor), which reads the token
+//! once: its signature, then whether its queue is the one the route wants,
+//! then its state. A payment also keeps a token that has ended, so a retry
+//! can be answered with its receipt. Whether a token serves the user a
+//! request names is [`Pass::bound_to`]'s to say, for every route.
 
 use super::token::{QueueToken, TokenSigner};
 use super::QueueError;
@@ -30,11 +33,8 @@ impl Pass {
 
     /// A token serves only the user it was issued to.
     pub(crate) fn bound_to(self, user_id: i64) -> Result<Self, QueueError> {
-        if self.token().user_id == user_id {
-            Ok(self)
-        } else {
-            Err(QueueError::TokenMismatch)
-        }
+        bind(self.token(), user_id)?;
+        Ok(self)
     }
 
     /// The token, provided it is still active.
@@ -43,6 +43,15 @@ impl Pass {
             Pass::Active(token) => Ok(token),
             Pass::Ended(_) => Err(QueueError::TokenExpired),
         }
+    }
+}
+
+/// The user `token` serves, if it is `user_id`.
+pub(crate) fn bind(token: &QueueToken, user_id: i64) -> Result<i64, QueueError> {
+    if token.user_id == user_id {
+        Ok(user_id)
+    } else {
+        Err(QueueError::TokenMismatch)
     }
 }
 
@@ -58,22 +67,30 @@ impl Gate {
         Gate { redis, keys, signer }
     }
 
-    /// The queue a token was issued for, once its signature checks out.
+    /// The queue a token was issued for, once its signature checks out (for
+    /// timing a request under its queue, not for letting it through).
     pub(crate) fn queue_of(&self, raw_token: &str) -> Result<String, QueueError> {
         Ok(self.signer.verify_signed(raw_token)?.queue)
     }
 
-    /// Checks a token presented for `queue`: refused when forged, of another
-    /// queue, or still waiting in line; otherwise active or ended.
-    pub(crate) async fn check(&self, queue: &str, raw_token: &str) -> Result<Pass, QueueError> {
-        let token = self.signer.verify_for(queue, raw_token)?;
-        let keys = self.keys.queue(queue);
+    /// Checks a presented token: refused when forged, when `fits` refuses
+    /// its queue (a route's own queue, or any concert's), or while it still
+    /// waits in line; otherwise active or ended, with what `fits` learnt of
+    /// the queue. The signature is read once, before any Redis call.
+    pub(crate) async fn check<S>(
+        &self,
+        raw_token: &str,
+        fits: impl FnOnce(&str) -> Result<S, QueueError>,
+    ) -> Result<(Pass, S), QueueError> {
+        let token = self.signer.verify_signed(raw_token)?;
+        let scope = fits(&token.queue)?;
+        let keys = self.keys.queue(&token.queue);
         let mut redis = self.redis.connection().await?;
         let presented = token.presented();
         match check_active::run(&mut redis, &keys, token.user_id, &presented, META_TTL_S).await? {
-            TokenCheck::Active { .. } => Ok(Pass::Active(token)),
+            TokenCheck::Active { .. } => Ok((Pass::Active(token), scope)),
             TokenCheck::Waiting { position } => Err(QueueError::NotAdmitted { position }),
-            TokenCheck::Expired | TokenCheck::Stale | TokenCheck::NeverJoined => Ok(Pass::Ended(token)),
+            TokenCheck::Expired | TokenCheck::Stale | TokenCheck::NeverJoined => Ok((Pass::Ended(token), scope)),
         }
     }
 

@@ -19,6 +19,7 @@ mod coalescing;
 mod connections;
 mod foundation;
 mod identity;
+mod join_gate;
 mod metrics;
 mod openapi;
 mod operations;

@@ -2,6 +2,7 @@
 //! picks it up within a second, and its queue exists at once), and a schedule's
 //! seat map with who has each seat and what the schedule has sold.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -124,7 +125,7 @@ struct CreatedSchedule {
 }
 
 fn invalid(message: impl Into<String>) -> Error {
-    Error::bad_request("INVALID_CONCERT", message)
+    Error::refused(ErrorCode::InvalidConcert, message)
 }
 
 fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> {
@@ -147,8 +148,8 @@ fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> 
     let mut schedules = Vec::new();
     for schedule in request.schedules {
         let starts_at = state.clock.parse(&schedule.starts_at).ok_or_else(|| {
-            Error::bad_request(
-                "INVALID_DATE",
+            Error::refused(
+                ErrorCode::InvalidDate,
                 format!(
                     "startsAt `{}` is not a date-time like 2026-12-01T20:00:00",
                     schedule.starts_at
@@ -168,8 +169,8 @@ fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> 
             }
             // Bounded so that any hold's or payment's total fits (booking/money.rs).
             if !(0..=MAX_PRICE).contains(&price) {
-                return Err(Error::bad_request(
-                    "INVALID_PRICE",
+                return Err(Error::refused(
+                    ErrorCode::InvalidPrice,
                     format!("a price is a whole number of won from 0 to {MAX_PRICE}, not {price}"),
                 ));
             }

@@ -4,6 +4,7 @@
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
 
+use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::Router;
@@ -48,8 +49,8 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let Some(expected) = state.config.admin_token.as_deref().filter(|token| !token.is_empty()) else {
-            return Err(Error::Forbidden {
-                code: "ADMIN_DISABLED",
+            return Err(Error::Refused {
+                code: ErrorCode::AdminDisabled,
                 message: "the admin API is off: set BOXOFFICE_ADMIN_TOKEN to turn it on".into(),
             });
         };
@@ -68,8 +69,8 @@ impl FromRequestParts<AppState> for Admin {
             .zip(presented.iter())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if difference != 0 {
-            return Err(Error::Unauthorized {
-                code: "ADMIN_UNAUTHORIZED",
+            return Err(Error::Refused {
+                code: ErrorCode::AdminUnauthorized,
                 message: "the admin API needs Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>".into(),
             });
         }

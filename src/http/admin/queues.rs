@@ -1,6 +1,7 @@
 //! Queues: figures and live settings, changed with `PATCH`, and the record of
 //! each change.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,8 +32,8 @@ pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
     if known.iter().any(|queue| queue == name) {
         Ok(name.to_string())
     } else {
-        Err(Error::NotFound {
-            code: "QUEUE_NOT_FOUND",
+        Err(Error::Refused {
+            code: ErrorCode::QueueNotFound,
             message: format!("no queue is named `{name}`: the default queue or a concert code"),
         })
     }
@@ -94,8 +95,8 @@ async fn events(
     Ok(Json(state.settings.events(&name, count).await?))
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> Error {
-    Error::bad_request(code, message)
+fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::refused(code, message)
 }
 
 /// The body of a `PATCH`: every field optional, each checked; `opensAt` and
@@ -103,14 +104,14 @@ fn invalid(code: &'static str, message: impl Into<String>) -> Error {
 fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
     let fields = body
         .as_object()
-        .ok_or_else(|| invalid("INVALID_SETTINGS", "the body must be a JSON object of settings"))?;
+        .ok_or_else(|| invalid(ErrorCode::InvalidSettings, "the body must be a JSON object of settings"))?;
     let mut patch = SettingsPatch::default();
     for (name, value) in fields {
         match name.as_str() {
             "state" => {
                 patch.state = Some(serde_json::from_value(value.clone()).map_err(|_| {
                     invalid(
-                        "INVALID_STATE",
+                        ErrorCode::InvalidState,
                         format!("state must be open, paused or closed, not {value}"),
                     )
                 })?)
@@ -123,7 +124,7 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                     Value::String(text) => Some(opening(text, clock)?),
                     other => {
                         return Err(invalid(
-                            "INVALID_DATE",
+                            ErrorCode::InvalidDate,
                             format!("opensAt must be a date-time or null, not {other}"),
                         ))
                     }
@@ -135,7 +136,7 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                     other => {
                         let adaptive: Adaptive = serde_json::from_value(integral(other)).map_err(|err| {
                             invalid(
-                                "INVALID_SETTING",
+                                ErrorCode::InvalidSetting,
                                 format!(
                                     "adaptive needs targetP99Ms, minRate and maxRate (and may have increaseBy, \
                                      decreaseToPercent, maxErrorPercent) as whole numbers: {err}"
@@ -145,12 +146,17 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                         Some(
                             adaptive
                                 .validated()
-                                .map_err(|message| invalid("INVALID_SETTING", message))?,
+                                .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
                         )
                     }
                 })
             }
-            other => return Err(invalid("UNKNOWN_SETTING", format!("`{other}` is not a setting"))),
+            other => {
+                return Err(invalid(
+                    ErrorCode::UnknownSetting,
+                    format!("`{other}` is not a setting"),
+                ))
+            }
         }
     }
     Ok(patch)
@@ -181,13 +187,13 @@ fn integral(value: &Value) -> Value {
 fn opening(text: &str, clock: LocalClock) -> Result<DateTime<Utc>> {
     let at = clock.parse(text).ok_or_else(|| {
         invalid(
-            "INVALID_DATE",
+            ErrorCode::InvalidDate,
             format!("opensAt `{text}` is not a date-time like 2026-12-01T20:00:00"),
         )
     })?;
     storable_opening(at).filter(|at| clock.shows(*at)).ok_or_else(|| {
         invalid(
-            "INVALID_SETTING",
+            ErrorCode::InvalidSetting,
             format!("opensAt `{text}` is out of range: from 1970-01-01T00:00:00 UTC to 9999-12-31T23:59:59"),
         )
     })
@@ -208,7 +214,7 @@ fn whole_setting(value: &Value) -> Option<u64> {
 fn whole(value: &Value, name: &str) -> Result<u64> {
     whole_setting(value).ok_or_else(|| {
         invalid(
-            "INVALID_SETTING",
+            ErrorCode::InvalidSetting,
             format!("{name} must be a whole number from 0 to {MOST}, not {value}"),
         )
     })

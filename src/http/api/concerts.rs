@@ -1,6 +1,7 @@
 //! Seed 000, APIs 3-6: schedules, seats, seat holds and payment, behind the
 //! default queue's token.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
@@ -169,8 +170,8 @@ async fn pay(
     extract::Json(request): extract::Json<PaymentRequest>,
 ) -> Result<Json<PaymentView>> {
     if request.concert_schedule_id.is_some_and(|id| id != schedule_id) {
-        return Err(Error::bad_request(
-            "SCHEDULE_MISMATCH",
+        return Err(Error::refused(
+            ErrorCode::ScheduleMismatch,
             "concertScheduleId in the body differs from the one in the path",
         ));
     }

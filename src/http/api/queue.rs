@@ -9,6 +9,7 @@ use crate::http::error::Result;
 use crate::http::extract::PresentedToken;
 use crate::http::guards::client_ip::ClientIp;
 use crate::http::guards::identity::{Identity, UserIdHeader};
+use crate::http::guards::join::{DefaultQueueByUserId, JoinPermit};
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
@@ -40,15 +41,12 @@ pub(super) fn router() -> Router<AppState> {
         })
     ))
 )]
-async fn join(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    UserIdHeader(user_id): UserIdHeader,
-    PresentedToken(token): PresentedToken,
-) -> Result<Response> {
-    state.limits.check_join(user_id, ip)?;
-    let queue = &state.config.queue.default_queue;
-    let ticket = state.line.join_with(queue, user_id, token.as_deref()).await?;
+async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
+    let user_id = permit.name;
+    let ticket = state
+        .line
+        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref())
+        .await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 

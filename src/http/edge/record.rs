@@ -146,7 +146,10 @@ where
         let answer = ready!(this.inner.poll(cx));
         if let Ok(response) = &answer {
             let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-            let code = response.extensions().get::<ErrorCode>().map_or("", |code| code.0);
+            let code = response
+                .extensions()
+                .get::<ErrorCode>()
+                .map_or("", |code| code.as_str());
             let seconds = this.started.elapsed().as_secs_f64();
             this.layer.record(route, this.method, response.status(), code, seconds);
         }

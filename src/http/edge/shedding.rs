@@ -16,6 +16,7 @@
 //! `(queue)` or `(booking)`. The series' handles are made once, here, so a
 //! refusal builds no labels; the total is also kept for the `/ops` page.
 
+use crate::http::error::ErrorCode;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,7 +81,7 @@ impl GroupRefusals {
                 "route" => route,
                 "method" => method,
                 "status" => "503",
-                "code" => "OVERLOADED"
+                "code" => ErrorCode::Overloaded.as_str()
             );
             // Shown at 0 from the start, so a dashboard's rate() reads 0, not nothing.
             counter.absolute(0);
@@ -228,7 +229,8 @@ fn overloaded(is_poll: bool) -> Response {
         (
             poll_after_ms / 1000,
             format!(
-                r#"{{"code":"OVERLOADED","message":"too many requests in flight; poll again in {} s","pollAfterMs":{poll_after_ms}}}"#,
+                r#"{{"code":"{}","message":"too many requests in flight; poll again in {} s","pollAfterMs":{poll_after_ms}}}"#,
+                ErrorCode::Overloaded,
                 poll_after_ms / 1000
             ),
         )
@@ -236,7 +238,10 @@ fn overloaded(is_poll: bool) -> Response {
         let retry_after_s: u64 = rng.random_range(1..=3);
         (
             retry_after_s,
-            format!(r#"{{"code":"OVERLOADED","message":"too many requests in flight; retry in {retry_after_s} s"}}"#),
+            format!(
+                r#"{{"code":"{}","message":"too many requests in flight; retry in {retry_after_s} s"}}"#,
+                ErrorCode::Overloaded
+            ),
         )
     };
     let mut response = Response::new(Body::from(body));

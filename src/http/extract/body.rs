@@ -1,5 +1,6 @@
 //! JSON bodies: any shape, but no key given twice; and the charge amount.
 
+use crate::http::error::ErrorCode;
 use std::collections::HashSet;
 
 use axum::body::Bytes;
@@ -49,21 +50,24 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Er
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::PayloadTooLarge
             } else {
-                Error::bad_request("INVALID_BODY", rejection.body_text())
+                Error::refused(ErrorCode::InvalidBody, rejection.body_text())
             }
         })
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request("MISSING_BODY", "a JSON request body is required"));
+        return Err(Error::refused(
+            ErrorCode::MissingBody,
+            "a JSON request body is required",
+        ));
     }
-    let invalid = |err: serde_json::Error| Error::bad_request("INVALID_JSON", format!("invalid JSON body: {err}"));
+    let invalid = |err: serde_json::Error| Error::refused(ErrorCode::InvalidJson, format!("invalid JSON body: {err}"));
     // A key given twice is ambiguous (which one counts depends on the parser),
     // so it is refused whatever the body's shape.
     serde_json::from_slice::<UniqueKeys>(bytes).map_err(|err| {
         if err.is_data() {
-            Error::bad_request("DUPLICATE_JSON_KEY", err.to_string())
+            Error::refused(ErrorCode::DuplicateJsonKey, err.to_string())
         } else {
             invalid(err)
         }
@@ -177,7 +181,7 @@ mod tests {
             br#"{"x": {"a": 1, "a": 2}}"#,
         ] {
             match parse_json::<Value>(body) {
-                Err(Error::BadRequest { code, .. }) => assert_eq!(code, "DUPLICATE_JSON_KEY"),
+                Err(Error::Refused { code, .. }) => assert_eq!(code, ErrorCode::DuplicateJsonKey),
                 other => panic!("{other:?}"),
             }
         }

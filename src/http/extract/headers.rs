@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::http::error::Error;
+use crate::http::error::{Error, ErrorCode};
 
 /// The one value of a header that may appear once; a repeated one is refused,
 /// since which of them would count is anyone's guess.
@@ -13,8 +13,8 @@ pub(crate) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Op
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(Error::bad_request(
-            "DUPLICATE_HEADER",
+        return Err(Error::refused(
+            ErrorCode::DuplicateHeader,
             format!("the {name} header may appear only once"),
         ));
     }
@@ -65,8 +65,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .map(|key| key.trim().trim_matches('"'))
             .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
             .ok_or_else(|| {
-                Error::bad_request(
-                    "INVALID_IDEMPOTENCY_KEY",
+                Error::refused(
+                    ErrorCode::InvalidIdempotencyKey,
                     "Idempotency-Key must be 1-255 visible ASCII characters",
                 )
             })?;

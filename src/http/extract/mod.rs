@@ -4,6 +4,7 @@
 mod body;
 mod headers;
 
+use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -22,7 +23,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Path(value))
-            .map_err(|rejection| Error::bad_request("INVALID_PATH", rejection.body_text()))
+            .map_err(|rejection| Error::refused(ErrorCode::InvalidPath, rejection.body_text()))
     }
 }
 
@@ -36,6 +37,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection| Error::bad_request("INVALID_QUERY", rejection.body_text()))
+            .map_err(|rejection| Error::refused(ErrorCode::InvalidQuery, rejection.body_text()))
     }
 }

@@ -4,12 +4,14 @@
 //! Which queue a route's token must belong to is the route's choice, made by a
 //! [`TokenQueue`]: `/api` books through the default queue, `/api/v1` through
 //! the queue of the concert in its path, and `/api/v1/payments` through the
-//! concert the token itself names. The token is then checked (signature before
-//! any Redis call, then its state in Redis). A request that also names a user
-//! binds that user to the token with [`ActiveToken::user`].
+//! concert the token itself names. The domain's gate then reads the token once
+//! (signature, the route's test of its queue, its state in Redis). A request
+//! that also names a user binds that user to the token with
+//! [`ActiveToken::user`] (the domain's one binding rule).
 //!
 //! [`Gate::check`]: crate::queue::Gate
 
+use crate::http::error::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -20,14 +22,28 @@ use crate::booking::catalog::Concert;
 use crate::http::error::{Error, Result};
 use crate::http::extract::token_from_headers;
 use crate::http::state::AppState;
-use crate::queue::{Pass, QueueError, QueueToken};
+use crate::queue::{gate, Pass, QueueError, QueueToken};
+
+/// Which queue a route wants its token to belong to.
+pub(crate) enum Wanted<S> {
+    /// This queue, and what the route learnt finding it (the concert, say).
+    Queue { queue: String, scope: S },
+    /// Whichever queue the token names, if the route takes it ([`TokenQueue::of_token`]).
+    ItsOwn,
+}
 
 /// How a route finds the queue whose token it wants.
 pub(crate) trait TokenQueue: Send + Sync + 'static {
     /// What the route learns on the way (the concert, say).
     type Scope: Send;
 
-    fn select(parts: &mut Parts, state: &AppState) -> impl Future<Output = Result<(String, Self::Scope)>> + Send;
+    /// Read before the token: the concert in the path, say.
+    fn wanted(parts: &mut Parts, state: &AppState) -> impl Future<Output = Result<Wanted<Self::Scope>>> + Send;
+
+    /// For a route that takes the token's own queue: whether it does.
+    fn of_token(_queue: &str, _state: &AppState) -> Result<Self::Scope, QueueError> {
+        Err(QueueError::TokenMismatch)
+    }
 }
 
 /// The default queue, behind the `/api` routes.
@@ -36,8 +52,11 @@ pub(crate) struct DefaultQueue;
 impl TokenQueue for DefaultQueue {
     type Scope = ();
 
-    async fn select(_parts: &mut Parts, state: &AppState) -> Result<(String, ())> {
-        Ok((state.config.queue.default_queue.clone(), ()))
+    async fn wanted(_parts: &mut Parts, state: &AppState) -> Result<Wanted<()>> {
+        Ok(Wanted::Queue {
+            queue: state.config.queue.default_queue.clone(),
+            scope: (),
+        })
     }
 }
 
@@ -47,16 +66,19 @@ pub(crate) struct ConcertInPath;
 impl TokenQueue for ConcertInPath {
     type Scope = Arc<Concert>;
 
-    async fn select(parts: &mut Parts, state: &AppState) -> Result<(String, Arc<Concert>)> {
+    async fn wanted(parts: &mut Parts, state: &AppState) -> Result<Wanted<Arc<Concert>>> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|rejection| Error::bad_request("INVALID_PATH", rejection.body_text()))?;
+            .map_err(|rejection| Error::refused(ErrorCode::InvalidPath, rejection.body_text()))?;
         let code = params
             .iter()
             .find_map(|(name, value)| (name == "code").then_some(value))
-            .ok_or_else(|| Error::bad_request("INVALID_PATH", "the path names no concert"))?;
+            .ok_or_else(|| Error::refused(ErrorCode::InvalidPath, "the path names no concert"))?;
         let concert = state.catalog.concert_by_code(code)?;
-        Ok((concert.code.clone(), concert))
+        Ok(Wanted::Queue {
+            queue: concert.code.clone(),
+            scope: concert,
+        })
     }
 }
 
@@ -67,22 +89,35 @@ pub(crate) struct ConcertOfToken;
 impl TokenQueue for ConcertOfToken {
     type Scope = Arc<Concert>;
 
-    async fn select(parts: &mut Parts, state: &AppState) -> Result<(String, Arc<Concert>)> {
-        let raw = token_from_headers(&parts.headers)?.ok_or(QueueError::TokenMissing)?;
-        let queue = state.gate.queue_of(&raw)?;
-        let concert = state
+    async fn wanted(_parts: &mut Parts, _state: &AppState) -> Result<Wanted<Arc<Concert>>> {
+        Ok(Wanted::ItsOwn)
+    }
+
+    fn of_token(queue: &str, state: &AppState) -> Result<Arc<Concert>, QueueError> {
+        state
             .catalog
-            .concert_by_code(&queue)
-            .map_err(|_| QueueError::TokenMismatch)?;
-        Ok((queue, concert))
+            .concert_by_code(queue)
+            .map_err(|_| QueueError::TokenMismatch)
     }
 }
 
 async fn pass_of<Q: TokenQueue>(parts: &mut Parts, state: &AppState) -> Result<(Pass, Q::Scope)> {
-    let (queue, scope) = Q::select(parts, state).await?;
+    let wanted = Q::wanted(parts, state).await?;
     let raw = token_from_headers(&parts.headers)?.ok_or(QueueError::TokenMissing)?;
-    let pass = state.gate.check(&queue, &raw).await?;
-    Ok((pass, scope))
+    let checked = match wanted {
+        Wanted::Queue { queue, scope } => {
+            let fits = |named: &str| {
+                if named == queue {
+                    Ok(scope)
+                } else {
+                    Err(QueueError::TokenMismatch)
+                }
+            };
+            state.gate.check(&raw, fits).await
+        }
+        Wanted::ItsOwn => state.gate.check(&raw, |named| Q::of_token(named, state)).await,
+    };
+    Ok(checked?)
 }
 
 /// An active token of the route's queue.
@@ -94,11 +129,7 @@ pub(crate) struct ActiveToken<Q: TokenQueue> {
 impl<Q: TokenQueue> ActiveToken<Q> {
     /// The user the request names, provided the token is theirs.
     pub(crate) fn user(&self, named: i64) -> Result<i64> {
-        if named == self.token.user_id {
-            Ok(named)
-        } else {
-            Err(QueueError::TokenMismatch.into())
-        }
+        Ok(gate::bind(&self.token, named)?)
     }
 }
 

@@ -6,7 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::http::error::{Error, Result};
+use crate::http::error::{Error, ErrorCode, Result};
 use crate::http::extract::single_header;
 use crate::http::state::AppState;
 use crate::identity::Caller;
@@ -68,10 +68,10 @@ impl FromRequestParts<AppState> for UserIdHeader {
 
 fn named_user_id(parts: &Parts) -> Result<i64> {
     let raw = single_header(&parts.headers, "user-id")?
-        .ok_or_else(|| Error::bad_request("MISSING_USER_ID", "the user-id header is required"))?;
+        .ok_or_else(|| Error::refused(ErrorCode::MissingUserId, "the user-id header is required"))?;
     canonical_id(raw.as_bytes()).ok_or_else(|| {
-        Error::bad_request(
-            "INVALID_USER_ID",
+        Error::refused(
+            ErrorCode::InvalidUserId,
             "the user-id header must be a positive integer written plainly (no sign, spaces or leading zeros)",
         )
     })

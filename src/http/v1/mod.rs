@@ -9,6 +9,7 @@ mod concerts;
 mod payments;
 mod queue;
 
+use crate::http::error::ErrorCode;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -53,11 +54,11 @@ pub(crate) fn money_router() -> Router<AppState> {
 /// (as the seed does) in its JSON body.
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Params {
+pub(super) struct Params {
     /// The user; the token's own.
     #[serde(rename = "UUID", alias = "uuid")]
     #[param(format = Uuid, example = "890cd9f4-4be2-56a3-a116-49b160d80fa5")]
-    uuid: Option<String>,
+    pub(super) uuid: Option<String>,
     /// A date of the concert, local time (`/seats` only).
     #[serde(rename = "concertDate")]
     #[param(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-10-10T19:00:00")]
@@ -76,12 +77,12 @@ impl Params {
 }
 
 /// The user a request names by UUID, provided the caller may act as them: (id, UUID).
-fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
-    let raw = uuid.ok_or_else(|| Error::bad_request("MISSING_UUID", "the UUID of the user is required"))?;
+pub(super) fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
+    let raw = uuid.ok_or_else(|| Error::refused(ErrorCode::MissingUuid, "the UUID of the user is required"))?;
     let uuid = Uuid::parse_str(raw.trim())
-        .map_err(|_| Error::bad_request("INVALID_UUID", format!("`{raw}` is not a UUID")))?;
-    let user_id = state.users.id_of(&uuid).ok_or_else(|| Error::NotFound {
-        code: "USER_NOT_FOUND",
+        .map_err(|_| Error::refused(ErrorCode::InvalidUuid, format!("`{raw}` is not a UUID")))?;
+    let user_id = state.users.id_of(&uuid).ok_or_else(|| Error::Refused {
+        code: ErrorCode::UserNotFound,
         message: format!("no user has UUID {uuid}"),
     })?;
     Ok((identity.0.may_act_as(user_id, || Some(uuid))?, uuid))
@@ -89,10 +90,10 @@ fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<
 
 /// A concert date as the seed writes it (`2024-10-10T10:00:00`, local time).
 fn concert_date(state: &AppState, raw: Option<&str>) -> Result<DateTime<Utc>> {
-    let raw = raw.ok_or_else(|| Error::bad_request("MISSING_DATE", "concertDate is required"))?;
+    let raw = raw.ok_or_else(|| Error::refused(ErrorCode::MissingDate, "concertDate is required"))?;
     state.clock.parse(raw).ok_or_else(|| {
-        Error::bad_request(
-            "INVALID_DATE",
+        Error::refused(
+            ErrorCode::InvalidDate,
             format!("`{raw}` is not a date-time like 2024-10-10T10:00:00"),
         )
     })

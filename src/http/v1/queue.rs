@@ -6,11 +6,11 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 
-use super::{user_of, Params};
 use crate::http::error::Result;
-use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
+use crate::http::extract::{token_from_headers, Path, PresentedToken};
 use crate::http::guards::client_ip::ClientIp;
 use crate::http::guards::identity::Identity;
+use crate::http::guards::join::{ConcertQueueByUuid, JoinPermit};
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
@@ -40,18 +40,12 @@ pub(super) fn router() -> Router<AppState> {
         })
     ))
 )]
-async fn join(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    identity: Identity,
-    PresentedToken(token): PresentedToken,
-    Path(code): Path<String>,
-    extract::Json(params): extract::Json<Params>,
-) -> Result<Response> {
-    let concert = state.catalog.concert_by_code(&code)?;
-    let (user_id, uuid) = user_of(&state, &identity, params.uuid.as_deref())?;
-    state.limits.check_join(user_id, ip)?;
-    let ticket = state.line.join_with(&concert.code, user_id, token.as_deref()).await?;
+async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
+    let uuid = permit.name;
+    let ticket = state
+        .line
+        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref())
+        .await?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 

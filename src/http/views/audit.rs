@@ -2,6 +2,7 @@
 //! 200 with the report when every invariant holds; otherwise 409 with the
 //! error body every failure has (`code`, `message`) and the report beside it.
 
+use crate::http::error::ErrorCode;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,7 +26,7 @@ pub(crate) fn answer(report: &AuditReport) -> Response {
         return Json(report).into_response();
     }
     let violated = Violated {
-        code: "INVARIANT_VIOLATED",
+        code: ErrorCode::InvariantViolated.as_str(),
         message: format!(
             "{} invariant(s) violated: {}",
             report.violations.len(),

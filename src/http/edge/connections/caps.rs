@@ -17,6 +17,7 @@
 //! the open-file limit leaves after the stores' connections, so that accepting
 //! never fails for want of a descriptor.
 
+use crate::http::error::ErrorCode;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -162,7 +163,10 @@ impl Refusal {
             Refusal::Instance => "this instance holds as many connections as it may",
             Refusal::Address => "too many connections from this address",
         };
-        let body = format!(r#"{{"code":"OVERLOADED","message":"{what}; retry in {retry_after_s} s"}}"#);
+        let body = format!(
+            r#"{{"code":"{}","message":"{what}; retry in {retry_after_s} s"}}"#,
+            ErrorCode::Overloaded
+        );
         format!(
             "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {retry_after_s}\r\n\
              content-length: {}\r\nconnection: close\r\n\r\n{body}",

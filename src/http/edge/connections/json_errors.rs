@@ -10,6 +10,7 @@
 //! is counted as any answer is (`boxoffice_http_requests_total`), under the
 //! route `(unparsed)` and the method `-`: neither could be read.
 
+use crate::http::error::ErrorCode;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -43,11 +44,15 @@ fn rewritten(written: &[u8]) -> Option<Rewrite> {
     let status_line_end = written.windows(2).position(|pair| pair == b"\r\n")?;
     let status_line = std::str::from_utf8(&written[..status_line_end]).ok()?;
     let (status, code, message) = match status_line.strip_prefix("HTTP/1.1 ")?.get(..3)? {
-        "400" => ("400", "MALFORMED_REQUEST", "the request could not be parsed as HTTP"),
-        "414" => ("414", "URI_TOO_LONG", "the request's URI is too long"),
+        "400" => (
+            "400",
+            ErrorCode::MalformedRequest.as_str(),
+            "the request could not be parsed as HTTP",
+        ),
+        "414" => ("414", ErrorCode::UriTooLong.as_str(), "the request's URI is too long"),
         "431" => (
             "431",
-            "HEADERS_TOO_LARGE",
+            ErrorCode::HeadersTooLarge.as_str(),
             "the request's headers are too many or too large",
         ),
         _ => return None,

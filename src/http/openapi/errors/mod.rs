@@ -75,10 +75,10 @@ fn operations_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
 /// Codes grouped by status, each once, in the table's order.
 fn by_status(sources: &[Codes]) -> BTreeMap<u16, Vec<&'static str>> {
     let mut grouped: BTreeMap<u16, Vec<&'static str>> = BTreeMap::new();
-    for &(status, code) in sources.iter().flat_map(|codes| codes.iter()) {
-        let codes = grouped.entry(status).or_default();
-        if !codes.contains(&code) {
-            codes.push(code);
+    for &code in sources.iter().flat_map(|codes| codes.iter()) {
+        let codes = grouped.entry(code.status_u16()).or_default();
+        if !codes.contains(&code.as_str()) {
+            codes.push(code.as_str());
         }
     }
     grouped

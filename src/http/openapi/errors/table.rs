@@ -2,6 +2,7 @@
 //! errors it can answer (`sources.rs`) and the codes of its own domain calls.
 
 use super::sources::*;
+use crate::http::error::ErrorCode as C;
 
 /// Every documented operation, by `operationId`, with what it can refuse.
 pub(super) const ERRORS: &[(&str, &[Codes])] = &[
@@ -15,7 +16,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             RATE_LIMITED,
             SHED,
             STORES,
-            &[(404, "USER_NOT_FOUND"), (409, "QUEUE_CLOSED")],
+            &[C::UserNotFound, C::QueueClosed],
         ],
     ),
     (
@@ -27,12 +28,12 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             RATE_LIMITED,
             SHED,
             STORES,
-            &[(404, "USER_NOT_FOUND"), (404, "TOKEN_NOT_FOUND")],
+            &[C::UserNotFound, C::TokenNotFound],
         ],
     ),
     (
         "listSchedules",
-        &[GATE, PATH, DEADLINE, SHED, STORES, &[(404, "CONCERT_NOT_FOUND")]],
+        &[GATE, PATH, DEADLINE, SHED, STORES, &[C::ConcertNotFound]],
     ),
     (
         "listSeats",
@@ -42,7 +43,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             DEADLINE,
             SHED,
             STORES,
-            &[(404, "CONCERT_NOT_FOUND"), (404, "SCHEDULE_NOT_FOUND")],
+            &[C::ConcertNotFound, C::ScheduleNotFound],
         ],
     ),
     (
@@ -56,7 +57,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             SHED,
             STORES,
             HOLD,
-            &[(404, "CONCERT_NOT_FOUND"), (400, "NO_SEATS_REQUESTED")],
+            &[C::ConcertNotFound, C::NoSeatsRequested],
         ],
     ),
     (
@@ -70,11 +71,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             SHED,
             MONEY,
             PAYMENT,
-            &[
-                (400, "SCHEDULE_MISMATCH"),
-                (404, "CONCERT_NOT_FOUND"),
-                (404, "SCHEDULE_NOT_FOUND"),
-            ],
+            &[C::ScheduleMismatch, C::ConcertNotFound, C::ScheduleNotFound],
         ],
     ),
     (
@@ -87,7 +84,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             CHARGE_BODY,
             SHED,
             MONEY,
-            &[(404, "USER_NOT_FOUND"), (409, "BALANCE_LIMIT_EXCEEDED")],
+            &[C::UserNotFound, C::BalanceLimitExceeded],
         ],
     ),
     (
@@ -99,7 +96,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             DEADLINE,
             SHED,
             STORES,
-            &[(404, "USER_NOT_FOUND")],
+            &[C::UserNotFound],
         ],
     ),
     // Seed 004.
@@ -114,7 +111,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             RATE_LIMITED,
             SHED,
             STORES,
-            &[(409, "QUEUE_CLOSED")],
+            &[C::QueueClosed],
         ],
     ),
     (
@@ -125,11 +122,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             RATE_LIMITED,
             SHED,
             STORES,
-            &[
-                (401, "TOKEN_MISSING"),
-                (404, "USER_NOT_FOUND"),
-                (404, "TOKEN_NOT_FOUND"),
-            ],
+            &[C::TokenMissing, C::UserNotFound, C::TokenNotFound],
         ],
     ),
     ("listConcerts", &[DEADLINE, SHED]),
@@ -159,11 +152,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             DEADLINE,
             SHED,
             STORES,
-            &[
-                (400, "MISSING_DATE"),
-                (400, "INVALID_DATE"),
-                (404, "SCHEDULE_NOT_FOUND"),
-            ],
+            &[C::MissingDate, C::InvalidDate, C::ScheduleNotFound],
         ],
     ),
     (
@@ -178,7 +167,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             SHED,
             STORES,
             HOLD,
-            &[(400, "INVALID_DATE")],
+            &[C::InvalidDate],
         ],
     ),
     (
@@ -209,15 +198,12 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             CHARGE_BODY,
             SHED,
             MONEY,
-            &[(409, "BALANCE_LIMIT_EXCEEDED")],
+            &[C::BalanceLimitExceeded],
         ],
     ),
     // The admin API.
     ("adminListQueues", &[ADMIN, DEADLINE, STORES]),
-    (
-        "adminGetQueue",
-        &[ADMIN, PATH, DEADLINE, STORES, &[(404, "QUEUE_NOT_FOUND")]],
-    ),
+    ("adminGetQueue", &[ADMIN, PATH, DEADLINE, STORES, &[C::QueueNotFound]]),
     (
         "adminChangeQueue",
         &[
@@ -227,18 +213,18 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             DEADLINE,
             STORES,
             &[
-                (404, "QUEUE_NOT_FOUND"),
-                (400, "INVALID_SETTINGS"),
-                (400, "INVALID_STATE"),
-                (400, "INVALID_SETTING"),
-                (400, "INVALID_DATE"),
-                (400, "UNKNOWN_SETTING"),
+                C::QueueNotFound,
+                C::InvalidSettings,
+                C::InvalidState,
+                C::InvalidSetting,
+                C::InvalidDate,
+                C::UnknownSetting,
             ],
         ],
     ),
     (
         "adminQueueEvents",
-        &[ADMIN, PATH, QUERY, DEADLINE, STORES, &[(404, "QUEUE_NOT_FOUND")]],
+        &[ADMIN, PATH, QUERY, DEADLINE, STORES, &[C::QueueNotFound]],
     ),
     (
         "adminCreateConcert",
@@ -248,36 +234,30 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             DEADLINE,
             STORES,
             &[
-                (400, "INVALID_CONCERT"),
-                (400, "INVALID_DATE"),
-                (400, "INVALID_PRICE"),
-                (409, "CONCERT_EXISTS"),
-                (409, "DUPLICATE_SCHEDULE"),
+                C::InvalidConcert,
+                C::InvalidDate,
+                C::InvalidPrice,
+                C::ConcertExists,
+                C::DuplicateSchedule,
             ],
         ],
     ),
-    (
-        "adminInvariants",
-        &[ADMIN, DEADLINE, STORES, &[(409, "INVARIANT_VIOLATED")]],
-    ),
-    (
-        "adminSeatMap",
-        &[ADMIN, PATH, DEADLINE, STORES, &[(404, "SCHEDULE_NOT_FOUND")]],
-    ),
+    ("adminInvariants", &[ADMIN, DEADLINE, STORES, &[C::InvariantViolated]]),
+    ("adminSeatMap", &[ADMIN, PATH, DEADLINE, STORES, &[C::ScheduleNotFound]]),
     // Health and operations.
     ("health", &[DEADLINE]),
-    ("ready", &[DEADLINE, &[(503, "DEPENDENCY_UNAVAILABLE")]]),
+    ("ready", &[DEADLINE, &[C::DependencyUnavailable]]),
     ("metrics", &[DEADLINE, STORES]),
-    ("invariants", &[DEADLINE, STORES, &[(409, "INVARIANT_VIOLATED")]]),
+    ("invariants", &[DEADLINE, STORES, &[C::InvariantViolated]]),
     ("opsQueues", &[DEADLINE, STORES]),
     ("opsSales", &[DEADLINE, STORES]),
-    ("opsSeatMap", &[PATH, DEADLINE, STORES, &[(404, "SCHEDULE_NOT_FOUND")]]),
+    ("opsSeatMap", &[PATH, DEADLINE, STORES, &[C::ScheduleNotFound]]),
     ("opsRefusals", &[DEADLINE]),
     // Pages and this document.
     ("waitingRoomPage", &[DEADLINE]),
     ("waitingRoomConfig", &[DEADLINE]),
     ("opsPage", &[DEADLINE]),
     ("docsPage", &[DEADLINE]),
-    ("asset", &[PATH, DEADLINE, &[(404, "ASSET_NOT_FOUND")]]),
+    ("asset", &[PATH, DEADLINE, &[C::AssetNotFound]]),
     ("openapiDocument", &[DEADLINE]),
 ];
