@@ -382,7 +382,7 @@ pub struct LimitsConfig {
     pub trusted_proxies: Vec<String>,
 }
 
-/// What one client connection may hold, and for how long (`http/connections/`).
+/// What one client connection may hold, and for how long (`http/edge/connections/`).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Connections")]
 pub struct ConnectionsConfig {

@@ -1,41 +1,76 @@
 //! HTTP: one module per API surface (`api/` for seed 000, `v1/` for seed 004),
 //! each exposing `router()`, merged here, plus health and operations routes.
 //! Handlers translate HTTP to calls on the domain's services and back; the
-//! rules live in those services. What both surfaces share (extractors, the
-//! token gate, response bodies, the error type) lives beside them, not in
-//! either one.
+//! rules live in those services. What both surfaces share lives beside them,
+//! not in either one: the edge every request crosses first (`edge/`:
+//! connections, shedding, request ids, metrics, the common layers), the
+//! guards that let a request reach its handler (`guards/`: identity, client
+//! IP, the token gate), plain extractors (`extract/`), response bodies
+//! (`views/`) and the one error type.
 
 mod admin;
 mod api;
 mod booking_latency;
-pub(crate) mod client_ip;
-pub(crate) mod connections;
+pub(crate) mod edge;
 pub(crate) mod error;
 mod extract;
-mod gate;
+mod guards;
 mod health;
-mod identity;
-mod join;
-pub(crate) mod limits;
-mod middleware;
 mod openapi;
 mod ops;
 mod pages;
-mod record;
-mod request_id;
-pub(crate) mod shedding;
 mod state;
 mod v1;
 pub(crate) mod views;
 
-use crate::http::error::ErrorCode;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::handler::Handler;
 use axum::{Extension, Router};
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
+use edge::connections::{self, Caps, Timeouts};
+use edge::{middleware, record};
 pub(crate) use error::Error;
+use error::ErrorCode;
 pub use state::{AppState, HttpContext};
 
-pub(crate) fn router(state: AppState) -> Router {
+/// Serves `state`'s routes on `listener` until `shutdown` resolves, then lets
+/// the requests in flight finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Shedding sits outside everything, so that a refusal costs next to nothing.
+    let app = state
+        .shed
+        .clone()
+        .layer(NormalizePathLayer::trim_trailing_slash().layer(router(state.clone())));
+    let limits = &state.config.connections;
+    let caps = Arc::new(Caps::new(
+        limits,
+        state.config.db_max_connections,
+        state.trusted_proxies.clone(),
+    ));
+    let timeouts = Timeouts {
+        header: Duration::from_millis(limits.header_timeout_ms),
+        idle: Duration::from_secs(limits.idle_connection_timeout_s),
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        max_connections = caps.max(),
+        "boxoffice listening"
+    );
+    connections::serve(listener, app, caps, timeouts, shutdown).await;
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
     let config = &state.config;
     // Two kinds of route skip the request deadline. The queue's join and poll
     // make one Redis call each, bounded by the Redis client's own timeouts, and

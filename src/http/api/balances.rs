@@ -6,10 +6,10 @@ use axum::{Json, Router};
 
 use crate::http::openapi::schemas::ChargeBody;
 
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::{ChargeAmount, IdempotencyKey, UserIdHeader};
-use crate::http::identity::Identity;
+use crate::http::extract::{ChargeAmount, IdempotencyKey};
+use crate::http::guards::client_ip::ClientIp;
+use crate::http::guards::identity::{Identity, UserIdHeader};
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;
 

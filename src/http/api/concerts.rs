@@ -13,8 +13,8 @@ use crate::booking::payments::PaymentScope;
 use crate::http::booking_latency;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, IdempotencyKey, Path, PresentedToken};
-use crate::http::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
-use crate::http::identity::Identity;
+use crate::http::guards::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
+use crate::http::guards::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, PaymentView, SchedulesView, SeatsView};
 

@@ -5,10 +5,10 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 
 use super::user_of;
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, Path};
-use crate::http::identity::Identity;
+use crate::http::guards::client_ip::ClientIp;
+use crate::http::guards::identity::Identity;
 use crate::http::openapi::schemas::ChargeBody;
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;

@@ -12,8 +12,8 @@ use super::{concert_date, user_of, Params};
 use crate::http::booking_latency;
 use crate::http::error::Result;
 use crate::http::extract::{self, OptionalJson, PresentedToken, Query};
-use crate::http::gate::{ActiveToken, ConcertInPath};
-use crate::http::identity::Identity;
+use crate::http::guards::gate::{ActiveToken, ConcertInPath};
+use crate::http::guards::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, SchedulesView, SeatsView};
 

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use super::identity::Identity;
+use super::guards::identity::Identity;
 use super::state::AppState;
 
 /// The operations of this surface, for the OpenAPI document.
@@ -54,11 +54,11 @@ pub(crate) fn money_router() -> Router<AppState> {
 /// (as the seed does) in its JSON body.
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct Params {
+struct Params {
     /// The user; the token's own.
     #[serde(rename = "UUID", alias = "uuid")]
     #[param(format = Uuid, example = "890cd9f4-4be2-56a3-a116-49b160d80fa5")]
-    pub(super) uuid: Option<String>,
+    uuid: Option<String>,
     /// A date of the concert, local time (`/seats` only).
     #[serde(rename = "concertDate")]
     #[param(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-10-10T19:00:00")]
@@ -77,7 +77,7 @@ impl Params {
 }
 
 /// The user a request names by UUID, provided the caller may act as them: (id, UUID).
-pub(super) fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
+fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
     let raw = uuid.ok_or_else(|| Error::refused(ErrorCode::MissingUuid, "the UUID of the user is required"))?;
     let uuid = Uuid::parse_str(raw.trim())
         .map_err(|_| Error::refused(ErrorCode::InvalidUuid, format!("`{raw}` is not a UUID")))?;

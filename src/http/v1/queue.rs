@@ -1,16 +1,20 @@
 //! Seed 004: take a token for a concert's queue, and poll it.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use uuid::Uuid;
 
-use crate::http::client_ip::ClientIp;
+use super::{user_of, Params};
 use crate::http::error::Result;
-use crate::http::extract::{token_from_headers, Path, PresentedToken};
-use crate::http::identity::Identity;
-use crate::http::join::{ConcertQueueByUuid, JoinPermit};
+use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
+use crate::http::guards::client_ip::ClientIp;
+use crate::http::guards::identity::Identity;
+use crate::http::guards::join::{Applicant, JoinPermit, Named};
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
@@ -18,6 +22,27 @@ use crate::queue::QueueError;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/concerts/{code}/token", post(join).get(poll))
+}
+
+/// Seed 004: the queue of the concert in the path, the user of the body's UUID.
+struct ConcertQueueByUuid;
+
+impl Applicant for ConcertQueueByUuid {
+    type Name = Uuid;
+
+    async fn named(mut parts: Parts, body: Body, state: &AppState) -> Result<Named<Uuid>> {
+        let identity = Identity::from_request_parts(&mut parts, state).await?;
+        let extract::Path(code) = extract::Path::<String>::from_request_parts(&mut parts, state).await?;
+        let request = Request::from_parts(parts, body);
+        let extract::Json(params) = extract::Json::<Params>::from_request(request, state).await?;
+        let concert = state.catalog.concert_by_code(&code)?;
+        let (user_id, uuid) = user_of(state, &identity, params.uuid.as_deref())?;
+        Ok(Named {
+            queue: concert.code.clone(),
+            user_id,
+            name: uuid,
+        })
+    }
 }
 
 /// Seed 004: take a place in the concert's queue (or get the same one back).

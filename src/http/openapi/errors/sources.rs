@@ -7,7 +7,7 @@ use crate::http::error::ErrorCode as C;
 /// Machine codes; each carries its status.
 pub(super) type Codes = &'static [C];
 
-// What the extractors refuse (src/http/extract, gate.rs, identity.rs, admin).
+// What the extractors refuse (src/http/extract, src/http/guards, admin).
 pub(super) const USER_ID: Codes = &[C::DuplicateHeader, C::MissingUserId, C::InvalidUserId];
 pub(super) const IDENTITY: Codes = &[
     C::DuplicateHeader,

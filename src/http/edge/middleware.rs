@@ -15,14 +15,14 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::request_id::{RequestIdLayer, X_REQUEST_ID};
-use super::Error;
 use crate::config::Config;
+use crate::http::error::Error;
 
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Cuts off requests running past `BOXOFFICE_REQUEST_TIMEOUT_MS` with 503.
-pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
+pub(crate) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
     router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
         with_timeout(req, next, timeout)
@@ -33,7 +33,7 @@ pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>,
 /// per request) only when `RUST_LOG` keeps tower-http's `info` lines, as it
 /// does by default: the layer cost about 1 µs of a poll even with its lines
 /// filtered out, so a server run with `RUST_LOG=warn` goes without it.
-pub(super) fn wrap(router: Router) -> Router {
+pub(crate) fn wrap(router: Router) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
