@@ -16,17 +16,17 @@
 
 use crate::http::error::ErrorCode;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rust_embed::Embed;
 use serde::Serialize;
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
 
 use super::error::Error;
 use super::extract::Path;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 
 #[derive(Embed)]
@@ -34,28 +34,17 @@ use super::state::AppState;
 struct Web;
 
 /// What the pages may load, and that no other page may frame them.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/waiting-room", get(waiting_room))
-        .route("/ops", get(ops_page))
-        .route("/docs", get(docs))
-        .route("/assets/{*path}", get(asset))
-        .route("/waiting-room/config.json", get(config))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+/// The pages; their class gives them the headers above (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/waiting-room", waiting_room, Class::Page)
+        .route(Method::GET, "/ops", ops_page, Class::Page)
+        .route(Method::GET, "/docs", docs, Class::Page)
+        .route(Method::GET, "/assets/{*path}", asset, Class::Page)
+        .route(Method::GET, "/waiting-room/config.json", config, Class::Page)
 }
 
 /// The fan's page: join, wait, pick seats, pay.
