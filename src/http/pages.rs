@@ -40,6 +40,7 @@ pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 's
 /// The pages; their class gives them the headers above (`routes.rs`).
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
+        .route(Method::GET, "/", home, Class::Page)
         .route(Method::GET, "/waiting-room", waiting_room, Class::Page)
         .route(Method::GET, "/ops", ops_page, Class::Page)
         .route(Method::GET, "/docs", docs, Class::Page)
@@ -53,6 +54,47 @@ pub(super) fn routes(routes: Routes) -> Routes {
         (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
 async fn waiting_room(headers: HeaderMap) -> Response {
     file("waiting-room.html", &headers)
+}
+
+/// Where a visitor can go from the front door.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Home {
+    waiting_room: &'static str,
+    ops: &'static str,
+    docs: &'static str,
+    openapi: &'static str,
+}
+
+const HOME: Home = Home {
+    waiting_room: "/waiting-room",
+    ops: "/ops",
+    docs: "/docs",
+    openapi: "/openapi.json",
+};
+
+const HOME_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>boxoffice</title></head>\
+<body><h1>boxoffice</h1><p>A ticket sale's waiting room and booking API.</p><ul>\
+<li><a href=\"/waiting-room\">The waiting room</a>: join a sale's queue, pick seats, pay.</li>\
+<li><a href=\"/ops\">Operations</a>: every queue's figures, sales and controls.</li>\
+<li><a href=\"/docs\">API documentation</a> (<a href=\"/openapi.json\">OpenAPI</a>).</li>\
+</ul></body></html>\n";
+
+/// The front door: a page pointing at the others, or, to a client that asks
+/// for JSON and not HTML, the same links as JSON.
+#[utoipa::path(get, path = "/", operation_id = "homePage", tag = "pages",
+    responses((status = 200, description = "links to the waiting room, the ops page and the API docs",
+        content((String = "text/html"), (Home = "application/json")))))]
+async fn home(headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("application/json") && !accept.contains("text/html") {
+        return Json(HOME).into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], HOME_PAGE).into_response()
 }
 
 /// The operations team's page.
