@@ -23,6 +23,7 @@ mod ops;
 mod pages;
 mod routes;
 mod state;
+mod table;
 mod v1;
 pub(crate) mod views;
 
@@ -75,10 +76,10 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Every route of the table (`routes.rs`), with the layers every request
+/// Every route of the table (`table.rs`), with the layers every request
 /// passes, and the shed groups of their paths.
 fn router(state: AppState) -> (Router, ShedGroups) {
-    let (routes, groups) = routes::mounted(state.clone());
+    let (routes, groups) = table::mounted(state.clone());
     // The fallbacks are counted too: a route layer only wraps the routes.
     let record = record::RecordLayer::default();
     let app = routes

@@ -4,7 +4,8 @@
 //! and read from `web/` on disk in debug builds, so a frontend developer edits
 //! a page and reloads it without rebuilding the server.
 //!
-//! Every answer here says where it may be shown and what it may load: a
+//! Every answer here says (through its class, `routes.rs`) where it may be
+//! shown and what it may load: a
 //! `Content-Security-Policy` that allows the pages' own files only (scripts
 //! and styles from files, never inline; images also as `data:` URIs, which
 //! Swagger UI's stylesheet uses) and no framing at all, with `X-Frame-Options`
@@ -32,10 +33,6 @@ use super::state::AppState;
 #[derive(Embed)]
 #[folder = "web/"]
 struct Web;
-
-/// What the pages may load, and that no other page may frame them.
-pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The pages; their class gives them the headers above (`routes.rs`).
 pub(super) fn routes(routes: Routes) -> Routes {

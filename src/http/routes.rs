@@ -1,6 +1,6 @@
-//! The route table. Each route is declared once, by the module that holds its
-//! handler (`api::routes`, `v1::routes`, ...), as one line: its method, path,
-//! handler and [`Class`]. Everything else about a route follows from its class,
+//! Routes and their classes. Each route is declared once, by the module that
+//! holds its handler (`api::routes`, `v1::routes`, ...; gathered in
+//! `table.rs`), as one line: its method, path, handler and [`Class`]. Everything else about a route follows from its class,
 //! here: its deadline, its shed group, whether it is timed for adaptive
 //! admission, the headers the pages carry. Its rate limit is an extractor in
 //! its handler's signature (`guards::limits`, and the join gate's).
@@ -17,10 +17,10 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::booking_latency;
 use super::edge::middleware;
 use super::edge::shedding::{ShedGroup, ShedGroups};
 use super::state::AppState;
-use super::{admin, api, booking_latency, health, openapi, ops, pages, v1};
 
 /// What kind of work a route does, which decides how it is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,10 +121,6 @@ impl Routes {
         self.declared.push(Declared { method, path, class });
         self
     }
-
-    pub(crate) fn declared(&self) -> &[Declared] {
-        &self.declared
-    }
 }
 
 impl Mount {
@@ -148,176 +144,49 @@ impl Mount {
     }
 }
 
-/// Every route, declared.
-fn table(routes: Routes) -> Routes {
-    let routes = api::routes(routes);
-    let routes = v1::routes(routes);
-    let routes = admin::routes(routes);
-    let routes = health::routes(routes);
-    let routes = ops::routes(routes);
-    let routes = pages::routes(routes);
-    openapi::routes(routes)
+impl Routes {
+    /// A table that only records what is declared.
+    #[cfg(test)]
+    pub(crate) fn declaring() -> Self {
+        Routes {
+            declared: Vec::new(),
+            mount: None,
+        }
+    }
+
+    /// A table that also builds the router, serving each route as its class says.
+    pub(crate) fn mounting(state: AppState) -> Self {
+        Routes {
+            declared: Vec::new(),
+            mount: Some(Mount {
+                router: Router::new(),
+                request_timeout: Duration::from_millis(state.config.request_timeout_ms.max(1)),
+                state,
+            }),
+        }
+    }
+
+    /// The declarations, and the router built of them (empty when only declaring).
+    pub(crate) fn finish(self) -> (Vec<Declared>, Router<AppState>) {
+        let router = self.mount.map(|mount| mount.router).unwrap_or_default();
+        (self.declared, router)
+    }
 }
 
-/// The declarations alone, without building anything.
-#[cfg(test)]
-pub(crate) fn declared() -> Vec<Declared> {
-    table(Routes {
-        declared: Vec::new(),
-        mount: None,
-    })
-    .declared
+/// Each path's shed group, for the shed layer.
+pub(crate) fn shed_groups(declared: &[Declared]) -> ShedGroups {
+    ShedGroups::new(declared.iter().map(|route| (route.path, route.class.shed_group())))
 }
 
-/// The router of every route, and the shed groups of their paths.
-pub(crate) fn mounted(state: AppState) -> (Router<AppState>, ShedGroups) {
-    let routes = table(Routes {
-        declared: Vec::new(),
-        mount: Some(Mount {
-            router: Router::new(),
-            request_timeout: Duration::from_millis(state.config.request_timeout_ms.max(1)),
-            state,
-        }),
-    });
-    let groups = ShedGroups::new(
-        routes
-            .declared()
-            .iter()
-            .map(|route| (route.path, route.class.shed_group())),
-    );
-    let router = routes.mount.map(|mount| mount.router).unwrap_or_default();
-    (router, groups)
-}
+/// What the pages may load, and that no other page may frame them (see `pages.rs`).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Where the pages may be shown and what they may load (see `pages.rs`).
+/// Where the pages may be shown and what they may load.
 fn with_page_headers(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     let header = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
     route
-        .layer::<_, Infallible>(header(header::CONTENT_SECURITY_POLICY, pages::CONTENT_SECURITY_POLICY))
+        .layer::<_, Infallible>(header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .layer::<_, Infallible>(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer::<_, Infallible>(header(header::REFERRER_POLICY, "same-origin"))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use super::*;
-
-    /// Every declared route as (METHOD, path), the wildcard written as OpenAPI writes it.
-    fn table_operations() -> BTreeSet<(String, String)> {
-        declared()
-            .iter()
-            .map(|route| (route.method.to_string(), route.path.replace("{*", "{")))
-            .collect()
-    }
-
-    #[test]
-    fn every_route_is_declared_once_and_documented_and_every_documented_one_is_a_route() {
-        let routes = declared();
-        assert_eq!(
-            table_operations().len(),
-            routes.len(),
-            "a method and path declared twice"
-        );
-        let document = openapi::document();
-        let mut documented = BTreeSet::new();
-        for (path, item) in document["paths"].as_object().expect("the document has paths") {
-            for method in item.as_object().expect("a path item").keys() {
-                documented.insert((method.to_uppercase(), path.clone()));
-            }
-        }
-        let table = table_operations();
-        let undocumented: Vec<_> = table.difference(&documented).collect();
-        let unrouted: Vec<_> = documented.difference(&table).collect();
-        assert!(
-            undocumented.is_empty(),
-            "routes with no OpenAPI entry: {undocumented:?}"
-        );
-        assert!(unrouted.is_empty(), "OpenAPI entries no route serves: {unrouted:?}");
-    }
-
-    #[test]
-    fn every_route_has_a_deadline_rule_and_is_shed_in_its_class_s_group() {
-        let routes = declared();
-        let groups = ShedGroups::new(routes.iter().map(|route| (route.path, route.class.shed_group())));
-        for route in &routes {
-            // Each rule is a total function of the class; what is checked here
-            // is that the shed layer, which sees only the path, finds the same.
-            let _deadline: Deadline = route.class.deadline();
-            let concrete = route
-                .path
-                .replace("{*path}", "app.js")
-                .replace('{', "x")
-                .replace('}', "");
-            for path in [concrete.clone(), format!("{concrete}/")] {
-                assert_eq!(
-                    groups.of(&path),
-                    route.class.shed_group(),
-                    "{} {} ({:?})",
-                    route.method,
-                    path,
-                    route.class
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn routes_fall_into_their_groups() {
-        let groups = ShedGroups::new(declared().iter().map(|route| (route.path, route.class.shed_group())));
-        assert_eq!(groups.of("/api/waiting-queue/"), ShedGroup::Queue);
-        assert_eq!(groups.of("/api/waiting-queue/position"), ShedGroup::Queue);
-        assert_eq!(groups.of("/api/v1/concerts/hero-autumn/token/"), ShedGroup::Queue);
-        assert_eq!(groups.of("/api/v1/concerts/hero-autumn/seats"), ShedGroup::Booking);
-        assert_eq!(groups.of("/api/balances/balance"), ShedGroup::Booking);
-        assert_eq!(groups.of("/ready"), ShedGroup::Never);
-        assert_eq!(groups.of("/ops/invariants"), ShedGroup::Never);
-    }
-
-    #[test]
-    fn only_holds_and_payments_are_timed_and_only_the_queue_and_money_go_without_the_request_deadline() {
-        let routes = declared();
-        let timed: BTreeSet<_> = routes
-            .iter()
-            .filter(|route| route.class.timed())
-            .map(|route| (route.method.as_str(), route.path))
-            .collect();
-        let expected: BTreeSet<_> = [
-            (
-                "POST",
-                "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
-            ),
-            (
-                "POST",
-                "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
-            ),
-            ("PATCH", "/api/v1/concerts/{code}"),
-            ("POST", "/api/v1/payments"),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(timed, expected);
-        let undeadlined: BTreeSet<_> = routes
-            .iter()
-            .filter(|route| route.class.deadline() != Deadline::Request)
-            .map(|route| (route.method.as_str(), route.path))
-            .collect();
-        let expected: BTreeSet<_> = [
-            ("POST", "/api/waiting-queue"),
-            ("GET", "/api/waiting-queue/position"),
-            ("POST", "/api/v1/concerts/{code}/token"),
-            ("GET", "/api/v1/concerts/{code}/token"),
-            (
-                "POST",
-                "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
-            ),
-            ("POST", "/api/v1/payments"),
-            ("PATCH", "/api/balances/balance/charge"),
-            ("PATCH", "/api/v1/users/{uuid}/balance"),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(undeadlined, expected);
-    }
 }
