@@ -5,9 +5,9 @@
 
 use axum::extract::State;
 use axum::http::header;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,6 +15,7 @@ use metrics::{counter, gauge};
 
 use super::error::Result;
 use super::extract::Path;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 use super::views::audit;
 use super::views::operations::{self, ConcertSales, Holders, QueueView, SeatMap};
@@ -23,14 +24,14 @@ use crate::queue::overview::overview;
 use crate::queue::settings::QueueState;
 use crate::telemetry::metrics as m;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/ops/invariants", get(invariants))
-        .route("/ops/queues", get(queues))
-        .route("/ops/sales", get(sales))
-        .route("/ops/schedules/{schedule_id}/seats", get(seats))
-        .route("/ops/refusals", get(refusals))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/metrics", metrics, Class::Ops)
+        .route(Method::GET, "/ops/invariants", invariants, Class::Ops)
+        .route(Method::GET, "/ops/queues", queues, Class::Ops)
+        .route(Method::GET, "/ops/sales", sales, Class::Ops)
+        .route(Method::GET, "/ops/schedules/{schedule_id}/seats", seats, Class::Ops)
+        .route(Method::GET, "/ops/refusals", refusals, Class::Ops)
 }
 
 /// Requests this instance refused before doing their work, since it started.

@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/ops/sales"),
     ("get", "/ops/schedules/{schedule_id}/seats"),
     ("get", "/ops/refusals"),
+    ("get", "/"),
     ("get", "/waiting-room"),
     ("get", "/waiting-room/config.json"),
     ("get", "/ops"),

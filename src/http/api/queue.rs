@@ -4,25 +4,17 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 
 use crate::http::error::Result;
 use crate::http::extract::PresentedToken;
-use crate::http::guards::client_ip::ClientIp;
 use crate::http::guards::identity::{Identity, UserIdHeader};
 use crate::http::guards::join::{Applicant, JoinPermit, Named};
+use crate::http::guards::limits::PollLimit;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/waiting-queue", post(join))
-        .route("/api/waiting-queue/position", get(position))
-}
-
 /// Seed 000: the default queue, the user of the `user-id` header.
-struct DefaultQueueByUserId;
+pub(super) struct DefaultQueueByUserId;
 
 impl Applicant for DefaultQueueByUserId {
     type Name = i64;
@@ -59,7 +51,7 @@ impl Applicant for DefaultQueueByUserId {
         })
     ))
 )]
-async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
+pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
     let user_id = permit.name;
     let ticket = state
         .line
@@ -87,13 +79,12 @@ async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUs
         })
     ))
 )]
-async fn position(
+pub(super) async fn position(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     UserIdHeader(user_id): UserIdHeader,
     PresentedToken(token): PresentedToken,
+    _: PollLimit,
 ) -> Result<Response> {
-    state.limits.check_poll(ip)?;
     let queue = &state.config.queue.default_queue;
     let ticket = state.line.poll_with(queue, user_id, token.as_deref()).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())

@@ -16,13 +16,12 @@ pub(crate) mod schemas;
 use std::sync::LazyLock;
 
 use axum::http::header;
+use axum::http::Method;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::state::AppState;
+use super::routes::{Class, Routes};
 use super::{admin, api, health, ops, pages, v1};
 
 #[derive(OpenApi)]
@@ -49,6 +48,7 @@ method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         ops::sales,
         ops::seats,
         ops::refusals,
+        pages::home,
         pages::waiting_room,
         pages::config,
         pages::ops_page,
@@ -83,8 +83,9 @@ pub(crate) fn document() -> Value {
     document
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_document))
+/// The document is read by programs, not shown as a page: no page headers.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.route(Method::GET, "/openapi.json", openapi_document, Class::Ops)
 }
 
 /// This document.

@@ -10,7 +10,7 @@ mod payments;
 mod queue;
 
 use crate::http::error::ErrorCode;
-use axum::Router;
+use axum::http::Method;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::error::{Error, Result};
 use super::guards::identity::Identity;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 
 /// The operations of this surface, for the OpenAPI document.
@@ -35,19 +36,33 @@ use super::state::AppState;
 ))]
 pub(crate) struct Docs;
 
-/// Routes under the request deadline.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(concerts::router()).merge(balances::router())
-}
-
-/// The token's join and poll.
-pub(crate) fn queue_router() -> Router<AppState> {
-    queue::router()
-}
-
-/// The two routes that move money.
-pub(crate) fn money_router() -> Router<AppState> {
-    Router::new().merge(balances::charge_router()).merge(payments::router())
+/// This surface's routes, each with its class (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::POST, "/api/v1/concerts/{code}/token", queue::join, Class::Queue)
+        .route(Method::GET, "/api/v1/concerts/{code}/token", queue::poll, Class::Queue)
+        .route(Method::GET, "/api/v1/concerts", concerts::list, Class::Booking)
+        .route(Method::GET, "/api/v1/concerts/{code}", concerts::dates, Class::Booking)
+        .route(Method::PATCH, "/api/v1/concerts/{code}", concerts::hold, Class::Hold)
+        .route(
+            Method::GET,
+            "/api/v1/concerts/{code}/seats",
+            concerts::seats,
+            Class::Booking,
+        )
+        .route(Method::POST, "/api/v1/payments", payments::pay, Class::Payment)
+        .route(
+            Method::GET,
+            "/api/v1/users/{uuid}/balance",
+            balances::balance,
+            Class::Booking,
+        )
+        .route(
+            Method::PATCH,
+            "/api/v1/users/{uuid}/balance",
+            balances::charge,
+            Class::TopUp,
+        )
 }
 
 /// The parameters seed 004 sends, by its names: in a GET's query string, or

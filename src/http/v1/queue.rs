@@ -5,27 +5,21 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use uuid::Uuid;
 
 use super::{user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
-use crate::http::guards::client_ip::ClientIp;
 use crate::http::guards::identity::Identity;
 use crate::http::guards::join::{Applicant, JoinPermit, Named};
+use crate::http::guards::limits::PollLimit;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 use crate::queue::QueueError;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/concerts/{code}/token", post(join).get(poll))
-}
-
 /// Seed 004: the queue of the concert in the path, the user of the body's UUID.
-struct ConcertQueueByUuid;
+pub(super) struct ConcertQueueByUuid;
 
 impl Applicant for ConcertQueueByUuid {
     type Name = Uuid;
@@ -65,7 +59,7 @@ impl Applicant for ConcertQueueByUuid {
         })
     ))
 )]
-async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
+pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
     let uuid = permit.name;
     let ticket = state
         .line
@@ -93,13 +87,12 @@ async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUu
         })
     ))
 )]
-async fn poll(
+pub(super) async fn poll(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     Path(code): Path<String>,
+    _: PollLimit,
     headers: HeaderMap,
 ) -> Result<Response> {
-    state.limits.check_poll(ip)?;
     let concert = state.catalog.concert_by_code(&code)?;
     let token = token_from_headers(&headers)?.ok_or(QueueError::TokenMissing)?;
     let ticket = state.line.poll_token(&concert.code, &token).await?;

@@ -254,6 +254,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     ("opsSeatMap", &[PATH, DEADLINE, STORES, &[C::ScheduleNotFound]]),
     ("opsRefusals", &[DEADLINE]),
     // Pages and this document.
+    ("homePage", &[DEADLINE]),
     ("waitingRoomPage", &[DEADLINE]),
     ("waitingRoomConfig", &[DEADLINE]),
     ("opsPage", &[DEADLINE]),
