@@ -86,11 +86,16 @@ impl Class {
 /// One declared route.
 #[derive(Debug, Clone)]
 pub(crate) struct Declared {
-    /// Read by the tests, which hold the table against the OpenAPI document.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) method: Method,
     pub(crate) path: &'static str,
     pub(crate) class: Class,
+}
+
+impl Declared {
+    /// The path as OpenAPI writes it: a catch-all `{*path}` is `{path}` there.
+    pub(crate) fn openapi_path(&self) -> String {
+        self.path.replace("{*", "{")
+    }
 }
 
 /// The table being declared, and with a state, the router being built.
@@ -146,7 +151,6 @@ impl Mount {
 
 impl Routes {
     /// A table that only records what is declared.
-    #[cfg(test)]
     pub(crate) fn declaring() -> Self {
         Routes {
             declared: Vec::new(),

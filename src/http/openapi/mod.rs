@@ -79,7 +79,7 @@ pub(crate) fn document() -> Value {
     openapi.merge(v1::Docs::openapi());
     openapi.merge(admin::Docs::openapi());
     let mut document = serde_json::to_value(openapi).expect("the document serialises");
-    errors::add_error_responses(&mut document);
+    errors::add_error_responses(&mut document, &crate::http::table::declared());
     document
 }
 

@@ -46,10 +46,6 @@ pub(super) const ADMIN: Codes = &[C::DuplicateHeader, C::AdminUnauthorized, C::A
 
 // What the layers and the stores add.
 pub(super) const RATE_LIMITED: Codes = &[C::RateLimited];
-/// `middleware::with_deadline`.
-pub(super) const DEADLINE: Codes = &[C::Timeout];
-/// `shedding`: every route under `/api/`.
-pub(super) const SHED: Codes = &[C::Overloaded];
 pub(super) const STORES: Codes = &[C::DependencyUnavailable, C::Internal];
 /// A charge or a payment: sent to Postgres, and maybe no answer.
 pub(super) const MONEY: Codes = &[C::DependencyUnavailable, C::OutcomeUnknown, C::Internal];
