@@ -52,6 +52,14 @@ pub struct Services {
 }
 
 impl Services {
+    /// One full pass of the sold sets against Postgres, the step the
+    /// background chore repeats, for tests and tools to drive: the seats it
+    /// added to and removed from the sold sets.
+    pub async fn reconcile_sold_sets(&self) -> anyhow::Result<(u64, u64)> {
+        let healed = self.reconciler.full_pass(&self.catalog.snapshot()).await?;
+        Ok((healed.added, healed.removed))
+    }
+
     /// Creates and migrates the database, inserts the demo data when it is
     /// empty, loads what is kept in memory, and wires the services.
     pub(crate) async fn build(config: Config) -> anyhow::Result<Self> {
