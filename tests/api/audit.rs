@@ -120,10 +120,17 @@ async fn the_audit_sampled_all_through_a_rush_finds_nothing_wrong() {
         }
     };
     // Concert 1's three schedules and concert 2's two: 250 seats, 400 buyers
-    // holding one or two and paying at once, 8 at a time.
+    // holding one or two and paying at once, 8 at a time, arriving 6 ms apart:
+    // the rush lasts at least 2.4 s however fast the machine, so the audit
+    // is sampled all through it (a rush of a few hundred ms left too few
+    // samples on a quiet machine).
     let rush = async {
         let app = &app;
         let paid = stream::iter(&buyers)
+            .then(|buyer| async move {
+                tokio::time::sleep(Duration::from_millis(6)).await;
+                buyer
+            })
             .map(|(user, token)| async move {
                 for _ in 0..3 {
                     let (concert, schedule, wanted) = {
