@@ -12,6 +12,7 @@ use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds,
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
+use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner};
 use crate::store::breaker::Breaker;
@@ -49,6 +50,7 @@ pub struct Services {
     pub(crate) probes: Probes,
     pub(crate) clock: LocalClock,
     pub(crate) identity: IdentityVerifier,
+    pub(crate) passes: Passes,
 }
 
 impl Services {
@@ -146,8 +148,9 @@ impl Services {
         );
         let audit = LatestAudit::new(auditor, Duration::from_millis(config.audit_max_age_ms));
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
-        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys, catalog.clone());
+        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let probes = Probes::new(&redis, &database, &config.database_url);
+        let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
         Ok(Services {
             clock: LocalClock(config.timezone),
@@ -171,6 +174,7 @@ impl Services {
             audit,
             reconciler,
             probes,
+            passes,
         })
     }
 }

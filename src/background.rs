@@ -111,6 +111,16 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
             Ok(())
         });
     }
+    // Passes ended through another instance are refused here within a second.
+    chores.every_from_start(
+        "ended passes",
+        crate::pass::revocation::FOLLOW_EVERY,
+        state,
+        |state| async move {
+            state.passes.follow_revocations().await?;
+            Ok(())
+        },
+    );
     chores.every("metrics upkeep", Duration::from_secs(5), state, |_| async move {
         crate::telemetry::metrics::handle().run_upkeep();
         Ok(())

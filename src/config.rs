@@ -160,6 +160,9 @@ pub struct Config {
     #[command(flatten)]
     pub connections: ConnectionsConfig,
 
+    #[command(flatten)]
+    pub pass: PassConfig,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -418,6 +421,49 @@ pub struct ConnectionsConfig {
     /// users share one address (carrier NAT) and no proxy stands in front.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+}
+
+/// The admission pass of protected sites (`pass/`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Pass")]
+pub struct PassConfig {
+    /// PEM files of the Ed25519 private keys that sign and verify admission
+    /// passes (PKCS#8, as `openssl genpkey -algorithm ed25519` writes), newest
+    /// first, comma-separated.
+    ///
+    /// The first signs; the others only verify, so a key being retired keeps
+    /// its passes valid until they expire. Each key's `kid` is its RFC 7638
+    /// thumbprint. Empty: a development key is made at start, so passes do not
+    /// survive a restart nor verify on another instance; start-up warns loudly.
+    /// Every gateway of one deployment needs the same files.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_PASS_KEY_FILES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub pass_key_files: Vec<String>,
+
+    /// The `iss` of every pass, and the only one a check accepts.
+    #[arg(global = true, long, env = "BOXOFFICE_PASS_ISSUER", default_value = "boxoffice")]
+    pub pass_issuer: String,
+
+    /// Most passes whose signature this instance remembers having verified, so
+    /// that a visitor's next requests skip Ed25519 (about 1 KB each); 0 verifies
+    /// every time.
+    #[arg(global = true, long, env = "BOXOFFICE_PASS_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub pass_cache_entries: usize,
+}
+
+impl PassConfig {
+    /// The key files named, less empty entries.
+    pub(crate) fn key_files(&self) -> impl Iterator<Item = &str> {
+        self.pass_key_files
+            .iter()
+            .map(|file| file.trim())
+            .filter(|file| !file.is_empty())
+    }
 }
 
 impl Config {

@@ -102,6 +102,12 @@ impl Keys {
         format!("{{{}:catalog}}:version", self.prefix)
     }
 
+    /// STREAM of ended admission passes (`jti`, `exp`), which every instance
+    /// follows into its in-memory revocation list (`pass/revocation.rs`).
+    pub(crate) fn revoked_passes(&self) -> String {
+        format!("{{{}:passes}}:revoked", self.prefix)
+    }
+
     /// A `SCAN` pattern matching every key of one queue.
     pub(crate) fn queue_pattern(&self, queue: &str) -> String {
         format!("{{{}:q:{}}}:*", self.prefix, queue)

@@ -34,6 +34,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/queues/{queue}"),
     ("patch", "/admin/queues/{queue}"),
     ("get", "/admin/queues/{queue}/events"),
+    ("post", "/admin/queues/{queue}/origin-keys"),
     ("post", "/admin/concerts"),
     ("get", "/admin/schedules/{schedule_id}/seats"),
     ("get", "/admin/invariants"),

@@ -26,6 +26,7 @@ mod queues;
     queues::queue,
     queues::change,
     queues::events,
+    queues::new_origin_key,
     catalog::create,
     catalog::seat_map,
     audit::invariants,

@@ -56,7 +56,12 @@ method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         pages::asset,
         openapi_document,
     ),
-    components(schemas(schemas::ErrorBody, schemas::LocalDateTime, crate::queue::settings::Adaptive)),
+    components(schemas(
+        schemas::ErrorBody,
+        schemas::LocalDateTime,
+        crate::queue::settings::Adaptive,
+        crate::queue::settings::Protect
+    )),
     tags(
         (name = "queue (seed 000)", description = "the default waiting queue; the user in `user-id`"),
         (name = "booking (seed 000)", description = "dates, seats, holds, payment and balances; holds and payment need an active `Token`"),

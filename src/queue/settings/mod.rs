@@ -12,6 +12,8 @@
 //! defaults of what a queue's settings leave unset (`values.rs`).
 
 mod copy;
+mod origin_keys;
+mod protect;
 mod snapshot;
 mod truth;
 mod values;
@@ -19,6 +21,7 @@ mod values;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub(crate) use protect::Protect;
 pub(crate) use truth::SettingsEvent;
 pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
 

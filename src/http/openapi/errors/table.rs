@@ -205,6 +205,10 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     ("adminListQueues", &[ADMIN, DEADLINE, STORES]),
     ("adminGetQueue", &[ADMIN, PATH, DEADLINE, STORES, &[C::QueueNotFound]]),
     (
+        "adminNewOriginKey",
+        &[ADMIN, PATH, DEADLINE, STORES, &[C::QueueNotFound]],
+    ),
+    (
         "adminChangeQueue",
         &[
             ADMIN,
