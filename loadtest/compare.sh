@@ -22,7 +22,10 @@ PORT_A="${PORT_A:-18310}"
 PORT_B="${PORT_B:-18311}"
 STAMP="$(date +%s)"
 WORK="$(mktemp -d)"
-TREE="$WORK/base"
+# The base commit's tree and build stay under target/ between runs, so a
+# second comparison against the same commit does not build it again (cargo
+# tells builds apart by the tree's path).
+TREE="$PWD/target/compare-base-tree"
 BASE_TARGET="$PWD/target/compare-base"
 
 log() { echo "compare: $*" >&2; }
@@ -34,7 +37,6 @@ cleanup() {
         redis-cli --scan --pattern "{cmp${side}${STAMP}:*" | xargs -r -n 1000 redis-cli del >/dev/null 2>&1 || true
         psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS bo_cmp_${side}_${STAMP} WITH (FORCE)" >/dev/null 2>&1 || true
     done
-    git worktree remove --force "$TREE" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,7 +47,11 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 BASE_SHA="$(git rev-parse --short "$BASE_REV")"
 HEAD_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src lua Cargo.toml || echo "+dirty")"
 log "building A = ${BASE_SHA} (in a worktree) and B = ${HEAD_SHA} (this checkout)"
-git worktree add --detach "$TREE" "$BASE_SHA" >/dev/null 2>&1
+if [[ "$(git -C "$TREE" rev-parse --short HEAD 2>/dev/null)" != "$BASE_SHA" ]]; then
+    git worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
+    git worktree prune
+    git worktree add --detach "$TREE" "$BASE_SHA" >/dev/null 2>&1
+fi
 # Both sides built as deployed: the dist profile (fat LTO, one codegen unit),
 # or release for a commit from before dist existed (release was that then).
 BASE_PROFILE=release

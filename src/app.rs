@@ -14,7 +14,7 @@ use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner};
+use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner, Visitors};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -51,6 +51,7 @@ pub struct Services {
     pub(crate) clock: LocalClock,
     pub(crate) identity: IdentityVerifier,
     pub(crate) passes: Passes,
+    pub(crate) visitors: Visitors,
 }
 
 impl Services {
@@ -150,6 +151,7 @@ impl Services {
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
         let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let probes = Probes::new(&redis, &database, &config.database_url);
+        let visitors = Visitors::new(redis.clone(), keys.clone());
         let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
         Ok(Services {
@@ -175,6 +177,7 @@ impl Services {
             reconciler,
             probes,
             passes,
+            visitors,
         })
     }
 }

@@ -118,6 +118,9 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state,
         |state| async move {
             state.passes.follow_revocations().await?;
+            let (verified, ended) = state.passes.held();
+            metrics::gauge!(crate::telemetry::metrics::PASSES_VERIFIED_HELD).set(verified as f64);
+            metrics::gauge!(crate::telemetry::metrics::PASSES_ENDED_HELD).set(ended as f64);
             Ok(())
         },
     );

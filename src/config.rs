@@ -385,7 +385,7 @@ pub struct LimitsConfig {
     pub trusted_proxies: Vec<String>,
 }
 
-/// What one client connection may hold, and for how long (`http/connections/`).
+/// What one client connection may hold, and for how long (`http/edge/connections/`).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Connections")]
 pub struct ConnectionsConfig {
@@ -454,6 +454,21 @@ pub struct PassConfig {
     /// every time.
     #[arg(global = true, long, env = "BOXOFFICE_PASS_CACHE_ENTRIES", default_value_t = 100_000)]
     pub pass_cache_entries: usize,
+
+    /// The waiting room a refused check sends visitors to (its `Location`,
+    /// with `queue` and `return` added).
+    ///
+    /// A path when the room is served through the proxy under the protected
+    /// site's own host (its cookies are then first-party); a URL for a room on
+    /// a host of its own, which hands the pass back in the return address.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_ROOM_URL",
+        default_value = "/waiting-room/gate",
+        hide_env_values = true
+    )]
+    pub room_url: String,
 }
 
 impl PassConfig {

@@ -19,8 +19,9 @@
 //!   checkout, and the invariant audit, one service each.
 //! - [`http`] translates HTTP to those services: `http/api/` for the `/api`
 //!   routes (seed 000), `http/v1/` for `/api/v1` (seed 004), and beside them what
-//!   both share: extractors, the token gate extractor, response bodies, the one
-//!   error type, health and operations routes.
+//!   both share: the edge every request crosses first (`http/edge/`), the guards
+//!   that let it reach a handler (`http/guards/`), extractors, response bodies,
+//!   the one error type, health and operations routes.
 //! - [`store`] is everything that touches Postgres or Redis directly: connections,
 //!   the one module that names Redis keys, the Lua library's functions with
 //!   their typed replies (`store/scripts/`, one per file in `lua/`), and demo data.
@@ -47,8 +48,6 @@ mod identity;
 mod local_time;
 /// The admission pass of protected sites: Ed25519 JWTs, their keys, the
 /// verified-pass cache and the revocation list.
-// The /gate routes that use all of it come in the next change.
-#[allow(dead_code)]
 mod pass;
 /// The waiting queue: places, tokens, admission, the booking gate.
 pub mod queue;

@@ -9,13 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::app::Services;
 use crate::background::{self, Chores};
 use crate::config::Config;
-use crate::http::connections::{self, Caps, Timeouts};
 use crate::http::{self, AppState};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::settings::Snapshot as SettingsSnapshot;
@@ -68,32 +65,11 @@ impl Application {
                 Ok(())
             },
         );
-        // Shedding sits outside everything, so that a refusal costs next to nothing.
-        let app = self
-            .state
-            .shed
-            .clone()
-            .layer(NormalizePathLayer::trim_trailing_slash().layer(http::router(self.state.clone())));
-        let limits = &self.state.config.connections;
-        let caps = Arc::new(Caps::new(
-            limits,
-            self.state.config.db_max_connections,
-            self.state.trusted_proxies.clone(),
-        ));
-        let timeouts = Timeouts {
-            header: Duration::from_millis(limits.header_timeout_ms),
-            idle: Duration::from_secs(limits.idle_connection_timeout_s),
-        };
-        tracing::info!(
-            addr = %self.listener.local_addr()?,
-            max_connections = caps.max(),
-            "boxoffice listening"
-        );
-        connections::serve(self.listener, app, caps, timeouts, shutdown).await;
+        let served = http::serve(self.listener, self.state, shutdown).await;
         let _ = stop_tx.send(true);
         chores.join_all().await;
         tracing::info!("boxoffice stopped");
-        Ok(())
+        served
     }
 }
 

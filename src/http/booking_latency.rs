@@ -5,18 +5,16 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Extension;
 
 use super::extract::token_from_headers;
 use super::state::AppState;
 
-/// The middleware, as a route layer of the hold and payment routes:
-/// `post(pay).route_layer(axum::middleware::from_fn(booking_latency::timed))`.
-/// It needs the state as an extension, which [`super::router`] adds.
-pub(crate) async fn timed(Extension(state): Extension<AppState>, request: Request, next: Next) -> Response {
+/// The middleware, a route layer of the routes whose class is timed
+/// (`routes::Class::timed`).
+pub(crate) async fn timed(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let queue = token_from_headers(request.headers())
         .ok()
         .flatten()

@@ -2,18 +2,21 @@
 
 use crate::http::error::ErrorCode;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
+use super::routes::{Class, Routes};
 use super::state::AppState;
 use crate::store::probe::Health;
 use crate::store::Dependency;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/health", health, Class::Ops)
+        .route(Method::GET, "/ready", ready, Class::Ops)
 }
 
 /// Liveness: 200 while the process runs.

@@ -5,9 +5,9 @@
 
 use axum::extract::State;
 use axum::http::header;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,22 +15,23 @@ use metrics::{counter, gauge};
 
 use super::error::Result;
 use super::extract::Path;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 use super::views::audit;
 use super::views::operations::{self, ConcertSales, Holders, QueueView, SeatMap};
 use crate::booking::audit::AuditReport;
-use crate::queue::pacing;
+use crate::queue::overview::overview;
 use crate::queue::settings::QueueState;
 use crate::telemetry::metrics as m;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/ops/invariants", get(invariants))
-        .route("/ops/queues", get(queues))
-        .route("/ops/sales", get(sales))
-        .route("/ops/schedules/{schedule_id}/seats", get(seats))
-        .route("/ops/refusals", get(refusals))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/metrics", metrics, Class::Ops)
+        .route(Method::GET, "/ops/invariants", invariants, Class::Ops)
+        .route(Method::GET, "/ops/queues", queues, Class::Ops)
+        .route(Method::GET, "/ops/sales", sales, Class::Ops)
+        .route(Method::GET, "/ops/schedules/{schedule_id}/seats", seats, Class::Ops)
+        .route(Method::GET, "/ops/refusals", refusals, Class::Ops)
 }
 
 /// Requests this instance refused before doing their work, since it started.
@@ -119,22 +120,17 @@ async fn invariants(State(state): State<AppState>) -> Result<Response> {
 )]
 async fn metrics(State(state): State<AppState>) -> Response {
     for queue in state.catalog.queue_names(&state.config.queue.default_queue) {
-        let figures = tokio::try_join!(state.scheduler.stats(&queue), state.settings.get(&queue));
-        let (stats, settings) = match figures {
-            Ok(figures) => figures,
-            Err(err) => return super::Error::from(err).into_response(),
+        let overview = match overview(&state.scheduler, &state.settings, &queue).await {
+            Ok(overview) => overview,
+            Err(err) => return super::error::Error::from(err).into_response(),
         };
+        let (stats, settings) = (&overview.stats, &overview.settings);
         let label = [("queue", queue.clone())];
         gauge!(m::QUEUE_WAITING, &label).set(stats.waiting as f64);
         gauge!(m::QUEUE_ACTIVE, &label).set(stats.active as f64);
         gauge!(m::QUEUE_RATE, &label).set(stats.admission_rate);
         gauge!(m::QUEUE_RATE_60, &label).set(stats.admission_rate_60);
-        let rate = if stats.admission_rate > 0.0 {
-            stats.admission_rate
-        } else {
-            settings.admit_rate as f64
-        };
-        gauge!(m::QUEUE_ETA_LAST, &label).set(pacing::eta_seconds(stats.waiting, rate) as f64);
+        gauge!(m::QUEUE_ETA_LAST, &label).set(overview.eta_seconds_of_last as f64);
         let state_code = match settings.state {
             QueueState::Open => 0.0,
             QueueState::Paused => 1.0,
@@ -143,10 +139,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         gauge!(m::QUEUE_STATE, &label).set(state_code);
         gauge!(m::QUEUE_MAX_ACTIVE, &label).set(settings.max_active as f64);
         gauge!(m::QUEUE_RATE_SETTING, &label).set(settings.admit_rate as f64);
-        let adaptive = stats.adaptive.as_ref().filter(|_| settings.adaptive.is_some());
-        let in_use = adaptive.map_or(settings.admit_rate, |status| status.rate);
-        gauge!(m::QUEUE_RATE_IN_USE, &label).set(in_use as f64);
-        let p99_ms = adaptive.map_or(0, |status| status.p99_ms);
+        gauge!(m::QUEUE_RATE_IN_USE, &label).set(overview.rate_in_use as f64);
+        let p99_ms = overview.adaptive().map_or(0, |status| status.p99_ms);
         gauge!(m::QUEUE_BOOKING_P99, &label).set(p99_ms as f64 / 1000.0);
         counter!(m::QUEUE_JOINED, &label).absolute(stats.joined);
         counter!(m::QUEUE_ADMITTED, &label).absolute(stats.admitted);

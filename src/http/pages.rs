@@ -4,7 +4,8 @@
 //! and read from `web/` on disk in debug builds, so a frontend developer edits
 //! a page and reloads it without rebuilding the server.
 //!
-//! Every answer here says where it may be shown and what it may load: a
+//! Every answer here says (through its class, `routes.rs`) where it may be
+//! shown and what it may load: a
 //! `Content-Security-Policy` that allows the pages' own files only (scripts
 //! and styles from files, never inline; images also as `data:` URIs, which
 //! Swagger UI's stylesheet uses) and no framing at all, with `X-Frame-Options`
@@ -16,46 +17,32 @@
 
 use crate::http::error::ErrorCode;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rust_embed::Embed;
 use serde::Serialize;
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
 
 use super::error::Error;
 use super::extract::Path;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 
 #[derive(Embed)]
 #[folder = "web/"]
 struct Web;
 
-/// What the pages may load, and that no other page may frame them.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/waiting-room", get(waiting_room))
-        .route("/ops", get(ops_page))
-        .route("/docs", get(docs))
-        .route("/assets/{*path}", get(asset))
-        .route("/waiting-room/config.json", get(config))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+/// The pages; their class gives them the headers above (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/", home, Class::Page)
+        .route(Method::GET, "/waiting-room", waiting_room, Class::Page)
+        .route(Method::GET, "/ops", ops_page, Class::Page)
+        .route(Method::GET, "/docs", docs, Class::Page)
+        .route(Method::GET, "/assets/{*path}", asset, Class::Page)
+        .route(Method::GET, "/waiting-room/config.json", config, Class::Page)
 }
 
 /// The fan's page: join, wait, pick seats, pay.
@@ -64,6 +51,47 @@ pub(super) fn router() -> Router<AppState> {
         (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
 async fn waiting_room(headers: HeaderMap) -> Response {
     file("waiting-room.html", &headers)
+}
+
+/// Where a visitor can go from the front door.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Home {
+    waiting_room: &'static str,
+    ops: &'static str,
+    docs: &'static str,
+    openapi: &'static str,
+}
+
+const HOME: Home = Home {
+    waiting_room: "/waiting-room",
+    ops: "/ops",
+    docs: "/docs",
+    openapi: "/openapi.json",
+};
+
+const HOME_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>boxoffice</title></head>\
+<body><h1>boxoffice</h1><p>A ticket sale's waiting room and booking API.</p><ul>\
+<li><a href=\"/waiting-room\">The waiting room</a>: join a sale's queue, pick seats, pay.</li>\
+<li><a href=\"/ops\">Operations</a>: every queue's figures, sales and controls.</li>\
+<li><a href=\"/docs\">API documentation</a> (<a href=\"/openapi.json\">OpenAPI</a>).</li>\
+</ul></body></html>\n";
+
+/// The front door: a page pointing at the others, or, to a client that asks
+/// for JSON and not HTML, the same links as JSON.
+#[utoipa::path(get, path = "/", operation_id = "homePage", tag = "pages",
+    responses((status = 200, description = "links to the waiting room, the ops page and the API docs",
+        content((String = "text/html"), (Home = "application/json")))))]
+async fn home(headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("application/json") && !accept.contains("text/html") {
+        return Json(HOME).into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], HOME_PAGE).into_response()
 }
 
 /// The operations team's page.

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use super::client_ip::TrustedProxies;
-use super::limits::RateLimits;
-use super::shedding::ShedLayer;
+use super::edge::proxies::TrustedProxies;
+use super::edge::rate_limits::RateLimits;
+use super::edge::shedding::ShedLayer;
 use crate::app::Services;
 use crate::config::Config;
 

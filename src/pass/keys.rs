@@ -152,6 +152,7 @@ mod tests {
             pass_key_files: vec![path.display().to_string()],
             pass_issuer: "boxoffice".into(),
             pass_cache_entries: 10,
+            room_url: "/".into(),
         };
         let keys = PassKeys::from_config(&config).unwrap();
         assert_eq!(keys.published()[0].x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");

@@ -19,8 +19,6 @@ pub(crate) mod revocation;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -60,6 +58,37 @@ pub(crate) enum PassError {
     Revoked,
     #[error("the pass is for another queue or site")]
     OtherQueue,
+}
+
+/// The admission a pass is for: who, and which of their places in line (a
+/// join's issue second and nonce). Every pass of one admission carries the
+/// same `jti`, so that ending it ends them all, and the `jti` names the place
+/// whose slot an ending frees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Admission {
+    pub(crate) sub: String,
+    pub(crate) issued_s: i64,
+    pub(crate) nonce: u32,
+}
+
+impl Admission {
+    /// `<sub>.<issued_s>.<nonce>`.
+    pub(crate) fn jti(&self) -> String {
+        format!("{}.{}.{}", self.sub, self.issued_s, self.nonce)
+    }
+
+    /// The admission a `jti` names.
+    pub(crate) fn of_jti(jti: &str) -> Option<Self> {
+        let mut parts = jti.rsplitn(3, '.');
+        let nonce = parts.next()?.parse().ok()?;
+        let issued_s = parts.next()?.parse().ok()?;
+        let sub = parts.next()?;
+        (!sub.is_empty() && sub.len() <= 64).then(|| Admission {
+            sub: sub.to_string(),
+            issued_s,
+            nonce,
+        })
+    }
 }
 
 /// A pass just signed.
@@ -117,17 +146,22 @@ impl Passes {
         }
     }
 
-    /// Signs a pass for `sub` to `origin` through `queue`, valid `lifetime_s`.
-    pub(crate) fn issue(&self, sub: &str, queue: &str, origin: &str, lifetime_s: u64) -> anyhow::Result<IssuedPass> {
-        let iat = now_s();
+    /// Signs a pass for `admission` to `origin` through `queue`, valid until `exp`.
+    pub(crate) fn issue(
+        &self,
+        admission: &Admission,
+        queue: &str,
+        origin: &str,
+        exp: u64,
+    ) -> anyhow::Result<IssuedPass> {
         let claims = PassClaims {
             iss: self.inner.issuer.clone(),
             aud: origin.to_string(),
-            sub: sub.to_string(),
+            sub: admission.sub.clone(),
             queue: queue.to_string(),
-            iat,
-            exp: iat + lifetime_s,
-            jti: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+            iat: now_s(),
+            exp,
+            jti: admission.jti(),
         };
         let (kid, key) = self.inner.keys.signing();
         let mut header = Header::new(Algorithm::EdDSA);

@@ -12,6 +12,7 @@ fn config() -> PassConfig {
         pass_key_files: Vec::new(),
         pass_issuer: "boxoffice".into(),
         pass_cache_entries: 100,
+        room_url: "/".into(),
     }
 }
 
@@ -19,6 +20,21 @@ fn config() -> PassConfig {
 fn passes(seeds: &[[u8; 32]]) -> Passes {
     let redis = Redis::open("redis://127.0.0.1:1", &[]).unwrap();
     Passes::new(&config(), PassKeys::from_seeds(seeds), redis, &Keys::new("test"))
+}
+
+fn admission(sub: &str) -> Admission {
+    Admission {
+        sub: sub.to_string(),
+        issued_s: 1_790_000_000,
+        nonce: 7,
+    }
+}
+
+/// A pass of `sub` for `queue`, valid `lifetime_s` from now.
+fn issue(passes: &Passes, sub: &str, queue: &str, lifetime_s: u64) -> IssuedPass {
+    passes
+        .issue(&admission(sub), queue, ORIGIN, now_s() + lifetime_s)
+        .unwrap()
 }
 
 fn segments(token: &str) -> Vec<String> {
@@ -32,15 +48,18 @@ fn encode(json: &serde_json::Value) -> String {
 #[test]
 fn a_pass_carries_every_claim_and_checks_for_its_queue_and_origin_only() {
     let passes = passes(&[[1; 32]]);
-    let issued = passes.issue("v42", "shop", ORIGIN, 600).unwrap();
+    let issued = issue(&passes, "v42", "shop", 600);
     let header = jsonwebtoken::decode_header(&issued.token).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
     assert_eq!(header.kid.as_deref(), Some(passes.published_keys()[0].kid.as_str()));
     let claims = passes.check(&issued.token, "shop", ORIGIN).unwrap();
     assert_eq!(*claims, issued.claims);
     assert_eq!((claims.iss.as_str(), claims.sub.as_str()), ("boxoffice", "v42"));
-    assert_eq!(claims.exp - claims.iat, 600);
-    assert_eq!(claims.jti.len(), 22, "128 random bits");
+    assert!((599..=600).contains(&(claims.exp - claims.iat)));
+    assert_eq!(claims.jti, "v42.1790000000.7");
+    assert_eq!(Admission::of_jti(&claims.jti), Some(admission("v42")));
+    assert_eq!(Admission::of_jti("v42.x.7"), None);
+    assert_eq!(Admission::of_jti("1790000000.7"), None);
     assert_eq!(passes.check(&issued.token, "other", ORIGIN), Err(PassError::OtherQueue));
     assert_eq!(
         passes.check(&issued.token, "shop", "https://elsewhere.example"),
@@ -51,7 +70,7 @@ fn a_pass_carries_every_claim_and_checks_for_its_queue_and_origin_only() {
 #[test]
 fn any_jwt_library_verifies_a_pass_with_the_published_keys() {
     let passes = passes(&[[2; 32]]);
-    let issued = passes.issue("v1", "shop", ORIGIN, 60).unwrap();
+    let issued = issue(&passes, "v1", "shop", 60);
     let document = serde_json::json!({ "keys": passes.published_keys() });
     let set: JwkSet = serde_json::from_value(document).unwrap();
     let kid = jsonwebtoken::decode_header(&issued.token).unwrap().kid.unwrap();
@@ -69,9 +88,9 @@ fn a_retired_key_still_verifies_and_an_unknown_one_does_not() {
     let old = passes(&[[3; 32]]);
     let rotated = passes(&[[4; 32], [3; 32]]);
     let stranger = passes(&[[5; 32]]);
-    let from_old = old.issue("v1", "shop", ORIGIN, 60).unwrap();
+    let from_old = issue(&old, "v1", "shop", 60);
     assert!(rotated.check(&from_old.token, "shop", ORIGIN).is_ok());
-    let from_rotated = rotated.issue("v1", "shop", ORIGIN, 60).unwrap();
+    let from_rotated = issue(&rotated, "v1", "shop", 60);
     assert_eq!(old.verify(&from_rotated.token), Err(PassError::Invalid));
     assert_eq!(stranger.verify(&from_old.token), Err(PassError::Invalid));
     assert_eq!(rotated.published_keys().len(), 2);
@@ -80,7 +99,7 @@ fn a_retired_key_still_verifies_and_an_unknown_one_does_not() {
 #[test]
 fn an_expired_pass_is_refused_as_expired_even_once_verified() {
     let passes = passes(&[[6; 32]]);
-    let now = passes.issue("v1", "shop", ORIGIN, 0).unwrap();
+    let now = issue(&passes, "v1", "shop", 0);
     assert_eq!(passes.verify(&now.token), Err(PassError::Expired));
     // Signed by us, expired an hour ago: the signature checks, the expiry does not.
     let (kid, key) = passes.inner.keys.signing();
@@ -98,7 +117,7 @@ fn an_expired_pass_is_refused_as_expired_even_once_verified() {
 #[test]
 fn an_ended_pass_is_refused_though_its_signature_is_remembered() {
     let passes = passes(&[[7; 32]]);
-    let issued = passes.issue("v1", "shop", ORIGIN, 60).unwrap();
+    let issued = issue(&passes, "v1", "shop", 60);
     assert!(passes.verify(&issued.token).is_ok());
     assert_eq!(passes.held().0, 1, "remembered");
     passes.inner.revoked.add(&issued.claims.jti, issued.claims.exp);
@@ -108,7 +127,7 @@ fn an_ended_pass_is_refused_though_its_signature_is_remembered() {
 #[test]
 fn tampered_forged_and_garbage_passes_are_invalid() {
     let passes = passes(&[[8; 32]]);
-    let issued = passes.issue("v1", "shop", ORIGIN, 60).unwrap();
+    let issued = issue(&passes, "v1", "shop", 60);
     let parts = segments(&issued.token);
 
     // Another claim under the same signature.

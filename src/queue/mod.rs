@@ -6,7 +6,9 @@
 //! - [`Scheduler`] (`scheduler.rs`): the admission step and the queue's live figures;
 //! - [`Gate`] (`gate.rs`): is this token active, and ending it after a payment;
 //! - [`Settings`] (`settings/`): the live settings operators change, kept in
-//!   Postgres with their history and copied into Redis for the Lua functions;
+//!   Postgres with their history, held by each instance for joins and copied
+//!   into Redis for the Lua functions;
+//! - [`overview`] (`overview.rs`): a queue's figures and settings at a glance;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
 //! Invariants, all kept inside Lua functions so they hold across any number of
@@ -23,11 +25,13 @@ pub(crate) mod adaptive;
 pub(crate) mod gate;
 pub(crate) mod lanes;
 pub(crate) mod line;
+pub(crate) mod overview;
 pub(crate) mod pacing;
 pub(crate) mod rates;
 pub(crate) mod scheduler;
 pub(crate) mod settings;
 pub(crate) mod token;
+pub(crate) mod visitors;
 
 use redis::RedisError;
 
@@ -39,6 +43,7 @@ pub use line::{Line, Ticket, TokenState};
 pub use scheduler::{AdaptiveStatus, AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
 pub(crate) use settings::Settings;
 pub use token::{QueueToken, TokenSigner};
+pub(crate) use visitors::{Visitor, Visitors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

@@ -11,39 +11,41 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub const HTTP_REQUESTS: &str = "boxoffice_http_requests_total";
-pub const HTTP_DURATION: &str = "boxoffice_http_request_duration_seconds";
-pub const QUEUE_WAITING: &str = "boxoffice_queue_waiting";
-pub const QUEUE_ACTIVE: &str = "boxoffice_queue_active";
-pub const QUEUE_RATE: &str = "boxoffice_queue_admission_rate";
-pub const QUEUE_RATE_60: &str = "boxoffice_queue_admission_rate_60s";
-pub const QUEUE_ETA_LAST: &str = "boxoffice_queue_eta_of_last_seconds";
-pub const QUEUE_STATE: &str = "boxoffice_queue_state";
-pub const QUEUE_MAX_ACTIVE: &str = "boxoffice_queue_max_active";
-pub const QUEUE_RATE_SETTING: &str = "boxoffice_queue_admit_rate_setting";
-pub const QUEUE_RATE_IN_USE: &str = "boxoffice_queue_admit_rate_in_use";
-pub const QUEUE_BOOKING_P99: &str = "boxoffice_queue_booking_p99_seconds";
-pub const QUEUE_JOINED: &str = "boxoffice_queue_joined_total";
-pub const QUEUE_ADMITTED: &str = "boxoffice_queue_admitted_total";
-pub const QUEUE_ABANDONED: &str = "boxoffice_queue_abandoned_total";
-pub const QUEUE_EXPIRED: &str = "boxoffice_queue_expired_total";
-pub const QUEUE_COMPLETED: &str = "boxoffice_queue_completed_total";
-pub const QUEUE_SCRIPT_CALLS: &str = "boxoffice_queue_standing_calls_total";
-pub const QUEUE_SCRIPT_ENTRIES: &str = "boxoffice_queue_standing_entries_total";
-pub const HOLDS: &str = "boxoffice_holds_total";
-pub const SEATS_SOLD: &str = "boxoffice_seats_sold_total";
-pub const PAYMENTS: &str = "boxoffice_payments_total";
-pub const CHARGES: &str = "boxoffice_charges_total";
-pub const DEPENDENCY_ERRORS: &str = "boxoffice_dependency_errors_total";
-pub const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
-pub const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
-pub const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
-pub const DB_ACQUIRES_WAITING: &str = "boxoffice_db_acquires_waiting";
-pub const CONNECTIONS_OPEN: &str = "boxoffice_connections_open";
-pub const CONNECTIONS_REFUSED: &str = "boxoffice_connections_refused_total";
-pub const CONNECTIONS_TIMED_OUT: &str = "boxoffice_connections_timed_out_total";
-pub const KNOWN_USERS: &str = "boxoffice_known_users";
-pub const BUILD_INFO: &str = "boxoffice_build_info";
+pub(crate) const HTTP_REQUESTS: &str = "boxoffice_http_requests_total";
+pub(crate) const HTTP_DURATION: &str = "boxoffice_http_request_duration_seconds";
+pub(crate) const QUEUE_WAITING: &str = "boxoffice_queue_waiting";
+pub(crate) const QUEUE_ACTIVE: &str = "boxoffice_queue_active";
+pub(crate) const QUEUE_RATE: &str = "boxoffice_queue_admission_rate";
+pub(crate) const QUEUE_RATE_60: &str = "boxoffice_queue_admission_rate_60s";
+pub(crate) const QUEUE_ETA_LAST: &str = "boxoffice_queue_eta_of_last_seconds";
+pub(crate) const QUEUE_STATE: &str = "boxoffice_queue_state";
+pub(crate) const QUEUE_MAX_ACTIVE: &str = "boxoffice_queue_max_active";
+pub(crate) const QUEUE_RATE_SETTING: &str = "boxoffice_queue_admit_rate_setting";
+pub(crate) const QUEUE_RATE_IN_USE: &str = "boxoffice_queue_admit_rate_in_use";
+pub(crate) const QUEUE_BOOKING_P99: &str = "boxoffice_queue_booking_p99_seconds";
+pub(crate) const QUEUE_JOINED: &str = "boxoffice_queue_joined_total";
+pub(crate) const QUEUE_ADMITTED: &str = "boxoffice_queue_admitted_total";
+pub(crate) const QUEUE_ABANDONED: &str = "boxoffice_queue_abandoned_total";
+pub(crate) const QUEUE_EXPIRED: &str = "boxoffice_queue_expired_total";
+pub(crate) const QUEUE_COMPLETED: &str = "boxoffice_queue_completed_total";
+pub(crate) const QUEUE_SCRIPT_CALLS: &str = "boxoffice_queue_standing_calls_total";
+pub(crate) const QUEUE_SCRIPT_ENTRIES: &str = "boxoffice_queue_standing_entries_total";
+pub(crate) const HOLDS: &str = "boxoffice_holds_total";
+pub(crate) const SEATS_SOLD: &str = "boxoffice_seats_sold_total";
+pub(crate) const PAYMENTS: &str = "boxoffice_payments_total";
+pub(crate) const CHARGES: &str = "boxoffice_charges_total";
+pub(crate) const DEPENDENCY_ERRORS: &str = "boxoffice_dependency_errors_total";
+pub(crate) const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
+pub(crate) const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
+pub(crate) const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
+pub(crate) const DB_ACQUIRES_WAITING: &str = "boxoffice_db_acquires_waiting";
+pub(crate) const CONNECTIONS_OPEN: &str = "boxoffice_connections_open";
+pub(crate) const CONNECTIONS_REFUSED: &str = "boxoffice_connections_refused_total";
+pub(crate) const CONNECTIONS_TIMED_OUT: &str = "boxoffice_connections_timed_out_total";
+pub(crate) const KNOWN_USERS: &str = "boxoffice_known_users";
+pub(crate) const PASSES_VERIFIED_HELD: &str = "boxoffice_passes_verified_held";
+pub(crate) const PASSES_ENDED_HELD: &str = "boxoffice_passes_ended_held";
+pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
 /// Latency buckets, seconds: from a poll's fraction of a millisecond to a
 /// payment that waited seconds for a connection.
@@ -52,7 +54,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// The process's one recorder (many apps in one test process share it).
-pub fn handle() -> &'static PrometheusHandle {
+pub(crate) fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
@@ -103,6 +105,14 @@ fn describe() {
         "HTTP request latency by route template and method."
     );
     describe_gauge!(QUEUE_WAITING, "Users waiting in line.");
+    describe_gauge!(
+        PASSES_VERIFIED_HELD,
+        "Admission passes this instance remembers having verified."
+    );
+    describe_gauge!(
+        PASSES_ENDED_HELD,
+        "Passes ended before their expiry that this instance refuses."
+    );
     describe_gauge!(QUEUE_ACTIVE, "Users admitted and active.");
     describe_gauge!(QUEUE_RATE, "Measured admissions per second, averaged over 10 s.");
     describe_gauge!(QUEUE_RATE_60, "Measured admissions per second, averaged over 60 s.");

@@ -2,7 +2,7 @@
 //! metrics (`metrics.rs`), the progress of long commands (`progress.rs`) and
 //! the process's shutdown signal.
 
-pub mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod progress;
 
 use tracing_subscriber::{fmt, EnvFilter};

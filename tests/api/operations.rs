@@ -144,6 +144,7 @@ async fn pages_and_assets_come_only_from_the_embedded_folder() {
 async fn pages_may_not_be_framed_and_no_answer_may_be_sniffed() {
     let app = spawn_app_with(|_| {}).await;
     for page in [
+        "/",
         "/ops",
         "/waiting-room",
         "/docs",
@@ -168,5 +169,43 @@ async fn pages_may_not_be_framed_and_no_answer_may_be_sniffed() {
     // No inline script left for the policy to refuse.
     let docs = app.get("/docs").await.text().await.unwrap();
     assert!(!docs.contains("<script>") && !docs.contains("<style>"), "{docs}");
+    app.stop().await;
+}
+
+/// `GET /` answered 404: a visitor who typed the address found nothing.
+#[tokio::test]
+async fn the_front_door_points_at_the_waiting_room_the_ops_page_and_the_docs() {
+    let app = spawn_app_with(|_| {}).await;
+    let page = app.home().await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    for link in ["/waiting-room", "/ops", "/docs"] {
+        assert!(html.contains(&format!("href=\"{link}\"")), "{link} in {html}");
+    }
+    let links = read(app.home().header("accept", "application/json")).await;
+    assert_eq!(links["waitingRoom"], "/waiting-room");
+    assert_eq!(links["ops"], "/ops");
+    assert_eq!(links["docs"], "/docs");
+    assert_eq!(links["openapi"], "/openapi.json");
+    for link in ["waitingRoom", "ops", "docs", "openapi"] {
+        let path = links[link].as_str().unwrap();
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+    // A browser's Accept names JSON too, after HTML: it gets the page.
+    let browser = app
+        .home()
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8",
+        )
+        .await;
+    assert!(browser.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     app.stop().await;
 }

@@ -7,8 +7,6 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
 use super::Admin;
 use crate::booking::audit::AuditReport;
@@ -16,13 +14,9 @@ use crate::http::error::Result;
 use crate::http::state::AppState;
 use crate::http::views::audit;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/admin/invariants", get(invariants))
-}
-
 #[utoipa::path(get, path = "/admin/invariants", operation_id = "adminInvariants", tag = "admin",
     params(Admin),
     responses((status = 200, description = "every invariant holds, checked after the request arrived (409 INVARIANT_VIOLATED carries the same report)", body = AuditReport)))]
-async fn invariants(State(state): State<AppState>, _: Admin) -> Result<Response> {
+pub(super) async fn invariants(State(state): State<AppState>, _: Admin) -> Result<Response> {
     Ok(audit::answer(&state.audit.fresh().await?.report))
 }

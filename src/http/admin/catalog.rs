@@ -5,8 +5,7 @@
 use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -23,12 +22,6 @@ use crate::http::views::operations::{self, Holders, SeatMap};
 const MAX_SCHEDULES: usize = 100;
 const MAX_SEATS: i32 = 100_000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/concerts", post(create))
-        .route("/admin/schedules/{schedule_id}/seats", get(seat_map))
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({
@@ -38,7 +31,7 @@ pub(super) fn router() -> Router<AppState> {
         { "startsAt": "2031-03-02T19:00:00", "sections": [{ "seats": 20, "price": 5000 }, { "seats": 30, "price": 3000 }] }
     ]
 }))]
-struct ConcertRequest {
+pub(super) struct ConcertRequest {
     /// 1-64 of a-z, 0-9 and '-': the concert queue's name (not the default queue's, `default` unless configured otherwise).
     #[schema(pattern = "^(?!default$)[a-z0-9-]{1,64}$")]
     code: String,
@@ -109,7 +102,7 @@ struct SectionRequest {
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreatedConcert {
+pub(super) struct CreatedConcert {
     concert_id: i64,
     code: String,
     schedules: Vec<CreatedSchedule>,
@@ -194,7 +187,7 @@ fn new_concert(request: ConcertRequest, state: &AppState) -> Result<NewConcert> 
     params(Admin),
     request_body = ConcertRequest,
     responses((status = 201, description = "created; every instance sells it within a second", body = CreatedConcert)))]
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     _: Admin,
     extract::Json(request): extract::Json<ConcertRequest>,
@@ -226,6 +219,10 @@ async fn create(
 #[utoipa::path(get, path = "/admin/schedules/{schedule_id}/seats", operation_id = "adminSeatMap", tag = "admin",
     params(("schedule_id" = i64, Path, description = "the schedule (concertDateId)", example = 1), Admin),
     responses((status = 200, description = "every seat free, held (heldBy, heldUntil) or sold", body = SeatMap)))]
-async fn seat_map(State(state): State<AppState>, _: Admin, Path(schedule_id): Path<i64>) -> Result<Json<SeatMap>> {
+pub(super) async fn seat_map(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(schedule_id): Path<i64>,
+) -> Result<Json<SeatMap>> {
     Ok(Json(operations::seat_map(&state, schedule_id, Holders::Shown).await?))
 }

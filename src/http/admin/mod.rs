@@ -7,12 +7,13 @@
 use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::Router;
+use axum::http::Method;
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
 use super::error::{Error, Result};
 use super::extract::single_header;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 
 mod audit;
@@ -33,11 +34,32 @@ mod queues;
 ))]
 pub(crate) struct Docs;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(queues::router())
-        .merge(catalog::router())
-        .merge(audit::router())
+/// The admin API's routes (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::GET, "/admin/queues", queues::queues, Class::Admin)
+        .route(Method::GET, "/admin/queues/{queue}", queues::queue, Class::Admin)
+        .route(Method::PATCH, "/admin/queues/{queue}", queues::change, Class::Admin)
+        .route(
+            Method::GET,
+            "/admin/queues/{queue}/events",
+            queues::events,
+            Class::Admin,
+        )
+        .route(
+            Method::POST,
+            "/admin/queues/{queue}/origin-keys",
+            queues::new_origin_key,
+            Class::Admin,
+        )
+        .route(Method::POST, "/admin/concerts", catalog::create, Class::Admin)
+        .route(
+            Method::GET,
+            "/admin/schedules/{schedule_id}/seats",
+            catalog::seat_map,
+            Class::Admin,
+        )
+        .route(Method::GET, "/admin/invariants", audit::invariants, Class::Admin)
 }
 
 /// An admin request: the token checked, and its fingerprint for the records.

@@ -3,8 +3,7 @@
 
 use crate::http::error::ErrorCode;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,14 +17,6 @@ use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::local_time::LocalClock;
 use crate::queue::settings::{storable_opening, Adaptive, Protect, SettingsEvent, SettingsPatch, MOST};
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/queues", get(queues))
-        .route("/admin/queues/{queue}", get(queue).patch(change))
-        .route("/admin/queues/{queue}/events", get(events))
-        .route("/admin/queues/{queue}/origin-keys", post(new_origin_key))
-}
 
 /// The queue named in the path, provided there is one: the default queue or a concert's.
 pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
@@ -43,7 +34,7 @@ pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
 /// Every queue: the default one and one per concert code.
 #[utoipa::path(get, path = "/admin/queues", operation_id = "adminListQueues", tag = "admin", params(Admin),
     responses((status = 200, description = "every queue's figures and settings", body = Vec<QueueView>)))]
-async fn queues(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<QueueView>>> {
+pub(super) async fn queues(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<QueueView>>> {
     Ok(Json(operations::queue_views(&state).await?))
 }
 
@@ -51,7 +42,11 @@ async fn queues(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<Queu
 #[utoipa::path(get, path = "/admin/queues/{queue}", operation_id = "adminGetQueue", tag = "admin",
     params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
     responses((status = 200, description = "the queue's figures and settings", body = QueueView)))]
-async fn queue(State(state): State<AppState>, _: Admin, Path(name): Path<String>) -> Result<Json<QueueView>> {
+pub(super) async fn queue(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> Result<Json<QueueView>> {
     let name = known_queue(&state, &name)?;
     Ok(Json(operations::queue_view(&state, &name).await?))
 }
@@ -61,7 +56,7 @@ async fn queue(State(state): State<AppState>, _: Admin, Path(name): Path<String>
     params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
     request_body = SettingsPatchBody,
     responses((status = 200, description = "the settings now", body = SettingsView)))]
-async fn change(
+pub(super) async fn change(
     State(state): State<AppState>,
     admin: Admin,
     Path(name): Path<String>,
@@ -75,7 +70,7 @@ async fn change(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct EventsQuery {
+pub(super) struct EventsQuery {
     /// How many, newest first (1-1000, default 50).
     #[param(minimum = 0, example = 50)]
     count: Option<usize>,
@@ -85,7 +80,7 @@ struct EventsQuery {
 #[utoipa::path(get, path = "/admin/queues/{queue}/events", operation_id = "adminQueueEvents", tag = "admin",
     params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), EventsQuery, Admin),
     responses((status = 200, description = "the changes: who, what, before and after", body = Vec<SettingsEvent>)))]
-async fn events(
+pub(super) async fn events(
     State(state): State<AppState>,
     _: Admin,
     Path(name): Path<String>,
@@ -109,7 +104,11 @@ pub(crate) struct OriginKey {
 #[utoipa::path(post, path = "/admin/queues/{queue}/origin-keys", operation_id = "adminNewOriginKey", tag = "admin",
     params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
     responses((status = 200, description = "the new key, shown this once", body = OriginKey)))]
-async fn new_origin_key(State(state): State<AppState>, _: Admin, Path(name): Path<String>) -> Result<Json<OriginKey>> {
+pub(super) async fn new_origin_key(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> Result<Json<OriginKey>> {
     let name = known_queue(&state, &name)?;
     let key = state.settings.new_origin_key(&name).await?;
     Ok(Json(OriginKey { key }))

@@ -1,25 +1,16 @@
 //! Seed 000, APIs 7-8: charge and read a balance, user from the `user-id` header.
 
 use axum::extract::State;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 
 use crate::http::openapi::schemas::ChargeBody;
 
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::{ChargeAmount, IdempotencyKey, UserIdHeader};
-use crate::http::identity::Identity;
+use crate::http::extract::{ChargeAmount, IdempotencyKey};
+use crate::http::guards::identity::{Identity, UserIdHeader};
+use crate::http::guards::limits::ReadLimit;
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/balances/balance", get(balance))
-}
-
-pub(super) fn charge_router() -> Router<AppState> {
-    Router::new().route("/api/balances/balance/charge", patch(charge))
-}
 
 /// Seed 000 API 8: the balance of the user in `user-id`.
 #[utoipa::path(
@@ -31,12 +22,11 @@ pub(super) fn charge_router() -> Router<AppState> {
     responses((status = 200, description = "the balance, in won", body = BalanceView,
         example = json!({ "userId": 1, "amount": 4000 })))
 )]
-async fn balance(
+pub(super) async fn balance(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     UserIdHeader(user_id): UserIdHeader,
+    _: ReadLimit,
 ) -> Result<Json<BalanceView>> {
-    state.limits.check_read(ip)?;
     let balance = state.balances.balance(user_id).await?;
     Ok(Json(BalanceView::new(balance, None)))
 }
@@ -52,7 +42,7 @@ async fn balance(
     responses((status = 200, description = "the balance after the top-up", body = BalanceView,
         example = json!({ "userId": 1, "amount": 5000 })))
 )]
-async fn charge(
+pub(super) async fn charge(
     State(state): State<AppState>,
     UserIdHeader(user_id): UserIdHeader,
     IdempotencyKey(key): IdempotencyKey,

@@ -3,42 +3,22 @@
 
 use crate::http::error::ErrorCode;
 use axum::extract::State;
-use axum::middleware::from_fn;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::booking::payments::PaymentScope;
-use crate::http::booking_latency;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, IdempotencyKey, Path, PresentedToken};
-use crate::http::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
-use crate::http::identity::Identity;
+use crate::http::guards::gate::{ActiveToken, DefaultQueue, PaymentPass, ReadAccess};
+use crate::http::guards::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, PaymentView, SchedulesView, SeatsView};
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/concerts/{concert_id}/schedules", get(schedules))
-        .route("/api/concerts/{concert_id}/schedules/{schedule_id}/seats", get(seats))
-        .route(
-            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
-            post(reserve).route_layer(from_fn(booking_latency::timed)),
-        )
-}
-
-pub(super) fn payment_router() -> Router<AppState> {
-    Router::new().route(
-        "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
-        post(pay).route_layer(from_fn(booking_latency::timed)),
-    )
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({ "userId": 1, "seats": [1, 2] }))]
-struct ReservationRequest {
+pub(super) struct ReservationRequest {
     /// The token's user.
     #[schema(minimum = 1)]
     user_id: i64,
@@ -49,7 +29,7 @@ struct ReservationRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({ "userId": 1, "concertScheduleId": 1 }))]
-struct PaymentRequest {
+pub(super) struct PaymentRequest {
     /// The token's user.
     #[schema(minimum = 1)]
     user_id: i64,
@@ -70,7 +50,7 @@ struct PaymentRequest {
         "schedules": [{ "concertDateId": 1, "scheduleAt": "2030-10-10T19:00:00", "availableSeatCount": 50, "available": true }]
     })))
 )]
-async fn schedules(
+pub(super) async fn schedules(
     State(state): State<AppState>,
     _: ReadAccess,
     Path(concert_id): Path<i64>,
@@ -96,7 +76,7 @@ async fn schedules(
         "seats": [{ "seatId": 1, "seatNumber": 1, "reserveYn": "N", "seatPrice": 2000 }]
     })))
 )]
-async fn seats(
+pub(super) async fn seats(
     State(state): State<AppState>,
     _: ReadAccess,
     Path((concert_id, schedule_id)): Path<(i64, i64)>,
@@ -126,7 +106,7 @@ async fn seats(
         "seats": [{ "seatNumber": 1, "status": "예약완료", "seatPrice": 2000 }, { "seatNumber": 2, "status": "예약완료", "seatPrice": 2000 }]
     })))
 )]
-async fn reserve(
+pub(super) async fn reserve(
     State(state): State<AppState>,
     active: ActiveToken<DefaultQueue>,
     identity: Identity,
@@ -161,7 +141,7 @@ async fn reserve(
             "seats": [{ "concertScheduleId": 1, "seatNumber": 1, "seatPrice": 2000 }, { "concertScheduleId": 1, "seatNumber": 2, "seatPrice": 2000 }]
         })))
 )]
-async fn pay(
+pub(super) async fn pay(
     State(state): State<AppState>,
     payment: PaymentPass<DefaultQueue>,
     identity: Identity,

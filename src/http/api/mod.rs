@@ -7,10 +7,10 @@ mod balances;
 mod concerts;
 mod queue;
 
-use axum::Router;
+use axum::http::Method;
 use utoipa::OpenApi;
 
-use super::state::AppState;
+use super::routes::{Class, Routes};
 
 /// The operations of this surface, for the OpenAPI document.
 #[derive(OpenApi)]
@@ -26,19 +26,45 @@ use super::state::AppState;
 ))]
 pub(crate) struct Docs;
 
-/// Routes under the request deadline.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(concerts::router()).merge(balances::router())
-}
-
-/// The queue's join and poll.
-pub(crate) fn queue_router() -> Router<AppState> {
-    queue::router()
-}
-
-/// The two routes that move money.
-pub(crate) fn money_router() -> Router<AppState> {
-    Router::new()
-        .merge(concerts::payment_router())
-        .merge(balances::charge_router())
+/// This surface's routes, each with its class (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::POST, "/api/waiting-queue", queue::join, Class::Queue)
+        .route(
+            Method::GET,
+            "/api/waiting-queue/position",
+            queue::position,
+            Class::Queue,
+        )
+        .route(
+            Method::GET,
+            "/api/concerts/{concert_id}/schedules",
+            concerts::schedules,
+            Class::Booking,
+        )
+        .route(
+            Method::GET,
+            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats",
+            concerts::seats,
+            Class::Booking,
+        )
+        .route(
+            Method::POST,
+            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation",
+            concerts::reserve,
+            Class::Hold,
+        )
+        .route(
+            Method::POST,
+            "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",
+            concerts::pay,
+            Class::Payment,
+        )
+        .route(Method::GET, "/api/balances/balance", balances::balance, Class::Booking)
+        .route(
+            Method::PATCH,
+            "/api/balances/balance/charge",
+            balances::charge,
+            Class::TopUp,
+        )
 }

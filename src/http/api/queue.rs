@@ -1,22 +1,32 @@
 //! Seed 000, APIs 1-2: join the default queue and poll the place in it.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
-use crate::http::extract::{PresentedToken, UserIdHeader};
-use crate::http::identity::Identity;
-use crate::http::join::{DefaultQueueByUserId, JoinPermit};
+use crate::http::extract::PresentedToken;
+use crate::http::guards::identity::{Identity, UserIdHeader};
+use crate::http::guards::join::{Applicant, JoinPermit, Named};
+use crate::http::guards::limits::PollLimit;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/waiting-queue", post(join))
-        .route("/api/waiting-queue/position", get(position))
+/// Seed 000: the default queue, the user of the `user-id` header.
+pub(super) struct DefaultQueueByUserId;
+
+impl Applicant for DefaultQueueByUserId {
+    type Name = i64;
+
+    async fn named(mut parts: Parts, _body: Body, state: &AppState) -> Result<Named<i64>> {
+        let UserIdHeader(user_id) = UserIdHeader::from_request_parts(&mut parts, state).await?;
+        Ok(Named {
+            queue: state.config.queue.default_queue.clone(),
+            user_id,
+            name: user_id,
+        })
+    }
 }
 
 /// Seed 000 API 1: take a place in the default queue, or get the same one back.
@@ -41,7 +51,7 @@ pub(super) fn router() -> Router<AppState> {
         })
     ))
 )]
-async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
+pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
     let user_id = permit.name;
     let ticket = state
         .line
@@ -69,13 +79,12 @@ async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUs
         })
     ))
 )]
-async fn position(
+pub(super) async fn position(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     UserIdHeader(user_id): UserIdHeader,
     PresentedToken(token): PresentedToken,
+    _: PollLimit,
 ) -> Result<Response> {
-    state.limits.check_poll(ip)?;
     let queue = &state.config.queue.default_queue;
     let ticket = state.line.poll_with(queue, user_id, token.as_deref()).await?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::booking::BookingError;
 use crate::identity::IdentityError;
+use crate::pass::PassError;
 use crate::queue::QueueError;
 use crate::store::{db_gave_up, db_is_unavailable, redis_is_unavailable};
 
@@ -40,6 +41,8 @@ pub(crate) enum Error {
     Booking(#[from] BookingError),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    #[error(transparent)]
+    Pass(#[from] PassError),
 }
 
 impl Error {
@@ -60,6 +63,7 @@ impl Error {
             Error::Timeout => (ErrorCode::Timeout, None),
             Error::Internal(_) => (ErrorCode::Internal, None),
             Error::Identity(err) => (identity_code(*err), None),
+            Error::Pass(err) => (pass_code(*err), None),
             Error::Queue(err) => queue_parts(err),
             Error::Booking(err) => booking_parts(err),
         }
@@ -72,6 +76,15 @@ fn identity_code(err: IdentityError) -> ErrorCode {
         IdentityError::Invalid => ErrorCode::IdentityInvalid,
         IdentityError::Expired => ErrorCode::IdentityExpired,
         IdentityError::Mismatch => ErrorCode::IdentityMismatch,
+    }
+}
+
+fn pass_code(err: PassError) -> ErrorCode {
+    match err {
+        PassError::Invalid => ErrorCode::PassInvalid,
+        PassError::Expired => ErrorCode::PassExpired,
+        PassError::Revoked => ErrorCode::PassRevoked,
+        PassError::OtherQueue => ErrorCode::PassOtherQueue,
     }
 }
 

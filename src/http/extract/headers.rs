@@ -1,14 +1,11 @@
-//! Headers: the user a request names, the queue token, the Idempotency-Key,
-//! each allowed once.
+//! Headers: the queue token and the Idempotency-Key, each allowed once (as
+//! every header read here is: see [`single_header`]).
 
-use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::http::error::Error;
-use crate::http::identity::caller_of;
-use crate::http::state::AppState;
+use crate::http::error::{Error, ErrorCode};
 
 /// The one value of a header that may appear once; a repeated one is refused,
 /// since which of them would count is anyone's guess.
@@ -22,45 +19,6 @@ pub(crate) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Op
         ));
     }
     Ok(first)
-}
-
-/// A user id exactly as a number is written: digits, no sign, no padding, no
-/// leading zero, at most 19 digits (the ids are 64-bit).
-fn canonical_id(raw: &[u8]) -> Option<i64> {
-    let canonical = (1..=19).contains(&raw.len()) && raw[0] != b'0' && raw.iter().all(u8::is_ascii_digit);
-    if !canonical {
-        return None;
-    }
-    std::str::from_utf8(raw).ok()?.parse().ok()
-}
-
-/// The `user-id` header of the seed-000 API: required, a positive integer,
-/// and (with signed identity) the user the caller's proof names.
-pub(crate) struct UserIdHeader(pub(crate) i64);
-
-impl FromRequestParts<AppState> for UserIdHeader {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let user_id = named_user_id(parts)?;
-        let caller = caller_of(parts, state)?;
-        Ok(UserIdHeader(
-            caller.may_act_as(user_id, || state.users.uuid_of(user_id))?,
-        ))
-    }
-}
-
-fn named_user_id(parts: &Parts) -> Result<i64, Error> {
-    {
-        let raw = single_header(&parts.headers, "user-id")?
-            .ok_or_else(|| Error::refused(ErrorCode::MissingUserId, "the user-id header is required"))?;
-        canonical_id(raw.as_bytes()).ok_or_else(|| {
-            Error::refused(
-                ErrorCode::InvalidUserId,
-                "the user-id header must be a positive integer written plainly (no sign, spaces or leading zeros)",
-            )
-        })
-    }
 }
 
 /// The queue token: header `Token` (seed 000) or `Authorization`, with or
@@ -113,30 +71,5 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 )
             })?;
         Ok(IdempotencyKey(Some(key.to_string())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plainly_written_ids_are_ids() {
-        assert_eq!(canonical_id(b"1"), Some(1));
-        assert_eq!(canonical_id(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            &b"+1"[..],
-            b" 1 ",
-            b"01",
-            b"0",
-            b"-1",
-            b"1.0",
-            b"",
-            b"9223372036854775808",
-            b"1e3",
-        ] {
-            assert_eq!(canonical_id(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-        assert_eq!(canonical_id(format!("{}1", "0".repeat(4000)).as_bytes()), None);
     }
 }

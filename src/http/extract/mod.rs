@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::Error;
 pub(crate) use body::{whole_number, ChargeAmount, Json, OptionalJson};
-pub(crate) use headers::{single_header, token_from_headers, IdempotencyKey, PresentedToken, UserIdHeader};
+pub(crate) use headers::{single_header, token_from_headers, IdempotencyKey, PresentedToken};
 
 /// Path parameters; a non-numeric id is a 400 with a code.
 pub(crate) struct Path<T>(pub(crate) T);

@@ -16,14 +16,13 @@ pub(crate) mod schemas;
 use std::sync::LazyLock;
 
 use axum::http::header;
+use axum::http::Method;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::state::AppState;
-use super::{admin, api, health, ops, pages, v1};
+use super::routes::{Class, Routes};
+use super::{admin, api, gate, health, ops, pages, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +48,7 @@ method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         ops::sales,
         ops::seats,
         ops::refusals,
+        pages::home,
         pages::waiting_room,
         pages::config,
         pages::ops_page,
@@ -68,6 +68,7 @@ method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         (name = "queue (seed 004)", description = "one queue per concert code; users by UUID"),
         (name = "booking (seed 004)", description = "dates, seats, a hold, payment and balances; the token in `Authorization`"),
         (name = "admin", description = "`Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`; 403 ADMIN_DISABLED when none is configured"),
+        (name = "protected sites", description = "a queue in front of any site: the waiting room's visitors, the forward-auth check, the public keys and ending a session"),
         (name = "operations", description = "health, readiness, metrics, the invariant audit and the open reads of the /ops page"),
         (name = "pages", description = "the pages served from the binary, and this document"),
     )
@@ -83,13 +84,15 @@ pub(crate) fn document() -> Value {
     openapi.merge(api::Docs::openapi());
     openapi.merge(v1::Docs::openapi());
     openapi.merge(admin::Docs::openapi());
+    openapi.merge(gate::Docs::openapi());
     let mut document = serde_json::to_value(openapi).expect("the document serialises");
-    errors::add_error_responses(&mut document);
+    errors::add_error_responses(&mut document, &crate::http::table::declared());
     document
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_document))
+/// The document is read by programs, not shown as a page: no page headers.
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.route(Method::GET, "/openapi.json", openapi_document, Class::Ops)
 }
 
 /// This document.

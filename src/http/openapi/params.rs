@@ -7,8 +7,8 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::IntoParams;
 
 use crate::http::admin::Admin;
-use crate::http::extract::{IdempotencyKey, PresentedToken, UserIdHeader};
-use crate::http::identity::Identity;
+use crate::http::extract::{IdempotencyKey, PresentedToken};
+use crate::http::guards::identity::{Identity, UserIdHeader};
 
 fn header(name: &str, required: bool, schema: Value, description: &str, example: Value) -> Parameter {
     serde_json::from_value(json!({

@@ -1,25 +1,16 @@
 //! Seed 004: read and charge a balance, user by UUID in the path.
 
 use axum::extract::State;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 
 use super::user_of;
-use crate::http::client_ip::ClientIp;
 use crate::http::error::Result;
 use crate::http::extract::{ChargeAmount, IdempotencyKey, Path};
-use crate::http::identity::Identity;
+use crate::http::guards::identity::Identity;
+use crate::http::guards::limits::ReadLimit;
 use crate::http::openapi::schemas::ChargeBody;
 use crate::http::state::AppState;
 use crate::http::views::BalanceView;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/users/{uuid}/balance", get(balance))
-}
-
-pub(super) fn charge_router() -> Router<AppState> {
-    Router::new().route("/api/v1/users/{uuid}/balance", patch(charge))
-}
 
 /// Seed 004: the balance of the user with this UUID.
 #[utoipa::path(
@@ -31,13 +22,12 @@ pub(super) fn charge_router() -> Router<AppState> {
     responses((status = 200, description = "the balance, in won", body = BalanceView,
         example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "userId": 7, "amount": 4000 })))
 )]
-async fn balance(
+pub(super) async fn balance(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     identity: Identity,
     Path(uuid): Path<String>,
+    _: ReadLimit,
 ) -> Result<Json<BalanceView>> {
-    state.limits.check_read(ip)?;
     let (user_id, uuid) = user_of(&state, &identity, Some(&uuid))?;
     let balance = state.balances.balance(user_id).await?;
     Ok(Json(BalanceView::new(balance, Some(uuid))))
@@ -54,7 +44,7 @@ async fn balance(
     responses((status = 200, description = "the balance after the top-up", body = BalanceView,
         example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "userId": 7, "amount": 5000 })))
 )]
-async fn charge(
+pub(super) async fn charge(
     State(state): State<AppState>,
     identity: Identity,
     Path(uuid): Path<String>,

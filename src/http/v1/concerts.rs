@@ -2,34 +2,21 @@
 //! concert queue's token.
 
 use axum::extract::State;
-use axum::middleware::from_fn;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{concert_date, user_of, Params};
-use crate::http::booking_latency;
 use crate::http::error::Result;
 use crate::http::extract::{self, OptionalJson, PresentedToken, Query};
-use crate::http::gate::{ActiveToken, ConcertInPath};
-use crate::http::identity::Identity;
+use crate::http::guards::gate::{ActiveToken, ConcertInPath};
+use crate::http::guards::identity::Identity;
 use crate::http::state::AppState;
 use crate::http::views::{HoldView, SchedulesView, SeatsView};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/concerts/{code}",
-            get(dates).merge(patch(hold).route_layer(from_fn(booking_latency::timed))),
-        )
-        .route("/api/v1/concerts/{code}/seats", get(seats))
-        .route("/api/v1/concerts", get(list))
-}
-
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ConcertListing {
+pub(super) struct ConcertListing {
     concert_id: i64,
     concert_code: String,
     concert_name: String,
@@ -57,7 +44,7 @@ struct DateListing {
         "schedules": [{ "concertDateId": 1, "scheduleAt": "2030-10-10T19:00:00" }]
     }])))
 )]
-async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
+pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
     let concerts = state.catalog.concerts();
     Json(
         concerts
@@ -82,7 +69,7 @@ async fn list(State(state): State<AppState>) -> Json<Vec<ConcertListing>> {
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({ "UUID": "890cd9f4-4be2-56a3-a116-49b160d80fa5", "concertDate": "2030-10-10T19:00:00", "seatNumber": 10 }))]
-struct HoldRequest {
+pub(super) struct HoldRequest {
     /// The token's user.
     #[serde(rename = "UUID", alias = "uuid")]
     #[schema(format = Uuid)]
@@ -121,7 +108,7 @@ fn params_of_token_user(
         "schedules": [{ "concertDateId": 1, "scheduleAt": "2030-10-10T19:00:00", "availableSeatCount": 50, "available": true }]
     })))
 )]
-async fn dates(
+pub(super) async fn dates(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
     identity: Identity,
@@ -146,7 +133,7 @@ async fn dates(
         "seats": [{ "seatId": 1, "seatNumber": 1, "reserveYn": "N", "seatPrice": 2000 }]
     })))
 )]
-async fn seats(
+pub(super) async fn seats(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
     identity: Identity,
@@ -174,7 +161,7 @@ async fn seats(
         "seats": [{ "seatNumber": 10, "status": "예약완료", "seatPrice": 2000 }]
     })))
 )]
-async fn hold(
+pub(super) async fn hold(
     State(state): State<AppState>,
     active: ActiveToken<ConcertInPath>,
     identity: Identity,

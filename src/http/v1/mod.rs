@@ -10,14 +10,15 @@ mod payments;
 mod queue;
 
 use crate::http::error::ErrorCode;
-use axum::Router;
+use axum::http::Method;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use super::identity::Identity;
+use super::guards::identity::Identity;
+use super::routes::{Class, Routes};
 use super::state::AppState;
 
 /// The operations of this surface, for the OpenAPI document.
@@ -35,30 +36,44 @@ use super::state::AppState;
 ))]
 pub(crate) struct Docs;
 
-/// Routes under the request deadline.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(concerts::router()).merge(balances::router())
-}
-
-/// The token's join and poll.
-pub(crate) fn queue_router() -> Router<AppState> {
-    queue::router()
-}
-
-/// The two routes that move money.
-pub(crate) fn money_router() -> Router<AppState> {
-    Router::new().merge(balances::charge_router()).merge(payments::router())
+/// This surface's routes, each with its class (`routes.rs`).
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .route(Method::POST, "/api/v1/concerts/{code}/token", queue::join, Class::Queue)
+        .route(Method::GET, "/api/v1/concerts/{code}/token", queue::poll, Class::Queue)
+        .route(Method::GET, "/api/v1/concerts", concerts::list, Class::Booking)
+        .route(Method::GET, "/api/v1/concerts/{code}", concerts::dates, Class::Booking)
+        .route(Method::PATCH, "/api/v1/concerts/{code}", concerts::hold, Class::Hold)
+        .route(
+            Method::GET,
+            "/api/v1/concerts/{code}/seats",
+            concerts::seats,
+            Class::Booking,
+        )
+        .route(Method::POST, "/api/v1/payments", payments::pay, Class::Payment)
+        .route(
+            Method::GET,
+            "/api/v1/users/{uuid}/balance",
+            balances::balance,
+            Class::Booking,
+        )
+        .route(
+            Method::PATCH,
+            "/api/v1/users/{uuid}/balance",
+            balances::charge,
+            Class::TopUp,
+        )
 }
 
 /// The parameters seed 004 sends, by its names: in a GET's query string, or
 /// (as the seed does) in its JSON body.
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct Params {
+struct Params {
     /// The user; the token's own.
     #[serde(rename = "UUID", alias = "uuid")]
     #[param(format = Uuid, example = "890cd9f4-4be2-56a3-a116-49b160d80fa5")]
-    pub(super) uuid: Option<String>,
+    uuid: Option<String>,
     /// A date of the concert, local time (`/seats` only).
     #[serde(rename = "concertDate")]
     #[param(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-10-10T19:00:00")]
@@ -77,7 +92,7 @@ impl Params {
 }
 
 /// The user a request names by UUID, provided the caller may act as them: (id, UUID).
-pub(super) fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
+fn user_of(state: &AppState, identity: &Identity, uuid: Option<&str>) -> Result<(i64, Uuid)> {
     let raw = uuid.ok_or_else(|| Error::refused(ErrorCode::MissingUuid, "the UUID of the user is required"))?;
     let uuid = Uuid::parse_str(raw.trim())
         .map_err(|_| Error::refused(ErrorCode::InvalidUuid, format!("`{raw}` is not a UUID")))?;

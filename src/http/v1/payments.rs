@@ -2,28 +2,18 @@
 //! queue the token belongs to.
 
 use axum::extract::State;
-use axum::middleware::from_fn;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 
 use super::{user_of, Params};
 use crate::booking::payments::PaymentScope;
-use crate::http::booking_latency;
 use crate::http::error::Result;
 use crate::http::extract::PresentedToken;
 use crate::http::extract::{self, IdempotencyKey};
-use crate::http::gate::{ConcertOfToken, PaymentPass};
-use crate::http::identity::Identity;
+use crate::http::guards::gate::{ConcertOfToken, PaymentPass};
+use crate::http::guards::identity::Identity;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::PaymentView;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/payments",
-        post(pay).route_layer(from_fn(booking_latency::timed)),
-    )
-}
 
 /// Seed 004: pay for every seat the user holds on the token's concert; ends the token.
 #[utoipa::path(
@@ -40,7 +30,7 @@ pub(super) fn router() -> Router<AppState> {
             "seats": [{ "concertScheduleId": 1, "seatNumber": 10, "seatPrice": 2000 }]
         })))
 )]
-async fn pay(
+pub(super) async fn pay(
     State(state): State<AppState>,
     payment: PaymentPass<ConcertOfToken>,
     identity: Identity,

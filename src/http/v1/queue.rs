@@ -1,23 +1,42 @@
 //! Seed 004: take a token for a concert's queue, and poll it.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
+use uuid::Uuid;
 
-use crate::http::client_ip::ClientIp;
+use super::{user_of, Params};
 use crate::http::error::Result;
-use crate::http::extract::{token_from_headers, Path, PresentedToken};
-use crate::http::identity::Identity;
-use crate::http::join::{ConcertQueueByUuid, JoinPermit};
+use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
+use crate::http::guards::identity::Identity;
+use crate::http::guards::join::{Applicant, JoinPermit, Named};
+use crate::http::guards::limits::PollLimit;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
 use crate::queue::QueueError;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/concerts/{code}/token", post(join).get(poll))
+/// Seed 004: the queue of the concert in the path, the user of the body's UUID.
+pub(super) struct ConcertQueueByUuid;
+
+impl Applicant for ConcertQueueByUuid {
+    type Name = Uuid;
+
+    async fn named(mut parts: Parts, body: Body, state: &AppState) -> Result<Named<Uuid>> {
+        let identity = Identity::from_request_parts(&mut parts, state).await?;
+        let extract::Path(code) = extract::Path::<String>::from_request_parts(&mut parts, state).await?;
+        let request = Request::from_parts(parts, body);
+        let extract::Json(params) = extract::Json::<Params>::from_request(request, state).await?;
+        let concert = state.catalog.concert_by_code(&code)?;
+        let (user_id, uuid) = user_of(state, &identity, params.uuid.as_deref())?;
+        Ok(Named {
+            queue: concert.code.clone(),
+            user_id,
+            name: uuid,
+        })
+    }
 }
 
 /// Seed 004: take a place in the concert's queue (or get the same one back).
@@ -40,7 +59,7 @@ pub(super) fn router() -> Router<AppState> {
         })
     ))
 )]
-async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
+pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
     let uuid = permit.name;
     let ticket = state
         .line
@@ -68,13 +87,12 @@ async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUu
         })
     ))
 )]
-async fn poll(
+pub(super) async fn poll(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     Path(code): Path<String>,
+    _: PollLimit,
     headers: HeaderMap,
 ) -> Result<Response> {
-    state.limits.check_poll(ip)?;
     let concert = state.catalog.concert_by_code(&code)?;
     let token = token_from_headers(&headers)?.ok_or(QueueError::TokenMissing)?;
     let ticket = state.line.poll_token(&concert.code, &token).await?;

@@ -12,7 +12,7 @@ use crate::http::error::Result;
 use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::local_time::LocalClock;
-use crate::queue::pacing;
+use crate::queue::overview::{overview, QueueOverview};
 use crate::queue::settings::{Adaptive, Protect, QueueSettings, QueueState};
 
 #[derive(Serialize, ToSchema)]
@@ -36,7 +36,7 @@ impl SettingsView {
             admit_rate: settings.admit_rate,
             opens_at: settings.opens_at.map(|at| clock.format(at)),
             adaptive: settings.adaptive,
-            protect: settings.protect,
+            protect: settings.protect.map(|protect| Protect::clone(&protect)),
         }
     }
 }
@@ -94,26 +94,23 @@ pub(crate) struct QueueView {
 /// One queue's figures, settings and booking latency.
 pub(crate) async fn queue_view(state: &AppState, name: &str) -> Result<QueueView> {
     let window_s = state.config.queue.adaptive_window_s;
-    let (stats, settings, latency) = tokio::try_join!(
-        state.scheduler.stats(name),
-        state.settings.get(name),
+    let (overview, latency) = tokio::try_join!(
+        overview(&state.scheduler, &state.settings, name),
         state.booking_health.latency(name, window_s)
     )?;
-    let rate = if stats.admission_rate > 0.0 {
-        stats.admission_rate
-    } else {
-        settings.admit_rate as f64
-    };
-    let adaptive = stats
-        .adaptive
-        .filter(|_| settings.adaptive.is_some())
-        .map(|status| AdaptiveView {
-            rate: status.rate,
-            p99_ms: status.p99_ms,
-            samples: status.samples,
-            errors: status.errors,
-            decision: status.decision,
-        });
+    let adaptive = overview.adaptive().map(|status| AdaptiveView {
+        rate: status.rate,
+        p99_ms: status.p99_ms,
+        samples: status.samples,
+        errors: status.errors,
+        decision: status.decision.clone(),
+    });
+    let QueueOverview {
+        stats,
+        settings,
+        rate_in_use,
+        eta_seconds_of_last,
+    } = overview;
     Ok(QueueView {
         name: name.to_string(),
         state: settings.state,
@@ -123,8 +120,8 @@ pub(crate) async fn queue_view(state: &AppState, name: &str) -> Result<QueueView
             last10s: stats.admission_rate,
             last60s: stats.admission_rate_60,
         },
-        admit_rate_in_use: adaptive.as_ref().map_or(settings.admit_rate, |status| status.rate),
-        eta_seconds_of_last: pacing::eta_seconds(stats.waiting, rate),
+        admit_rate_in_use: rate_in_use,
+        eta_seconds_of_last,
         joined: stats.joined,
         admitted: stats.admitted,
         abandoned: stats.abandoned,

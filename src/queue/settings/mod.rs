@@ -59,6 +59,11 @@ impl Settings {
         self.snapshot.clone()
     }
 
+    /// The settings `queue` runs with, as this instance holds them: no store call.
+    pub(crate) fn current(&self, queue: &str) -> Arc<QueueSettings> {
+        self.snapshot.current(queue)
+    }
+
     /// What a join of `queue` follows, as this instance holds the settings:
     /// no Redis call.
     pub(crate) fn join_rules(&self, queue: &str) -> JoinRules {

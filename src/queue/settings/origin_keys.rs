@@ -27,7 +27,6 @@ impl Settings {
     }
 
     /// Whether `key` is one of `queue`'s origin keys.
-    #[allow(dead_code)] // POST /gate/{queue}/end, in the next change
     pub(crate) async fn is_origin_key(&self, queue: &str, key: &str) -> Result<bool, QueueError> {
         if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
             return Ok(false);

@@ -7,6 +7,7 @@
 //! `adaptive_*`, each a string), written and read only here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,8 +117,8 @@ pub(crate) struct QueueSettings {
     pub(crate) admit_rate: u64,
     pub(crate) opens_at: Option<DateTime<Utc>>,
     pub(crate) adaptive: Option<Adaptive>,
-    /// The site this queue protects, if any.
-    pub(crate) protect: Option<Protect>,
+    /// The site this queue protects, if any (shared: every check reads it).
+    pub(crate) protect: Option<Arc<Protect>>,
 }
 
 /// A change of settings: what is `None` stays as it is; `Some(None)` clears.
@@ -256,7 +257,7 @@ impl ChosenSettings {
             admit_rate: self.admit_rate.unwrap_or(defaults.admit_rate),
             opens_at: self.opens_at,
             adaptive: self.adaptive,
-            protect: self.protect.clone(),
+            protect: self.protect.clone().map(Arc::new),
         }
     }
 }

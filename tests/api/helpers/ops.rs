@@ -94,6 +94,11 @@ impl Api {
         self.get("/ops/refusals")
     }
 
+    /// `GET /`, the front door
+    pub fn home(&self) -> Call {
+        self.get("/")
+    }
+
     /// `GET /openapi.json`
     pub fn openapi(&self) -> Call {
         self.get("/openapi.json")

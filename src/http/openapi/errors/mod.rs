@@ -13,29 +13,59 @@ mod table;
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use sources::Codes;
 use table::ERRORS;
 
-/// Writes each operation's error responses into the generated document.
-/// An operation missing from the table, or a table entry naming no
-/// operation, is a mistake caught by the tests (`unlisted`).
-pub(super) fn add_error_responses(document: &mut Value) {
+use crate::http::edge::shedding::ShedGroup;
+use crate::http::error::ErrorCode;
+use crate::http::routes::{Deadline, Declared};
+
+/// Writes each operation's error responses into the generated document:
+/// those of the table, and those its route's class brings (`TIMEOUT` under a
+/// request deadline, `OVERLOADED` in a shed group), read from the route table
+/// so that they cannot disagree with how the route is served. An operation
+/// missing from the table, or a table entry naming no operation, is a mistake
+/// caught by the tests (`unlisted`).
+pub(super) fn add_error_responses(document: &mut Value, routes: &[Declared]) {
     let table: BTreeMap<&str, &[Codes]> = ERRORS.iter().copied().collect();
-    for operation in operations_mut(document) {
-        let Some(id) = operation["operationId"].as_str() else {
-            continue;
-        };
-        let Some(sources) = table.get(id) else { continue };
-        let responses = operation["responses"]
-            .as_object_mut()
-            .expect("an operation has responses");
-        for (status, codes) in by_status(sources) {
-            responses.insert(status.to_string(), error_response(status, &codes));
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, operation) in item.iter_mut() {
+            let Some(sources) = operation["operationId"].as_str().and_then(|id| table.get(id)) else {
+                continue;
+            };
+            let mut sources = sources.to_vec();
+            let class = routes
+                .iter()
+                .find(|route| route.openapi_path() == *path && route.method.as_str().eq_ignore_ascii_case(method))
+                .map(|route| route.class);
+            if let Some(class) = class {
+                if class.deadline() == Deadline::Request {
+                    sources.push(DEADLINE);
+                }
+                if class.shed_group() != ShedGroup::Never {
+                    sources.push(SHED);
+                }
+            }
+            let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, codes) in by_status(&sources) {
+                responses.insert(status.to_string(), error_response(status, &codes));
+            }
         }
     }
 }
+
+/// What a route's deadline adds (`edge::middleware::with_deadline`).
+const DEADLINE: Codes = &[ErrorCode::Timeout];
+/// What a route in a shed group adds (`edge::shedding`).
+const SHED: Codes = &[ErrorCode::Overloaded];
 
 /// Operations without an entry in the table, and entries without an operation.
 #[cfg(test)]
@@ -60,16 +90,6 @@ pub(super) fn unlisted(document: &Value) -> (Vec<String>, Vec<&'static str>) {
         .filter(|name| !ids.iter().any(|id| id == name))
         .collect();
     (missing, stale)
-}
-
-fn operations_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
-    document["paths"]
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|paths| paths.values_mut())
-        .filter_map(Value::as_object_mut)
-        .flat_map(Map::values_mut)
-        .filter(|operation| operation.get("responses").is_some())
 }
 
 /// Codes grouped by status, each once, in the table's order.

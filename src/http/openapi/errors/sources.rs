@@ -7,7 +7,7 @@ use crate::http::error::ErrorCode as C;
 /// Machine codes; each carries its status.
 pub(super) type Codes = &'static [C];
 
-// What the extractors refuse (src/http/extract, gate.rs, identity.rs, admin).
+// What the extractors refuse (src/http/extract, src/http/guards, admin).
 pub(super) const USER_ID: Codes = &[C::DuplicateHeader, C::MissingUserId, C::InvalidUserId];
 pub(super) const IDENTITY: Codes = &[
     C::DuplicateHeader,
@@ -46,10 +46,6 @@ pub(super) const ADMIN: Codes = &[C::DuplicateHeader, C::AdminUnauthorized, C::A
 
 // What the layers and the stores add.
 pub(super) const RATE_LIMITED: Codes = &[C::RateLimited];
-/// `middleware::with_deadline`.
-pub(super) const DEADLINE: Codes = &[C::Timeout];
-/// `shedding`: every route under `/api/`.
-pub(super) const SHED: Codes = &[C::Overloaded];
 pub(super) const STORES: Codes = &[C::DependencyUnavailable, C::Internal];
 /// A charge or a payment: sent to Postgres, and maybe no answer.
 pub(super) const MONEY: Codes = &[C::DependencyUnavailable, C::OutcomeUnknown, C::Internal];

@@ -27,7 +27,7 @@ use metrics::{Counter, Gauge};
 use rand::Rng;
 
 use crate::config::ConnectionsConfig;
-use crate::http::client_ip::TrustedProxies;
+use crate::http::edge::proxies::TrustedProxies;
 use crate::telemetry::metrics::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED};
 
 /// Descriptors kept for everything but client connections: the stores' pools

@@ -1,10 +1,10 @@
 //! The join gate: everything a join must pass before it touches the line, in
 //! one extractor both surfaces use ([`JoinPermit`]). A surface only says how
-//! it names the queue and the user ([`Applicant`]); the gate then applies the
-//! join limits and reads the queue's settings as this instance holds them
-//! (`Settings::join_rules`: read from Postgres about once a second, no Redis
-//! call), which the join carries to the line: a closed queue takes no one
-//! new, and before its opening joins enter the pre-queue.
+//! it names the queue and the user (its [`Applicant`], beside its routes); the
+//! gate then applies the join limits and reads the queue's settings as this
+//! instance holds them (`Settings::join_rules`: read from Postgres about once
+//! a second, no Redis call), which the join carries to the line: a closed
+//! queue takes no one new, and before its opening joins enter the pre-queue.
 //!
 //! A check added at the door (a challenge, an invitation) goes here, once, and
 //! both surfaces have it.
@@ -14,14 +14,11 @@ use std::future::Future;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use uuid::Uuid;
 
 use super::client_ip::ClientIp;
-use super::error::{Error, Result};
-use super::extract::{self, PresentedToken, UserIdHeader};
-use super::identity::Identity;
-use super::state::AppState;
-use super::v1;
+use crate::http::error::{Error, Result};
+use crate::http::extract::PresentedToken;
+use crate::http::state::AppState;
 use crate::store::scripts::standing::JoinRules;
 
 /// Who asks to join which queue, as one surface names them.
@@ -38,43 +35,6 @@ pub(crate) trait Applicant: Send + 'static {
 
     /// Reads the request's own way of naming them (the body too, if need be).
     fn named(parts: Parts, body: Body, state: &AppState) -> impl Future<Output = Result<Named<Self::Name>>> + Send;
-}
-
-/// Seed 000: the default queue, the user of the `user-id` header.
-pub(crate) struct DefaultQueueByUserId;
-
-impl Applicant for DefaultQueueByUserId {
-    type Name = i64;
-
-    async fn named(mut parts: Parts, _body: Body, state: &AppState) -> Result<Named<i64>> {
-        let UserIdHeader(user_id) = UserIdHeader::from_request_parts(&mut parts, state).await?;
-        Ok(Named {
-            queue: state.config.queue.default_queue.clone(),
-            user_id,
-            name: user_id,
-        })
-    }
-}
-
-/// Seed 004: the queue of the concert in the path, the user of the body's UUID.
-pub(crate) struct ConcertQueueByUuid;
-
-impl Applicant for ConcertQueueByUuid {
-    type Name = Uuid;
-
-    async fn named(mut parts: Parts, body: Body, state: &AppState) -> Result<Named<Uuid>> {
-        let identity = Identity::from_request_parts(&mut parts, state).await?;
-        let extract::Path(code) = extract::Path::<String>::from_request_parts(&mut parts, state).await?;
-        let request = Request::from_parts(parts, body);
-        let extract::Json(params) = extract::Json::<v1::Params>::from_request(request, state).await?;
-        let concert = state.catalog.concert_by_code(&code)?;
-        let (user_id, uuid) = v1::user_of(state, &identity, params.uuid.as_deref())?;
-        Ok(Named {
-            queue: concert.code.clone(),
-            user_id,
-            name: uuid,
-        })
-    }
 }
 
 /// A join that passed the gate: the queue and user, the token the caller

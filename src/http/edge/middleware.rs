@@ -9,22 +9,25 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::request_id::{RequestIdLayer, X_REQUEST_ID};
-use super::Error;
-use crate::config::Config;
+use crate::http::error::Error;
 
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Cuts off requests running past `BOXOFFICE_REQUEST_TIMEOUT_MS` with 503.
-pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
-    let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
-    router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+/// Cuts off requests to `route` running past `timeout`
+/// (`BOXOFFICE_REQUEST_TIMEOUT_MS`) with 503.
+pub(crate) fn with_deadline<S: Clone + Send + Sync + 'static>(
+    route: MethodRouter<S>,
+    timeout: Duration,
+) -> MethodRouter<S> {
+    route.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
         with_timeout(req, next, timeout)
     }))
 }
@@ -33,7 +36,7 @@ pub(super) fn with_deadline<S: Clone + Send + Sync + 'static>(router: Router<S>,
 /// per request) only when `RUST_LOG` keeps tower-http's `info` lines, as it
 /// does by default: the layer cost about 1 µs of a poll even with its lines
 /// filtered out, so a server run with `RUST_LOG=warn` goes without it.
-pub(super) fn wrap(router: Router) -> Router {
+pub(crate) fn wrap(router: Router) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(

@@ -7,8 +7,9 @@
 //! normalisation, routing) and answers the excess with a response built once,
 //! because a refusal only helps if it costs far less than the work it refuses:
 //! shed inside the router, a refused join cost the server most of what a served
-//! one did (loadtest/RESULTS.md has the measurements). Groups are told apart by
-//! path prefix; operations (`/health`, `/ready`, `/metrics`, `/ops`) are never shed.
+//! one did (loadtest/RESULTS.md has the measurements). A route's group follows
+//! from its class in the route table (`http::routes`), looked up by its path;
+//! operations (`/health`, `/ready`, `/metrics`, `/ops`) are never shed.
 //!
 //! A refusal is counted like any answer (`boxoffice_http_requests_total`,
 //! status 503, code `OVERLOADED`), under its group's name as the route, since
@@ -36,24 +37,43 @@ use tower::{Layer, Service};
 use crate::config::LimitsConfig;
 use crate::telemetry::metrics as m;
 
+/// The in-flight bound a route shares (its class says which: `http::routes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RouteGroup {
+pub(crate) enum ShedGroup {
     /// Joins and polls of both APIs.
     Queue,
-    /// Everything else under `/api`.
+    /// Booking and money.
     Booking,
+    /// Never shed.
+    Never,
 }
 
-fn group_of(path: &str) -> Option<RouteGroup> {
-    if path.starts_with("/api/waiting-queue") {
-        return Some(RouteGroup::Queue);
-    }
-    if let Some(rest) = path.strip_prefix("/api/v1/concerts/") {
-        if rest.trim_end_matches('/').ends_with("/token") {
-            return Some(RouteGroup::Queue);
+/// Each route path's group, found for a request by the matcher axum's router
+/// itself uses (matchit), on the path before it is normalised: no allocation,
+/// and nothing inferred from a path's prefix.
+#[derive(Clone, Default)]
+pub(crate) struct ShedGroups(Arc<matchit::Router<ShedGroup>>);
+
+impl ShedGroups {
+    /// `routes`: each route's path template (axum's syntax) and group; a path
+    /// given again (another method of it) keeps its first group.
+    pub(crate) fn new(routes: impl IntoIterator<Item = (&'static str, ShedGroup)>) -> Self {
+        let mut paths = matchit::Router::new();
+        for (path, group) in routes {
+            // The only refusal is a path already there; the route table's tests
+            // check that every route finds its own group.
+            let _ = paths.insert(path, group);
         }
+        ShedGroups(Arc::new(paths))
     }
-    path.starts_with("/api/").then_some(RouteGroup::Booking)
+
+    /// The group of the route `path` would reach once its trailing slashes
+    /// are trimmed (as the router sees it); a path no route has is not shed.
+    pub(crate) fn of(&self, path: &str) -> ShedGroup {
+        let trimmed = path.trim_end_matches('/');
+        let path = if trimmed.is_empty() { "/" } else { trimmed };
+        self.0.at(path).map_or(ShedGroup::Never, |found| *found.value)
+    }
 }
 
 /// The methods a refusal is counted under; any other is `OTHER`.
@@ -96,12 +116,14 @@ struct Refusals {
     total: AtomicU64,
 }
 
-/// The in-flight bounds and the refusals' counts, shared by every clone of the service.
+/// The in-flight bounds and the refusals' counts, shared by every clone of the
+/// service, and the routes' groups.
 #[derive(Clone)]
 pub(crate) struct ShedLayer {
     queue: Option<Arc<Semaphore>>,
     booking: Option<Arc<Semaphore>>,
     refusals: Arc<Refusals>,
+    groups: ShedGroups,
 }
 
 impl ShedLayer {
@@ -115,6 +137,21 @@ impl ShedLayer {
                 booking: GroupRefusals::new("(booking)"),
                 total: AtomicU64::new(0),
             }),
+            groups: ShedGroups::default(),
+        }
+    }
+
+    /// The same bounds and counts, shedding the routes of `groups`.
+    pub(crate) fn for_routes(&self, groups: ShedGroups) -> Self {
+        ShedLayer { groups, ..self.clone() }
+    }
+
+    /// The bound of `group` and its refusals' counters, if it has a bound.
+    fn bound(&self, group: ShedGroup) -> Option<(&Arc<Semaphore>, &GroupRefusals)> {
+        match group {
+            ShedGroup::Queue => self.queue.as_ref().map(|bound| (bound, &self.refusals.queue)),
+            ShedGroup::Booking => self.booking.as_ref().map(|bound| (bound, &self.refusals.booking)),
+            ShedGroup::Never => None,
         }
     }
 
@@ -123,11 +160,7 @@ impl ShedLayer {
         self.refusals.total.load(Ordering::Relaxed)
     }
 
-    fn count_refusal(&self, group: RouteGroup, method: &Method) {
-        let counters = match group {
-            RouteGroup::Queue => &self.refusals.queue,
-            RouteGroup::Booking => &self.refusals.booking,
-        };
+    fn count_refusal(&self, counters: &GroupRefusals, method: &Method) {
         counters.0[method_index(method)].increment(1);
         self.refusals.total.fetch_add(1, Ordering::Relaxed);
     }
@@ -196,22 +229,19 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let group = group_of(request.uri().path());
-        let semaphore = match group {
-            Some(RouteGroup::Queue) => self.bounds.queue.as_ref(),
-            Some(RouteGroup::Booking) => self.bounds.booking.as_ref(),
+        let group = self.bounds.groups.of(request.uri().path());
+        let permit = match self.bounds.bound(group) {
+            Some((bound, counters)) => match bound.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    self.bounds.count_refusal(counters, request.method());
+                    let is_poll = group == ShedGroup::Queue && request.method() == Method::GET;
+                    return ShedFuture::Refused {
+                        response: Some(overloaded(is_poll)),
+                    };
+                }
+            },
             None => None,
-        };
-        let permit = match (group, semaphore.map(|semaphore| semaphore.clone().try_acquire_owned())) {
-            (Some(group), Some(Err(_))) => {
-                self.bounds.count_refusal(group, request.method());
-                let is_poll = group == RouteGroup::Queue && request.method() == Method::GET;
-                return ShedFuture::Refused {
-                    response: Some(overloaded(is_poll)),
-                };
-            }
-            (_, Some(Ok(permit))) => Some(permit),
-            _ => None,
         };
         ShedFuture::Admitted {
             inner: self.inner.call(request),
@@ -258,20 +288,6 @@ fn overloaded(is_poll: bool) -> Response {
 mod tests {
     use super::*;
     use axum::body::to_bytes;
-
-    #[test]
-    fn routes_fall_into_their_groups() {
-        assert_eq!(group_of("/api/waiting-queue/"), Some(RouteGroup::Queue));
-        assert_eq!(group_of("/api/waiting-queue/position"), Some(RouteGroup::Queue));
-        assert_eq!(group_of("/api/v1/concerts/hero-autumn/token/"), Some(RouteGroup::Queue));
-        assert_eq!(
-            group_of("/api/v1/concerts/hero-autumn/seats"),
-            Some(RouteGroup::Booking)
-        );
-        assert_eq!(group_of("/api/balances/balance"), Some(RouteGroup::Booking));
-        assert_eq!(group_of("/ready"), None);
-        assert_eq!(group_of("/ops/invariants"), None);
-    }
 
     #[tokio::test]
     async fn a_shed_poll_is_told_to_come_back_later_than_usual() {

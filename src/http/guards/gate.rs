@@ -18,10 +18,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
-use super::error::{Error, Result};
-use super::extract::token_from_headers;
-use super::state::AppState;
 use crate::booking::catalog::Concert;
+use crate::http::error::{Error, Result};
+use crate::http::extract::token_from_headers;
+use crate::http::state::AppState;
 use crate::queue::{gate, Pass, QueueError, QueueToken};
 
 /// Which queue a route wants its token to belong to.

@@ -3,7 +3,7 @@
 //! one series), `(unmatched)` for a path no route has (the 404 fallback).
 //! A method a route lacks (405) counts under the route's template. What is
 //! refused before the router is counted where it is refused: shed requests
-//! in `shedding.rs`, the HTTP parser's refusals in `listener.rs`.
+//! in `shedding.rs`, the HTTP parser's in `connections/json_errors.rs`.
 //!
 //! The metric handles of each series are looked up once and kept: building
 //! the labels and finding the series in the recorder's registry on every
@@ -24,7 +24,7 @@ use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::error::ErrorCode;
+use crate::http::error::ErrorCode;
 use crate::telemetry::metrics as m;
 
 /// The route of an answer no route's template matched.
@@ -40,7 +40,7 @@ struct RouteSeries {
 }
 
 #[derive(Clone, Default)]
-pub(super) struct RecordLayer {
+pub(crate) struct RecordLayer {
     routes: Arc<RwLock<HashMap<String, RouteSeries>>>,
 }
 
@@ -96,7 +96,7 @@ impl<S> Layer<S> for RecordLayer {
 }
 
 #[derive(Clone)]
-pub(super) struct Record<S> {
+pub(crate) struct Record<S> {
     inner: S,
     layer: RecordLayer,
 }
@@ -125,7 +125,7 @@ where
 }
 
 pin_project! {
-    pub(super) struct RecordFuture<F> {
+    pub(crate) struct RecordFuture<F> {
         #[pin]
         inner: F,
         route: Option<MatchedPath>,

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::Error;
 use crate::config::{LimitsConfig, QueueConfig};
+use crate::http::error::Error;
 
 /// A client IP may join for this many different users per second at most (a
 /// NAT or an office may stand behind one address).
