@@ -45,6 +45,7 @@ pub(crate) const CONNECTIONS_TIMED_OUT: &str = "boxoffice_connections_timed_out_
 pub(crate) const KNOWN_USERS: &str = "boxoffice_known_users";
 pub(crate) const PASSES_VERIFIED_HELD: &str = "boxoffice_passes_verified_held";
 pub(crate) const PASSES_ENDED_HELD: &str = "boxoffice_passes_ended_held";
+pub(crate) const GATE_BYPASSED: &str = "boxoffice_gate_bypassed_total";
 pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
 /// Latency buckets, seconds: from a poll's fraction of a millisecond to a
@@ -108,6 +109,10 @@ fn describe() {
     describe_gauge!(
         PASSES_VERIFIED_HELD,
         "Admission passes this instance remembers having verified."
+    );
+    describe_counter!(
+        GATE_BYPASSED,
+        "Requests a protected site let through without a pass, by queue and rule (cidr, header)."
     );
     describe_gauge!(
         PASSES_ENDED_HELD,

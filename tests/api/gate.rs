@@ -11,8 +11,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, eventually, json_of, pass_key_file, set_cookie, spawn_app_with, spawn_configured, test_config,
-    TestApp, ADMIN,
+    assert_error, eventually, json_of, metric_value, pass_key_file, set_cookie, spawn_app_with, spawn_configured,
+    test_config, TestApp, ADMIN,
 };
 
 const ORIGIN: &str = "https://shop.example";
@@ -318,4 +318,40 @@ async fn a_pass_ended_through_one_instance_is_refused_by_another_within_a_second
     assert_error(refused, 401, "PASS_REVOKED").await;
     first.stop().await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn the_staffs_network_and_secret_header_pass_without_a_pass_and_are_counted() {
+    let (app, queue, _) = protected_app().await;
+    let secret = "staff-0123456789abcdef";
+    let bypassed = |rule: &str| {
+        let series = format!("boxoffice_gate_bypassed_total{{queue=\"{queue}\",rule=\"{rule}\"}}");
+        let app = &app;
+        async move { metric_value(&app.metrics_text().await, &series).unwrap_or(0.0) }
+    };
+    let header_rule = json!({ "protect": { "origin": ORIGIN, "paths": ["/*"],
+        "bypassHeader": { "name": "X-Staff", "value": secret } } });
+    app.admin_set_queue(&queue, &header_rule).await;
+    let before = bypassed("header").await;
+    let staff = app.gate_check(&queue, "/", None).header("x-staff", secret).await;
+    assert_eq!(staff.status(), 200);
+    assert_eq!(header(&staff, "x-boxoffice-bypass"), Some("header"));
+    let guess = app
+        .gate_check(&queue, "/", None)
+        .header("x-staff", "staff-0123456789abcdeF")
+        .await;
+    assert_error(guess, 401, "PASS_MISSING").await;
+    assert_eq!(bypassed("header").await - before, 1.0);
+
+    // Tests connect from 127.0.0.1.
+    let cidr_rule = json!({ "protect": { "origin": ORIGIN, "paths": ["/*"], "bypassCidrs": ["10.0.0.0/8"] } });
+    app.admin_set_queue(&queue, &cidr_rule).await;
+    assert_error(app.gate_check(&queue, "/", None).await, 401, "PASS_MISSING").await;
+    let cidr_rule = json!({ "protect": { "origin": ORIGIN, "paths": ["/*"], "bypassCidrs": ["127.0.0.0/8"] } });
+    app.admin_set_queue(&queue, &cidr_rule).await;
+    let before = bypassed("cidr").await;
+    let monitoring = app.gate_check(&queue, "/", None).await;
+    assert_eq!(header(&monitoring, "x-boxoffice-bypass"), Some("cidr"));
+    assert_eq!(bypassed("cidr").await - before, 1.0);
+    app.stop().await;
 }

@@ -138,7 +138,9 @@ async fn the_document_is_openapi_3_1_and_lists_every_route_with_schemas() {
         } else if success.1["content"].is_null() {
             // An answer given in headers alone (the forward-auth check's) documents them.
             assert!(
-                success.1["headers"].as_object().is_some_and(|headers| !headers.is_empty()),
+                success.1["headers"]
+                    .as_object()
+                    .is_some_and(|headers| !headers.is_empty()),
                 "{method} {path}: the success response has neither a body nor headers"
             );
         } else {

@@ -16,9 +16,11 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::bypass::bypass;
 use super::cookies;
 use super::Protected;
 use crate::http::error::{Error, ErrorCode};
+use crate::http::guards::client_ip::ClientIp;
 use crate::http::state::AppState;
 use crate::pass::PublicJwk;
 use crate::queue::settings::Protect;
@@ -88,15 +90,28 @@ pub(super) async fn jwks(State(state): State<AppState>) -> Response {
         ("X-Original-URI" = Option<String>, Header, description = "the original request's path and query (nginx); or X-Forwarded-Uri"),
         ("Cookie" = Option<String>, Header, description = "`boxoffice_pass`; or the pass in `Authorization: Bearer`")),
     responses(
-        (status = 200, description = "pass: `X-Boxoffice-Visitor`, `X-Boxoffice-Queue`, `X-Boxoffice-Pass-Expires`; a pass handed over in the URI comes back as the `boxoffice_pass` cookie",
+        (status = 200, description = "pass: `X-Boxoffice-Visitor`, `X-Boxoffice-Queue`, `X-Boxoffice-Pass-Expires`; a pass handed over in the URI comes back as the `boxoffice_pass` cookie; a bypass (`bypassCidrs`, `bypassHeader`) answers `X-Boxoffice-Bypass` instead of the visitor",
             headers(("X-Boxoffice-Visitor" = String), ("X-Boxoffice-Queue" = String), ("X-Boxoffice-Pass-Expires" = u64)))
     ))]
-pub(super) async fn check(State(state): State<AppState>, protected: Protected, headers: HeaderMap) -> Response {
+pub(super) async fn check(
+    State(state): State<AppState>,
+    protected: Protected,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> Response {
     let protect = &protected.protect;
     let uri = original_uri(&headers);
     let path = uri.split(['?', '#']).next().unwrap_or("/");
     if !guarded(protect, path) {
         return passed(&protected.queue, None);
+    }
+    if let Some(rule) = bypass(&protected.queue, protect, client, &headers) {
+        let mut response = passed(&protected.queue, None);
+        response.headers_mut().insert(
+            HeaderName::from_static("x-boxoffice-bypass"),
+            HeaderValue::from_static(rule.as_str()),
+        );
+        return response;
     }
     let handoff = query_value(uri, HANDOFF);
     let Some(raw) = handoff

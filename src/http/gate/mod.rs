@@ -7,6 +7,7 @@
 //! The queue's protection is read from the instance's settings snapshot, so
 //! no route here reads it from a store.
 
+mod bypass;
 mod check;
 mod cookies;
 mod end;
