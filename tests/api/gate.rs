@@ -71,6 +71,9 @@ async fn a_visitor_waits_is_admitted_passes_the_check_and_is_refused_once_the_or
         "{location}"
     );
     assert_error(refused, 401, "PASS_MISSING").await;
+    let room = app.get(&location).await;
+    assert_eq!(room.status(), 200, "the Location is the room's page");
+    assert!(room.text().await.unwrap().contains("gate.js"));
     let open = app.gate_check(&queue, "/about", None).await;
     assert_eq!(open.status(), 200, "a path the queue does not guard passes");
     let asset = app.gate_check(&queue, "/checkout/app.css", None).await;

@@ -55,6 +55,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
     ("get", "/waiting-room"),
     ("get", "/waiting-room/config.json"),
+    ("get", "/waiting-room/gate"),
     ("get", "/ops"),
     ("get", "/docs"),
     ("get", "/assets/{path}"),

@@ -262,6 +262,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     // Pages and this document.
     ("homePage", &[]),
     ("waitingRoomPage", &[]),
+    ("gateRoomPage", &[]),
     ("waitingRoomConfig", &[]),
     ("opsPage", &[]),
     ("docsPage", &[]),
