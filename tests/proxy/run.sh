@@ -8,7 +8,9 @@
 # host), is admitted and passes with the pass (the origin sees the check's
 # X-Boxoffice-Visitor, not a forged one); a pass of another queue, a tampered
 # one and an expired one are refused; the origin ends the session and the pass
-# is refused. With nginx, a pass handed back in the URL becomes the cookie.
+# is refused. With nginx, a pass handed back in the URL becomes the cookie, and
+# a real browser walks the site (tests/browser/protected-site.mjs): to the
+# room and back with the pass, ended by the origin and back in the room.
 #
 #   tests/proxy/run.sh            # nginx, then caddy
 #   tests/proxy/run.sh caddy      # one
@@ -258,6 +260,20 @@ for PROXY in "${PROXIES[@]}"; do
     done
     log "$PROXY: the site on $SITE_PORT, boxoffice on $BOX_PORT, the origin on $ORIGIN_PORT"
     walk
+    if [[ "$PROXY" == nginx && "$FAILED" -eq 0 ]]; then
+        # The same site in a real browser (tests/browser/run.sh installs what it needs).
+        if [[ -x /usr/bin/chromium && -d tests/browser/node_modules/playwright-core ]]; then
+            protect default 600
+            key="$(admin -X POST "$BOX/admin/queues/default/origin-keys" | jq -r .key)"
+            SITE_URL="$SITE" BOX_URL="$BOX" ADMIN_TOKEN="$ADMIN_TOKEN" ORIGIN_KEY="$key" QUEUE=default \
+                node tests/browser/protected-site.mjs || FAILED=1
+        elif [[ -n "${CI:-}" ]]; then
+            log "nginx: FAILED: the browser walk needs Chromium and playwright-core (tests/browser/run.sh installs them)"
+            FAILED=1
+        else
+            log "nginx: the browser walk is skipped: no Chromium or playwright-core (tests/browser/run.sh installs them)"
+        fi
+    fi
     if [[ "$FAILED" -ne 0 ]]; then
         log "$PROXY: boxoffice's log:"
         tail -20 "$DIR/boxoffice.log" >&2
