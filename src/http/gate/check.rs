@@ -22,8 +22,9 @@ use super::Protected;
 use crate::http::error::{Error, ErrorCode};
 use crate::http::guards::client_ip::ClientIp;
 use crate::http::state::AppState;
-use crate::pass::PublicJwk;
-use crate::queue::settings::Protect;
+use crate::pass::{now_s, Admission, PassError, PublicJwk};
+use crate::queue::settings::{FailMode, Protect};
+use crate::telemetry::metrics::GATE_FAIL_OPEN;
 
 /// The query parameter a pass comes back in from a waiting room on a host
 /// of its own; the check turns it into the site's cookie.
@@ -114,28 +115,72 @@ pub(super) async fn check(
         return response;
     }
     let handoff = query_value(uri, HANDOFF);
-    let Some(raw) = handoff
+    let presented = handoff
         .or_else(|| cookies::read(&headers, cookies::PASS))
-        .or_else(|| bearer(&headers))
-    else {
-        return refused(
-            Error::refused(ErrorCode::PassMissing, "no admission pass"),
-            &state,
-            &protected,
-            uri,
-        );
+        .or_else(|| bearer(&headers));
+    let checked = match presented {
+        Some(raw) => state
+            .passes
+            .check(raw, &protected.queue, &protect.origin)
+            .map_err(Error::from),
+        None => Err(Error::refused(ErrorCode::PassMissing, "no admission pass")),
     };
-    match state.passes.check(raw, &protected.queue, &protect.origin) {
+    let err = match checked {
         Ok(claims) => {
-            let mut response = passed(&protected.queue, Some((&claims.sub, claims.exp)));
-            let lasts_s = claims.exp.saturating_sub(crate::pass::now_s());
-            if let Some(cookie) = handoff.and_then(|raw| cookies::set(cookies::PASS, raw, lasts_s)) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
+            let lasts_s = claims.exp.saturating_sub(now_s());
+            let response = passed(&protected.queue, Some((&claims.sub, claims.exp)));
+            return with_cookie(response, handoff, lasts_s);
         }
-        Err(err) => refused(Error::from(err), &state, &protected, uri),
+        Err(err) => err,
+    };
+    // A pass ended, or of another queue, stays refused whatever happens.
+    let ended = matches!(err, Error::Pass(PassError::Revoked | PassError::OtherQueue));
+    if !ended && fails_open(&state, protect) {
+        if let Some((sub, pass, exp)) = fail_open_pass(&state, &protected) {
+            let response = passed(&protected.queue, Some((&sub, exp)));
+            return with_cookie(response, Some(&pass), FAIL_OPEN_PASS_S);
+        }
     }
+    refused(err, &state, &protected, uri)
+}
+
+/// How long a pass given while the room fails open lasts: short, so that
+/// visitors go back through the room soon after Redis is back.
+const FAIL_OPEN_PASS_S: u64 = 60;
+
+/// Whether a visitor without a valid pass is let in anyway: the queue fails
+/// open and its room cannot work (Redis is down, as the probes found).
+fn fails_open(state: &AppState, protect: &Protect) -> bool {
+    protect.fail_mode == FailMode::Open && state.redis.breaker().check().is_err()
+}
+
+/// A short pass for a visitor the room cannot queue; counted and logged.
+fn fail_open_pass(state: &AppState, protected: &Protected) -> Option<(String, String, u64)> {
+    let admission = Admission {
+        sub: format!("open-{:016x}", rand::random::<u64>()),
+        issued_s: i64::try_from(now_s()).unwrap_or(0),
+        nonce: rand::random(),
+    };
+    let exp = now_s() + FAIL_OPEN_PASS_S;
+    let issued = state
+        .passes
+        .issue(&admission, &protected.queue, &protected.protect.origin, exp)
+        .ok()?;
+    metrics::counter!(GATE_FAIL_OPEN, "queue" => protected.queue.clone()).increment(1);
+    tracing::warn!(
+        queue = protected.queue,
+        sub = admission.sub,
+        "Redis is down and the queue fails open: a short pass without waiting"
+    );
+    Some((admission.sub, issued.token, exp))
+}
+
+/// `response` with `pass` as the site's cookie, when there is one to set.
+fn with_cookie(mut response: Response, pass: Option<&str>, lasts_s: u64) -> Response {
+    if let Some(cookie) = pass.and_then(|pass| cookies::set(cookies::PASS, pass, lasts_s)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// The original request's path and query, as the proxy names it.

@@ -21,7 +21,7 @@ mod values;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub(crate) use protect::Protect;
+pub(crate) use protect::{FailMode, Protect};
 pub(crate) use truth::SettingsEvent;
 pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
 
