@@ -14,7 +14,7 @@ use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner, Visitors};
+use crate::queue::{BookingHealth, Gate, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -52,6 +52,7 @@ pub struct Services {
     pub(crate) identity: IdentityVerifier,
     pub(crate) passes: Passes,
     pub(crate) visitors: Visitors,
+    pub(crate) sessions: SessionActivity,
 }
 
 impl Services {
@@ -152,6 +153,7 @@ impl Services {
         let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let probes = Probes::new(&redis, &database, &config.database_url);
         let visitors = Visitors::new(redis.clone(), keys.clone());
+        let sessions = SessionActivity::new(redis.clone(), keys.clone());
         let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
         Ok(Services {
@@ -178,6 +180,7 @@ impl Services {
             probes,
             passes,
             visitors,
+            sessions,
         })
     }
 }

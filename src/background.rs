@@ -124,6 +124,11 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
             Ok(())
         },
     );
+    // Sessions the check renewed reach the active sets, in one batch a queue.
+    chores.every("sliding sessions", Duration::from_secs(1), state, |state| async move {
+        state.sessions.write().await?;
+        Ok(())
+    });
     chores.every("metrics upkeep", Duration::from_secs(5), state, |_| async move {
         crate::telemetry::metrics::handle().run_upkeep();
         Ok(())

@@ -21,6 +21,7 @@
 //! Join and poll are one FCALL each (or a share of one, batched) and never
 //! touch Postgres.
 
+pub(crate) mod activity;
 pub(crate) mod adaptive;
 pub(crate) mod gate;
 pub(crate) mod lanes;
@@ -36,6 +37,7 @@ pub(crate) mod visitors;
 use redis::RedisError;
 
 use crate::users::UnknownUser;
+pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;

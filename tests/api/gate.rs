@@ -358,3 +358,54 @@ async fn the_staffs_network_and_secret_header_pass_without_a_pass_and_are_counte
     assert_eq!(bypassed("cidr").await - before, 1.0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_slides_the_check_renews_the_pass_and_the_slot_follows_in_the_background() {
+    // Admissions of 4 s and sessions of 6: the first pass ends with the
+    // admission, and renewing it must carry the admission's end along.
+    let app = spawn_app_with(|config| {
+        config.admin_token = Some(ADMIN.into());
+        config.queue.active_ttl_s = 4;
+    })
+    .await;
+    let queue = app.default_queue();
+    protect(&app, &queue, 6).await;
+    let (visitor, pass) = admitted_pass(&app, &queue).await;
+    let line_id = -visitor.trim_start_matches('v').parse::<i64>().unwrap();
+    let active_until = || async {
+        let mut redis = app.state.redis.connection().await.unwrap();
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(app.keys().queue(&queue, "active"))
+            .arg(line_id)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        score.unwrap_or(0.0) as u64
+    };
+    let before = active_until().await;
+    let fresh = app.gate_check(&queue, "/checkout/pay", Some(&pass)).await;
+    assert!(
+        set_cookie(fresh.headers(), "boxoffice_pass").is_none(),
+        "a fresh pass is not renewed"
+    );
+    // Half the session passes (whole seconds): that is what is tested.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let checked = app.gate_check(&queue, "/checkout/pay", Some(&pass)).await;
+    assert_eq!(checked.status(), 200);
+    let renewed = set_cookie(checked.headers(), "boxoffice_pass").expect("a renewed pass");
+    let claims = |pass: &str| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(pass.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    };
+    let (old, new) = (claims(&pass), claims(&renewed));
+    assert_eq!(old["jti"], new["jti"], "the same admission");
+    assert!(new["exp"].as_u64() > old["exp"].as_u64(), "{old} {new}");
+    let renewed_until = new["exp"].as_u64().unwrap() * 1000;
+    eventually(Duration::from_secs(3), "the active set follows", || async {
+        let until = active_until().await;
+        (until == renewed_until && until > before).then_some(())
+    })
+    .await;
+    let again = app.gate_check(&queue, "/checkout/pay", Some(&renewed)).await;
+    assert_eq!(header(&again, "x-boxoffice-visitor"), Some(visitor.as_str()));
+    app.stop().await;
+}

@@ -22,8 +22,9 @@ use super::Protected;
 use crate::http::error::{Error, ErrorCode};
 use crate::http::guards::client_ip::ClientIp;
 use crate::http::state::AppState;
-use crate::pass::{now_s, Admission, PassError, PublicJwk};
+use crate::pass::{now_s, Admission, PassClaims, PassError, PublicJwk};
 use crate::queue::settings::{FailMode, Protect};
+use crate::queue::Visitor;
 use crate::telemetry::metrics::GATE_FAIL_OPEN;
 
 /// The query parameter a pass comes back in from a waiting room on a host
@@ -127,6 +128,10 @@ pub(super) async fn check(
     };
     let err = match checked {
         Ok(claims) => {
+            if let Some((pass, exp)) = renewed(&state, &protected, &claims) {
+                let response = passed(&protected.queue, Some((&claims.sub, exp)));
+                return with_cookie(response, Some(&pass), exp.saturating_sub(now_s()));
+            }
             let lasts_s = claims.exp.saturating_sub(now_s());
             let response = passed(&protected.queue, Some((&claims.sub, claims.exp)));
             return with_cookie(response, handoff, lasts_s);
@@ -142,6 +147,29 @@ pub(super) async fn check(
         }
     }
     refused(err, &state, &protected, uri)
+}
+
+/// A visitor's session slides: once half of it or less is left, the pass is
+/// renewed for a whole session (same admission, same `jti`), and the
+/// admission's end in the active set follows in the next batch
+/// (`queue::SessionActivity`). No store call here.
+fn renewed(state: &AppState, protected: &Protected, claims: &PassClaims) -> Option<(String, u64)> {
+    let session_s = protected.protect.session_seconds;
+    let now = now_s();
+    if claims.exp.saturating_sub(now).saturating_mul(2) > session_s {
+        return None;
+    }
+    let visitor = Visitor::parse(&claims.sub)?;
+    let admission = Admission::of_jti(&claims.jti).filter(|admission| admission.sub == claims.sub)?;
+    let exp = now + session_s;
+    let issued = state
+        .passes
+        .issue(&admission, &protected.queue, &protected.protect.origin, exp)
+        .ok()?;
+    state
+        .sessions
+        .extend(&protected.queue, visitor.line_id(), exp.saturating_mul(1000));
+    Some((issued.token, exp))
 }
 
 /// How long a pass given while the room fails open lasts: short, so that
