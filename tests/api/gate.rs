@@ -70,7 +70,9 @@ async fn a_visitor_waits_is_admitted_passes_the_check_and_is_refused_once_the_or
         location.contains("return=https%3A%2F%2Fshop.example%2Fcheckout%2Fpay%3Fx%3D1"),
         "{location}"
     );
-    assert_error(refused, 401, "PASS_MISSING").await;
+    let body = assert_error(refused, 401, "PASS_MISSING").await;
+    assert_eq!(body["room"], location.as_str(), "apps read the room from the body");
+    assert_eq!(body["queue"], queue.as_str());
     let room = app.get(&location).await;
     assert_eq!(room.status(), 200, "the Location is the room's page");
     assert!(room.text().await.unwrap().contains("gate.js"));

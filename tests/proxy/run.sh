@@ -198,6 +198,13 @@ walk() {
     check "to the room, with the queue and the page" yes \
         "$([[ "$room" == *"/boxoffice/waiting-room/gate?queue=default&return="*checkout%2Fcart%3Fx%3D1 ]] && echo yes || echo "$room")"
 
+    if [[ "$PROXY" == nginx ]]; then
+        # An app asking for JSON gets the room's address as JSON instead of a page.
+        check "an app is answered JSON" 401 "$(status_of "$SITE/api/cart" -H 'Accept: application/json')"
+        check "with the room's address" yes "$(curl -s "$SITE/api/cart" -H 'Accept: application/json' |
+            jq -r '.room | test("/boxoffice/waiting-room/gate[?]queue=default")' | sed 's/true/yes/')"
+    fi
+
     pass="$(visit default)"
     body="$(curl -s "$SITE/checkout/cart" -H "Cookie: boxoffice_pass=$pass" -H 'X-Boxoffice-Visitor: forged')"
     check "a valid pass reaches the origin" "origin /checkout/cart" "${body%% visitor=*}"

@@ -140,6 +140,13 @@ fn booking_parts(err: &BookingError) -> (ErrorCode, Option<Value>) {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        self.into_response_with(serde_json::Map::new())
+    }
+}
+
+impl Error {
+    /// The answer, with `more` fields in its body beside `code` and `message`.
+    pub(crate) fn into_response_with(self, more: serde_json::Map<String, Value>) -> Response {
         let (code, details) = self.parts();
         let status = code.status();
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -155,8 +162,11 @@ impl IntoResponse for Error {
             metrics::counter!(crate::telemetry::metrics::DEPENDENCY_ERRORS, "kind" => code.as_str()).increment(1);
         }
         let mut body = json!({ "code": code.as_str(), "message": message });
-        if let (Some(Value::Object(extra)), Value::Object(map)) = (details, &mut body) {
-            map.extend(extra);
+        if let Value::Object(map) = &mut body {
+            if let Some(Value::Object(extra)) = details {
+                map.extend(extra);
+            }
+            map.extend(more);
         }
         let mut response = (status, Json(body)).into_response();
         // For the request metrics: errors by code, without reading the body.

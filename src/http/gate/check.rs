@@ -288,7 +288,6 @@ fn passed(queue: &str, visitor: Option<(&str, u64)>) -> Response {
 /// The refusal, with the waiting room's address: the queue, and the page to
 /// return to.
 fn refused(error: Error, state: &AppState, protected: &Protected, uri: &str) -> Response {
-    let mut response = error.into_response();
     let room = &state.config.pass.room_url;
     let back = format!("{}{}", protected.protect.origin, uri);
     let location = format!(
@@ -297,6 +296,12 @@ fn refused(error: Error, state: &AppState, protected: &Protected, uri: &str) -> 
         percent_encoded(&protected.queue),
         percent_encoded(&back)
     );
+    // Apps that cannot follow a page read the room's address from the body
+    // (the proxy's config sends them the JSON instead of a redirect).
+    let mut more = serde_json::Map::new();
+    more.insert("queue".into(), protected.queue.clone().into());
+    more.insert("room".into(), location.clone().into());
+    let mut response = error.into_response_with(more);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
