@@ -337,6 +337,9 @@ async fn the_staffs_network_and_secret_header_pass_without_a_pass_and_are_counte
     let header_rule = json!({ "protect": { "origin": ORIGIN, "paths": ["/*"],
         "bypassHeader": { "name": "X-Staff", "value": secret } } });
     app.admin_set_queue(&queue, &header_rule).await;
+    let shown = app.ops_queues().await.text().await.unwrap();
+    assert!(!shown.contains(secret), "the open /ops reads never show the secret");
+    assert!(shown.contains("X-Staff"));
     let before = bypassed("header").await;
     let staff = app.gate_check(&queue, "/", None).header("x-staff", secret).await;
     assert_eq!(staff.status(), 200);
