@@ -11,7 +11,8 @@
 //   pass cookie: the origin answers, naming the visitor;
 // - the origin ends the session: the next visit lands in the room again
 //   (admission paused, so it stays there and shows its place);
-// - a tampered pass lands in the room too.
+// - a tampered pass lands in the room too;
+// - /ops shows which site the queue protects.
 // Knobs: CHROMIUM (default /usr/bin/chromium). Screenshots in loadtest/out/.
 
 import assert from 'node:assert/strict';
@@ -83,6 +84,14 @@ try {
   await page.waitForURL(`${SITE}/checkout/cart`, { timeout: 30_000 });
   assert.match(await page.textContent('body'), /^origin \/checkout\/cart visitor=v\d+/);
   log('admitted again and back');
+
+  // 5. The operations page shows which site the queue protects.
+  const ops = await context.newPage();
+  ops.on('pageerror', (error) => errors.push(String(error)));
+  await ops.goto(`${BOX}/ops`);
+  await ops.locator(`#queue-rows tr[data-queue="${QUEUE}"] .badge`, { hasText: `Protects ${SITE}` })
+    .waitFor({ timeout: 30_000 });
+  log('/ops shows the protected site');
   assert.deepEqual(errors, [], 'errors on the pages');
 } finally {
   await browser.close();
