@@ -1,7 +1,9 @@
 //! The forward-auth check (`GET /gate/{queue}`) that nginx `auth_request`,
 //! Caddy `forward_auth`, Traefik `ForwardAuth` and Envoy `ext_authz` ask
-//! before passing a request on to the protected origin, and the public keys
-//! (`GET /.well-known/jwks.json`) with which anyone verifies a pass offline.
+//! before passing a request on to the protected origin.
+//!
+//! Which paths need a pass is `paths.rs`'s to say; the keys are served by
+//! `jwks.rs`.
 //!
 //! A check reads no store: the queue's protection from the settings
 //! snapshot, the pass checked by `pass::Passes` (signature remembered, expiry,
@@ -12,17 +14,15 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::bypass::bypass;
 use super::cookies;
+use super::paths::guarded;
 use super::Protected;
 use crate::http::error::{Error, ErrorCode};
 use crate::http::guards::client_ip::ClientIp;
 use crate::http::state::AppState;
-use crate::pass::{now_s, Admission, PassClaims, PassError, PublicJwk};
+use crate::pass::{now_s, Admission, PassClaims, PassError};
 use crate::queue::settings::{FailMode, Protect};
 use crate::queue::Visitor;
 use crate::telemetry::metrics::GATE_FAIL_OPEN;
@@ -30,60 +30,6 @@ use crate::telemetry::metrics::GATE_FAIL_OPEN;
 /// The query parameter a pass comes back in from a waiting room on a host
 /// of its own; the check turns it into the site's cookie.
 const HANDOFF: &str = "boxoffice_pass";
-
-/// Paths under a guarded pattern that pass anyway: the site's static files.
-const STATIC_SUFFIXES: [&str; 14] = [
-    ".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".woff", ".woff2", ".ttf",
-];
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Jwks {
-    keys: Vec<JwkView>,
-}
-
-/// An Ed25519 public key (RFC 8037).
-#[derive(Serialize, ToSchema)]
-struct JwkView {
-    #[schema(example = "OKP")]
-    kty: &'static str,
-    #[schema(example = "Ed25519")]
-    crv: &'static str,
-    #[schema(example = "EdDSA")]
-    alg: &'static str,
-    #[serde(rename = "use")]
-    #[schema(example = "sig")]
-    usage: &'static str,
-    /// The key's RFC 7638 thumbprint, as passes' headers name it.
-    kid: String,
-    /// The public key, base64url.
-    x: String,
-}
-
-impl From<&PublicJwk> for JwkView {
-    fn from(jwk: &PublicJwk) -> Self {
-        JwkView {
-            kty: jwk.kty,
-            crv: jwk.crv,
-            alg: jwk.alg,
-            usage: jwk.usage,
-            kid: jwk.kid.clone(),
-            x: jwk.x.clone(),
-        }
-    }
-}
-
-/// The public keys that verify passes, newest (the signing one) first.
-#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "passKeys", tag = "protected sites",
-    responses((status = 200, description = "the JWKS document", body = Jwks)))]
-pub(super) async fn jwks(State(state): State<AppState>) -> Response {
-    let keys = state.passes.published_keys().iter().map(JwkView::from).collect();
-    let mut response = Json(Jwks { keys }).into_response();
-    // Keys rotate rarely; verifiers may hold them a few minutes.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    response
-}
 
 /// May this request to the protected site pass? `200` with the visitor's
 /// headers, or `401` with a `PASS_*` code and the waiting room's `Location`.
@@ -237,38 +183,6 @@ fn query_value<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// Whether `path` needs a pass: under one of the protection's patterns, and
-/// not a static file.
-pub(crate) fn guarded(protect: &Protect, path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    if STATIC_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix)) {
-        return false;
-    }
-    protect.paths.iter().any(|pattern| matches(pattern, path))
-}
-
-/// `*` matches any run of characters (`/` included); the rest literally.
-fn matches(pattern: &str, path: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return false;
-    };
-    let Some(mut rest) = path.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
-}
-
 fn passed(queue: &str, visitor: Option<(&str, u64)>) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -324,25 +238,6 @@ fn percent_encoded(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn protect(paths: &[&str]) -> Protect {
-        serde_json::from_value(serde_json::json!({ "origin": "https://shop.example", "paths": paths })).unwrap()
-    }
-
-    #[test]
-    fn patterns_guard_what_they_name_and_static_files_pass() {
-        let checkout = protect(&["/checkout/*", "/cart"]);
-        assert!(guarded(&checkout, "/checkout/pay"));
-        assert!(guarded(&checkout, "/checkout/a/b"));
-        assert!(guarded(&checkout, "/cart"));
-        assert!(!guarded(&checkout, "/cart/x"));
-        assert!(!guarded(&checkout, "/"));
-        assert!(!guarded(&checkout, "/checkout/app.JS"));
-        let everything = protect(&["/*"]);
-        assert!(guarded(&everything, "/"));
-        assert!(matches("/a/*/c*", "/a/b/c.html"));
-        assert!(!matches("/a/*/c", "/a/b/d"));
-    }
 
     #[test]
     fn a_handed_over_pass_is_read_from_the_query() {

@@ -1,8 +1,9 @@
 //! A protected site's routes: the waiting room's API for anonymous visitors
 //! (`visitor.rs`: join, status, leave), the forward-auth check proxies ask
-//! and the public keys (`check.rs`), and the origin ending a session
-//! (`end.rs`). A queue that protects no site answers every `/gate/{queue}…`
-//! route `404 QUEUE_NOT_PROTECTED`.
+//! (`check.rs`, with `paths.rs`, `bypass.rs` and `cookies.rs`), the public
+//! keys (`jwks.rs`), and the origin ending a session (`end.rs`). A queue
+//! that protects no site answers every `/gate/{queue}…` route
+//! `404 QUEUE_NOT_PROTECTED`.
 //!
 //! The queue's protection is read from the instance's settings snapshot, so
 //! no route here reads it from a store.
@@ -11,6 +12,8 @@ mod bypass;
 mod check;
 mod cookies;
 mod end;
+mod jwks;
+mod paths;
 mod visitor;
 
 use std::sync::Arc;
@@ -28,13 +31,13 @@ use crate::queue::settings::Protect;
 
 /// The operations of a protected site, for the OpenAPI document.
 #[derive(OpenApi)]
-#[openapi(paths(visitor::join, visitor::status, visitor::leave, check::check, check::jwks, end::end))]
+#[openapi(paths(visitor::join, visitor::status, visitor::leave, check::check, jwks::jwks, end::end))]
 pub(crate) struct Docs;
 
 /// A protected site's routes (`routes.rs`).
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
-        .route(Method::GET, "/.well-known/jwks.json", check::jwks, Class::Check)
+        .route(Method::GET, "/.well-known/jwks.json", jwks::jwks, Class::Check)
         .route(Method::GET, "/gate/{queue}", check::check, Class::Check)
         .route(Method::POST, "/gate/{queue}/join", visitor::join, Class::Queue)
         .route(Method::GET, "/gate/{queue}/status", visitor::status, Class::Queue)
