@@ -1,5 +1,7 @@
 //! Passes this instance has verified, so that a visitor's every request does
-//! not pay for Ed25519 again (tens of microseconds each, against a lookup).
+//! not pay for Ed25519 again: a never-seen pass cost about 85 µs a check
+//! against 1.2 µs for one remembered, in a debug build
+//! (`pass::tests::verification_cost`; not yet measured in a release build).
 //!
 //! Keyed by the SHA-256 of the whole pass string: a hit is a string already
 //! verified byte for byte, and no other string can find its entry short of a

@@ -172,3 +172,34 @@ fn tampered_forged_and_garbage_passes_are_invalid() {
         assert_eq!(passes.verify(garbage), Err(PassError::Invalid), "{garbage:.40}");
     }
 }
+
+/// The cost of a check with a pass never seen (Ed25519) against one already
+/// verified (a SHA-256 and a lookup). A rough figure, not the benchmark:
+/// `cargo test --lib pass::tests::verification_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn verification_cost() {
+    use std::time::Instant;
+    let redis = Redis::open("redis://127.0.0.1:1", &[]).unwrap();
+    let config = PassConfig {
+        pass_cache_entries: 10_000,
+        ..config()
+    };
+    let passes = Passes::new(&config, PassKeys::from_seeds(&[[9; 32]]), redis, &Keys::new("test"));
+    let issued: Vec<String> = (0..2000)
+        .map(|n| issue(&passes, &format!("v{n}"), "shop", 600).token)
+        .collect();
+    let started = Instant::now();
+    for pass in &issued {
+        passes.check(pass, "shop", ORIGIN).unwrap();
+    }
+    let never_seen = started.elapsed() / issued.len() as u32;
+    let started = Instant::now();
+    for _ in 0..5 {
+        for pass in &issued {
+            passes.check(pass, "shop", ORIGIN).unwrap();
+        }
+    }
+    let remembered = started.elapsed() / (5 * issued.len()) as u32;
+    println!("a never-seen pass: {never_seen:?} a check; one already verified: {remembered:?}");
+}
