@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::helpers::monitor::ClientCommands;
+use crate::helpers::own_stores::OwnRedis;
 use crate::helpers::{
     assert_error, eventually, json_of, metric_value, pass_key_file, set_cookie, spawn_app_with, spawn_configured,
     test_config, TestApp, ADMIN,
@@ -412,5 +414,30 @@ async fn a_session_slides_the_check_renews_the_pass_and_the_slot_follows_in_the_
     .await;
     let again = app.gate_check(&queue, "/checkout/pay", Some(&renewed)).await;
     assert_eq!(header(&again, "x-boxoffice-visitor"), Some(visitor.as_str()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_valid_check_sends_redis_nothing() {
+    // A Redis of this test's own: the shared one's counters move with every test.
+    let redis = OwnRedis::start();
+    let mut config = test_config();
+    config.redis_url = redis.url();
+    config.redis_cluster = Vec::new();
+    config.admin_token = Some(ADMIN.into());
+    let app = spawn_configured(config).await;
+    let queue = app.default_queue();
+    protect(&app, &queue, 600).await;
+    let (_, pass) = admitted_pass(&app, &queue).await;
+
+    const CHECKS: u64 = 300;
+    let watched = ClientCommands::watch(redis.port);
+    for _ in 0..CHECKS {
+        assert_eq!(app.gate_check(&queue, "/checkout/pay", Some(&pass)).await.status(), 200);
+    }
+    let sent: u64 = watched.stop().values().sum();
+    // The background chores (endings followed four times a second, the
+    // settings, the catalog) send a few calls a second, whatever the checks.
+    assert!(sent < CHECKS / 10, "{sent} Redis calls during {CHECKS} checks");
     app.stop().await;
 }

@@ -7,7 +7,8 @@
 //! reads in `ops.rs`, a protected site's routes in `gate.rs`; the methods live on [`Api`], so a gateway process of
 //! `gateway.rs` is called the same way. `poll.rs` waits for a condition
 //! instead of sleeping; `keys.rs` names the Redis keys tests reach into;
-//! `own_stores.rs` starts stores of a test's own for the fault suite.
+//! `own_stores.rs` starts stores of a test's own for the fault suite, and
+//! `monitor.rs` watches what clients send one.
 
 mod api;
 pub mod app;
@@ -15,6 +16,7 @@ mod call;
 mod gate;
 pub mod gateway;
 mod keys;
+pub mod monitor;
 mod ops;
 // Stores of a test's own, for the fault suite (the integration crate takes only free_port).
 #[allow(dead_code)]
