@@ -188,7 +188,7 @@ impl Passes {
         if claims.exp <= now_s() {
             return Err(PassError::Expired);
         }
-        if self.inner.revoked.contains(&claims.jti) {
+        if self.inner.revoked.contains(&claims.queue, &claims.jti) {
             return Err(PassError::Revoked);
         }
         Ok(claims)
@@ -221,10 +221,11 @@ impl Passes {
         }
     }
 
-    /// Ends a pass on every instance: at once here, within a second elsewhere.
-    pub(crate) async fn revoke(&self, jti: &str, exp: u64) -> Result<(), redis::RedisError> {
-        self.inner.log.publish(jti, exp, now_ms()).await?;
-        self.inner.revoked.add(jti, exp);
+    /// Ends `queue`'s passes of `jti` on every instance: at once here,
+    /// within a second elsewhere.
+    pub(crate) async fn revoke(&self, queue: &str, jti: &str, exp: u64) -> Result<(), redis::RedisError> {
+        self.inner.log.publish(queue, jti, exp, now_ms()).await?;
+        self.inner.revoked.add(queue, jti, exp);
         Ok(())
     }
 

@@ -120,7 +120,12 @@ fn an_ended_pass_is_refused_though_its_signature_is_remembered() {
     let issued = issue(&passes, "v1", "shop", 60);
     assert!(passes.verify(&issued.token).is_ok());
     assert_eq!(passes.held().0, 1, "remembered");
-    passes.inner.revoked.add(&issued.claims.jti, issued.claims.exp);
+    passes.inner.revoked.add("other", &issued.claims.jti, issued.claims.exp);
+    assert!(
+        passes.verify(&issued.token).is_ok(),
+        "an ending of another queue's pass"
+    );
+    passes.inner.revoked.add("shop", &issued.claims.jti, issued.claims.exp);
     assert_eq!(passes.verify(&issued.token), Err(PassError::Revoked));
 }
 

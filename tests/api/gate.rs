@@ -441,3 +441,19 @@ async fn a_valid_check_sends_redis_nothing() {
     assert!(sent < CHECKS / 10, "{sent} Redis calls during {CHECKS} checks");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_origin_ends_only_its_own_queues_sessions() {
+    let (app, queue, key) = protected_app().await;
+    protect(&app, "hero-autumn", 600).await;
+    let (_, theirs) = admitted_pass(&app, "hero-autumn").await;
+    let named = app.gate_end(&queue, &key, &json!({ "pass": theirs })).await;
+    assert_error(named, 401, "PASS_OTHER_QUEUE").await;
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(theirs.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let by_jti = app.gate_end(&queue, &key, &json!({ "jti": claims["jti"] })).await;
+    assert_eq!(by_jti.status(), 204, "nothing of this queue's to end");
+    let still = app.gate_check("hero-autumn", "/checkout/pay", Some(&theirs)).await;
+    assert_eq!(still.status(), 200, "another queue's session goes on");
+    app.stop().await;
+}

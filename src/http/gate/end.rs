@@ -66,7 +66,11 @@ pub(super) async fn end(
     };
     let admission = Admission::of_jti(&jti)
         .ok_or_else(|| Error::refused(ErrorCode::InvalidBody, format!("`{jti}` is not the jti of a pass")))?;
-    state.passes.revoke(&jti, exp).await.map_err(QueueError::from)?;
+    state
+        .passes
+        .revoke(&protected.queue, &jti, exp)
+        .await
+        .map_err(QueueError::from)?;
     if let Some(visitor) = Visitor::parse(&admission.sub) {
         let place = QueueToken {
             queue: protected.queue.clone(),

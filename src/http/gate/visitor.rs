@@ -251,7 +251,7 @@ pub(super) async fn leave(State(state): State<AppState>, protected: Protected, h
         let exp = now_s() + protected.protect.session_seconds;
         state
             .passes
-            .revoke(&admission.jti(), exp)
+            .revoke(&protected.queue, &admission.jti(), exp)
             .await
             .map_err(crate::queue::QueueError::from)?;
     }
