@@ -106,7 +106,7 @@ impl Services {
             queue_config.clone(),
             settings.snapshot(),
         );
-        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
+        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config, settings.snapshot());
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
         let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
         let catalog = Catalog::new(background_pool.clone());

@@ -221,7 +221,9 @@ pub struct QueueConfig {
 
     /// Lifetime of an active token, counted from admission.
     ///
-    /// Using the token does not extend it: admission is a fixed window.
+    /// Using the token does not extend it: admission is a fixed window. A
+    /// queue that protects a site admits for its `sessionSeconds` instead,
+    /// which its visitors' activity slides (docs/protect-a-site.md).
     #[arg(global = true, long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
     pub active_ttl_s: u64,
 

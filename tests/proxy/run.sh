@@ -239,10 +239,10 @@ PY
         -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "{\"pass\": \"$pass\"}")"
     check "an ended pass is refused" 302 "$(status_of "$SITE/checkout/cart" -H "Cookie: boxoffice_pass=$pass")"
 
-    # Sessions of a second from now on: the next pass expires while we wait.
-    protect default 1
+    # Sessions of two seconds from now on: the next pass expires while we wait.
+    protect default 2
     short="$(visit default)"
-    sleep 2 # time passing is what is tested
+    sleep 3 # time passing is what is tested
     check "boxoffice calls the pass expired" PASS_EXPIRED \
         "$(curl -s "$BOX/gate/default" -H "X-Original-URI: /" -H "Cookie: boxoffice_pass=$short" | jq -r .code)"
     check "an expired pass is refused" 302 "$(status_of "$SITE/checkout/cart" -H "Cookie: boxoffice_pass=$short")"
