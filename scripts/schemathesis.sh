@@ -70,6 +70,11 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "the server never became ready" >&2; exit 1; }
+# One queue protects a site, so the /gate routes are exercised past 404 QUEUE_NOT_PROTECTED
+# (the admin operations may change or lift it while they run; the others keep theirs).
+curl -fsS -X PATCH "http://127.0.0.1:$PORT/admin/queues/bts-spring" \
+    -H "Authorization: Bearer $BOXOFFICE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"protect": {"origin": "https://shop.example", "paths": ["/*"]}}' >/dev/null
 
 # Values that exist in the demo data, so generated requests reach past the
 # "no such user/concert" answers: the seed's users (ids and UUIDs), concerts,
@@ -105,6 +110,11 @@ allow-extra-parameters = true
 "path.concert_id" = {{ dictionary = "concerts", probability = 0.8 }}
 "path.schedule_id" = {{ dictionary = "schedules", probability = 0.8 }}
 "query.concertDate" = {{ dictionary = "dates", probability = 0.8 }}
+
+# The protected site's routes on the queue that protects one (set up above).
+[[operations]]
+include-path-regex = "^/gate/"
+parameters = {{ "path.queue" = "bts-spring" }}
 
 # The admin API with the server's token, so it is exercised past the 401.
 [[operations]]

@@ -12,8 +12,9 @@ use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds,
 use crate::config::Config;
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
+use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{BookingHealth, Gate, Line, Scheduler, Settings, TokenSigner};
+use crate::queue::{BookingHealth, Gate, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -49,6 +50,9 @@ pub struct Services {
     pub(crate) probes: Probes,
     pub(crate) clock: LocalClock,
     pub(crate) identity: IdentityVerifier,
+    pub(crate) passes: Passes,
+    pub(crate) visitors: Visitors,
+    pub(crate) sessions: SessionActivity,
 }
 
 impl Services {
@@ -110,7 +114,7 @@ impl Services {
             queue_config.clone(),
             settings.snapshot(),
         );
-        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config);
+        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config, settings.snapshot());
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
         let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
         let catalog = Catalog::new(background_pool.clone());
@@ -154,8 +158,11 @@ impl Services {
         );
         let audit = LatestAudit::new(auditor, Duration::from_millis(config.audit_max_age_ms));
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
-        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys, catalog.clone());
+        let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let probes = Probes::new(&redis, &database, &config.database_url);
+        let visitors = Visitors::new(redis.clone(), keys.clone());
+        let sessions = SessionActivity::new(redis.clone(), keys.clone());
+        let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
         Ok(Services {
             clock: LocalClock(config.timezone),
@@ -179,6 +186,9 @@ impl Services {
             audit,
             reconciler,
             probes,
+            passes,
+            visitors,
+            sessions,
         })
     }
 }

@@ -111,6 +111,24 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
             Ok(())
         });
     }
+    // Passes ended through another instance are refused here within a second.
+    chores.every_from_start(
+        "ended passes",
+        crate::pass::revocation::FOLLOW_EVERY,
+        state,
+        |state| async move {
+            state.passes.follow_revocations().await?;
+            let (verified, ended) = state.passes.held();
+            metrics::gauge!(crate::telemetry::metrics::PASSES_VERIFIED_HELD).set(verified as f64);
+            metrics::gauge!(crate::telemetry::metrics::PASSES_ENDED_HELD).set(ended as f64);
+            Ok(())
+        },
+    );
+    // Sessions the check renewed reach the active sets, in one batch a queue.
+    chores.every("sliding sessions", Duration::from_secs(1), state, |state| async move {
+        state.sessions.write().await?;
+        Ok(())
+    });
     chores.every("metrics upkeep", Duration::from_secs(5), state, |_| async move {
         crate::telemetry::metrics::handle().run_upkeep();
         Ok(())

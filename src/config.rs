@@ -160,6 +160,9 @@ pub struct Config {
     #[command(flatten)]
     pub connections: ConnectionsConfig,
 
+    #[command(flatten)]
+    pub pass: PassConfig,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -218,7 +221,9 @@ pub struct QueueConfig {
 
     /// Lifetime of an active token, counted from admission.
     ///
-    /// Using the token does not extend it: admission is a fixed window.
+    /// Using the token does not extend it: admission is a fixed window. A
+    /// queue that protects a site admits for its `sessionSeconds` instead,
+    /// which its visitors' activity slides (docs/protect-a-site.md).
     #[arg(global = true, long, env = "BOXOFFICE_ACTIVE_TTL_S", default_value_t = 600)]
     pub active_ttl_s: u64,
 
@@ -418,6 +423,64 @@ pub struct ConnectionsConfig {
     /// users share one address (carrier NAT) and no proxy stands in front.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+}
+
+/// The admission pass of protected sites (`pass/`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Pass")]
+pub struct PassConfig {
+    /// PEM files of the Ed25519 private keys that sign and verify admission
+    /// passes (PKCS#8, as `openssl genpkey -algorithm ed25519` writes), newest
+    /// first, comma-separated.
+    ///
+    /// The first signs; the others only verify, so a key being retired keeps
+    /// its passes valid until they expire. Each key's `kid` is its RFC 7638
+    /// thumbprint. Empty: a development key is made at start, so passes do not
+    /// survive a restart nor verify on another instance; start-up warns loudly.
+    /// Every gateway of one deployment needs the same files.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_PASS_KEY_FILES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub pass_key_files: Vec<String>,
+
+    /// The `iss` of every pass, and the only one a check accepts.
+    #[arg(global = true, long, env = "BOXOFFICE_PASS_ISSUER", default_value = "boxoffice")]
+    pub pass_issuer: String,
+
+    /// Most passes whose signature this instance remembers having verified, so
+    /// that a visitor's next requests skip Ed25519 (about 1 KB each); 0 verifies
+    /// every time.
+    #[arg(global = true, long, env = "BOXOFFICE_PASS_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub pass_cache_entries: usize,
+
+    /// The waiting room a refused check sends visitors to (its `Location`,
+    /// with `queue` and `return` added).
+    ///
+    /// A path when the room is served through the proxy under the protected
+    /// site's own host (its cookies are then first-party); a URL for a room on
+    /// a host of its own, which hands the pass back in the return address.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_ROOM_URL",
+        default_value = "/waiting-room/gate",
+        hide_env_values = true
+    )]
+    pub room_url: String,
+}
+
+impl PassConfig {
+    /// The key files named, less empty entries.
+    pub(crate) fn key_files(&self) -> impl Iterator<Item = &str> {
+        self.pass_key_files
+            .iter()
+            .map(|file| file.trim())
+            .filter(|file| !file.is_empty())
+    }
 }
 
 impl Config {

@@ -13,6 +13,8 @@
 //!   instance runs beside serving requests.
 //! - [`queue`] is the waiting line: joining and polling ([`queue::Line`]),
 //!   admission ([`queue::Scheduler`]) and the token gate ([`queue::Gate`]).
+//! - [`pass`] is the admission pass a protected site's visitors carry: signed,
+//!   checked without a store, ended on every instance within a second.
 //! - [`booking`] is what admitted users do: the catalog, seat holds, balances,
 //!   checkout, and the invariant audit, one service each.
 //! - [`http`] translates HTTP to those services: `http/api/` for the `/api`
@@ -44,6 +46,9 @@ pub mod http;
 mod identity;
 /// Date-times local to the configured zone, as the seeds write them.
 mod local_time;
+/// The admission pass of protected sites: Ed25519 JWTs, their keys, the
+/// verified-pass cache and the revocation list.
+mod pass;
 /// The waiting queue: places, tokens, admission, the booking gate.
 pub mod queue;
 /// The services wrapped for HTTP and served; `Application::build` and `run_until_stopped`.

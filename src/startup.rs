@@ -106,7 +106,13 @@ impl QueueTools {
                 // The tools join as the configuration says; no live settings.
                 SettingsSnapshot::new(&queue_config),
             ),
-            scheduler: Scheduler::new(redis, keys, rates, queue_config),
+            scheduler: Scheduler::new(
+                redis,
+                keys,
+                rates,
+                queue_config.clone(),
+                SettingsSnapshot::new(&queue_config),
+            ),
         })
     }
 }

@@ -329,8 +329,7 @@ async fn a_redis_lost_keeps_a_closed_sale_closed_with_its_settings_and_history()
     assert_eq!(slower.status(), 200);
     blocking(|| redis.restart_empty());
     let restarted = Instant::now();
-    let closed =
-        serde_json::json!({ "state": "closed", "maxActive": 5, "admitRate": 2, "opensAt": null, "adaptive": null });
+    let closed = serde_json::json!({ "state": "closed", "maxActive": 5, "admitRate": 2, "opensAt": null, "adaptive": null, "protect": null });
     // A newcomer each time: 503 until the probes see Redis back, then
     // refused: joins follow the instance's own view of the settings, which
     // Redis's loss does not touch.
@@ -672,5 +671,69 @@ async fn a_rush_meeting_a_stopped_postgres_is_told_nothing_happened_at_once_and_
         let funded = if user <= 4 { 1000 } else { 0 };
         assert_eq!(app.balance_amount(user).await, funded + 100, "user {user}");
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Redis; run by .ci/run"]
+async fn with_redis_down_admitted_visitors_keep_passing_and_the_room_follows_its_fail_mode() {
+    let mut redis = blocking(OwnRedis::start);
+    let mut config = test_config();
+    config.redis_url = redis.url();
+    config.redis_cluster.clear();
+    config.admin_token = Some(ADMIN.into());
+    let app = spawn_configured(config).await;
+    let (closed, open) = (app.default_queue(), "hero-autumn");
+    for (queue, mode) in [(closed.as_str(), "closed"), (open, "open")] {
+        let protect = serde_json::json!({ "protect": {
+            "origin": "https://shop.example", "paths": ["/*"], "failMode": mode } });
+        assert_eq!(app.admin_set_queue(queue, &protect).await.status(), 200);
+    }
+    let joined = json_of(app.gate_join(&closed).await).await;
+    app.admit_everyone(&closed).await;
+    let token = joined["token"].as_str().unwrap().to_string();
+    let status = json_of(app.gate_status(&closed, &token).await).await;
+    let pass = status["pass"].as_str().expect("admitted: a pass").to_string();
+
+    // /metrics reads Redis too: the counter is read before and after the outage.
+    let series = format!("boxoffice_gate_fail_open_passes_total{{queue=\"{open}\"}}");
+    let before = metric_value(&app.metrics_text().await, &series).unwrap_or(0.0);
+    blocking(|| redis.kill());
+    // The probes notice (slept on, as above).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // An admitted visitor keeps passing: the check needs no Redis.
+    for _ in 0..3 {
+        let passed = app.gate_check(&closed, "/cart", Some(&pass)).await;
+        assert_eq!(passed.status(), 200);
+    }
+    // Closed: a newcomer is sent to the room, which says it is unavailable.
+    assert_error(app.gate_check(&closed, "/cart", None).await, 401, "PASS_MISSING").await;
+    let room = app.gate_join(&closed).await;
+    assert!(room.headers().contains_key("retry-after"));
+    assert_error(room, 503, "DEPENDENCY_UNAVAILABLE").await;
+
+    // Open: a newcomer gets a short pass at once, counted.
+    let let_in = app.gate_check(open, "/cart", None).await;
+    assert_eq!(let_in.status(), 200);
+    let visitor = let_in.headers()["x-boxoffice-visitor"].to_str().unwrap().to_string();
+    assert!(visitor.starts_with("open-"), "{visitor}");
+    let short = helpers::set_cookie(let_in.headers(), "boxoffice_pass").expect("a short pass");
+    let again = app.gate_check(open, "/cart", Some(&short)).await;
+    assert_eq!(again.headers()["x-boxoffice-visitor"].to_str().unwrap(), visitor);
+    // A pass of another queue stays refused, open or not.
+    assert_error(
+        app.gate_check(open, "/cart", Some(&pass)).await,
+        401,
+        "PASS_OTHER_QUEUE",
+    )
+    .await;
+
+    blocking(|| redis.restart_empty());
+    stores_back(&app).await;
+    let after = metric_value(&app.metrics_text().await, &series).unwrap_or(0.0);
+    assert_eq!(after - before, 1.0, "one short pass, counted once");
+    // Redis back: the open queue's room queues newcomers again.
+    assert_error(app.gate_check(open, "/cart", None).await, 401, "PASS_MISSING").await;
     app.stop().await;
 }

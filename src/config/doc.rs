@@ -176,7 +176,10 @@ fn urls_and_secrets_are_never_echoed_from_the_environment() {
             hidden += 1;
         }
     }
-    assert_eq!(hidden, 6, "REDIS_URL, the cluster, DATABASE_URL and three secrets");
+    assert_eq!(
+        hidden, 7,
+        "REDIS_URL, the cluster, DATABASE_URL, the room's URL and three secrets"
+    );
 }
 
 #[test]

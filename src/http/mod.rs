@@ -16,6 +16,7 @@ mod booking_latency;
 pub(crate) mod edge;
 pub(crate) mod error;
 mod extract;
+mod gate;
 mod guards;
 mod health;
 mod openapi;

@@ -43,6 +43,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .route(Method::GET, "/docs", docs, Class::Page)
         .route(Method::GET, "/assets/{*path}", asset, Class::Page)
         .route(Method::GET, "/waiting-room/config.json", config, Class::Page)
+        .route(Method::GET, "/waiting-room/gate", gate_room, Class::Page)
 }
 
 /// The fan's page: join, wait, pick seats, pay.
@@ -51,6 +52,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
         (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
 async fn waiting_room(headers: HeaderMap) -> Response {
     file("waiting-room.html", &headers)
+}
+
+/// A protected site's waiting room (`?queue=…&return=…`, where the check's
+/// `Location` sends a visitor without a pass): joins, waits, goes back.
+#[utoipa::path(get, path = "/waiting-room/gate", operation_id = "gateRoomPage", tag = "pages",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match")))]
+async fn gate_room(headers: HeaderMap) -> Response {
+    file("gate.html", &headers)
 }
 
 /// Where a visitor can go from the front door.

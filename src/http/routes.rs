@@ -41,6 +41,9 @@ pub(crate) enum Class {
     Admin,
     /// The pages served from the binary.
     Page,
+    /// A protected site's forward-auth check and the public keys: decided in
+    /// process, with no store call.
+    Check,
 }
 
 /// What bounds how long a route may take.
@@ -56,6 +59,8 @@ pub(crate) enum Deadline {
     /// (`store::db::Db::decisive`): cutting a route that moves money off from
     /// outside would answer 503 while its statement might still commit.
     Decisive,
+    /// Nothing to wait on: the answer is computed in process.
+    InProcess,
 }
 
 impl Class {
@@ -63,6 +68,7 @@ impl Class {
         match self {
             Class::Queue => Deadline::RedisCall,
             Class::Payment | Class::TopUp => Deadline::Decisive,
+            Class::Check => Deadline::InProcess,
             Class::Booking | Class::Hold | Class::Ops | Class::Admin | Class::Page => Deadline::Request,
         }
     }
@@ -73,7 +79,9 @@ impl Class {
         match self {
             Class::Queue => ShedGroup::Queue,
             Class::Booking | Class::Hold | Class::Payment | Class::TopUp => ShedGroup::Booking,
-            Class::Ops | Class::Admin | Class::Page => ShedGroup::Never,
+            // A check is cheap and in process; refusing one would turn an
+            // admitted visitor away (a proxy reads a 503 as an error).
+            Class::Ops | Class::Admin | Class::Page | Class::Check => ShedGroup::Never,
         }
     }
 
@@ -140,7 +148,7 @@ impl Mount {
         };
         let route = match class.deadline() {
             Deadline::Request => middleware::with_deadline(route, self.request_timeout),
-            Deadline::RedisCall | Deadline::Decisive => route,
+            Deadline::RedisCall | Deadline::Decisive | Deadline::InProcess => route,
         };
         match class {
             Class::Page => with_page_headers(route),

@@ -7,13 +7,14 @@ use axum::Router;
 use super::edge::shedding::ShedGroups;
 use super::routes::{shed_groups, Declared, Routes};
 use super::state::AppState;
-use super::{admin, api, health, openapi, ops, pages, v1};
+use super::{admin, api, gate, health, openapi, ops, pages, v1};
 
 /// Every route, declared.
 fn table(routes: Routes) -> Routes {
     let routes = api::routes(routes);
     let routes = v1::routes(routes);
     let routes = admin::routes(routes);
+    let routes = gate::routes(routes);
     let routes = health::routes(routes);
     let routes = ops::routes(routes);
     let routes = pages::routes(routes);
@@ -113,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn only_holds_and_payments_are_timed_and_only_the_queue_and_money_go_without_the_request_deadline() {
+    fn only_holds_and_payments_are_timed_and_only_the_queue_the_gate_and_money_go_without_the_request_deadline() {
         let routes = declared();
         let timed: BTreeSet<_> = routes
             .iter()
@@ -145,6 +146,11 @@ mod tests {
             ("GET", "/api/waiting-queue/position"),
             ("POST", "/api/v1/concerts/{code}/token"),
             ("GET", "/api/v1/concerts/{code}/token"),
+            ("POST", "/gate/{queue}/join"),
+            ("GET", "/gate/{queue}/status"),
+            ("POST", "/gate/{queue}/leave"),
+            ("GET", "/gate/{queue}"),
+            ("GET", "/.well-known/jwks.json"),
             (
                 "POST",
                 "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",

@@ -11,6 +11,7 @@ use super::pacing;
 use super::rates::MeasuredRates;
 use super::settings::Snapshot;
 use super::token::{QueueToken, TokenSigner};
+use super::visitors::Visitor;
 use super::QueueError;
 use crate::config::QueueConfig;
 use crate::store::keys::{Keys, META_TTL_S};
@@ -105,11 +106,28 @@ impl Line {
         presented: Option<&str>,
         rules: JoinRules,
     ) -> Result<Ticket, QueueError> {
+        self.users.require(user_id)?;
         let mode = Mode::Join {
             nonce: rand::random(),
             rules,
         };
         self.answer(queue, user_id, mode, presented).await
+    }
+
+    /// Joins as the anonymous visitor `visitor` of a protected site (no user
+    /// account), presenting the visitor's token if the client sent one.
+    pub(crate) async fn join_as_visitor(
+        &self,
+        queue: &str,
+        visitor: Visitor,
+        presented: Option<&str>,
+        rules: JoinRules,
+    ) -> Result<Ticket, QueueError> {
+        let mode = Mode::Join {
+            nonce: rand::random(),
+            rules,
+        };
+        self.answer(queue, visitor.line_id(), mode, presented).await
     }
 
     /// Reports the place of `user_id` in `queue`; polling keeps a waiting place alive.
@@ -124,6 +142,7 @@ impl Line {
         user_id: i64,
         presented: Option<&str>,
     ) -> Result<Ticket, QueueError> {
+        self.users.require(user_id)?;
         self.answer(queue, user_id, Mode::Poll, presented).await
     }
 
@@ -145,6 +164,25 @@ impl Line {
     /// (replaced by a later join) reports as expired.
     pub(crate) async fn poll_token(&self, queue: &str, raw_token: &str) -> Result<Ticket, QueueError> {
         let token = self.signer.verify_for(queue, raw_token)?;
+        self.users.require(token.user_id)?;
+        self.poll_verified(queue, token, raw_token).await
+    }
+
+    /// Polls with a visitor's token: the token must be a visitor's, of `queue`.
+    pub(crate) async fn poll_visitor(&self, queue: &str, raw_token: &str) -> Result<(Visitor, Ticket), QueueError> {
+        let token = self.signer.verify_for(queue, raw_token)?;
+        let visitor = Visitor::of_line_id(token.user_id).ok_or(QueueError::TokenMismatch)?;
+        Ok((visitor, self.poll_verified(queue, token, raw_token).await?))
+    }
+
+    /// The visitor whose token `raw_token` is, in `queue`, if it is a visitor's.
+    pub(crate) fn visitor_of(&self, queue: &str, raw_token: &str) -> Result<(Visitor, QueueToken), QueueError> {
+        let token = self.signer.verify_for(queue, raw_token)?;
+        let visitor = Visitor::of_line_id(token.user_id).ok_or(QueueError::TokenMismatch)?;
+        Ok((visitor, token))
+    }
+
+    async fn poll_verified(&self, queue: &str, token: QueueToken, raw_token: &str) -> Result<Ticket, QueueError> {
         let standing = self.standing(queue, token.user_id, Mode::Poll, Some(&token)).await?;
         let same_join = standing.issued_s == token.issued_s && standing.nonce == token.nonce;
         let mut ticket = self.ticket(queue, token.user_id, standing, Some((&token, raw_token)))?;
@@ -179,7 +217,6 @@ impl Line {
         mode: Mode,
         presented: Option<&QueueToken>,
     ) -> Result<Standing, QueueError> {
-        self.users.require(user_id)?;
         let ask = Ask {
             user_id,
             mode,

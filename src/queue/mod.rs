@@ -21,6 +21,7 @@
 //! Join and poll are one FCALL each (or a share of one, batched) and never
 //! touch Postgres.
 
+pub(crate) mod activity;
 pub(crate) mod adaptive;
 pub(crate) mod gate;
 pub(crate) mod lanes;
@@ -31,10 +32,12 @@ pub(crate) mod rates;
 pub(crate) mod scheduler;
 pub(crate) mod settings;
 pub(crate) mod token;
+pub(crate) mod visitors;
 
 use redis::RedisError;
 
 use crate::users::UnknownUser;
+pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
@@ -42,6 +45,7 @@ pub use line::{Line, Ticket, TokenState};
 pub use scheduler::{AdaptiveStatus, AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
 pub(crate) use settings::Settings;
 pub use token::{QueueToken, TokenSigner};
+pub(crate) use visitors::{Visitor, Visitors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

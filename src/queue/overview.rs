@@ -68,6 +68,7 @@ mod tests {
             admit_rate,
             opens_at: None,
             adaptive,
+            protect: None,
         }
     }
 

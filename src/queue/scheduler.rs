@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::adaptive::{CONTROL_PERIOD_MS, MIN_SAMPLES};
 use super::rates::MeasuredRates;
+use super::settings::Snapshot;
 use super::QueueError;
 use crate::config::QueueConfig;
 use crate::store::keys::Keys;
@@ -81,16 +82,39 @@ pub struct Scheduler {
     keys: Keys,
     rates: Arc<MeasuredRates>,
     config: Arc<QueueConfig>,
+    /// Each queue's settings as this instance holds them: a queue that
+    /// protects a site admits for its session's length.
+    settings: Snapshot,
 }
 
 impl Scheduler {
-    pub(crate) fn new(redis: Redis, keys: Keys, rates: Arc<MeasuredRates>, config: Arc<QueueConfig>) -> Self {
+    pub(crate) fn new(
+        redis: Redis,
+        keys: Keys,
+        rates: Arc<MeasuredRates>,
+        config: Arc<QueueConfig>,
+        settings: Snapshot,
+    ) -> Self {
         Scheduler {
             redis,
             keys,
             rates,
             config,
+            settings,
         }
+    }
+
+    /// How long an admission lasts: a protected site's session (which its
+    /// visitors' activity slides, `queue::SessionActivity`), else the
+    /// configured window.
+    fn admission_ms(&self, queue: &str) -> u64 {
+        let session_s = self
+            .settings
+            .current(queue)
+            .protect
+            .as_ref()
+            .map(|protect| protect.session_seconds);
+        session_s.unwrap_or(self.config.active_ttl_s) * 1000
     }
 
     /// One admission step with the configured limits.
@@ -113,7 +137,7 @@ impl Scheduler {
             burst_window_ms: limits.tick_ms.max(1000),
             max_examined: limits.max_users_per_step,
             idle_timeout_s: self.config.idle_timeout_s,
-            active_ttl_ms: self.config.active_ttl_s * 1000,
+            active_ttl_ms: self.admission_ms(queue),
             rate_average_s: RATE_AVERAGE_S,
             first_elapsed_ms: limits.tick_ms,
         };

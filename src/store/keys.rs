@@ -47,6 +47,8 @@ pub(crate) struct QueueKeys {
     pub(crate) settings: String,
     /// ZSET user id -> lottery ticket, of those who joined before the opening.
     pub(crate) prequeue: String,
+    /// STRING counter of the anonymous visitors of a protected site (`queue/visitors.rs`).
+    pub(crate) visitors: String,
     /// HASHes of booking latency, one per second of a ring (see lua/queue_health.lua).
     pub(crate) health: [String; HEALTH_SLOTS],
     /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
@@ -92,6 +94,7 @@ impl Keys {
             stats: format!("{tag}:stats"),
             settings: format!("{tag}:settings"),
             prequeue: format!("{tag}:prequeue"),
+            visitors: format!("{tag}:visitors"),
             health: std::array::from_fn(|slot| format!("{tag}:health:{slot}")),
             meta_prefix: format!("{tag}:meta:"),
         }
@@ -100,6 +103,12 @@ impl Keys {
     /// Counter bumped whenever the catalog changes; instances reload when it moves.
     pub(crate) fn catalog_version(&self) -> String {
         format!("{{{}:catalog}}:version", self.prefix)
+    }
+
+    /// STREAM of ended admission passes (`jti`, `exp`), which every instance
+    /// follows into its in-memory revocation list (`pass/revocation.rs`).
+    pub(crate) fn revoked_passes(&self) -> String {
+        format!("{{{}:passes}}:revoked", self.prefix)
     }
 
     /// A `SCAN` pattern matching every key of one queue.

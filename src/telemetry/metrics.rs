@@ -43,6 +43,10 @@ pub(crate) const CONNECTIONS_OPEN: &str = "boxoffice_connections_open";
 pub(crate) const CONNECTIONS_REFUSED: &str = "boxoffice_connections_refused_total";
 pub(crate) const CONNECTIONS_TIMED_OUT: &str = "boxoffice_connections_timed_out_total";
 pub(crate) const KNOWN_USERS: &str = "boxoffice_known_users";
+pub(crate) const PASSES_VERIFIED_HELD: &str = "boxoffice_passes_verified_held";
+pub(crate) const PASSES_ENDED_HELD: &str = "boxoffice_passes_ended_held";
+pub(crate) const GATE_BYPASSED: &str = "boxoffice_gate_bypassed_total";
+pub(crate) const GATE_FAIL_OPEN: &str = "boxoffice_gate_fail_open_passes_total";
 pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
 /// Latency buckets, seconds: from a poll's fraction of a millisecond to a
@@ -103,6 +107,22 @@ fn describe() {
         "HTTP request latency by route template and method."
     );
     describe_gauge!(QUEUE_WAITING, "Users waiting in line.");
+    describe_gauge!(
+        PASSES_VERIFIED_HELD,
+        "Admission passes this instance remembers having verified."
+    );
+    describe_counter!(
+        GATE_FAIL_OPEN,
+        "Short passes a protected site's check gave without waiting, Redis down and the queue failing open."
+    );
+    describe_counter!(
+        GATE_BYPASSED,
+        "Requests a protected site let through without a pass, by queue and rule (cidr, header)."
+    );
+    describe_gauge!(
+        PASSES_ENDED_HELD,
+        "Passes ended before their expiry that this instance refuses."
+    );
     describe_gauge!(QUEUE_ACTIVE, "Users admitted and active.");
     describe_gauge!(QUEUE_RATE, "Measured admissions per second, averaged over 10 s.");
     describe_gauge!(QUEUE_RATE_60, "Measured admissions per second, averaged over 60 s.");

@@ -343,3 +343,45 @@ async fn a_concert_created_through_the_admin_api_is_on_sale_on_every_instance() 
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_queue_protects_a_site_until_protect_is_null_and_origin_keys_are_shown_once() {
+    let app = spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await;
+    let queue = app.default_queue();
+    let protect = json!({
+        "origin": "https://shop.example", "paths": ["/checkout/*"], "sessionSeconds": 600,
+        "failMode": "closed", "bypassCidrs": [], "bypassHeader": null
+    });
+    let changed = json_of(app.admin_set_queue(&queue, &json!({ "protect": protect })).await).await;
+    assert_eq!(changed["protect"], protect, "{changed}");
+    let shown = json_of(app.admin_queue(&queue).await).await;
+    assert_eq!(shown["settings"]["protect"], protect, "GET shows it");
+    let events = json_of(app.admin_queue_events(&queue).await).await;
+    assert!(events[0]["changes"]["protect"].is_string(), "recorded: {events}");
+
+    for bad in [
+        json!({ "protect": { "origin": "shop.example" } }),
+        json!({ "protect": { "origin": "https://shop.example", "sessionSeconds": 0 } }),
+        json!({ "protect": { "origin": "https://shop.example", "failMode": "ajar" } }),
+        json!({ "protect": "https://shop.example" }),
+    ] {
+        assert_error(app.admin_set_queue(&queue, &bad).await, 400, "INVALID_SETTING").await;
+    }
+
+    let first = json_of(app.admin_new_origin_key(&queue).await).await;
+    let second = json_of(app.admin_new_origin_key(&queue).await).await;
+    let (first, second) = (first["key"].as_str().unwrap(), second["key"].as_str().unwrap());
+    assert!(first.starts_with("bo_origin_") && first != second);
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT key_sha256 FROM queue_origin_keys WHERE queue = $1")
+        .bind(&queue)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|hash| hash.len() == 32), "only hashes are kept");
+    assert_error(app.admin_new_origin_key("no-such-queue").await, 404, "QUEUE_NOT_FOUND").await;
+
+    let off = json_of(app.admin_set_queue(&queue, &json!({ "protect": null })).await).await;
+    assert_eq!(off["protect"], Value::Null);
+    app.stop().await;
+}

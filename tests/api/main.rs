@@ -18,6 +18,7 @@ mod catalog;
 mod coalescing;
 mod connections;
 mod foundation;
+mod gate;
 mod identity;
 mod join_gate;
 mod metrics;

@@ -54,6 +54,12 @@ function flags(q) {
   const out = [];
   if (q.settings && q.settings.adaptive) out.push(el('span', { class: 'badge badge-info' }, 'Adaptive'));
   if (q.settings && q.settings.opensAt) out.push(el('span', { class: 'badge badge-info' }, `Opens ${q.settings.opensAt.replace('T', ' ')}`));
+  // A queue in front of a site of its own (docs/protect-a-site.md).
+  if (q.settings && q.settings.protect) {
+    const p = q.settings.protect;
+    out.push(el('span', { class: 'badge badge-info', title: `${p.paths.join(' ')} · sessions of ${p.sessionSeconds} s · fails ${p.failMode}` },
+      `Protects ${p.origin}`));
+  }
   return out;
 }
 

@@ -27,6 +27,7 @@ mod queues;
     queues::queue,
     queues::change,
     queues::events,
+    queues::new_origin_key,
     catalog::create,
     catalog::seat_map,
     audit::invariants,
@@ -43,6 +44,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
             Method::GET,
             "/admin/queues/{queue}/events",
             queues::events,
+            Class::Admin,
+        )
+        .route(
+            Method::POST,
+            "/admin/queues/{queue}/origin-keys",
+            queues::new_origin_key,
             Class::Admin,
         )
         .route(Method::POST, "/admin/concerts", catalog::create, Class::Admin)

@@ -16,7 +16,7 @@ use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::local_time::LocalClock;
-use crate::queue::settings::{storable_opening, Adaptive, SettingsEvent, SettingsPatch, MOST};
+use crate::queue::settings::{storable_opening, Adaptive, Protect, SettingsEvent, SettingsPatch, MOST};
 
 /// The queue named in the path, provided there is one: the default queue or a concert's.
 pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
@@ -91,6 +91,29 @@ pub(super) async fn events(
     Ok(Json(state.settings.events(&name, count).await?))
 }
 
+/// An origin key, shown this once.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct OriginKey {
+    /// `Authorization: Bearer <key>` on `POST /gate/{queue}/end`.
+    #[schema(example = "bo_origin_mZ2Jx0cQ3q0u7rXbW9lFhQq1kVZc8a3D0sT5yN6pL2E")]
+    key: String,
+}
+
+/// Makes a key with which the protected site's origin ends its visitors'
+/// sessions; the answer is the only time it is shown (only its hash is kept).
+#[utoipa::path(post, path = "/admin/queues/{queue}/origin-keys", operation_id = "adminNewOriginKey", tag = "admin",
+    params(("queue" = String, Path, description = "the default queue's name or a concert code", example = "hero-autumn"), Admin),
+    responses((status = 200, description = "the new key, shown this once", body = OriginKey)))]
+pub(super) async fn new_origin_key(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> Result<Json<OriginKey>> {
+    let name = known_queue(&state, &name)?;
+    let key = state.settings.new_origin_key(&name).await?;
+    Ok(Json(OriginKey { key }))
+}
+
 fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::refused(code, message)
 }
@@ -141,6 +164,27 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                         })?;
                         Some(
                             adaptive
+                                .validated()
+                                .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
+                        )
+                    }
+                })
+            }
+            "protect" => {
+                patch.protect = Some(match value {
+                    Value::Null => None,
+                    other => {
+                        let protect: Protect = serde_json::from_value(integral(other)).map_err(|err| {
+                            invalid(
+                                ErrorCode::InvalidSetting,
+                                format!(
+                                    "protect needs origin (and may have paths, sessionSeconds, failMode, \
+                                     bypassCidrs, bypassHeader): {err}"
+                                ),
+                            )
+                        })?;
+                        Some(
+                            protect
                                 .validated()
                                 .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
                         )

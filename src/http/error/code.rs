@@ -71,6 +71,12 @@ error_codes! {
     IdentityExpired = (401, "IDENTITY_EXPIRED"),
     IdentityMismatch = (401, "IDENTITY_MISMATCH"),
     AdminUnauthorized = (401, "ADMIN_UNAUTHORIZED"),
+    PassMissing = (401, "PASS_MISSING"),
+    PassInvalid = (401, "PASS_INVALID"),
+    PassExpired = (401, "PASS_EXPIRED"),
+    PassRevoked = (401, "PASS_REVOKED"),
+    PassOtherQueue = (401, "PASS_OTHER_QUEUE"),
+    OriginUnauthorized = (401, "ORIGIN_UNAUTHORIZED"),
     // 403: proven, and not allowed.
     NotAdmitted = (403, "NOT_ADMITTED"),
     TokenExpired = (403, "TOKEN_EXPIRED"),
@@ -83,6 +89,7 @@ error_codes! {
     ScheduleNotFound = (404, "SCHEDULE_NOT_FOUND"),
     SeatNotFound = (404, "SEAT_NOT_FOUND"),
     QueueNotFound = (404, "QUEUE_NOT_FOUND"),
+    QueueNotProtected = (404, "QUEUE_NOT_PROTECTED"),
     AssetNotFound = (404, "ASSET_NOT_FOUND"),
     RouteNotFound = (404, "ROUTE_NOT_FOUND"),
     // The HTTP layer's own limits.

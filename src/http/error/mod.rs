@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::booking::BookingError;
 use crate::identity::IdentityError;
+use crate::pass::PassError;
 use crate::queue::QueueError;
 use crate::store::{db_gave_up, db_is_unavailable, redis_is_unavailable};
 
@@ -40,6 +41,8 @@ pub(crate) enum Error {
     Booking(#[from] BookingError),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    #[error(transparent)]
+    Pass(#[from] PassError),
 }
 
 impl Error {
@@ -60,6 +63,7 @@ impl Error {
             Error::Timeout => (ErrorCode::Timeout, None),
             Error::Internal(_) => (ErrorCode::Internal, None),
             Error::Identity(err) => (identity_code(*err), None),
+            Error::Pass(err) => (pass_code(*err), None),
             Error::Queue(err) => queue_parts(err),
             Error::Booking(err) => booking_parts(err),
         }
@@ -72,6 +76,15 @@ fn identity_code(err: IdentityError) -> ErrorCode {
         IdentityError::Invalid => ErrorCode::IdentityInvalid,
         IdentityError::Expired => ErrorCode::IdentityExpired,
         IdentityError::Mismatch => ErrorCode::IdentityMismatch,
+    }
+}
+
+fn pass_code(err: PassError) -> ErrorCode {
+    match err {
+        PassError::Invalid => ErrorCode::PassInvalid,
+        PassError::Expired => ErrorCode::PassExpired,
+        PassError::Revoked => ErrorCode::PassRevoked,
+        PassError::OtherQueue => ErrorCode::PassOtherQueue,
     }
 }
 
@@ -127,6 +140,13 @@ fn booking_parts(err: &BookingError) -> (ErrorCode, Option<Value>) {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        self.into_response_with(serde_json::Map::new())
+    }
+}
+
+impl Error {
+    /// The answer, with `more` fields in its body beside `code` and `message`.
+    pub(crate) fn into_response_with(self, more: serde_json::Map<String, Value>) -> Response {
         let (code, details) = self.parts();
         let status = code.status();
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -142,8 +162,11 @@ impl IntoResponse for Error {
             metrics::counter!(crate::telemetry::metrics::DEPENDENCY_ERRORS, "kind" => code.as_str()).increment(1);
         }
         let mut body = json!({ "code": code.as_str(), "message": message });
-        if let (Some(Value::Object(extra)), Value::Object(map)) = (details, &mut body) {
-            map.extend(extra);
+        if let Value::Object(map) = &mut body {
+            if let Some(Value::Object(extra)) = details {
+                map.extend(extra);
+            }
+            map.extend(more);
         }
         let mut response = (status, Json(body)).into_response();
         // For the request metrics: errors by code, without reading the body.

@@ -22,7 +22,7 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::routes::{Class, Routes};
-use super::{admin, api, health, ops, pages, v1};
+use super::{admin, api, gate, health, ops, pages, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,19 +50,26 @@ method `405 METHOD_NOT_ALLOWED`. Every 503 and 429 carries `Retry-After`.",
         ops::refusals,
         pages::home,
         pages::waiting_room,
+        pages::gate_room,
         pages::config,
         pages::ops_page,
         pages::docs,
         pages::asset,
         openapi_document,
     ),
-    components(schemas(schemas::ErrorBody, schemas::LocalDateTime, crate::queue::settings::Adaptive)),
+    components(schemas(
+        schemas::ErrorBody,
+        schemas::LocalDateTime,
+        crate::queue::settings::Adaptive,
+        crate::queue::settings::Protect
+    )),
     tags(
         (name = "queue (seed 000)", description = "the default waiting queue; the user in `user-id`"),
         (name = "booking (seed 000)", description = "dates, seats, holds, payment and balances; holds and payment need an active `Token`"),
         (name = "queue (seed 004)", description = "one queue per concert code; users by UUID"),
         (name = "booking (seed 004)", description = "dates, seats, a hold, payment and balances; the token in `Authorization`"),
         (name = "admin", description = "`Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`; 403 ADMIN_DISABLED when none is configured"),
+        (name = "protected sites", description = "a queue in front of any site: the waiting room's visitors, the forward-auth check, the public keys and ending a session"),
         (name = "operations", description = "health, readiness, metrics, the invariant audit and the open reads of the /ops page"),
         (name = "pages", description = "the pages served from the binary, and this document"),
     )
@@ -78,6 +85,7 @@ pub(crate) fn document() -> Value {
     openapi.merge(api::Docs::openapi());
     openapi.merge(v1::Docs::openapi());
     openapi.merge(admin::Docs::openapi());
+    openapi.merge(gate::Docs::openapi());
     let mut document = serde_json::to_value(openapi).expect("the document serialises");
     errors::add_error_responses(&mut document, &crate::http::table::declared());
     document

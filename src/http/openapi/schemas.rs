@@ -108,6 +108,10 @@ json_schema! {
             "adaptive": {
                 "oneOf": [{ "$ref": "#/components/schemas/Adaptive" }, { "type": "null" }],
                 "description": "adaptive admission; null turns it off"
+            },
+            "protect": {
+                "oneOf": [{ "$ref": "#/components/schemas/Protect" }, { "type": "null" }],
+                "description": "the site this queue protects (the /gate routes); null turns it off"
             }
         },
         "example": { "state": "open", "admitRate": 50 }

@@ -13,7 +13,7 @@ use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::local_time::LocalClock;
 use crate::queue::overview::{overview, QueueOverview};
-use crate::queue::settings::{Adaptive, QueueSettings, QueueState};
+use crate::queue::settings::{Adaptive, Protect, QueueSettings, QueueState};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -24,6 +24,8 @@ pub(crate) struct SettingsView {
     #[schema(value_type = Option<schemas::LocalDateTime>)]
     opens_at: Option<String>,
     adaptive: Option<Adaptive>,
+    /// The site this queue protects; null when none.
+    protect: Option<Protect>,
 }
 
 impl SettingsView {
@@ -34,8 +36,22 @@ impl SettingsView {
             admit_rate: settings.admit_rate,
             opens_at: settings.opens_at.map(|at| clock.format(at)),
             adaptive: settings.adaptive,
+            protect: settings.protect.map(|protect| redacted(&protect)),
         }
     }
+}
+
+/// What a bypass header's secret shows as: these views are read by `/ops`
+/// without the admin token, and the secret must not leave the instance.
+pub(crate) const REDACTED: &str = "********";
+
+/// `protect` as shown: the bypass header's name, never its secret.
+fn redacted(protect: &Protect) -> Protect {
+    let mut shown = protect.clone();
+    if let Some(header) = shown.bypass_header.as_mut() {
+        header.value = REDACTED.to_string();
+    }
+    shown
 }
 
 #[derive(Serialize, ToSchema)]

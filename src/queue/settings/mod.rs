@@ -12,6 +12,8 @@
 //! defaults of what a queue's settings leave unset (`values.rs`).
 
 mod copy;
+mod origin_keys;
+mod protect;
 mod snapshot;
 mod truth;
 mod values;
@@ -19,6 +21,7 @@ mod values;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub(crate) use protect::{FailMode, Protect};
 pub(crate) use truth::SettingsEvent;
 pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
 
@@ -54,6 +57,11 @@ impl Settings {
     /// This instance's view of every queue's settings, for the line.
     pub(crate) fn snapshot(&self) -> Snapshot {
         self.snapshot.clone()
+    }
+
+    /// The settings `queue` runs with, as this instance holds them: no store call.
+    pub(crate) fn current(&self, queue: &str) -> Arc<QueueSettings> {
+        self.snapshot.current(queue)
     }
 
     /// What a join of `queue` follows, as this instance holds the settings:

@@ -46,7 +46,7 @@ pub(crate) struct SettingsEvent {
 /// Who adopted settings found only in Redis, in the record.
 pub(super) const ADOPTED: &str = "redis";
 
-/// A row of `queue_settings`, `adaptive` read as text.
+/// A row of `queue_settings`, `adaptive` and `protect` read as text.
 #[derive(sqlx::FromRow)]
 struct Row {
     state: Option<String>,
@@ -54,6 +54,7 @@ struct Row {
     admit_rate: Option<i64>,
     opens_at: Option<DateTime<Utc>>,
     adaptive: Option<String>,
+    protect: Option<String>,
     version: i64,
 }
 
@@ -91,6 +92,10 @@ fn versioned(row: Row) -> Result<Versioned, QueueError> {
                 .adaptive
                 .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("adaptive: {err}"))))
                 .transpose()?,
+            protect: row
+                .protect
+                .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("protect: {err}"))))
+                .transpose()?,
         },
         version: row.version,
     })
@@ -120,7 +125,7 @@ pub(super) async fn change(
         .execute(&mut *tx)
         .await?;
     let row: Row = sqlx::query_as(
-        "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version
+        "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version
          FROM queue_settings WHERE queue = $1 FOR UPDATE",
     )
     .bind(queue)
@@ -146,9 +151,15 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
         .map(|adaptive| serde_json::to_string(&adaptive))
         .transpose()
         .map_err(|err| QueueError::Unreadable(format!("adaptive: {err}")))?;
+    let protect = chosen
+        .protect
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| QueueError::Unreadable(format!("protect: {err}")))?;
     sqlx::query(
         "UPDATE queue_settings SET state = $2, max_active = $3, admit_rate = $4, opens_at = $5,
-             adaptive = $6::jsonb, version = $7, updated_at = now()
+             adaptive = $6::jsonb, protect = $8::jsonb, version = $7, updated_at = now()
          WHERE queue = $1",
     )
     .bind(queue)
@@ -158,6 +169,7 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
     .bind(chosen.opens_at)
     .bind(adaptive)
     .bind(settings.version)
+    .bind(protect)
     .execute(connection)
     .await?;
     Ok(())
@@ -215,7 +227,7 @@ pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<Set
 pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Versioned>, QueueError> {
     let mut connection = connection(db).await?;
     let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version
+        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version
          FROM queue_settings WHERE queue = ANY($1)",
     )
     .bind(queues)
@@ -257,7 +269,7 @@ pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result
     let mut connection = connection(db).await?;
     let row: Option<Row> = sqlx::query_as(
         "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
-         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, version",
+         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version",
     )
     .bind(queue)
     .bind(from)

@@ -7,12 +7,14 @@
 //! `adaptive_*`, each a string), written and read only here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::protect::Protect;
 use crate::config::QueueConfig;
 
 /// The largest `maxActive`, `admitRate` or adaptive knob: beyond any sale, and
@@ -115,6 +117,8 @@ pub(crate) struct QueueSettings {
     pub(crate) admit_rate: u64,
     pub(crate) opens_at: Option<DateTime<Utc>>,
     pub(crate) adaptive: Option<Adaptive>,
+    /// The site this queue protects, if any (shared: every check reads it).
+    pub(crate) protect: Option<Arc<Protect>>,
 }
 
 /// A change of settings: what is `None` stays as it is; `Some(None)` clears.
@@ -125,6 +129,7 @@ pub(crate) struct SettingsPatch {
     pub(crate) admit_rate: Option<u64>,
     pub(crate) opens_at: Option<Option<DateTime<Utc>>>,
     pub(crate) adaptive: Option<Option<Adaptive>>,
+    pub(crate) protect: Option<Option<Protect>>,
 }
 
 /// An opening time as the store keeps it: whole milliseconds since 1970 (the
@@ -165,6 +170,11 @@ impl SettingsPatch {
         if let Some(adaptive) = self.adaptive {
             adaptive_fields(adaptive.as_ref(), &mut fields);
         }
+        if let Some(protect) = &self.protect {
+            // One field of JSON: only Rust reads it, never the scripts.
+            let json = protect.as_ref().and_then(|protect| serde_json::to_string(protect).ok());
+            fields.push(("protect", json.unwrap_or_default()));
+        }
         fields
     }
 }
@@ -177,6 +187,7 @@ pub(crate) struct ChosenSettings {
     pub(crate) admit_rate: Option<u64>,
     pub(crate) opens_at: Option<DateTime<Utc>>,
     pub(crate) adaptive: Option<Adaptive>,
+    pub(crate) protect: Option<Protect>,
 }
 
 impl ChosenSettings {
@@ -187,6 +198,7 @@ impl ChosenSettings {
             admit_rate: patch.admit_rate.or(self.admit_rate),
             opens_at: patch.opens_at.unwrap_or(self.opens_at),
             adaptive: patch.adaptive.unwrap_or(self.adaptive),
+            protect: patch.protect.clone().unwrap_or_else(|| self.protect.clone()),
         }
     }
 
@@ -199,6 +211,7 @@ impl ChosenSettings {
             admit_rate: self.admit_rate,
             opens_at: Some(self.opens_at),
             adaptive: Some(self.adaptive),
+            protect: Some(self.protect.clone()),
         };
         let mut fields = everything.fields();
         fields.retain(|(_, value)| !value.is_empty());
@@ -233,6 +246,7 @@ impl ChosenSettings {
                 .and_then(|ms| i64::try_from(ms).ok())
                 .and_then(DateTime::from_timestamp_millis),
             adaptive,
+            protect: stored.get("protect").and_then(|json| serde_json::from_str(json).ok()),
         }
     }
 
@@ -243,6 +257,7 @@ impl ChosenSettings {
             admit_rate: self.admit_rate.unwrap_or(defaults.admit_rate),
             opens_at: self.opens_at,
             adaptive: self.adaptive,
+            protect: self.protect.clone().map(Arc::new),
         }
     }
 }
@@ -280,7 +295,9 @@ mod tests {
             admit_rate: Some(1),
             opens_at: DateTime::from_timestamp_millis(1_790_000_000_123),
             adaptive: Some(adaptive()),
+            protect: serde_json::from_value(serde_json::json!({ "origin": "https://shop.example" })).ok(),
         };
+        assert!(chosen.protect.is_some());
         let stored: HashMap<String, String> = chosen
             .fields()
             .into_iter()

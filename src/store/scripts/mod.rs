@@ -12,6 +12,7 @@ pub(crate) mod expire_token;
 pub(crate) mod finalize_sale;
 pub(crate) mod health;
 pub(crate) mod hold_seats;
+pub(crate) mod leave;
 pub(crate) mod library;
 pub(crate) mod open_queue;
 pub(crate) mod record;

@@ -4,16 +4,19 @@
 //! other. Its `TestApp` has a method per endpoint, each returning a [`Call`]
 //! (`call.rs`) to await: the `/api` surface of seed 000 in `api.rs`, the
 //! `/api/v1` surface of seed 004 in `v1.rs`, the admin API and the operations
-//! reads in `ops.rs`; the methods live on [`Api`], so a gateway process of
+//! reads in `ops.rs`, a protected site's routes in `gate.rs`; the methods live on [`Api`], so a gateway process of
 //! `gateway.rs` is called the same way. `poll.rs` waits for a condition
 //! instead of sleeping; `keys.rs` names the Redis keys tests reach into;
-//! `own_stores.rs` starts stores of a test's own for the fault suite.
+//! `own_stores.rs` starts stores of a test's own for the fault suite, and
+//! `monitor.rs` watches what clients send one.
 
 mod api;
 pub mod app;
 mod call;
+mod gate;
 pub mod gateway;
 mod keys;
+pub mod monitor;
 mod ops;
 // Stores of a test's own, for the fault suite (the integration crate takes only free_port).
 #[allow(dead_code)]
@@ -26,6 +29,7 @@ use serde_json::Value;
 
 pub use app::{spawn_app, spawn_app_with, spawn_configured, test_config, TestApp};
 pub use call::{Api, Call};
+pub use gate::{pass_key_file, set_cookie};
 pub use poll::eventually;
 pub use v1::uuid;
 

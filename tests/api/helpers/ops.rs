@@ -29,6 +29,11 @@ impl Api {
         self.admin(Method::GET, &format!("/admin/queues/{queue}/events"))
     }
 
+    /// `POST /admin/queues/{queue}/origin-keys`: a key for ending sessions, shown once.
+    pub fn admin_new_origin_key(&self, queue: &str) -> Call {
+        self.admin(Method::POST, &format!("/admin/queues/{queue}/origin-keys"))
+    }
+
     /// `POST /admin/concerts`
     pub fn admin_create_concert(&self, concert: &Value) -> Call {
         self.admin(Method::POST, "/admin/concerts").json(concert)

@@ -156,9 +156,65 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             &[C::BalanceLimitExceeded],
         ],
     ),
+    // A protected site.
+    (
+        "gateJoin",
+        &[
+            PATH,
+            PRESENTED_TOKEN,
+            RATE_LIMITED,
+            STORES,
+            &[C::QueueNotProtected, C::QueueClosed],
+        ],
+    ),
+    (
+        "gateStatus",
+        &[
+            PATH,
+            QUERY,
+            PRESENTED_TOKEN,
+            STORES,
+            &[C::QueueNotProtected, C::TokenMissing, C::TokenNotFound],
+        ],
+    ),
+    (
+        "gateLeave",
+        &[PATH, PRESENTED_TOKEN, STORES, &[C::QueueNotProtected, C::TokenMissing]],
+    ),
+    (
+        "gateCheck",
+        &[
+            PATH,
+            &[
+                C::QueueNotProtected,
+                C::PassMissing,
+                C::PassInvalid,
+                C::PassExpired,
+                C::PassRevoked,
+                C::PassOtherQueue,
+            ],
+        ],
+    ),
+    ("passKeys", &[]),
+    (
+        "gateEnd",
+        &[
+            PATH,
+            JSON_BODY,
+            STORES,
+            &[
+                C::DuplicateHeader,
+                C::QueueNotProtected,
+                C::OriginUnauthorized,
+                C::PassInvalid,
+                C::PassOtherQueue,
+            ],
+        ],
+    ),
     // The admin API.
     ("adminListQueues", &[ADMIN, STORES]),
     ("adminGetQueue", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
+    ("adminNewOriginKey", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
     (
         "adminChangeQueue",
         &[
@@ -206,6 +262,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     // Pages and this document.
     ("homePage", &[]),
     ("waitingRoomPage", &[]),
+    ("gateRoomPage", &[]),
     ("waitingRoomConfig", &[]),
     ("opsPage", &[]),
     ("docsPage", &[]),

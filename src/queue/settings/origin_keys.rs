@@ -1,0 +1,45 @@
+//! The keys with which a protected site's origin ends its visitors' sessions:
+//! made by the admin API and shown once; Postgres keeps only their SHA-256,
+//! so a leaked database does not leak a key.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::Settings;
+use crate::queue::QueueError;
+
+/// What every key starts with, so a leaked one is recognised for what it is.
+const KEY_PREFIX: &str = "bo_origin_";
+
+impl Settings {
+    /// Makes a new origin key for `queue`; the only time it is ever shown.
+    pub(crate) async fn new_origin_key(&self, queue: &str) -> Result<String, QueueError> {
+        let key = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
+        let mut connection = self.db.acquire().await.map_err(|_| QueueError::PostgresDown)?;
+        sqlx::query("INSERT INTO queue_origin_keys (queue, key_sha256) VALUES ($1, $2)")
+            .bind(queue)
+            .bind(Sha256::digest(key.as_bytes()).as_slice())
+            .execute(&mut *connection)
+            .await?;
+        tracing::info!(queue, "an origin key was made");
+        Ok(key)
+    }
+
+    /// Whether `key` is one of `queue`'s origin keys.
+    pub(crate) async fn is_origin_key(&self, queue: &str, key: &str) -> Result<bool, QueueError> {
+        if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
+            return Ok(false);
+        }
+        let mut connection = self.db.acquire().await.map_err(|_| QueueError::PostgresDown)?;
+        // Looked up by the key's hash: the comparison is of hashes, so its
+        // timing says nothing about the key.
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM queue_origin_keys WHERE queue = $1 AND key_sha256 = $2")
+                .bind(queue)
+                .bind(Sha256::digest(key.as_bytes()).as_slice())
+                .fetch_optional(&mut *connection)
+                .await?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,102 @@
+// The waiting room of a protected site (docs/protect-a-site.md): takes a place
+// in the queue the address names, shows it until the visitor is admitted, then
+// goes back to the page the visitor came from with the admission pass.
+//
+// The API is addressed relative to this page (../gate/...), so the room works
+// both on boxoffice's own host and under a protected site's host through its
+// proxy (/boxoffice/waiting-room/gate). The visitor's token is kept by the
+// boxoffice_visitor cookie and, for browsers that refuse it, in memory too.
+
+const params = new URLSearchParams(location.search);
+const queue = params.get('queue') || '';
+const back = params.get('return') || '';
+const $ = (id) => document.getElementById(id);
+let token = '';
+
+function api(path) {
+  return new URL(`../gate/${encodeURIComponent(queue)}${path}`, location.href);
+}
+
+function request(url, options = {}) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  return fetch(url, { credentials: 'same-origin', ...options, headers });
+}
+
+function show(state, position = '', eta = '') {
+  $('gate-state').textContent = state;
+  $('gate-position').textContent = position;
+  $('gate-eta').textContent = eta;
+}
+
+function later(response, fallbackMs) {
+  const seconds = Number(response.headers.get('Retry-After'));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : fallbackMs;
+}
+
+// Admitted: back to the page, with the pass in the address when that page is
+// on another host than this room (its cookie is not the site's then).
+function goBack(body) {
+  const target = new URL(body.returnTo);
+  if (target.origin !== location.origin) {
+    target.searchParams.set('boxoffice_pass', body.pass);
+  }
+  document.body.dataset.phase = 'admitted';
+  show('It is your turn. Taking you back…');
+  location.replace(target.toString());
+}
+
+async function poll() {
+  const url = api('/status');
+  if (back) url.searchParams.set('return', back);
+  const response = await request(url).catch(() => null);
+  if (!response) return setTimeout(poll, 2000);
+  if (response.status === 503) {
+    show('The waiting room is unavailable for a moment; retrying.');
+    return setTimeout(poll, later(response, 2000));
+  }
+  const body = await response.json();
+  if (!response.ok) {
+    show(`Your place could not be found (${body.code}); taking a new one.`);
+    return setTimeout(join, 1000);
+  }
+  if (body.status === 'admitted') return goBack(body);
+  if (body.status === 'expired') {
+    show('Your turn has ended. Reload the page to join the line again.');
+    $('gate-leave').hidden = true;
+    return;
+  }
+  show('You are in line.', `Position ${body.position}`, `about ${body.etaSeconds} s to go`);
+  setTimeout(poll, Math.max(body.pollAfterMs, 250));
+}
+
+async function join() {
+  const response = await request(api('/join'), { method: 'POST' }).catch(() => null);
+  if (!response || response.status === 503) {
+    show('The waiting room is unavailable for a moment; retrying.');
+    return setTimeout(join, response ? later(response, 2000) : 2000);
+  }
+  const body = await response.json();
+  if (!response.ok) {
+    document.body.dataset.phase = 'error';
+    return show(body.code === 'QUEUE_CLOSED' ? 'This line is closed to newcomers.' : `This line cannot be joined (${body.code}).`);
+  }
+  token = body.token;
+  document.body.dataset.phase = 'waiting';
+  $('gate-leave').hidden = false;
+  show('You are in line.', `Position ${body.position}`, `about ${body.etaSeconds} s to go`);
+  setTimeout(poll, Math.max(body.pollAfterMs, 250));
+}
+
+$('gate-leave').addEventListener('click', async () => {
+  await request(api('/leave'), { method: 'POST' }).catch(() => null);
+  token = '';
+  document.body.dataset.phase = 'left';
+  $('gate-leave').hidden = true;
+  show('You left the line.');
+});
+
+if (queue) {
+  join();
+} else {
+  show('No line is named in this address.');
+}
