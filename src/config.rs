@@ -362,6 +362,13 @@ pub struct LimitsConfig {
     #[arg(global = true, long, env = "BOXOFFICE_READ_RATE_LIMIT", default_value_t = 100)]
     pub read_rate_limit: u32,
 
+    /// Passes never seen before that one client IP may have verified per
+    /// second at a protected site's check (`GET /gate/{queue}`); the excess is
+    /// refused `401 PASS_THROTTLED`. A pass already verified is not counted, so
+    /// a visitor pays once per instance; 0 turns the limit off.
+    #[arg(global = true, long, env = "BOXOFFICE_PASS_VERIFY_RATE_LIMIT", default_value_t = 20)]
+    pub pass_verify_rate_limit: u32,
+
     /// Most queue requests (joins and polls, both APIs) in flight at once in this
     /// instance; the excess is answered 503 OVERLOADED at once. 0 = no bound.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_INFLIGHT_QUEUE", default_value_t = 256)]

@@ -58,6 +58,9 @@ pub(crate) enum PassError {
     Revoked,
     #[error("the pass is for another queue or site")]
     OtherQueue,
+    /// A pass not yet verified here, from an address over its verification rate.
+    #[error("too many passes never seen before from this address; try again shortly")]
+    Throttled,
 }
 
 /// The admission a pass is for: who, and which of their places in line (a
@@ -172,6 +175,18 @@ impl Passes {
 
     /// A genuine pass, unexpired and not ended: its claims.
     pub(crate) fn verify(&self, raw: &str) -> Result<Arc<PassClaims>, PassError> {
+        self.verify_within(raw, || true)
+    }
+
+    /// [`Passes::verify`], paying for a signature only when `may_verify`
+    /// allows it: a pass this instance remembers is checked without it, one
+    /// never seen is `Throttled` when refused. A flood of made-up passes then
+    /// costs a hash and a map lookup each, not an Ed25519 verification.
+    pub(crate) fn verify_within(
+        &self,
+        raw: &str,
+        may_verify: impl FnOnce() -> bool,
+    ) -> Result<Arc<PassClaims>, PassError> {
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > LONGEST_PASS {
             return Err(PassError::Invalid);
@@ -180,6 +195,9 @@ impl Passes {
         let claims = match self.inner.cache.get(&hash) {
             Some(claims) => claims,
             None => {
+                if !may_verify() {
+                    return Err(PassError::Throttled);
+                }
                 let claims = Arc::new(self.verify_signature(raw)?);
                 self.inner.cache.insert(hash, claims.clone());
                 claims
@@ -194,9 +212,15 @@ impl Passes {
         Ok(claims)
     }
 
-    /// [`Passes::verify`], and the pass is for `queue` in front of `origin`.
-    pub(crate) fn check(&self, raw: &str, queue: &str, origin: &str) -> Result<Arc<PassClaims>, PassError> {
-        let claims = self.verify(raw)?;
+    /// [`Passes::verify_within`], and the pass is for `queue` in front of `origin`.
+    pub(crate) fn check(
+        &self,
+        raw: &str,
+        queue: &str,
+        origin: &str,
+        may_verify: impl FnOnce() -> bool,
+    ) -> Result<Arc<PassClaims>, PassError> {
+        let claims = self.verify_within(raw, may_verify)?;
         if claims.queue != queue || claims.aud != origin {
             return Err(PassError::OtherQueue);
         }

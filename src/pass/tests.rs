@@ -52,7 +52,7 @@ fn a_pass_carries_every_claim_and_checks_for_its_queue_and_origin_only() {
     let header = jsonwebtoken::decode_header(&issued.token).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
     assert_eq!(header.kid.as_deref(), Some(passes.published_keys()[0].kid.as_str()));
-    let claims = passes.check(&issued.token, "shop", ORIGIN).unwrap();
+    let claims = passes.check(&issued.token, "shop", ORIGIN, || true).unwrap();
     assert_eq!(*claims, issued.claims);
     assert_eq!((claims.iss.as_str(), claims.sub.as_str()), ("boxoffice", "v42"));
     assert!((599..=600).contains(&(claims.exp - claims.iat)));
@@ -60,9 +60,12 @@ fn a_pass_carries_every_claim_and_checks_for_its_queue_and_origin_only() {
     assert_eq!(Admission::of_jti(&claims.jti), Some(admission("v42")));
     assert_eq!(Admission::of_jti("v42.x.7"), None);
     assert_eq!(Admission::of_jti("1790000000.7"), None);
-    assert_eq!(passes.check(&issued.token, "other", ORIGIN), Err(PassError::OtherQueue));
     assert_eq!(
-        passes.check(&issued.token, "shop", "https://elsewhere.example"),
+        passes.check(&issued.token, "other", ORIGIN, || true),
+        Err(PassError::OtherQueue)
+    );
+    assert_eq!(
+        passes.check(&issued.token, "shop", "https://elsewhere.example", || true),
         Err(PassError::OtherQueue)
     );
 }
@@ -89,7 +92,7 @@ fn a_retired_key_still_verifies_and_an_unknown_one_does_not() {
     let rotated = passes(&[[4; 32], [3; 32]]);
     let stranger = passes(&[[5; 32]]);
     let from_old = issue(&old, "v1", "shop", 60);
-    assert!(rotated.check(&from_old.token, "shop", ORIGIN).is_ok());
+    assert!(rotated.check(&from_old.token, "shop", ORIGIN, || true).is_ok());
     let from_rotated = issue(&rotated, "v1", "shop", 60);
     assert_eq!(old.verify(&from_rotated.token), Err(PassError::Invalid));
     assert_eq!(stranger.verify(&from_old.token), Err(PassError::Invalid));
@@ -196,15 +199,42 @@ fn verification_cost() {
         .collect();
     let started = Instant::now();
     for pass in &issued {
-        passes.check(pass, "shop", ORIGIN).unwrap();
+        passes.check(pass, "shop", ORIGIN, || true).unwrap();
     }
     let never_seen = started.elapsed() / issued.len() as u32;
     let started = Instant::now();
     for _ in 0..5 {
         for pass in &issued {
-            passes.check(pass, "shop", ORIGIN).unwrap();
+            passes.check(pass, "shop", ORIGIN, || true).unwrap();
         }
     }
     let remembered = started.elapsed() / (5 * issued.len()) as u32;
     println!("a never-seen pass: {never_seen:?} a check; one already verified: {remembered:?}");
+}
+
+#[test]
+fn a_never_seen_pass_is_verified_only_when_allowed_and_a_remembered_one_always() {
+    let passes = passes(&[[1; 32]]);
+    let first = issue(&passes, "v1", "shop", 600);
+    let second = issue(&passes, "v2", "shop", 600);
+    let verifications = std::cell::Cell::new(0);
+    let allow = || {
+        verifications.set(verifications.get() + 1);
+        true
+    };
+    assert!(passes.check(&first.token, "shop", ORIGIN, allow).is_ok());
+    assert_eq!(verifications.get(), 1);
+    // Remembered: no verification asked for, so no budget needed.
+    assert!(passes.check(&first.token, "shop", ORIGIN, || false).is_ok());
+    assert_eq!(
+        passes.check(&second.token, "shop", ORIGIN, || false),
+        Err(PassError::Throttled)
+    );
+    // Garbage is refused as throttled before any parsing when over budget,
+    // and as invalid when there is budget.
+    assert_eq!(
+        passes.check("a.b.c", "shop", ORIGIN, || false),
+        Err(PassError::Throttled)
+    );
+    assert_eq!(passes.check("a.b.c", "shop", ORIGIN, || true), Err(PassError::Invalid));
 }

@@ -287,6 +287,48 @@ async fn bad_input_at_the_check_is_a_401_never_a_5xx() {
 }
 
 #[tokio::test]
+async fn a_flood_of_never_seen_passes_from_one_address_is_throttled_while_a_verified_pass_still_passes() {
+    let app = spawn_app_with(|config| {
+        config.admin_token = Some(ADMIN.into());
+        config.limits.pass_verify_rate_limit = 3;
+    })
+    .await;
+    let queue = app.default_queue();
+    protect(&app, &queue, 600).await;
+    let (_, pass) = admitted_pass(&app, &queue).await;
+    let check = |pass: String| {
+        let (app, queue) = (&app, &queue);
+        async move { app.gate_check(queue, "/checkout/pay", Some(&pass)).await }
+    };
+    assert_eq!(
+        check(pass.clone()).await.status(),
+        200,
+        "verified once, within the budget"
+    );
+
+    let mut codes = Vec::new();
+    for n in 0..10 {
+        let body = json_of(check(format!("made.up.{n}")).await).await;
+        codes.push(body["code"].as_str().unwrap_or_default().to_string());
+    }
+    let throttled = codes.iter().filter(|code| *code == "PASS_THROTTLED").count();
+    assert!(codes.iter().any(|code| code == "PASS_INVALID"), "{codes:?}");
+    assert!(throttled >= 6, "3 a second, one spent on the real pass: {codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|code| code == "PASS_INVALID" || code == "PASS_THROTTLED"),
+        "{codes:?}"
+    );
+    assert_eq!(
+        check(pass).await.status(),
+        200,
+        "a pass already verified costs no budget"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_pass_ended_through_one_instance_is_refused_by_another_within_a_second() {
     let mut config = test_config();
     config.admin_token = Some(ADMIN.into());

@@ -1,6 +1,7 @@
 //! Per-client rate limits (governor), so no one client can hammer the hot
-//! paths: joins per user id and per client IP, position polls and balance
-//! reads per client IP. Each limit is off at 0.
+//! paths: joins per user id and per client IP, position polls, balance reads
+//! and the verification of never-seen passes per client IP. Each limit is off
+//! at 0.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -21,6 +22,7 @@ pub(crate) struct RateLimits {
     joins_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     polls_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     reads_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    pass_verifies_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Requests refused since start, for the `/ops` page (the metrics count
     /// them too, by route, as every answer).
     refused: AtomicU64,
@@ -37,6 +39,7 @@ impl RateLimits {
             joins_per_ip: keyed(queue.join_rate_limit.saturating_mul(IP_MULTIPLIER)),
             polls_per_ip: keyed(limits.poll_rate_limit),
             reads_per_ip: keyed(limits.read_rate_limit),
+            pass_verifies_per_ip: keyed(limits.pass_verify_rate_limit),
             refused: AtomicU64::new(0),
         }
     }
@@ -53,6 +56,12 @@ impl RateLimits {
         self.counted(check(&self.reads_per_ip, ip))
     }
 
+    /// Whether a pass never seen before may be verified for `ip` now (the
+    /// refusal is the check's own `PASS_THROTTLED`, counted here too).
+    pub(crate) fn may_verify_pass(&self, ip: Option<IpAddr>) -> bool {
+        self.counted(check(&self.pass_verifies_per_ip, ip)).is_ok()
+    }
+
     /// Requests this instance refused with `429 RATE_LIMITED` since it started.
     pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
@@ -67,9 +76,14 @@ impl RateLimits {
 
     /// Forgets keys that have not been seen recently, bounding memory.
     pub(crate) fn forget_idle(&self) {
-        for limiter in [&self.joins_per_ip, &self.polls_per_ip, &self.reads_per_ip]
-            .into_iter()
-            .flatten()
+        for limiter in [
+            &self.joins_per_ip,
+            &self.polls_per_ip,
+            &self.reads_per_ip,
+            &self.pass_verifies_per_ip,
+        ]
+        .into_iter()
+        .flatten()
         {
             limiter.retain_recent();
         }

@@ -76,6 +76,7 @@ error_codes! {
     PassExpired = (401, "PASS_EXPIRED"),
     PassRevoked = (401, "PASS_REVOKED"),
     PassOtherQueue = (401, "PASS_OTHER_QUEUE"),
+    PassThrottled = (401, "PASS_THROTTLED"),
     OriginUnauthorized = (401, "ORIGIN_UNAUTHORIZED"),
     // 403: proven, and not allowed.
     NotAdmitted = (403, "NOT_ADMITTED"),

@@ -85,6 +85,7 @@ fn pass_code(err: PassError) -> ErrorCode {
         PassError::Expired => ErrorCode::PassExpired,
         PassError::Revoked => ErrorCode::PassRevoked,
         PassError::OtherQueue => ErrorCode::PassOtherQueue,
+        PassError::Throttled => ErrorCode::PassThrottled,
     }
 }
 

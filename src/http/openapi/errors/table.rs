@@ -192,6 +192,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
                 C::PassExpired,
                 C::PassRevoked,
                 C::PassOtherQueue,
+                C::PassThrottled,
             ],
         ],
     ),
