@@ -11,7 +11,7 @@
 //! comes in the proxies' conventional headers: `X-Original-URI` (nginx) or
 //! `X-Forwarded-Uri` (Caddy, Traefik).
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -45,15 +45,18 @@ pub(super) async fn check(
     State(state): State<AppState>,
     protected: Protected,
     ClientIp(client): ClientIp,
-    headers: HeaderMap,
+    // The request itself rather than a `HeaderMap`, which axum would clone:
+    // a check is all headers, and this route is the hottest a site has.
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     let protect = &protected.protect;
-    let uri = original_uri(&headers);
+    let uri = original_uri(headers);
     let path = uri.split(['?', '#']).next().unwrap_or("/");
     if !guarded(protect, path) {
         return passed(&protected.queue, None);
     }
-    if let Some(rule) = bypass(&protected.queue, protect, client, &headers) {
+    if let Some(rule) = bypass(&protected.queue, protect, client, headers) {
         let mut response = passed(&protected.queue, None);
         response.headers_mut().insert(
             HeaderName::from_static("x-boxoffice-bypass"),
@@ -63,12 +66,14 @@ pub(super) async fn check(
     }
     let handoff = query_value(uri, HANDOFF);
     let presented = handoff
-        .or_else(|| cookies::read(&headers, cookies::PASS))
-        .or_else(|| bearer(&headers));
+        .or_else(|| cookies::read(headers, cookies::PASS))
+        .or_else(|| bearer(headers));
     let checked = match presented {
         Some(raw) => state
             .passes
-            .check(raw, &protected.queue, &protect.origin)
+            .check(raw, &protected.queue, &protect.origin, || {
+                state.limits.may_verify_pass(client)
+            })
             .map_err(Error::from),
         None => Err(Error::refused(ErrorCode::PassMissing, "no admission pass")),
     };
