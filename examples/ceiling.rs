@@ -2,6 +2,10 @@
 //! Redis connection and returning a small JSON. Whatever the real poll route
 //! adds on top (token signing, a Lua script, validation) is measured against it.
 //!
+//! `GET /gate/{queue}` answers 200 with nothing else: the bare axum route the
+//! gate benchmark (`loadtest/gate.sh`) sets boxoffice's forward-auth check
+//! against, behind the same nginx config (hence boxoffice's path).
+//!
 //! `CEILING_ADDR` (default 127.0.0.1:8090), `REDIS_URL`, `CEILING_KEY`
 //! (the sorted set to rank in; the benchmark fills it).
 
@@ -44,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let redis = redis::Client::open(url)?.get_multiplexed_async_connection().await?;
     let app = Router::new()
         .route("/position", get(position))
+        .route("/gate/{queue}", get(|| async {}))
         .with_state(Ceiling { redis, key });
     // The same socket setting as boxoffice, so the ratio compares work, not TCP options.
     let listener = tokio::net::TcpListener::bind(&addr).await?.tap_io(|tcp| {

@@ -48,6 +48,29 @@ struct Args {
     /// Closed loop: no schedule, each connection sends back to back.
     #[arg(long)]
     closed: bool,
+    /// A file of `Cookie` header values, one a line: request n sends line
+    /// n mod their number (the gate benchmark's passes of distinct visitors).
+    #[arg(long)]
+    cookies: Option<std::path::PathBuf>,
+}
+
+/// The `Cookie` values to cycle through, read once (empty without `--cookies`).
+fn cookie_lines(args: &Args) -> anyhow::Result<Arc<Vec<String>>> {
+    let Some(file) = &args.cookies else {
+        return Ok(Arc::new(Vec::new()));
+    };
+    let lines: Vec<String> = std::fs::read_to_string(file)?
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    anyhow::ensure!(!lines.is_empty(), "{} holds no cookies", file.display());
+    Ok(Arc::new(lines))
+}
+
+/// Request `n`'s cookie, if there are any.
+fn cookie_for(cookies: &[String], n: u64) -> Option<&str> {
+    (!cookies.is_empty()).then(|| cookies[(n % cookies.len() as u64) as usize].as_str())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -81,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
     let total = args.rate * args.seconds;
     let rate = args.rate as f64;
     let failed = Arc::new(AtomicU64::new(0));
+    let cookies = cookie_lines(&args)?;
 
     // wrk2's model: a fixed set of connections, each with its share of the
     // schedule; each request is timed from the moment it was *due*, so a slow
@@ -104,17 +128,21 @@ async fn main() -> anyhow::Result<()> {
         schedules.push(due_tx);
         let (method, path, host) = (method.clone(), path.clone(), authority.to_string());
         let failed = failed.clone();
+        let cookies = cookies.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity((total / args.connections as u64 + 1) as usize);
             while let Some(n) = due_rx.recv().await {
                 let due = started + Duration::from_secs_f64(n as f64 / rate);
                 let user = first + n % span;
-                let request = hyper::Request::builder()
+                let mut request = hyper::Request::builder()
                     .method(method.clone())
                     .uri(path.as_str())
                     .header(hyper::header::HOST, host.as_str())
-                    .header("user-id", user)
-                    .body(Empty::<Bytes>::new());
+                    .header("user-id", user);
+                if let Some(cookie) = cookie_for(&cookies, n) {
+                    request = request.header(hyper::header::COOKIE, cookie);
+                }
+                let request = request.body(Empty::<Bytes>::new());
                 let answered = match request {
                     Ok(request) => match sender.send_request(request).await {
                         Ok(response) => {
@@ -211,10 +239,12 @@ fn target(args: &Args) -> anyhow::Result<Target> {
 /// Closed-loop flood: served and shed requests, each with its own latencies.
 async fn flood(args: &Args) -> anyhow::Result<()> {
     let target = Arc::new(target(args)?);
+    let cookies = cookie_lines(args)?;
     let until = Instant::now() + Duration::from_secs(args.seconds);
     let mut workers = Vec::new();
     for connection in 0..args.connections {
         let target = target.clone();
+        let cookies = cookies.clone();
         let stream = tokio::net::TcpStream::connect(&target.address).await?;
         stream.set_nodelay(true)?;
         let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -224,12 +254,15 @@ async fn flood(args: &Args) -> anyhow::Result<()> {
             let mut n = connection as u64;
             while Instant::now() < until {
                 n += 1;
-                let request = hyper::Request::builder()
+                let mut request = hyper::Request::builder()
                     .method(target.method.clone())
                     .uri(target.path.as_str())
                     .header(hyper::header::HOST, target.host.as_str())
-                    .header("user-id", target.first + n * 7919 % target.span)
-                    .body(Empty::<Bytes>::new());
+                    .header("user-id", target.first + n * 7919 % target.span);
+                if let Some(cookie) = cookie_for(&cookies, n * 7919) {
+                    request = request.header(hyper::header::COOKIE, cookie);
+                }
+                let request = request.body(Empty::<Bytes>::new());
                 let Ok(request) = request else {
                     failed += 1;
                     continue;
