@@ -77,6 +77,28 @@ local function record_seen(record, issued, nonce, seen)
   return struct.pack(RECORD_HEAD, issued, nonce, seen) .. string.sub(record, 13)
 end
 
+-- The user's record in the meta HASH `bucket` when it is still the one of the
+-- token issued at `issued_arg` with `nonce_arg` (both as ARGV carries them):
+-- the record, its issued_s and nonce; nil for no record or a later join's.
+local function record_of_token(bucket, user, issued_arg, nonce_arg)
+  local record = redis.call('HGET', bucket, user)
+  if not record then
+    return nil
+  end
+  local issued, nonce = record_head(record)
+  if issued ~= tonumber(issued_arg) or nonce ~= tonumber(nonce_arg) then
+    return nil
+  end
+  return record, issued, nonce
+end
+
+-- Marks the token of `record` ended now: its last seen becomes now, which
+-- polls report as the expiry; a join after it starts afresh.
+local function record_end_now(bucket, user, record, issued, nonce)
+  local _, now_s = now_ms()
+  redis.call('HSET', bucket, user, record_seen(record, issued, nonce, math.max(0, now_s - issued)))
+end
+
 -- A seat's hold: field <seat> of the schedule's holds HASH, "<user id>:<expiry ms>".
 -- Rust reads it too, for the operators' seat map (src/store/scripts/record.rs).
 local function hold_value(user, expiry)

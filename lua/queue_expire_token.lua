@@ -9,20 +9,14 @@
 -- Returns: 1 when the token was active and is now expired, else 0.
 local function queue_expire_token(KEYS, ARGV)
   local user = ARGV[1]
-  local record = redis.call('HGET', KEYS[3], user)
+  local record, issued, nonce = record_of_token(KEYS[3], user, ARGV[2], ARGV[3])
   if not record then
-    return 0
-  end
-  local issued, nonce = record_head(record)
-  if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
     return 0
   end
   if redis.call('ZREM', KEYS[1], user) == 0 then
     return 0
   end
-  local _, now_s = now_ms()
-  -- Remember when it ended (polls report it as the expiry); the rest of the record stays.
-  redis.call('HSET', KEYS[3], user, record_seen(record, issued, nonce, math.max(0, now_s - issued)))
+  record_end_now(KEYS[3], user, record, issued, nonce)
   redis.call('HINCRBY', KEYS[2], 'completed', 1)
   return 1
 end

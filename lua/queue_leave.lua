@@ -10,12 +10,8 @@
 -- Returns: 1 when a place was given up, else 0 (an older token, or nothing held).
 local function queue_leave(KEYS, ARGV)
   local user = ARGV[1]
-  local record = redis.call('HGET', KEYS[4], user)
+  local record, issued, nonce = record_of_token(KEYS[4], user, ARGV[2], ARGV[3])
   if not record then
-    return 0
-  end
-  local issued, nonce = record_head(record)
-  if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
     return 0
   end
   local left = redis.call('ZREM', KEYS[1], user) + redis.call('ZREM', KEYS[2], user)
@@ -23,9 +19,7 @@ local function queue_leave(KEYS, ARGV)
   if left == 0 then
     return 0
   end
-  -- Ended now, as an expired token: polls report it so, a join starts afresh.
-  local _, now_s = now_ms()
-  redis.call('HSET', KEYS[4], user, record_seen(record, issued, nonce, math.max(0, now_s - issued)))
+  record_end_now(KEYS[4], user, record, issued, nonce)
   return 1
 end
 register('queue_leave', queue_leave)
