@@ -11,8 +11,11 @@
 // read through the admin API stays put) and Resume restarts them; the rate
 // control and a refused adaptive setting (the server's message shown); closing
 // a queue asks first; the opening time and adaptive admission; the recent
-// changes list; the seat map and sales totals; polling stops while the tab is
-// hidden; no JavaScript error on the page.
+// changes list; the protected-site panel (protect a queue, a refused origin
+// shown with the server's message, a new origin key that ends a real
+// session, Stop protecting after a confirmation, each change in the list);
+// the seat map and sales totals; polling stops while the tab is hidden; no
+// JavaScript error on the page.
 //
 // Use a fresh server (users 1..K6_USERS must not be admitted already), e.g. a debug build:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/bo_ops_test BOXOFFICE_REDIS_PREFIX=opstest \
@@ -154,10 +157,13 @@ async function main() {
   if (before.joined > 0) log(`warning: the default queue has been used before (joined=${before.joined}); ${REUSED}`);
   const hero = await queueOf('hero-autumn');
   const bts = await queueOf('bts-spring');
+  const iu = await queueOf('iu-winter');
+  assert.equal(iu.settings.protect, null, 'iu-winter protects a site already: use a fresh server');
   const restore = {
     default: { state: 'open', admitRate: before.settings.admitRate, adaptive: null },
     'hero-autumn': { state: hero.settings.state },
     'bts-spring': { opensAt: bts.settings.opensAt, adaptive: bts.settings.adaptive },
+    'iu-winter': { protect: null },
   };
   await api('PATCH', '/admin/queues/default', { state: 'open', admitRate: RUN_RATE, adaptive: null });
   await api('PATCH', '/admin/queues/hero-autumn', { state: 'open' });
@@ -358,6 +364,104 @@ async function main() {
     await page.click('[data-action="adaptive-off"]');
     await page.waitForFunction(() => document.querySelector('#controls-status').textContent.includes('adaptive admission off'), null, WAIT);
     assert.equal((await queueOf('bts-spring')).settings.adaptive, null);
+
+    begin('the protected-site panel protects a queue (checked through the API)');
+    const gate = (route, init = {}) => fetch(`${BASE_URL}/gate/iu-winter${route}`, init);
+    const check = (headers) => gate('', { headers: { 'X-Original-URI': '/checkout/cart', ...headers } });
+    await page.click('#queue-rows tr[data-queue="iu-winter"] button');
+    await page.waitForFunction(() => document.querySelector('#detail-name').textContent === 'iu-winter', null, WAIT);
+    assert.match(await page.textContent('#protect-summary'), /Protects no site/);
+    assert.ok(await page.locator('[data-action="unprotect"]').isHidden(), 'no Stop protecting while nothing is protected');
+    const secret = 'staff-secret-0123456789';
+    await page.fill('#in-origin', 'https://shop.example');
+    await page.fill('#in-paths', '/checkout/*\n\n/cart\n');
+    await page.fill('#in-session', '900');
+    await page.selectOption('#in-fail', 'open');
+    await page.fill('#in-cidrs', '10.0.0.0/8');
+    await page.fill('#in-bypass-name', 'X-Staff');
+    await page.fill('#in-bypass-value', secret);
+    await page.click('#protect-form button[type="submit"]');
+    await page.waitForFunction(() => document.querySelector('#protect-status').textContent.includes('protects https://shop.example'), null, WAIT);
+    const protect = (await queueOf('iu-winter')).settings.protect;
+    assert.deepEqual(protect, {
+      origin: 'https://shop.example', paths: ['/checkout/*', '/cart'], sessionSeconds: 900, failMode: 'open',
+      bypassCidrs: ['10.0.0.0/8'], bypassHeader: { name: 'X-Staff', value: '********' },
+    }, 'protect through the API');
+    assert.equal(await page.inputValue('#in-bypass-value'), '', 'the secret is not left in the form');
+    await page.locator('#detail-flags .badge', { hasText: 'Protects https://shop.example' }).waitFor(WAIT);
+    // the secret typed is the one kept: the check lets the header through (once this instance has the setting)
+    await until('the bypass header let through by /gate/iu-winter', async () => {
+      const answer = await check({ 'X-Staff': secret });
+      return answer.status === 200 && answer.headers.get('x-boxoffice-bypass') === 'header';
+    }, 30_000, 200);
+
+    begin('a save without the secret says so; a refused origin shows the server\'s message; nothing changes');
+    await page.fill('#in-session', '1200');
+    await page.click('#protect-form button[type="submit"]');
+    await page.waitForSelector('#protect-error:not([hidden])', WAIT);
+    assert.match(await page.textContent('#protect-error'), /Type the X-Staff header's secret again/);
+    await page.fill('#in-bypass-name', '');
+    await page.fill('#in-origin', 'https://shop.example/checkout');
+    await page.click('#protect-form button[type="submit"]');
+    await page.waitForFunction(() => /INVALID_SETTING/.test(document.querySelector('#protect-error').textContent), null, WAIT);
+    assert.match(await page.textContent('#protect-error'), /protect\.origin must be an origin like https:\/\/shop\.example/);
+    assert.equal(await page.textContent('#protect-status'), '', 'no success reported');
+    assert.deepEqual((await queueOf('iu-winter')).settings.protect, protect, 'refused: protect unchanged');
+
+    begin('New origin key: shown once, and it ends a visitor\'s session');
+    await page.click('[data-action="origin-key"]');
+    await page.waitForSelector('#protect-key:not([hidden])', WAIT);
+    assert.equal(await page.textContent('#protect-error'), '', 'no error left over');
+    const originKey = await page.inputValue('#protect-key-value');
+    assert.match(originKey, /^bo_origin_[\w-]{20,}$/);
+    assert.match(await page.textContent('#protect-key'), /will not be shown again/);
+    await shot('protect');
+    // a visitor of the protected site takes a place and is admitted (iu-winter's line is empty)
+    const joined = await (await gate('/join', { method: 'POST' })).json();
+    const pass = await until('the visitor admitted, with a pass', async () => {
+      const answer = await (await gate('/status', { headers: { Authorization: `Bearer ${joined.token}` } })).json();
+      return answer.status === 'admitted' && answer.pass;
+    }, 30_000, 250);
+    assert.equal((await check({ Authorization: `Bearer ${pass}` })).status, 200, 'the pass lets the visitor through');
+    const end = (key) => gate('/end', {
+      method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ pass }),
+    });
+    const wrong = await end('bo_origin_not-a-key-of-this-queue');
+    assert.equal(wrong.status, 401, 'a wrong key is refused');
+    assert.equal((await wrong.json()).code, 'ORIGIN_UNAUTHORIZED');
+    assert.equal((await check({ Authorization: `Bearer ${pass}` })).status, 200, 'still through after the wrong key');
+    assert.equal((await end(originKey)).status, 204, 'the key from the page ends the session');
+    const ended = await check({ Authorization: `Bearer ${pass}` });
+    assert.equal(ended.status, 401, 'the ended pass is refused');
+    assert.equal((await ended.json()).code, 'PASS_REVOKED');
+
+    begin('Stop protecting asks first, then turns it off (/gate answers 404)');
+    await page.click('[data-action="unprotect"]');
+    await page.waitForSelector('#confirm-unprotect[open]', WAIT);
+    assert.match(await page.textContent('#unprotect-queue'), /iu-winter \(https:\/\/shop\.example\)/);
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('#confirm-unprotect').open, null, WAIT);
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.action), 'unprotect', 'focus back on Stop protecting');
+    assert.deepEqual((await queueOf('iu-winter')).settings.protect, protect, 'cancelled: still protected');
+    await page.click('[data-action="unprotect"]');
+    await page.click('#unprotect-yes');
+    await page.waitForFunction(() => document.querySelector('#protect-status').textContent.includes('protection off'), null, WAIT);
+    assert.equal((await queueOf('iu-winter')).settings.protect, null, 'protect through the API');
+    await until('/gate/iu-winter answering 404 QUEUE_NOT_PROTECTED', async () => {
+      const answer = await check({});
+      return answer.status === 404 && (await answer.json()).code === 'QUEUE_NOT_PROTECTED';
+    }, 30_000, 200);
+    assert.match(await page.textContent('#protect-summary'), /Protects no site/);
+    await page.waitForSelector('[data-action="unprotect"]', { state: 'hidden', ...WAIT });
+
+    begin('the recent changes describe each protection change, without the secret');
+    await page.waitForFunction(() => /protection off/.test(document.querySelector('#events').textContent), null, WAIT);
+    const changes = await page.$$eval('#events .event-what', (items) => items.map((item) => item.textContent));
+    assert.deepEqual(changes, [
+      'protection off (was https://shop.example)',
+      'protects https://shop.example (/checkout/* /cart), 900 s sessions, fails open, bypass 10.0.0.0/8, bypass header X-Staff',
+    ]);
+    assert.ok(!(await page.textContent('#events')).includes(secret), 'the bypass secret is not shown');
 
     begin('seat maps and sales totals');
     const first = Number(await page.getAttribute('#seatmap', 'data-schedule'));

@@ -68,6 +68,8 @@ export const admin = {
   events: (token, queue, count = 20) =>
     request('GET', `/admin/queues/${encodeURIComponent(queue)}/events?count=${count}`, { token }),
   seats: (token, scheduleId) => request('GET', `/admin/schedules/${encodeURIComponent(scheduleId)}/seats`, { token }),
+  // {key}: the only time the server shows it
+  originKey: (token, queue) => request('POST', `/admin/queues/${encodeURIComponent(queue)}/origin-keys`, { token }),
 };
 
 // sessionStorage can throw (storage disabled); the page then keeps the token in memory.

@@ -1,8 +1,10 @@
 // The selected queue's controls (state, rate, capacity, opening, adaptive
-// admission), each a PATCH of the admin API, and the list of recent changes.
+// admission), each a PATCH of the admin API, and the list of recent changes
+// (the protected site's included; its form is ops-protect.js).
 
 import { admin } from './ops-api.js';
 import { el, fmtClock, fmtInt, setText } from './ops-format.js';
+import { describeProtect } from './ops-protect.js';
 
 // Which state buttons make sense in each state.
 const BUTTONS = {
@@ -24,6 +26,17 @@ function localOf(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+// A record holds `protect` as the setting's JSON, or empty once it was turned off.
+function protectOf(recorded) {
+  if (!recorded) return null;
+  if (typeof recorded !== 'string') return recorded;
+  try {
+    return JSON.parse(recorded);
+  } catch {
+    return { origin: 'a site' };
+  }
+}
+
 // One recorded settings change, in words: "rate 20 → 30/s, state open → paused".
 export function describeEvent(event) {
   const c = event.changes || {};
@@ -40,6 +53,11 @@ export function describeEvent(event) {
         ? `adaptive on: p99 ≤ ${c.adaptive_target_p99_ms} ms, ${c.adaptive_min_rate}–${c.adaptive_max_rate}/s`
         : 'adaptive off',
     );
+  }
+  if ('protect' in c) {
+    const p = protectOf(c.protect);
+    const was = protectOf(b.protect);
+    parts.push(p ? `protects ${describeProtect(p)}` : `protection off${was ? ` (was ${was.origin})` : ''}`);
   }
   return parts.length ? parts.join(', ') : 'no change';
 }

@@ -3,6 +3,7 @@
 
 import { createChart, sparkline, WINDOW_MS, GAP_MS } from './ops-charts.js';
 import { el, fmtDuration, fmtInt, fmtMs, fmtRate, setText, stateLabel } from './ops-format.js';
+import { describeProtect } from './ops-protect.js';
 
 export class History {
   constructor() {
@@ -57,8 +58,7 @@ function flags(q) {
   // A queue in front of a site of its own (docs/protect-a-site.md).
   if (q.settings && q.settings.protect) {
     const p = q.settings.protect;
-    out.push(el('span', { class: 'badge badge-info', title: `${p.paths.join(' ')} · sessions of ${p.sessionSeconds} s · fails ${p.failMode}` },
-      `Protects ${p.origin}`));
+    out.push(el('span', { class: 'badge badge-info', title: describeProtect(p) }, `Protects ${p.origin}`));
   }
   return out;
 }

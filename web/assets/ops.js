@@ -1,10 +1,12 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
-// and, once the admin token is typed in, enables the controls. Polling stops
-// while the tab is hidden so a forgotten tab costs the server nothing.
+// and, once the admin token is typed in, enables the controls (the protected
+// site's among them). Polling stops while the tab is hidden so a forgotten
+// tab costs the server nothing.
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
 import { fmtClock } from './ops-format.js';
+import { ProtectPanel } from './ops-protect.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
 import { Sales } from './ops-sales.js';
@@ -44,6 +46,21 @@ const controls = new Controls({
   },
   onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
+const protect = new ProtectPanel({
+  fieldset: $('protect-controls'),
+  summary: $('protect-summary'),
+  status: $('protect-status'),
+  error: $('protect-error'),
+  keyBox: $('protect-key'),
+  keyValue: $('protect-key-value'),
+  dialog: $('confirm-unprotect'),
+  getToken: () => token,
+  onChanged: () => {
+    pollQueues();
+    controls.refreshEvents();
+  },
+  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+});
 const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
@@ -70,6 +87,7 @@ function render() {
   const q = queues.find((x) => x.name === selected);
   detail.render(q, memory.samples(q.name), now);
   controls.show(q);
+  protect.show(q);
 }
 
 function select(name, focus) {
@@ -88,6 +106,7 @@ function showTokenState() {
   $('token-form').hidden = has;
   $('token-set').hidden = !has;
   controls.setEnabled(has);
+  protect.setEnabled(has);
   document.body.dataset.admin = has ? 'on' : 'off';
 }
 
