@@ -384,6 +384,9 @@ async fn the_staffs_network_and_secret_header_pass_without_a_pass_and_are_counte
     let shown = app.ops_queues().await.text().await.unwrap();
     assert!(!shown.contains(secret), "the open /ops reads never show the secret");
     assert!(shown.contains("X-Staff"));
+    let recorded = app.admin_queue_events(&queue).await.text().await.unwrap();
+    assert!(recorded.contains("X-Staff"), "the change is recorded: {recorded}");
+    assert!(!recorded.contains(secret), "nor does the record of changes: {recorded}");
     let before = bypassed("header").await;
     let staff = app.gate_check(&queue, "/", None).header("x-staff", secret).await;
     assert_eq!(staff.status(), 200);

@@ -88,7 +88,33 @@ pub(super) async fn events(
 ) -> Result<Json<Vec<SettingsEvent>>> {
     let name = known_queue(&state, &name)?;
     let count = query.count.unwrap_or(50).clamp(1, 1000);
-    Ok(Json(state.settings.events(&name, count).await?))
+    let events = state.settings.events(&name, count).await?;
+    Ok(Json(events.into_iter().map(without_secrets).collect()))
+}
+
+/// An event as shown: a bypass header's secret is the instance's to compare,
+/// never to hand out, here as in the settings views (`REDACTED`). The record
+/// holds `protect` as the JSON text it was set to.
+fn without_secrets(mut event: SettingsEvent) -> SettingsEvent {
+    for side in [&mut event.changes, &mut event.before, &mut event.after] {
+        if let Some(protect) = side.get_mut("protect") {
+            redact_protect(protect);
+        }
+    }
+    event
+}
+
+fn redact_protect(protect: &mut Value) {
+    let Some(mut parsed) = protect
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+    else {
+        return;
+    };
+    if let Some(secret) = parsed.pointer_mut("/bypassHeader/value") {
+        *secret = operations::REDACTED.into();
+        *protect = Value::String(parsed.to_string());
+    }
 }
 
 /// An origin key, shown this once.
