@@ -175,18 +175,23 @@ impl JoinLimiters {
     }
 
     /// The queue's limiters for `limits`, rebuilt when its limits changed;
-    /// none when it has no limit.
+    /// none when it has no limit (and those it had are dropped, so that
+    /// limits set again start afresh).
     fn of_queue(&self, queue: &str, limits: &JoinLimits) -> Option<Arc<QueueLimiters>> {
-        if *limits == JoinLimits::default() {
-            return None;
-        }
+        let unlimited = *limits == JoinLimits::default();
         {
             let held = self.per_queue.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(own) = held.get(queue).filter(|own| own.limits == *limits) {
-                return Some(own.clone());
+            match held.get(queue) {
+                Some(own) if own.limits == *limits => return Some(own.clone()),
+                None if unlimited => return None,
+                _ => {}
             }
         }
         let mut held = self.per_queue.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if unlimited {
+            held.remove(queue);
+            return None;
+        }
         let own = held
             .entry(queue.to_string())
             .or_insert_with(|| Arc::new(QueueLimiters::new(*limits)));
