@@ -12,9 +12,9 @@
 //! Each instance counts on its own: behind N instances that a client's
 //! requests are spread over, it may join up to N times as often, unless the
 //! proxy pins each client to one instance. A limiter is rebuilt, empty, when
-//! its queue's limits change. Keys not seen for a while are forgotten
-//! ([`JoinLimiters::forget_idle`]), so memory follows the clients of the last
-//! minute or so, not every client ever seen.
+//! its queue's limits change. Keys whose limit has refilled are forgotten by
+//! the hourly sweep ([`JoinLimiters::forget_idle`]), so memory follows the
+//! clients of about the last hour, not every client ever seen.
 
 use std::collections::HashMap;
 use std::hash::Hash;
