@@ -242,11 +242,32 @@ pub struct QueueConfig {
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_max: u64,
 
-    /// Joins allowed per second per user id; 0 turns the limit off.
+    /// Joins allowed per second per user id, whatever the queue; 0 turns the limit off.
     ///
     /// A client IP may join 50 times as often (many users may share one address).
+    /// The instance's guard against a tight loop; each queue's own limits, a
+    /// minute, apply beside it (the BOXOFFICE_JOIN_LIMIT_PER_* settings below,
+    /// and the admin API's `joinLimits`).
     #[arg(global = true, long, env = "BOXOFFICE_JOIN_RATE_LIMIT", default_value_t = 5)]
     pub join_rate_limit: u32,
+
+    /// Joins a minute per identity, per queue, unless the queue's live settings say (`joinLimits`); 0 = no limit.
+    ///
+    /// The identity is the user a join names, or a protected site's visitor.
+    /// Counted by each instance on its own (docs/queue.md, Join limits).
+    #[arg(global = true, long, env = "BOXOFFICE_JOIN_LIMIT_PER_IDENTITY_PER_MINUTE", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub join_limit_per_identity_per_minute: u64,
+
+    /// Joins a minute per client IP, per queue, unless the queue's live settings say; 0 = no limit.
+    #[arg(global = true, long, env = "BOXOFFICE_JOIN_LIMIT_PER_IP_PER_MINUTE", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub join_limit_per_ip_per_minute: u64,
+
+    /// Joins a minute per network (the client IP's /24, or /56 for IPv6), per queue, unless the queue's live settings say; 0 = no limit.
+    #[arg(global = true, long, env = "BOXOFFICE_JOIN_LIMIT_PER_NETWORK_PER_MINUTE", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub join_limit_per_network_per_minute: u64,
 
     /// Seconds of booking latency the adaptive admission step judges (1-7).
     ///

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use metrics::{counter, gauge};
 
+use super::edge::join_limits::JoinRefusals;
 use super::error::Result;
 use super::extract::Path;
 use super::routes::{Class, Routes};
@@ -43,8 +44,10 @@ pub(super) fn routes(routes: Routes) -> Routes {
 pub(crate) struct RefusalsView {
     /// `503 OVERLOADED`: shed, beyond a group's in-flight bound.
     overloaded: u64,
-    /// `429 RATE_LIMITED`: beyond a per-user or per-client-IP rate.
+    /// `429 RATE_LIMITED`: beyond a per-user or per-client-IP rate (joins among them).
     rate_limited: u64,
+    /// The joins among them, by the limit they tripped.
+    joins_rate_limited: JoinRefusals,
 }
 
 #[utoipa::path(
@@ -58,6 +61,7 @@ async fn refusals(State(state): State<AppState>) -> Json<RefusalsView> {
     Json(RefusalsView {
         overloaded: state.shed.refused(),
         rate_limited: state.limits.refused(),
+        joins_rate_limited: state.limits.joins_refused(),
     })
 }
 

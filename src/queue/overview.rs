@@ -69,6 +69,7 @@ mod tests {
             opens_at: None,
             adaptive,
             protect: None,
+            join_limits: Default::default(),
         }
     }
 

@@ -46,6 +46,7 @@ pub(crate) const KNOWN_USERS: &str = "boxoffice_known_users";
 pub(crate) const PASSES_VERIFIED_HELD: &str = "boxoffice_passes_verified_held";
 pub(crate) const PASSES_ENDED_HELD: &str = "boxoffice_passes_ended_held";
 pub(crate) const GATE_BYPASSED: &str = "boxoffice_gate_bypassed_total";
+pub(crate) const JOINS_RATE_LIMITED: &str = "boxoffice_joins_rate_limited_total";
 pub(crate) const GATE_FAIL_OPEN: &str = "boxoffice_gate_fail_open_passes_total";
 pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
@@ -114,6 +115,10 @@ fn describe() {
     describe_counter!(
         GATE_FAIL_OPEN,
         "Short passes a protected site's check gave without waiting, Redis down and the queue failing open."
+    );
+    describe_counter!(
+        JOINS_RATE_LIMITED,
+        "Joins refused 429 RATE_LIMITED by this instance, by queue and the limit they tripped (reason = identity, ip, network)."
     );
     describe_counter!(
         GATE_BYPASSED,

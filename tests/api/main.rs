@@ -21,6 +21,7 @@ mod foundation;
 mod gate;
 mod identity;
 mod join_gate;
+mod join_limits;
 mod metrics;
 mod openapi;
 mod operations;

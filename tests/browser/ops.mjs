@@ -210,16 +210,20 @@ async function main() {
     await page.waitForFunction(() => /^\d[\d,]*$/.test(document.querySelector('#tile-shed')?.textContent || ''), null, WAIT);
     assert.match(await page.textContent('#tile-limited'), /^\d[\d,]*$/);
     // The server here refuses nothing (no limits, no flood): its answers are stood in for,
-    // growing by 30 sheds and 15 refusals a poll.
+    // growing by 30 sheds and 15 refusals a poll, 6 of them joins per network.
     let refusalPolls = 0;
     await page.route('**/ops/refusals', (route) => {
       refusalPolls += 1;
-      const body = JSON.stringify({ overloaded: 1000 + 30 * refusalPolls, rateLimited: 500 + 15 * refusalPolls });
+      const joinsRateLimited = { identity: 2, ip: 3, network: 100 + 6 * refusalPolls };
+      const body = JSON.stringify({ overloaded: 1000 + 30 * refusalPolls, rateLimited: 500 + 15 * refusalPolls, joinsRateLimited });
       return route.fulfill({ status: 200, contentType: 'application/json', body });
     });
     await page.waitForFunction(() => Number(document.querySelector('#chart-refused').dataset.last) > 0, null, WAIT);
     assert.match(await page.textContent('#tile-shed'), /^1,\d{3}$/);
     assert.match(await page.textContent('#chart-refused'), /Shed \(503 OVERLOADED\)/);
+    await page.waitForFunction(() => Number(document.querySelector('#chart-joins-limited').dataset.last) > 0, null, WAIT);
+    assert.ok(Number((await page.textContent('#tile-joins-network')).replace(/,/g, '')) > 100, 'the network total shown');
+    assert.match(await page.textContent('#chart-joins-limited'), /Per network/);
     await page.unroute('**/ops/refusals');
 
     begin('a wrong token is refused with the server\'s message');

@@ -1,52 +1,84 @@
 // Requests this instance refused before doing their work: shed (503
-// OVERLOADED, too many in flight) and rate-limited (429 RATE_LIMITED). The
-// server keeps running totals (GET /ops/refusals); the per-second rates are
-// the differences between two polls. Counts of the instance that answers the
-// page: behind a load balancer, /metrics and the dashboard add up every instance.
+// OVERLOADED, too many in flight) and rate-limited (429 RATE_LIMITED), and
+// among those the joins, by the limit they tripped (a queue's joinLimits or
+// the instance's own: identity, client IP, network). The server keeps running
+// totals (GET /ops/refusals); the per-second rates are the differences between
+// two polls. Counts of the instance that answers the page: behind a load
+// balancer, /metrics and the dashboard add up every instance.
 
 import { createChart, GAP_MS, WINDOW_MS } from './ops-charts.js';
 import { el, fmtInt, fmtRate, setText } from './ops-format.js';
 
-const CHART = {
-  id: 'chart-refused',
-  title: 'Refused per second, this instance',
-  format: fmtRate,
-  floor: 1,
-  wide: true,
-  series: [
-    { key: 'overloaded', label: 'Shed (503 OVERLOADED)', color: 'c1' },
-    { key: 'rateLimited', label: 'Rate-limited (429 RATE_LIMITED)', color: 'c2' },
-  ],
+// Each total the page follows, read from the answer (a server from before the
+// join limits answers no `joinsRateLimited`: those read as 0).
+const TOTALS = {
+  overloaded: (body) => body.overloaded,
+  rateLimited: (body) => body.rateLimited,
+  identity: (body) => body.joinsRateLimited?.identity ?? 0,
+  ip: (body) => body.joinsRateLimited?.ip ?? 0,
+  network: (body) => body.joinsRateLimited?.network ?? 0,
 };
+
+const CHARTS = [
+  {
+    id: 'chart-refused',
+    title: 'Refused per second, this instance',
+    format: fmtRate,
+    floor: 1,
+    wide: true,
+    series: [
+      { key: 'overloaded', label: 'Shed (503 OVERLOADED)', color: 'c1' },
+      { key: 'rateLimited', label: 'Rate-limited (429 RATE_LIMITED)', color: 'c2' },
+    ],
+  },
+  {
+    id: 'chart-joins-limited',
+    title: 'Joins rate-limited per second, by limit, this instance',
+    format: fmtRate,
+    floor: 1,
+    wide: true,
+    series: [
+      { key: 'identity', label: 'Per identity', color: 'c1' },
+      { key: 'ip', label: 'Per client IP', color: 'c2' },
+      { key: 'network', label: 'Per network (/24, /56)', color: 'c4' },
+    ],
+  },
+];
+
+const TILES = [
+  ['shed', 'overloaded', 'Shed since start'],
+  ['limited', 'rateLimited', 'Rate-limited since start'],
+  ['joins-identity', 'identity', 'Joins limited per identity'],
+  ['joins-ip', 'ip', 'Joins limited per IP'],
+  ['joins-network', 'network', 'Joins limited per network'],
+];
 
 export class Refusals {
   constructor({ tiles, charts }) {
     this.samples = [];
     this.previous = null;
-    this.chart = createChart(charts, CHART);
-    this.totals = {};
-    for (const [key, label] of [['shed', 'Shed since start'], ['limited', 'Rate-limited since start']]) {
-      this.totals[key] = el('dd', { id: `tile-${key}` }, '—');
-      tiles.append(el('div', { class: 'tile' }, el('dt', {}, label), this.totals[key]));
-    }
+    this.charts = CHARTS.map((spec) => createChart(charts, spec));
+    this.tiles = TILES.map(([id, key, label]) => {
+      const value = el('dd', { id: `tile-${id}` }, '—');
+      tiles.append(el('div', { class: 'tile' }, el('dt', {}, label), value));
+      return [key, value];
+    });
   }
 
   // One poll's totals: a sample of the rates since the previous poll, unless
-  // polling paused in between or the instance restarted (its totals fell).
-  record(totals, t) {
+  // polling paused in between or the instance restarted (a total fell).
+  record(body, t) {
+    const totals = Object.fromEntries(Object.entries(TOTALS).map(([key, read]) => [key, read(body)]));
     const prev = this.previous;
-    let overloaded = null;
-    let rateLimited = null;
-    if (prev && t > prev.t && t - prev.t <= GAP_MS && totals.overloaded >= prev.overloaded && totals.rateLimited >= prev.rateLimited) {
-      const seconds = (t - prev.t) / 1000;
-      overloaded = (totals.overloaded - prev.overloaded) / seconds;
-      rateLimited = (totals.rateLimited - prev.rateLimited) / seconds;
+    const sample = { t };
+    const comparable = prev && t > prev.t && t - prev.t <= GAP_MS && Object.keys(TOTALS).every((key) => totals[key] >= prev.totals[key]);
+    for (const key of Object.keys(TOTALS)) {
+      sample[key] = comparable ? (totals[key] - prev.totals[key]) / ((t - prev.t) / 1000) : null;
     }
-    this.previous = { t, overloaded: totals.overloaded, rateLimited: totals.rateLimited };
-    this.samples.push({ t, overloaded, rateLimited });
+    this.previous = { t, totals };
+    this.samples.push(sample);
     while (this.samples.length && this.samples[0].t < t - WINDOW_MS - GAP_MS) this.samples.shift();
-    setText(this.totals.shed, fmtInt(totals.overloaded));
-    setText(this.totals.limited, fmtInt(totals.rateLimited));
-    this.chart.update(this.samples, t);
+    for (const [key, value] of this.tiles) setText(value, fmtInt(totals[key]));
+    for (const chart of this.charts) chart.update(this.samples, t);
   }
 }

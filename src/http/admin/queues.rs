@@ -16,7 +16,9 @@ use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::local_time::LocalClock;
-use crate::queue::settings::{storable_opening, Adaptive, Protect, SettingsEvent, SettingsPatch, MOST};
+use crate::queue::settings::{
+    storable_opening, Adaptive, ChosenJoinLimits, Protect, SettingsEvent, SettingsPatch, MOST,
+};
 
 /// The queue named in the path, provided there is one: the default queue or a concert's.
 pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
@@ -144,8 +146,8 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::refused(code, message)
 }
 
-/// The body of a `PATCH`: every field optional, each checked; `opensAt` and
-/// `adaptive` may be `null` to clear them.
+/// The body of a `PATCH`: every field optional, each checked; `opensAt`,
+/// `adaptive`, `protect` and `joinLimits` may be `null` to clear them.
 fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
     let fields = body
         .as_object()
@@ -211,6 +213,27 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                         })?;
                         Some(
                             protect
+                                .validated()
+                                .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
+                        )
+                    }
+                })
+            }
+            "joinLimits" => {
+                patch.join_limits = Some(match value {
+                    Value::Null => None,
+                    other => {
+                        let limits: ChosenJoinLimits = serde_json::from_value(integral(other)).map_err(|err| {
+                            invalid(
+                                ErrorCode::InvalidSetting,
+                                format!(
+                                    "joinLimits may have perIdentityPerMinute, perIpPerMinute and \
+                                     perNetworkPerMinute, each a whole number (0 = no limit): {err}"
+                                ),
+                            )
+                        })?;
+                        Some(
+                            limits
                                 .validated()
                                 .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
                         )

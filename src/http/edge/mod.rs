@@ -1,7 +1,8 @@
 //! The edge: what a request meets before any route decides anything about it,
 //! and what every answer passes on its way out. Connections from `accept` on
 //! (`connections/`), the in-flight bounds that shed a flood (`shedding.rs`),
-//! the per-client rate limiters (`rate_limits.rs`) and the proxies whose
+//! the per-client rate limiters (`rate_limits.rs`, the joins' in
+//! `join_limits.rs`) and the proxies whose
 //! `X-Forwarded-For` is believed (`proxies.rs`), request ids
 //! (`request_id.rs`), the request metrics (`record.rs`) and the layers every
 //! request passes through (`middleware.rs`).
@@ -10,6 +11,7 @@
 //! router and the guards build on the edge, never the other way round.
 
 pub(crate) mod connections;
+pub(crate) mod join_limits;
 pub(crate) mod middleware;
 pub(crate) mod proxies;
 pub(crate) mod rate_limits;

@@ -1,7 +1,7 @@
 //! Per-client rate limits (governor), so no one client can hammer the hot
-//! paths: joins per user id and per client IP, position polls, balance reads
-//! and the verification of never-seen passes per client IP. Each limit is off
-//! at 0.
+//! paths: joins (`join_limits.rs`: per identity, client IP and network),
+//! position polls, balance reads and the verification of never-seen passes
+//! per client IP. Each limit is off at 0.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -10,16 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::join_limits::{JoinLimiters, JoinRefusals};
 use crate::config::{LimitsConfig, QueueConfig};
 use crate::http::error::Error;
-
-/// A client IP may join for this many different users per second at most (a
-/// NAT or an office may stand behind one address).
-const IP_MULTIPLIER: u32 = 50;
+use crate::queue::settings::JoinLimits;
 
 pub(crate) struct RateLimits {
-    joins_per_user: Option<DefaultKeyedRateLimiter<i64>>,
-    joins_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    joins: JoinLimiters,
     polls_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     reads_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     pass_verifies_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -35,8 +32,7 @@ fn keyed<K: std::hash::Hash + Eq + Clone>(per_second: u32) -> Option<DefaultKeye
 impl RateLimits {
     pub(crate) fn new(queue: &QueueConfig, limits: &LimitsConfig) -> Self {
         RateLimits {
-            joins_per_user: keyed(queue.join_rate_limit),
-            joins_per_ip: keyed(queue.join_rate_limit.saturating_mul(IP_MULTIPLIER)),
+            joins: JoinLimiters::new(queue),
             polls_per_ip: keyed(limits.poll_rate_limit),
             reads_per_ip: keyed(limits.read_rate_limit),
             pass_verifies_per_ip: keyed(limits.pass_verify_rate_limit),
@@ -44,8 +40,21 @@ impl RateLimits {
         }
     }
 
-    pub(crate) fn check_join(&self, user_id: i64, ip: Option<IpAddr>) -> Result<(), Error> {
-        self.counted(check(&self.joins_per_user, Some(user_id)).and_then(|()| check(&self.joins_per_ip, ip)))
+    /// Whether `user_id` may join `queue` from `ip` now, under the
+    /// instance's guard and the queue's own `limits`.
+    pub(crate) fn check_join(
+        &self,
+        queue: &str,
+        limits: &JoinLimits,
+        user_id: i64,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        self.counted(self.joins.check(queue, limits, user_id, ip))
+    }
+
+    /// Joins this instance refused since it started, by the limit they tripped.
+    pub(crate) fn joins_refused(&self) -> JoinRefusals {
+        self.joins.refused()
     }
 
     pub(crate) fn check_poll(&self, ip: Option<IpAddr>) -> Result<(), Error> {
@@ -76,18 +85,11 @@ impl RateLimits {
 
     /// Forgets keys that have not been seen recently, bounding memory.
     pub(crate) fn forget_idle(&self) {
-        for limiter in [
-            &self.joins_per_ip,
-            &self.polls_per_ip,
-            &self.reads_per_ip,
-            &self.pass_verifies_per_ip,
-        ]
-        .into_iter()
-        .flatten()
+        self.joins.forget_idle();
+        for limiter in [&self.polls_per_ip, &self.reads_per_ip, &self.pass_verifies_per_ip]
+            .into_iter()
+            .flatten()
         {
-            limiter.retain_recent();
-        }
-        if let Some(limiter) = &self.joins_per_user {
             limiter.retain_recent();
         }
     }
@@ -107,6 +109,7 @@ fn check<K: std::hash::Hash + Eq + Clone>(
         let wait = denied.wait_time_from(limiter.clock().now());
         Error::RateLimited {
             retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+            reason: None,
         }
     })
 }

@@ -14,6 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::booking::BookingError;
+use crate::http::edge::join_limits::Tripped;
 use crate::identity::IdentityError;
 use crate::pass::PassError;
 use crate::queue::QueueError;
@@ -30,7 +31,11 @@ pub(crate) enum Error {
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("too many requests; retry in {retry_after_s} s")]
-    RateLimited { retry_after_s: u64 },
+    RateLimited {
+        retry_after_s: u64,
+        /// A join's: the limit it tripped, shown as `reason`.
+        reason: Option<Tripped>,
+    },
     #[error("the request took too long")]
     Timeout,
     #[error(transparent)]
@@ -59,7 +64,10 @@ impl Error {
             Error::Refused { code, .. } => (*code, None),
             Error::PayloadTooLarge => (ErrorCode::PayloadTooLarge, None),
             Error::MethodNotAllowed => (ErrorCode::MethodNotAllowed, None),
-            Error::RateLimited { .. } => (ErrorCode::RateLimited, None),
+            Error::RateLimited { reason, .. } => (
+                ErrorCode::RateLimited,
+                reason.map(|reason| json!({ "reason": reason.as_str() })),
+            ),
             Error::Timeout => (ErrorCode::Timeout, None),
             Error::Internal(_) => (ErrorCode::Internal, None),
             Error::Identity(err) => (identity_code(*err), None),
@@ -173,7 +181,7 @@ impl Error {
         // For the request metrics: errors by code, without reading the body.
         response.extensions_mut().insert(code);
         let retry_after = match &self {
-            Error::RateLimited { retry_after_s } => Some(*retry_after_s),
+            Error::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         };

@@ -1,10 +1,12 @@
 //! The join gate: everything a join must pass before it touches the line, in
 //! one extractor both surfaces use ([`JoinPermit`]). A surface only says how
 //! it names the queue and the user (its [`Applicant`], beside its routes); the
-//! gate then applies the join limits and reads the queue's settings as this
-//! instance holds them (`Settings::join_rules`: read from Postgres about once
-//! a second, no Redis call), which the join carries to the line: a closed
-//! queue takes no one new, and before its opening joins enter the pre-queue.
+//! gate then reads the queue's settings as this instance holds them
+//! (`Settings::current`: read from Postgres about once a second, no Redis
+//! call), applies the join limits, the instance's and the queue's
+//! `joinLimits` (`edge::join_limits`: per identity, client IP and network, in
+//! process), and hands the join its rules for the line: a closed queue takes
+//! no one new, and before its opening joins enter the pre-queue.
 //!
 //! A check added at the door (a challenge, an invitation) goes here, once, and
 //! both surfaces have it.
@@ -56,8 +58,9 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
         let PresentedToken(presented) = PresentedToken::from_request_parts(&mut parts, state).await?;
         let Named { queue, user_id, name } = A::named(parts, body, state).await?;
-        state.limits.check_join(user_id, ip)?;
-        let rules = state.settings.join_rules(&queue);
+        let settings = state.settings.current(&queue);
+        state.limits.check_join(&queue, &settings.join_limits, user_id, ip)?;
+        let rules = settings.join_rules();
         Ok(JoinPermit {
             queue,
             user_id,

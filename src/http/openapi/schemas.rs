@@ -48,6 +48,7 @@ json_schema! {
             "balance": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the balance" },
             "required": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the price" },
             "pollAfterMs": { "type": "integer", "description": "OVERLOADED on a poll: when to poll again" },
+            "reason": { "type": "string", "enum": ["identity", "ip", "network"], "description": "RATE_LIMITED on a join: the limit it tripped" },
             "down": { "type": "array", "items": { "type": "string", "enum": ["redis", "postgres"] }, "description": "/ready: what is not answering" }
         }
     })
@@ -112,6 +113,22 @@ json_schema! {
             "protect": {
                 "oneOf": [{ "$ref": "#/components/schemas/Protect" }, { "type": "null" }],
                 "description": "the site this queue protects (the /gate routes); null turns it off"
+            },
+            "joinLimits": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                            "perIdentityPerMinute": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "joins a minute per identity; 0 = no limit" },
+                            "perIpPerMinute": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "joins a minute per client IP; 0 = no limit" },
+                            "perNetworkPerMinute": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "joins a minute per /24 (IPv4) or /56 (IPv6); 0 = no limit" }
+                        },
+                        "example": { "perIdentityPerMinute": 10, "perIpPerMinute": 300, "perNetworkPerMinute": 3000 }
+                    },
+                    { "type": "null" }
+                ],
+                "description": "the queue's join limits; a limit left out, or every one with null, follows the configuration (BOXOFFICE_JOIN_LIMIT_PER_*_PER_MINUTE)"
             }
         },
         "example": { "state": "open", "admitRate": 50 }

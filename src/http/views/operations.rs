@@ -13,7 +13,7 @@ use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::local_time::LocalClock;
 use crate::queue::overview::{overview, QueueOverview};
-use crate::queue::settings::{Adaptive, Protect, QueueSettings, QueueState};
+use crate::queue::settings::{Adaptive, JoinLimits, Protect, QueueSettings, QueueState};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -26,6 +26,8 @@ pub(crate) struct SettingsView {
     adaptive: Option<Adaptive>,
     /// The site this queue protects; null when none.
     protect: Option<Protect>,
+    /// The join limits in force: the queue's, or the configuration's for those it leaves out.
+    join_limits: JoinLimits,
 }
 
 impl SettingsView {
@@ -37,6 +39,7 @@ impl SettingsView {
             opens_at: settings.opens_at.map(|at| clock.format(at)),
             adaptive: settings.adaptive,
             protect: settings.protect.map(|protect| redacted(&protect)),
+            join_limits: settings.join_limits,
         }
     }
 }

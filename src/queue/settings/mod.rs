@@ -12,6 +12,7 @@
 //! defaults of what a queue's settings leave unset (`values.rs`).
 
 mod copy;
+mod join_limits;
 mod origin_keys;
 mod protect;
 mod snapshot;
@@ -21,6 +22,7 @@ mod values;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub(crate) use join_limits::{ChosenJoinLimits, JoinLimits};
 pub(crate) use protect::{FailMode, Protect};
 pub(crate) use truth::SettingsEvent;
 pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
@@ -30,7 +32,6 @@ use crate::config::QueueConfig;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
-use crate::store::scripts::standing::JoinRules;
 pub(crate) use snapshot::Snapshot;
 use values::ChosenSettings;
 
@@ -62,12 +63,6 @@ impl Settings {
     /// The settings `queue` runs with, as this instance holds them: no store call.
     pub(crate) fn current(&self, queue: &str) -> Arc<QueueSettings> {
         self.snapshot.current(queue)
-    }
-
-    /// What a join of `queue` follows, as this instance holds the settings:
-    /// no Redis call.
-    pub(crate) fn join_rules(&self, queue: &str) -> JoinRules {
-        self.snapshot.join_rules(queue)
     }
 
     /// Reads every queue's settings from Postgres into this instance's view

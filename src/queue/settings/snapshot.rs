@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::truth::Versioned;
-use super::values::{ChosenSettings, QueueSettings, QueueState};
+use super::values::{ChosenSettings, QueueSettings};
 use crate::config::QueueConfig;
 use crate::store::scripts::standing::JoinRules;
 
@@ -44,14 +44,7 @@ impl Snapshot {
 
     /// What a join of `queue` follows.
     pub(crate) fn join_rules(&self, queue: &str) -> JoinRules {
-        let settings = self.current(queue);
-        JoinRules {
-            closed: settings.state == QueueState::Closed,
-            opens_at_ms: settings
-                .opens_at
-                .and_then(|at| u64::try_from(at.timestamp_millis()).ok())
-                .unwrap_or(0),
-        }
+        self.current(queue).join_rules()
     }
 
     /// Takes `read` for `queue` unless a newer version is held already (a
@@ -77,6 +70,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::queue::settings::QueueState;
 
     fn defaults() -> QueueConfig {
         Config::parse_from(["boxoffice"]).queue

@@ -46,7 +46,7 @@ pub(crate) struct SettingsEvent {
 /// Who adopted settings found only in Redis, in the record.
 pub(super) const ADOPTED: &str = "redis";
 
-/// A row of `queue_settings`, `adaptive` and `protect` read as text.
+/// A row of `queue_settings`, its JSON (`adaptive`, `protect`, `join_limits`) read as text.
 #[derive(sqlx::FromRow)]
 struct Row {
     state: Option<String>,
@@ -55,6 +55,7 @@ struct Row {
     opens_at: Option<DateTime<Utc>>,
     adaptive: Option<String>,
     protect: Option<String>,
+    join_limits: Option<String>,
     version: i64,
 }
 
@@ -96,6 +97,10 @@ fn versioned(row: Row) -> Result<Versioned, QueueError> {
                 .protect
                 .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("protect: {err}"))))
                 .transpose()?,
+            join_limits: row
+                .join_limits
+                .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("join_limits: {err}"))))
+                .transpose()?,
         },
         version: row.version,
     })
@@ -125,7 +130,8 @@ pub(super) async fn change(
         .execute(&mut *tx)
         .await?;
     let row: Row = sqlx::query_as(
-        "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version
+        "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
+             join_limits::text AS join_limits, version
          FROM queue_settings WHERE queue = $1 FOR UPDATE",
     )
     .bind(queue)
@@ -157,9 +163,15 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
         .map(serde_json::to_string)
         .transpose()
         .map_err(|err| QueueError::Unreadable(format!("protect: {err}")))?;
+    let join_limits = chosen
+        .join_limits
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| QueueError::Unreadable(format!("join_limits: {err}")))?;
     sqlx::query(
         "UPDATE queue_settings SET state = $2, max_active = $3, admit_rate = $4, opens_at = $5,
-             adaptive = $6::jsonb, protect = $8::jsonb, version = $7, updated_at = now()
+             adaptive = $6::jsonb, protect = $8::jsonb, join_limits = $9::jsonb, version = $7, updated_at = now()
          WHERE queue = $1",
     )
     .bind(queue)
@@ -170,6 +182,7 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
     .bind(adaptive)
     .bind(settings.version)
     .bind(protect)
+    .bind(join_limits)
     .execute(connection)
     .await?;
     Ok(())
@@ -227,7 +240,8 @@ pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<Set
 pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Versioned>, QueueError> {
     let mut connection = connection(db).await?;
     let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version
+        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
+             join_limits::text AS join_limits, version
          FROM queue_settings WHERE queue = ANY($1)",
     )
     .bind(queues)
@@ -269,7 +283,8 @@ pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result
     let mut connection = connection(db).await?;
     let row: Option<Row> = sqlx::query_as(
         "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
-         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect, version",
+         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
+             join_limits::text AS join_limits, version",
     )
     .bind(queue)
     .bind(from)

@@ -4,7 +4,8 @@
 //!
 //! The Redis hash the queue's scripts read and the record of each change share
 //! one layout (`state`, `max_active`, `admit_rate`, `opens_at_ms`,
-//! `adaptive_*`, each a string), written and read only here.
+//! `adaptive_*`, each a string; `protect` and `join_limits`, JSON only Rust
+//! reads), written and read only here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::join_limits::{ChosenJoinLimits, JoinLimits};
 use super::protect::Protect;
 use crate::config::QueueConfig;
+use crate::store::scripts::standing::JoinRules;
 
 /// The largest `maxActive`, `admitRate` or adaptive knob: beyond any sale, and
 /// exact in the doubles Lua reads them as.
@@ -119,6 +122,20 @@ pub(crate) struct QueueSettings {
     pub(crate) adaptive: Option<Adaptive>,
     /// The site this queue protects, if any (shared: every check reads it).
     pub(crate) protect: Option<Arc<Protect>>,
+    pub(crate) join_limits: JoinLimits,
+}
+
+impl QueueSettings {
+    /// What a join of this queue follows in Redis.
+    pub(crate) fn join_rules(&self) -> JoinRules {
+        JoinRules {
+            closed: self.state == QueueState::Closed,
+            opens_at_ms: self
+                .opens_at
+                .and_then(|at| u64::try_from(at.timestamp_millis()).ok())
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// A change of settings: what is `None` stays as it is; `Some(None)` clears.
@@ -130,6 +147,7 @@ pub(crate) struct SettingsPatch {
     pub(crate) opens_at: Option<Option<DateTime<Utc>>>,
     pub(crate) adaptive: Option<Option<Adaptive>>,
     pub(crate) protect: Option<Option<Protect>>,
+    pub(crate) join_limits: Option<Option<ChosenJoinLimits>>,
 }
 
 /// An opening time as the store keeps it: whole milliseconds since 1970 (the
@@ -175,6 +193,10 @@ impl SettingsPatch {
             let json = protect.as_ref().and_then(|protect| serde_json::to_string(protect).ok());
             fields.push(("protect", json.unwrap_or_default()));
         }
+        if let Some(limits) = &self.join_limits {
+            let json = limits.as_ref().and_then(|limits| serde_json::to_string(limits).ok());
+            fields.push(("join_limits", json.unwrap_or_default()));
+        }
         fields
     }
 }
@@ -188,6 +210,7 @@ pub(crate) struct ChosenSettings {
     pub(crate) opens_at: Option<DateTime<Utc>>,
     pub(crate) adaptive: Option<Adaptive>,
     pub(crate) protect: Option<Protect>,
+    pub(crate) join_limits: Option<ChosenJoinLimits>,
 }
 
 impl ChosenSettings {
@@ -199,6 +222,7 @@ impl ChosenSettings {
             opens_at: patch.opens_at.unwrap_or(self.opens_at),
             adaptive: patch.adaptive.unwrap_or(self.adaptive),
             protect: patch.protect.clone().unwrap_or_else(|| self.protect.clone()),
+            join_limits: patch.join_limits.unwrap_or(self.join_limits),
         }
     }
 
@@ -212,6 +236,7 @@ impl ChosenSettings {
             opens_at: Some(self.opens_at),
             adaptive: Some(self.adaptive),
             protect: Some(self.protect.clone()),
+            join_limits: Some(self.join_limits),
         };
         let mut fields = everything.fields();
         fields.retain(|(_, value)| !value.is_empty());
@@ -247,6 +272,9 @@ impl ChosenSettings {
                 .and_then(DateTime::from_timestamp_millis),
             adaptive,
             protect: stored.get("protect").and_then(|json| serde_json::from_str(json).ok()),
+            join_limits: stored
+                .get("join_limits")
+                .and_then(|json| serde_json::from_str(json).ok()),
         }
     }
 
@@ -258,6 +286,7 @@ impl ChosenSettings {
             opens_at: self.opens_at,
             adaptive: self.adaptive,
             protect: self.protect.clone().map(Arc::new),
+            join_limits: ChosenJoinLimits::resolved(self.join_limits.as_ref(), defaults),
         }
     }
 }
@@ -296,6 +325,11 @@ mod tests {
             opens_at: DateTime::from_timestamp_millis(1_790_000_000_123),
             adaptive: Some(adaptive()),
             protect: serde_json::from_value(serde_json::json!({ "origin": "https://shop.example" })).ok(),
+            join_limits: Some(ChosenJoinLimits {
+                per_network_per_minute: Some(0),
+                per_ip_per_minute: Some(120),
+                ..ChosenJoinLimits::default()
+            }),
         };
         assert!(chosen.protect.is_some());
         let stored: HashMap<String, String> = chosen
