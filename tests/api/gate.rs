@@ -479,14 +479,23 @@ async fn a_valid_check_sends_redis_nothing() {
     let (_, pass) = admitted_pass(&app, &queue).await;
 
     const CHECKS: u64 = 300;
+    let started = std::time::Instant::now();
     let watched = ClientCommands::watch(redis.port);
     for _ in 0..CHECKS {
         assert_eq!(app.gate_check(&queue, "/checkout/pay", Some(&pass)).await.status(), 200);
     }
     let sent: u64 = watched.stop().values().sum();
     // The background chores (endings followed four times a second, the
-    // settings, the catalog) send a few calls a second, whatever the checks.
-    assert!(sent < CHECKS / 10, "{sent} Redis calls during {CHECKS} checks");
+    // settings, the catalog) send a few calls a second whatever the checks,
+    // more the longer the checks take on a busy machine: the same window
+    // without checks is the yardstick. One call per check would be 300.
+    let idle = ClientCommands::watch(redis.port);
+    tokio::time::sleep(started.elapsed()).await;
+    let background: u64 = idle.stop().values().sum();
+    assert!(
+        sent <= 2 * background + CHECKS / 20,
+        "{sent} Redis calls during {CHECKS} checks, {background} in as long without"
+    );
     app.stop().await;
 }
 
