@@ -37,6 +37,11 @@ impl Applicant for ConcertQueueByUuid {
             name: uuid,
         })
     }
+
+    /// A concert queue's users are named by UUID, as its join names them.
+    fn invitee(named: &Named<Uuid>) -> String {
+        named.name.hyphenated().to_string()
+    }
 }
 
 /// Seed 004: take a place in the concert's queue (or get the same one back).
