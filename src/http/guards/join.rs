@@ -102,6 +102,9 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
 /// The header a join carries a presale invitation code in.
 pub(crate) const INVITATION_HEADER: &str = "x-invitation";
 
+/// The `X-Invitation` header, as the join operations document it (`openapi::params`).
+pub(crate) struct InvitationHeader;
+
 /// Whether the opening at `opens_at_ms` (0: none) is still ahead.
 fn before_opening(opens_at_ms: u64) -> bool {
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
