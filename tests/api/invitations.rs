@@ -112,6 +112,22 @@ async fn the_same_user_joining_again_with_a_code_uses_it_once() {
 }
 
 #[tokio::test]
+async fn the_same_user_joining_with_a_code_many_times_at_once_through_two_instances_uses_one() {
+    let (first, queue) = presale_app().await;
+    let second = spawn_configured(first.config.clone()).await;
+    let code = one_code(&first, &queue, json!({ "count": 1, "uses": 2 })).await;
+    let joins = (0..16).map(|round| {
+        let app = if round % 2 == 0 { &first } else { &second };
+        let code = code.clone();
+        async move { app.join(50).header("X-Invitation", code.as_str()).await.status() }
+    });
+    for status in join_all(joins).await {
+        assert_eq!(status, 200);
+    }
+    assert_eq!(uses_left(&first, &queue, &code).await, 1);
+}
+
+#[tokio::test]
 async fn unknown_other_queues_other_users_and_expired_codes_are_refused_each_with_its_code() {
     let (app, queue) = presale_app().await;
     opens_in_an_hour(&app, CONCERT).await;
