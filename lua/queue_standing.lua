@@ -34,7 +34,10 @@
 --   record_pack), one per entry in the order the entries are sent
 -- ARGV[1]: idle timeout, seconds
 -- ARGV[2]: meta bucket TTL, seconds
--- ARGV[3]: 1 when the queue is closed (it takes no new places), else 0
+-- ARGV[3]: 1 when the queue is closed (it takes no new places); 2 for joins
+--   with a presale invitation, which take a place at once, ahead of a
+--   pre-queue still waiting for the opening (a user of the pre-queue leaves
+--   it for that place); else 0
 -- ARGV[4]: the opening, ms (0: none); before it, joins enter the pre-queue
 --   (the settings a join follows come from the gateway, which holds each
 --   queue's settings as Postgres has them, src/queue/settings: Redis's copy
@@ -117,6 +120,7 @@ local function queue_standing(KEYS, ARGV)
 
   -- The settings a join follows: a closed queue, and the opening of a pre-queue.
   local closed, opens = ARGV[3] == '1', tonumber(ARGV[4])
+  local invited = ARGV[3] == '2'
 
   -- Whether a pre-queue waits to be placed (the opening is due), read once.
   local prequeue_waits = nil
@@ -181,7 +185,9 @@ local function queue_standing(KEYS, ARGV)
           return put(3, issued, m_nonce, (seen + idle) * 1000, seq)
         end
       else
-        if redis.call('ZSCORE', KEYS[4], user) then
+        if invited and join and redis.call('ZREM', KEYS[4], user) == 1 then
+          -- Invited after joining the pre-queue: a place now instead (below).
+        elseif redis.call('ZSCORE', KEYS[4], user) then
           -- In the pre-queue: no place until the opening, then a place drawn by lot.
           if opens > now then
             return put(5, issued, m_nonce, opens, 0)
@@ -219,7 +225,7 @@ local function queue_standing(KEYS, ARGV)
       write_meta(bucket, user, record_pack(now_s, ticket, 0, 0))
       return put(5, now_s, ticket, opens, 0)
     end
-    if prequeue_pending() then
+    if not invited and prequeue_pending() then
       return put(6, 0, 0, 0, 0)
     end
     local seq = next_seq()
@@ -233,7 +239,7 @@ local function queue_standing(KEYS, ARGV)
   -- one (a user with a record takes the general path, and the sequence number
   -- drawn for them goes back). False when the join needs the general path.
   local function join_new(user, bucket, nonce)
-    if closed or opens > now or prequeue_pending() then
+    if closed or opens > now or (not invited and prequeue_pending()) then
       return false
     end
     local seq = next_seq()

@@ -14,7 +14,9 @@ use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
-use crate::queue::{BookingHealth, Gate, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors};
+use crate::queue::{
+    BookingHealth, Gate, Invitations, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors,
+};
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
 use crate::store::keys::Keys;
@@ -38,6 +40,7 @@ pub struct Services {
     pub scheduler: Scheduler,
     pub(crate) gate: Gate,
     pub(crate) settings: Settings,
+    pub(crate) invitations: Invitations,
     pub(crate) booking_health: Arc<BookingHealth>,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_editor: CatalogEditor,
@@ -105,6 +108,7 @@ impl Services {
         let rates = Arc::new(MeasuredRates::default());
 
         let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config.clone());
+        let invitations = Invitations::new(database.clone());
         let line = Line::new(
             redis.clone(),
             keys.clone(),
@@ -176,6 +180,7 @@ impl Services {
             scheduler,
             gate,
             settings,
+            invitations,
             booking_health,
             catalog,
             catalog_editor,

@@ -2,6 +2,10 @@
 //! of this instance are coalesced into batched calls of `queue_standing`
 //! (see `store::coalesce` for why and how).
 //!
+//! A run follows one set of join rules, so the joins with a presale invitation
+//! (which take a place before the opening, the others do not) go in lanes of
+//! their own: mixed into one run, one kind would follow the other's rules.
+//!
 //! With `BOXOFFICE_QUEUE_BATCH_MAX=1` every join and poll is a call of its
 //! own, sent at once however many are in flight: the behaviour before
 //! coalescing, kept for comparison.
@@ -15,7 +19,7 @@ use super::settings::Snapshot;
 use crate::store::coalesce::{Batch, Lane};
 use crate::store::keys::{Keys, QueueKeys};
 use crate::store::redis::Redis;
-use crate::store::scripts::standing::{self, Ask, Standing, Timing};
+use crate::store::scripts::standing::{self, Ask, Mode, Standing, Timing};
 use crate::telemetry::metrics::{QUEUE_SCRIPT_CALLS, QUEUE_SCRIPT_ENTRIES};
 
 /// The joins and polls of one queue, sent as runs of `queue_standing.lua`.
@@ -54,6 +58,8 @@ pub(crate) struct Lanes {
     batch_max: usize,
     /// Queues are the configured default plus one per concert, so this stays small.
     lanes: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
+    /// The invited joins' lanes, one per queue that has had one.
+    invited: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
 }
 
 impl Lanes {
@@ -65,19 +71,24 @@ impl Lanes {
             settings,
             batch_max,
             lanes: Arc::default(),
+            invited: Arc::default(),
         }
     }
 
     /// The standing of one user in `queue`, joined or polled as `ask` says.
     pub(crate) async fn ask(&self, queue: &str, ask: Ask) -> RedisResult<Standing> {
-        self.lane(queue).call(ask).await
+        let lanes = match ask.mode {
+            Mode::Join { rules, .. } if rules.invited => &self.invited,
+            _ => &self.lanes,
+        };
+        self.lane(lanes, queue).call(ask).await
     }
 
-    fn lane(&self, queue: &str) -> Arc<Lane<Standings>> {
-        if let Some(lane) = self.lanes.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
+    fn lane(&self, lanes: &RwLock<HashMap<String, Arc<Lane<Standings>>>>, queue: &str) -> Arc<Lane<Standings>> {
+        if let Some(lane) = lanes.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
             return lane.clone();
         }
-        let mut lanes = self.lanes.write().unwrap_or_else(|p| p.into_inner());
+        let mut lanes = lanes.write().unwrap_or_else(|p| p.into_inner());
         lanes
             .entry(queue.to_string())
             .or_insert_with(|| {

@@ -8,6 +8,7 @@
 //! - [`Settings`] (`settings/`): the live settings operators change, kept in
 //!   Postgres with their history, held by each instance for joins and copied
 //!   into Redis for the Lua functions;
+//! - [`Invitations`] (`invitations.rs`): presale codes, their uses counted in Postgres;
 //! - [`overview`] (`overview.rs`): a queue's figures and settings at a glance;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
@@ -24,6 +25,7 @@
 pub(crate) mod activity;
 pub(crate) mod adaptive;
 pub(crate) mod gate;
+pub(crate) mod invitations;
 pub(crate) mod lanes;
 pub(crate) mod line;
 pub(crate) mod overview;
@@ -41,6 +43,7 @@ pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
+pub(crate) use invitations::Invitations;
 pub use line::{Line, Ticket, TokenState};
 pub use scheduler::{AdaptiveStatus, AdmissionLimits, AdmissionStep, QueueStats, Scheduler, MAX_USERS_PER_STEP};
 pub(crate) use settings::Settings;
@@ -80,6 +83,13 @@ pub enum QueueError {
     /// client's.
     #[error("the queue's opening did not place its pre-queue")]
     OpeningNotPlaced,
+    /// No such code, a code of another queue, or one bound to another user.
+    #[error("this invitation code is not valid for this queue and user")]
+    InvitationInvalid,
+    #[error("this invitation code has no uses left")]
+    InvitationUsedUp,
+    #[error("this invitation code has expired")]
+    InvitationExpired,
 }
 
 impl From<UnknownUser> for QueueError {

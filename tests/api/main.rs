@@ -20,6 +20,7 @@ mod connections;
 mod foundation;
 mod gate;
 mod identity;
+mod invitations;
 mod join_gate;
 mod join_limits;
 mod metrics;

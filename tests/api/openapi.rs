@@ -35,6 +35,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/admin/queues/{queue}"),
     ("get", "/admin/queues/{queue}/events"),
     ("post", "/admin/queues/{queue}/origin-keys"),
+    ("post", "/admin/queues/{queue}/invitations"),
+    ("get", "/admin/queues/{queue}/invitations"),
     ("post", "/admin/concerts"),
     ("get", "/admin/schedules/{schedule_id}/seats"),
     ("get", "/admin/invariants"),

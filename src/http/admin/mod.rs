@@ -1,5 +1,5 @@
 //! The admin API, for the operations team: every queue's figures and live
-//! settings (`queues.rs`), the catalog (`catalog.rs`), and a fresh audit of
+//! settings (`queues.rs`), presale invitations (`invitations.rs`), the catalog (`catalog.rs`), and a fresh audit of
 //! the invariants (`audit.rs`). Behind
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
@@ -18,6 +18,7 @@ use super::state::AppState;
 
 mod audit;
 mod catalog;
+mod invitations;
 mod queues;
 
 /// The operations of the admin API, for the OpenAPI document.
@@ -28,6 +29,8 @@ mod queues;
     queues::change,
     queues::events,
     queues::new_origin_key,
+    invitations::create,
+    invitations::list,
     catalog::create,
     catalog::seat_map,
     audit::invariants,
@@ -50,6 +53,18 @@ pub(super) fn routes(routes: Routes) -> Routes {
             Method::POST,
             "/admin/queues/{queue}/origin-keys",
             queues::new_origin_key,
+            Class::Admin,
+        )
+        .route(
+            Method::POST,
+            "/admin/queues/{queue}/invitations",
+            invitations::create,
+            Class::Admin,
+        )
+        .route(
+            Method::GET,
+            "/admin/queues/{queue}/invitations",
+            invitations::list,
             Class::Admin,
         )
         .route(Method::POST, "/admin/concerts", catalog::create, Class::Admin)

@@ -83,6 +83,9 @@ error_codes! {
     TokenExpired = (403, "TOKEN_EXPIRED"),
     TokenMismatch = (403, "TOKEN_MISMATCH"),
     AdminDisabled = (403, "ADMIN_DISABLED"),
+    InvitationInvalid = (403, "INVITATION_INVALID"),
+    InvitationUsedUp = (403, "INVITATION_USED_UP"),
+    InvitationExpired = (403, "INVITATION_EXPIRED"),
     // 404.
     UserNotFound = (404, "USER_NOT_FOUND"),
     TokenNotFound = (404, "TOKEN_NOT_FOUND"),

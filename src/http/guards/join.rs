@@ -8,6 +8,12 @@
 //! process), and hands the join its rules for the line: a closed queue takes
 //! no one new, and before its opening joins enter the pre-queue.
 //!
+//! A presale invitation (`X-Invitation`) is looked at only before the queue's
+//! opening, when it is what lets a join into the line instead of the
+//! pre-queue: then its use is taken in Postgres (`queue::invitations`) and the
+//! join follows the invited rules. A join without the header, or once the
+//! queue is open, makes no call for it.
+//!
 //! A check added at the door (a challenge, an invitation) goes here, once, and
 //! both surfaces have it.
 
@@ -19,8 +25,9 @@ use axum::http::request::Parts;
 
 use super::client_ip::ClientIp;
 use crate::http::error::{Error, Result};
-use crate::http::extract::PresentedToken;
+use crate::http::extract::{single_header, PresentedToken};
 use crate::http::state::AppState;
+use crate::queue::QueueError;
 use crate::store::scripts::standing::JoinRules;
 
 /// Who asks to join which queue, as one surface names them.
@@ -37,6 +44,12 @@ pub(crate) trait Applicant: Send + 'static {
 
     /// Reads the request's own way of naming them (the body too, if need be).
     fn named(parts: Parts, body: Body, state: &AppState) -> impl Future<Output = Result<Named<Self::Name>>> + Send;
+
+    /// The user as an invitation bound to one names them (the admin API's
+    /// `userId`): by default the user id, as a number.
+    fn invitee(named: &Named<Self::Name>) -> String {
+        named.user_id.to_string()
+    }
 }
 
 /// A join that passed the gate: the queue and user, the token the caller
@@ -57,10 +70,25 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         let (mut parts, body) = request.into_parts();
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
         let PresentedToken(presented) = PresentedToken::from_request_parts(&mut parts, state).await?;
-        let Named { queue, user_id, name } = A::named(parts, body, state).await?;
-        let settings = state.settings.current(&queue);
-        state.limits.check_join(&queue, &settings.join_limits, user_id, ip)?;
-        let rules = settings.join_rules();
+        let invitation = single_header(&parts.headers, INVITATION_HEADER)?.map(|value| value.as_bytes().to_vec());
+        let named = A::named(parts, body, state).await?;
+        let settings = state.settings.current(&named.queue);
+        state
+            .limits
+            .check_join(&named.queue, &settings.join_limits, named.user_id, ip)?;
+        let mut rules = settings.join_rules();
+        if let Some(code) = invitation {
+            if !rules.closed && before_opening(rules.opens_at_ms) {
+                // A code that is not text cannot be one of ours.
+                let code = String::from_utf8(code).map_err(|_| QueueError::InvitationInvalid)?;
+                state
+                    .invitations
+                    .redeem(&named.queue, code.trim(), &A::invitee(&named))
+                    .await?;
+                rules = rules.invited();
+            }
+        }
+        let Named { queue, user_id, name } = named;
         Ok(JoinPermit {
             queue,
             user_id,
@@ -69,4 +97,16 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
             rules,
         })
     }
+}
+
+/// The header a join carries a presale invitation code in.
+pub(crate) const INVITATION_HEADER: &str = "x-invitation";
+
+/// The `X-Invitation` header, as the join operations document it (`openapi::params`).
+pub(crate) struct InvitationHeader;
+
+/// Whether the opening at `opens_at_ms` (0: none) is still ahead.
+fn before_opening(opens_at_ms: u64) -> bool {
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    opens_at_ms > now_ms
 }

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use crate::http::admin::Admin;
 use crate::http::extract::{IdempotencyKey, PresentedToken};
 use crate::http::guards::identity::{Identity, UserIdHeader};
+use crate::http::guards::join::InvitationHeader;
 
 fn header(name: &str, required: bool, schema: Value, description: &str, example: Value) -> Parameter {
     serde_json::from_value(json!({
@@ -56,6 +57,21 @@ impl IntoParams for PresentedToken {
                 json!("Bearer ZGVmYXVsdHwxfDE3OTk5OTk5OTl8MHwxfDA.c2lnbmF0dXJl"),
             ),
         ]
+    }
+}
+
+/// A presale invitation code, looked at only before the queue's opening.
+impl IntoParams for InvitationHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![header(
+            "X-Invitation",
+            false,
+            json!({ "type": "string" }),
+            "a presale invitation code (POST /admin/queues/{queue}/invitations): before the queue's \
+             opening it lets the join into the line instead of the pre-queue, taking one of its uses \
+             (once per user); once the queue is open it is not looked at",
+            json!("inv_q3Zf0yJm1kQ8rT2vX9bW4A"),
+        )]
     }
 }
 

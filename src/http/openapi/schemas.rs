@@ -94,6 +94,32 @@ json_schema! {
 }
 
 json_schema! {
+    /// `POST /admin/queues/{queue}/invitations`: a batch of presale codes.
+    InvitationsBody => json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["count", "uses"],
+        "properties": {
+            "count": { "type": "integer", "minimum": 1, "maximum": 10000, "description": "how many codes" },
+            "uses": { "type": "integer", "minimum": 1, "maximum": 1_000_000_000, "description": "uses of each code" },
+            "userId": {
+                "oneOf": [
+                    { "type": "integer", "description": "a user id (the default queue)" },
+                    { "type": "string", "format": "uuid", "description": "a user's UUID (a concert's queue)" },
+                    { "type": "null" }
+                ],
+                "description": "the one user who may use the codes, as the queue's join names users; absent or null: anyone"
+            },
+            "validUntil": {
+                "oneOf": [{ "$ref": "#/components/schemas/LocalDateTime" }, { "type": "null" }],
+                "description": "usable only before this time (the server's zone, like opensAt); absent or null: no end"
+            }
+        },
+        "example": { "count": 100, "uses": 1, "validUntil": "2026-12-01T20:00:00" }
+    })
+}
+
+json_schema! {
     /// `PATCH /admin/queues/{queue}`: any of the live settings.
     SettingsPatchBody => json!({
         "type": "object",

@@ -11,7 +11,7 @@ use super::{user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
 use crate::http::guards::identity::Identity;
-use crate::http::guards::join::{Applicant, JoinPermit, Named};
+use crate::http::guards::join::{Applicant, InvitationHeader, JoinPermit, Named};
 use crate::http::guards::limits::PollLimit;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
@@ -37,6 +37,11 @@ impl Applicant for ConcertQueueByUuid {
             name: uuid,
         })
     }
+
+    /// A concert queue's users are named by UUID, as its join names them.
+    fn invitee(named: &Named<Uuid>) -> String {
+        named.name.hyphenated().to_string()
+    }
 }
 
 /// Seed 004: take a place in the concert's queue (or get the same one back).
@@ -45,7 +50,7 @@ impl Applicant for ConcertQueueByUuid {
     path = "/api/v1/concerts/{code}/token",
     operation_id = "joinConcertQueue",
     tag = "queue (seed 004)",
-    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity),
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity, InvitationHeader),
     request_body = UuidBody,
     responses((
         status = 200,

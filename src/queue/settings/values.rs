@@ -134,6 +134,7 @@ impl QueueSettings {
                 .opens_at
                 .and_then(|at| u64::try_from(at.timestamp_millis()).ok())
                 .unwrap_or(0),
+            invited: false,
         }
     }
 }

@@ -160,6 +160,30 @@ pub(crate) struct JoinRules {
     pub(crate) closed: bool,
     /// Before the opening (ms since 1970; 0: none) joins enter the pre-queue.
     pub(crate) opens_at_ms: u64,
+    /// A join with a presale invitation, before the opening: it takes a place
+    /// in the line at once, ahead of the pre-queue (`opens_at_ms` is 0). Such
+    /// joins go in runs of their own (`queue::lanes`).
+    pub(crate) invited: bool,
+}
+
+impl JoinRules {
+    /// The rules of an invited join before the opening: the line's, as if open.
+    pub(crate) fn invited(self) -> Self {
+        JoinRules {
+            closed: self.closed,
+            opens_at_ms: 0,
+            invited: true,
+        }
+    }
+
+    /// ARGV[3] of `queue_standing`.
+    fn admission_flag(self) -> u8 {
+        match (self.closed, self.invited) {
+            (true, _) => 1,
+            (false, true) => 2,
+            (false, false) => 0,
+        }
+    }
 }
 
 /// Runs the entries in one call; one answer per entry, in the order of
@@ -196,7 +220,7 @@ pub(crate) async fn run(
     }
     call.arg(timing.idle_timeout_s)
         .arg(timing.meta_ttl_s)
-        .arg(u8::from(rules.closed))
+        .arg(rules.admission_flag())
         .arg(rules.opens_at_ms)
         .arg(polls);
     for &index in &order {

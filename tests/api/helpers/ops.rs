@@ -34,6 +34,17 @@ impl Api {
         self.admin(Method::POST, &format!("/admin/queues/{queue}/origin-keys"))
     }
 
+    /// `POST /admin/queues/{queue}/invitations`: a batch of presale codes.
+    pub fn admin_new_invitations(&self, queue: &str, batch: &Value) -> Call {
+        self.admin(Method::POST, &format!("/admin/queues/{queue}/invitations"))
+            .json(batch)
+    }
+
+    /// `GET /admin/queues/{queue}/invitations`: the codes with their uses left.
+    pub fn admin_invitations(&self, queue: &str) -> Call {
+        self.admin(Method::GET, &format!("/admin/queues/{queue}/invitations"))
+    }
+
     /// `POST /admin/concerts`
     pub fn admin_create_concert(&self, concert: &Value) -> Call {
         self.admin(Method::POST, "/admin/concerts").json(concert)

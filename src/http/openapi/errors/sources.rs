@@ -18,6 +18,13 @@ pub(super) const IDENTITY: Codes = &[
 ];
 /// A token presented to join or poll: optional, but genuine and the caller's.
 pub(super) const PRESENTED_TOKEN: Codes = &[C::DuplicateHeader, C::TokenInvalid, C::TokenMismatch];
+/// An `X-Invitation` code carried by a join before the queue's opening (`JoinPermit`).
+pub(super) const INVITATION: Codes = &[
+    C::DuplicateHeader,
+    C::InvitationInvalid,
+    C::InvitationUsedUp,
+    C::InvitationExpired,
+];
 /// `ActiveToken` and `PaymentPass`: a genuine, admitted token of the route's queue.
 pub(super) const GATE: Codes = &[
     C::DuplicateHeader,

@@ -13,6 +13,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             USER_ID,
             IDENTITY,
             PRESENTED_TOKEN,
+            INVITATION,
             RATE_LIMITED,
             STORES,
             &[C::UserNotFound, C::QueueClosed],
@@ -81,6 +82,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         &[
             IDENTITY,
             PRESENTED_TOKEN,
+            INVITATION,
             CONCERT_IN_PATH,
             JSON_BODY,
             UUID_USER,
@@ -162,6 +164,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         &[
             PATH,
             PRESENTED_TOKEN,
+            INVITATION,
             RATE_LIMITED,
             STORES,
             &[C::QueueNotProtected, C::QueueClosed],
@@ -216,6 +219,11 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     ("adminListQueues", &[ADMIN, STORES]),
     ("adminGetQueue", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
     ("adminNewOriginKey", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
+    (
+        "adminNewInvitations",
+        &[ADMIN, PATH, JSON_BODY, STORES, &[C::QueueNotFound, C::InvalidDate]],
+    ),
+    ("adminListInvitations", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
     (
         "adminChangeQueue",
         &[
