@@ -115,6 +115,11 @@ impl Invitations {
     /// statement is rolled back, its use given back: that refusal is read as
     /// "redeemed before".
     pub(crate) async fn redeem(&self, queue: &str, code: &str, user_id: &str) -> Result<Redeemed, QueueError> {
+        // Anyone can send the header: what cannot be one of our codes is
+        // refused here, without a statement on the pool payments use too.
+        if !well_formed(code) {
+            return Err(QueueError::InvitationInvalid);
+        }
         let mut connection = self.connection().await?;
         let outcome: Result<Outcome, sqlx::Error> = sqlx::query_as(
             "WITH taken AS (
@@ -190,9 +195,19 @@ fn new_code() -> String {
     format!("inv_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bits))
 }
 
+/// The shape `new_code` gives: `inv_` and 22 base64url characters.
+fn well_formed(code: &str) -> bool {
+    code.strip_prefix("inv_").is_some_and(|bits| {
+        bits.len() == 22
+            && bits
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::new_code;
+    use super::{new_code, well_formed};
 
     #[test]
     fn codes_carry_128_random_bits_in_a_header_safe_alphabet() {
@@ -202,5 +217,20 @@ mod tests {
         assert!(one[4..]
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn only_the_shape_of_a_code_reaches_postgres() {
+        assert!(well_formed(&new_code()));
+        for junk in [
+            "",
+            "inv_",
+            "nope",
+            "inv_short",
+            &format!("inv_{}", "!".repeat(22)),
+            &"inv_A".repeat(40),
+        ] {
+            assert!(!well_formed(junk), "{junk}");
+        }
     }
 }
