@@ -15,7 +15,7 @@ use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::{
-    BookingHealth, Gate, Invitations, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors,
+    BookingHealth, Challenges, Gate, Invitations, Line, Scheduler, SessionActivity, Settings, TokenSigner, Visitors,
 };
 use crate::store::breaker::Breaker;
 use crate::store::db::{Db, Deadlines};
@@ -41,6 +41,7 @@ pub struct Services {
     pub(crate) gate: Gate,
     pub(crate) settings: Settings,
     pub(crate) invitations: Invitations,
+    pub(crate) challenges: Challenges,
     pub(crate) booking_health: Arc<BookingHealth>,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_editor: CatalogEditor,
@@ -109,6 +110,12 @@ impl Services {
 
         let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config.clone());
         let invitations = Invitations::new(database.clone());
+        let challenges = Challenges::new(
+            config.token_secret.as_bytes(),
+            config.queue.challenge_ttl_s,
+            redis.clone(),
+            keys.clone(),
+        );
         let line = Line::new(
             redis.clone(),
             keys.clone(),
@@ -181,6 +188,7 @@ impl Services {
             gate,
             settings,
             invitations,
+            challenges,
             booking_health,
             catalog,
             catalog_editor,

@@ -269,6 +269,20 @@ pub struct QueueConfig {
           value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub join_limit_per_network_per_minute: u64,
 
+    /// The complexity a queue's challenge gets when the admin API's `challenge` names none.
+    ///
+    /// A solver makes between half of it and all of it key derivations: the
+    /// default takes a median of about a second in Chromium on two cores
+    /// (docs/queue.md, The challenge; loadtest/RESULTS.md).
+    #[arg(global = true, long, env = "BOXOFFICE_CHALLENGE_COMPLEXITY", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u32).range(2..=10_000_000))]
+    pub challenge_complexity: u32,
+
+    /// Seconds a challenge may be solved and used in, from its issue.
+    #[arg(global = true, long, env = "BOXOFFICE_CHALLENGE_TTL_S", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub challenge_ttl_s: u64,
+
     /// Seconds of booking latency the adaptive admission step judges (1-7).
     ///
     /// See docs/operations.md, Adaptive admission.

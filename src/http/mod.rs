@@ -13,6 +13,7 @@
 mod admin;
 mod api;
 mod booking_latency;
+mod door;
 pub(crate) mod edge;
 pub(crate) mod error;
 mod extract;

@@ -7,13 +7,14 @@ use axum::Router;
 use super::edge::shedding::ShedGroups;
 use super::routes::{shed_groups, Declared, Routes};
 use super::state::AppState;
-use super::{admin, api, gate, health, openapi, ops, pages, v1};
+use super::{admin, api, door, gate, health, openapi, ops, pages, v1};
 
 /// Every route, declared.
 fn table(routes: Routes) -> Routes {
     let routes = api::routes(routes);
     let routes = v1::routes(routes);
     let routes = admin::routes(routes);
+    let routes = door::routes(routes);
     let routes = gate::routes(routes);
     let routes = health::routes(routes);
     let routes = ops::routes(routes);
@@ -151,6 +152,7 @@ mod tests {
             ("POST", "/gate/{queue}/leave"),
             ("GET", "/gate/{queue}"),
             ("GET", "/.well-known/jwks.json"),
+            ("GET", "/queues/{queue}/challenge"),
             (
                 "POST",
                 "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",

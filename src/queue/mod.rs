@@ -9,6 +9,8 @@
 //!   Postgres with their history, held by each instance for joins and copied
 //!   into Redis for the Lua functions;
 //! - [`Invitations`] (`invitations.rs`): presale codes, their uses counted in Postgres;
+//! - [`Challenges`] (`challenge.rs`): ALTCHA proofs of work asked at the door,
+//!   each solution taken once in Redis;
 //! - [`overview`] (`overview.rs`): a queue's figures and settings at a glance;
 //! - [`BookingHealth`] (`adaptive.rs`): booking latency, for adaptive admission.
 //!
@@ -24,6 +26,7 @@
 
 pub(crate) mod activity;
 pub(crate) mod adaptive;
+pub(crate) mod challenge;
 pub(crate) mod gate;
 pub(crate) mod invitations;
 pub(crate) mod lanes;
@@ -41,6 +44,7 @@ use redis::RedisError;
 use crate::users::UnknownUser;
 pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
+pub(crate) use challenge::Challenges;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
 pub(crate) use invitations::Invitations;
@@ -90,6 +94,11 @@ pub enum QueueError {
     InvitationUsedUp,
     #[error("this invitation code has expired")]
     InvitationExpired,
+    /// The queue asks each join for a solved challenge, and this one has none.
+    #[error("this queue asks for a solved challenge: fetch one from /queues/{queue}/challenge and send its solution in X-Altcha")]
+    ChallengeRequired { queue: String },
+    #[error("the challenge's solution was refused ({})", .0.as_str())]
+    ChallengeFailed(challenge::Failure),
 }
 
 impl From<UnknownUser> for QueueError {

@@ -70,6 +70,7 @@ mod tests {
             adaptive,
             protect: None,
             join_limits: Default::default(),
+            challenge: None,
         }
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct QueueKeys {
     pub(crate) visitors: String,
     /// HASHes of booking latency, one per second of a ring (see lua/queue_health.lua).
     pub(crate) health: [String; HEALTH_SLOTS],
+    /// Prefix of the STRINGs that mark a challenge's solution as taken (`queue/challenge.rs`).
+    pub(crate) spent_challenge_prefix: String,
     /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
     pub(crate) meta_prefix: String,
 }
@@ -97,6 +99,7 @@ impl Keys {
             visitors: format!("{tag}:visitors"),
             health: std::array::from_fn(|slot| format!("{tag}:health:{slot}")),
             meta_prefix: format!("{tag}:meta:"),
+            spent_challenge_prefix: format!("{tag}:altcha:"),
         }
     }
 
@@ -127,6 +130,11 @@ impl Keys {
 }
 
 impl QueueKeys {
+    /// The mark of a solved challenge, by its signature.
+    pub(crate) fn spent_challenge(&self, signature: &str) -> String {
+        format!("{}{signature}", self.spent_challenge_prefix)
+    }
+
     pub(crate) fn meta_bucket(&self, user_id: i64) -> String {
         format!("{}{}", self.meta_prefix, user_id.div_euclid(META_BUCKET_SIZE))
     }

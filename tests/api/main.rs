@@ -15,6 +15,7 @@ mod admin;
 mod audit;
 mod booking;
 mod catalog;
+mod challenge;
 mod coalescing;
 mod connections;
 mod foundation;

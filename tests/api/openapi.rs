@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/schedules/{schedule_id}/seats"),
     ("get", "/admin/invariants"),
     ("post", "/gate/{queue}/join"),
+    ("get", "/queues/{queue}/challenge"),
     ("get", "/gate/{queue}/status"),
     ("post", "/gate/{queue}/leave"),
     ("get", "/gate/{queue}"),
@@ -186,7 +187,13 @@ async fn each_operation_names_the_headers_and_codes_it_uses() {
             );
         }
     };
-    expect_headers("post", "/api/waiting-queue", &["user-id", "Token"]);
+    expect_headers(
+        "post",
+        "/api/waiting-queue",
+        &["user-id", "Token", "X-Invitation", "X-Altcha"],
+    );
+    expect_headers("post", "/api/v1/concerts/{code}/token", &["X-Invitation", "X-Altcha"]);
+    expect_headers("post", "/gate/{queue}/join", &["X-Invitation", "X-Altcha"]);
     expect_headers("get", "/api/waiting-queue/position", &["user-id"]);
     expect_headers("get", "/api/balances/balance", &["user-id"]);
     expect_headers("patch", "/api/balances/balance/charge", &["user-id", "Idempotency-Key"]);
@@ -209,6 +216,18 @@ async fn each_operation_names_the_headers_and_codes_it_uses() {
     assert!(codes(join, "400").contains(&"MISSING_USER_ID".to_string()));
     assert!(codes(join, "429").contains(&"RATE_LIMITED".to_string()));
     assert!(codes(join, "503").contains(&"OVERLOADED".to_string()));
+    for path in [
+        "/api/waiting-queue",
+        "/api/v1/concerts/{code}/token",
+        "/gate/{queue}/join",
+    ] {
+        let join = operation(&document, "post", path);
+        for code in ["CHALLENGE_REQUIRED", "CHALLENGE_FAILED", "INVITATION_INVALID"] {
+            assert!(codes(join, "403").contains(&code.to_string()), "{path}: no {code}");
+        }
+    }
+    let challenge = operation(&document, "get", "/queues/{queue}/challenge");
+    assert!(codes(challenge, "404").contains(&"CHALLENGE_OFF".to_string()));
     let pay = operation(&document, "post", "/api/v1/payments");
     assert!(codes(pay, "400").contains(&"INVALID_JSON".to_string()));
     assert!(codes(pay, "413").contains(&"PAYLOAD_TOO_LARGE".to_string()));

@@ -11,10 +11,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::queues::known_queue;
 use super::Admin;
 use crate::http::error::{Error, ErrorCode, Result};
 use crate::http::extract::{self, whole_number, Path};
+use crate::http::guards::known_queue;
 use crate::http::state::AppState;
 use crate::local_time::LocalClock;
 use crate::queue::invitations::{Invitation, Terms, MOST_PER_BATCH};

@@ -12,26 +12,15 @@ use utoipa::IntoParams;
 use super::Admin;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{self, Path, Query};
+use crate::http::guards::known_queue;
 use crate::http::openapi::schemas::SettingsPatchBody;
 use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::local_time::LocalClock;
 use crate::queue::settings::{
-    storable_opening, Adaptive, ChosenJoinLimits, Protect, SettingsEvent, SettingsPatch, MOST,
+    storable_opening, Adaptive, ChosenChallenge, ChosenJoinLimits, Protect, SettingsEvent, SettingsPatch, MOST,
+    MOST_COMPLEXITY,
 };
-
-/// The queue named in the path, provided there is one: the default queue or a concert's.
-pub(crate) fn known_queue(state: &AppState, name: &str) -> Result<String> {
-    let known = state.catalog.queue_names(&state.config.queue.default_queue);
-    if known.iter().any(|queue| queue == name) {
-        Ok(name.to_string())
-    } else {
-        Err(Error::Refused {
-            code: ErrorCode::QueueNotFound,
-            message: format!("no queue is named `{name}`: the default queue or a concert code"),
-        })
-    }
-}
 
 /// Every queue: the default one and one per concert code.
 #[utoipa::path(get, path = "/admin/queues", operation_id = "adminListQueues", tag = "admin", params(Admin),
@@ -65,7 +54,7 @@ pub(super) async fn change(
     extract::Json(body): extract::Json<Value>,
 ) -> Result<Json<SettingsView>> {
     let name = known_queue(&state, &name)?;
-    let patch = patch_of(&body, state.clock)?;
+    let patch = patch_of(&body, state.clock, state.config.queue.challenge_complexity)?;
     let (_, after) = state.settings.update(&name, &patch, &admin.fingerprint).await?;
     Ok(Json(SettingsView::new(after, state.clock)))
 }
@@ -147,8 +136,9 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
 }
 
 /// The body of a `PATCH`: every field optional, each checked; `opensAt`,
-/// `adaptive`, `protect` and `joinLimits` may be `null` to clear them.
-fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
+/// `adaptive`, `protect`, `joinLimits` and `challenge` may be `null` to clear
+/// them. A `challenge` without `complexity` gets `default_complexity`.
+fn patch_of(body: &Value, clock: LocalClock, default_complexity: u32) -> Result<SettingsPatch> {
     let fields = body
         .as_object()
         .ok_or_else(|| invalid(ErrorCode::InvalidSettings, "the body must be a JSON object of settings"))?;
@@ -235,6 +225,27 @@ fn patch_of(body: &Value, clock: LocalClock) -> Result<SettingsPatch> {
                         Some(
                             limits
                                 .validated()
+                                .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
+                        )
+                    }
+                })
+            }
+            "challenge" => {
+                patch.challenge = Some(match value {
+                    Value::Null => None,
+                    other => {
+                        let chosen: ChosenChallenge = serde_json::from_value(integral(other)).map_err(|err| {
+                            invalid(
+                                ErrorCode::InvalidSetting,
+                                format!(
+                                    "challenge is null (none) or {{\"kind\": \"altcha\", \"complexity\": N}}, \
+                                     complexity a whole number from 2 to {MOST_COMPLEXITY}: {err}"
+                                ),
+                            )
+                        })?;
+                        Some(
+                            chosen
+                                .resolved(default_complexity)
                                 .map_err(|message| invalid(ErrorCode::InvalidSetting, message))?,
                         )
                     }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use crate::http::error::Result;
 use crate::http::extract::PresentedToken;
 use crate::http::guards::identity::{Identity, UserIdHeader};
-use crate::http::guards::join::{Applicant, InvitationHeader, JoinPermit, Named};
+use crate::http::guards::join::{AltchaHeader, Applicant, InvitationHeader, JoinPermit, Named};
 use crate::http::guards::limits::PollLimit;
 use crate::http::state::AppState;
 use crate::http::views::TicketView;
@@ -38,7 +38,7 @@ impl Applicant for DefaultQueueByUserId {
     path = "/api/waiting-queue",
     operation_id = "joinWaitingQueue",
     tag = "queue (seed 000)",
-    params(UserIdHeader, PresentedToken, Identity, InvitationHeader),
+    params(UserIdHeader, PresentedToken, Identity, InvitationHeader, AltchaHeader),
     responses((
         status = 200,
         description = "the place in line and the token; `Retry-After` = pollAfterMs in seconds",

@@ -86,6 +86,8 @@ error_codes! {
     InvitationInvalid = (403, "INVITATION_INVALID"),
     InvitationUsedUp = (403, "INVITATION_USED_UP"),
     InvitationExpired = (403, "INVITATION_EXPIRED"),
+    ChallengeRequired = (403, "CHALLENGE_REQUIRED"),
+    ChallengeFailed = (403, "CHALLENGE_FAILED"),
     // 404.
     UserNotFound = (404, "USER_NOT_FOUND"),
     TokenNotFound = (404, "TOKEN_NOT_FOUND"),
@@ -94,6 +96,7 @@ error_codes! {
     SeatNotFound = (404, "SEAT_NOT_FOUND"),
     QueueNotFound = (404, "QUEUE_NOT_FOUND"),
     QueueNotProtected = (404, "QUEUE_NOT_PROTECTED"),
+    ChallengeOff = (404, "CHALLENGE_OFF"),
     AssetNotFound = (404, "ASSET_NOT_FOUND"),
     RouteNotFound = (404, "ROUTE_NOT_FOUND"),
     // The HTTP layer's own limits.

@@ -111,6 +111,11 @@ fn queue_parts(err: &QueueError) -> (ErrorCode, Option<Value>) {
         QueueError::InvitationInvalid => (C::InvitationInvalid, None),
         QueueError::InvitationUsedUp => (C::InvitationUsedUp, None),
         QueueError::InvitationExpired => (C::InvitationExpired, None),
+        QueueError::ChallengeRequired { queue } => (
+            C::ChallengeRequired,
+            Some(json!({ "challengeUrl": format!("/queues/{queue}/challenge") })),
+        ),
+        QueueError::ChallengeFailed(failure) => (C::ChallengeFailed, Some(json!({ "reason": failure.as_str() }))),
         QueueError::Redis(err) if redis_is_unavailable(err) => (C::DependencyUnavailable, None),
         QueueError::Redis(_) => (C::Internal, None),
         QueueError::PostgresDown => (C::DependencyUnavailable, None),

@@ -15,7 +15,7 @@ use super::cookies;
 use super::Protected;
 use crate::http::error::{Error, ErrorCode, Result};
 use crate::http::extract::{token_from_headers, PresentedToken, Query};
-use crate::http::guards::join::{Applicant, InvitationHeader, JoinPermit, Named};
+use crate::http::guards::join::{AltchaHeader, Applicant, InvitationHeader, JoinPermit, Named};
 use crate::http::state::AppState;
 use crate::pass::{now_s, Admission};
 use crate::queue::settings::Protect;
@@ -113,7 +113,7 @@ fn standing(ticket: &Ticket) -> Standing {
 /// An anonymous visitor takes a place in the queue's line, or keeps the one
 /// its cookie (or token) holds.
 #[utoipa::path(post, path = "/gate/{queue}/join", operation_id = "gateJoin", tag = "protected sites",
-    params(("queue" = String, Path, description = "a queue that protects a site"), PresentedToken, InvitationHeader),
+    params(("queue" = String, Path, description = "a queue that protects a site"), PresentedToken, InvitationHeader, AltchaHeader),
     responses((status = 200, description = "the place; the `boxoffice_visitor` cookie is set", body = JoinView)))]
 pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<SiteVisitor>) -> Result<Response> {
     let Arrival { visitor, cookie_token } = permit.name;

@@ -14,8 +14,11 @@
 //! join follows the invited rules. A join without the header, or once the
 //! queue is open, makes no call for it.
 //!
-//! A check added at the door (a challenge, an invitation) goes here, once, and
-//! both surfaces have it.
+//! A queue that asks for a challenge (`queue::challenge`) takes no join
+//! without a solution in `X-Altcha`: it is checked in process, before any
+//! queue work, then taken in Redis, so a replay fails on any instance.
+//!
+//! A check added at the door goes here, once, and both surfaces have it.
 
 use std::future::Future;
 
@@ -71,11 +74,21 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         let ClientIp(ip) = ClientIp::from_request_parts(&mut parts, state).await?;
         let PresentedToken(presented) = PresentedToken::from_request_parts(&mut parts, state).await?;
         let invitation = single_header(&parts.headers, INVITATION_HEADER)?.map(|value| value.as_bytes().to_vec());
+        let altcha = single_header(&parts.headers, ALTCHA_HEADER)?.map(|value| value.as_bytes().to_vec());
         let named = A::named(parts, body, state).await?;
         let settings = state.settings.current(&named.queue);
         state
             .limits
             .check_join(&named.queue, &settings.join_limits, named.user_id, ip)?;
+        if settings.challenge.is_some() {
+            // Checked in process before any store call; taken (one Redis
+            // call) before an invitation's use is.
+            let payload = altcha.ok_or_else(|| QueueError::ChallengeRequired {
+                queue: named.queue.clone(),
+            })?;
+            let solved = state.challenges.check(&named.queue, &payload)?;
+            state.challenges.spend(&named.queue, &solved).await?;
+        }
         let mut rules = settings.join_rules();
         if let Some(code) = invitation {
             if !rules.closed && before_opening(rules.opens_at_ms) {
@@ -104,6 +117,12 @@ pub(crate) const INVITATION_HEADER: &str = "x-invitation";
 
 /// The `X-Invitation` header, as the join operations document it (`openapi::params`).
 pub(crate) struct InvitationHeader;
+
+/// The header a join carries a solved challenge in: the ALTCHA widget's payload.
+pub(crate) const ALTCHA_HEADER: &str = "x-altcha";
+
+/// The `X-Altcha` header, as the join operations document it (`openapi::params`).
+pub(crate) struct AltchaHeader;
 
 /// Whether the opening at `opens_at_ms` (0: none) is still ahead.
 fn before_opening(opens_at_ms: u64) -> bool {

@@ -22,7 +22,7 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::routes::{Class, Routes};
-use super::{admin, api, gate, health, ops, pages, v1};
+use super::{admin, api, door, gate, health, ops, pages, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -85,6 +85,7 @@ pub(crate) fn document() -> Value {
     openapi.merge(api::Docs::openapi());
     openapi.merge(v1::Docs::openapi());
     openapi.merge(admin::Docs::openapi());
+    openapi.merge(door::Docs::openapi());
     openapi.merge(gate::Docs::openapi());
     let mut document = serde_json::to_value(openapi).expect("the document serialises");
     errors::add_error_responses(&mut document, &crate::http::table::declared());

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use crate::http::admin::Admin;
 use crate::http::extract::{IdempotencyKey, PresentedToken};
 use crate::http::guards::identity::{Identity, UserIdHeader};
-use crate::http::guards::join::InvitationHeader;
+use crate::http::guards::join::{AltchaHeader, InvitationHeader};
 
 fn header(name: &str, required: bool, schema: Value, description: &str, example: Value) -> Parameter {
     serde_json::from_value(json!({
@@ -71,6 +71,19 @@ impl IntoParams for InvitationHeader {
              opening it lets the join into the line instead of the pre-queue, taking one of its uses \
              (once per user); once the queue is open it is not looked at",
             json!("inv_q3Zf0yJm1kQ8rT2vX9bW4A"),
+        )]
+    }
+}
+
+/// A solved ALTCHA challenge, asked of every join of a queue that has one.
+impl IntoParams for AltchaHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![header(
+            "X-Altcha",
+            false,
+            json!({ "type": "string", "maxLength": 4096 }),
+            "the ALTCHA widget's payload (base64 of {challenge, solution}) for a challenge from              GET /queues/{queue}/challenge: required when the queue asks for a challenge              (403 CHALLENGE_REQUIRED without it), taken once (403 CHALLENGE_FAILED with `reason`              invalid, expired, spent or otherQueue); not looked at otherwise",
+            json!("eyJjaGFsbGVuZ2UiOnsi..."),
         )]
     }
 }

@@ -155,6 +155,22 @@ json_schema! {
                     { "type": "null" }
                 ],
                 "description": "the queue's join limits; a limit left out, or every one with null, follows the configuration (BOXOFFICE_JOIN_LIMIT_PER_*_PER_MINUTE)"
+            },
+            "challenge": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["kind"],
+                        "properties": {
+                            "kind": { "type": "string", "enum": ["altcha"] },
+                            "complexity": { "type": "integer", "minimum": 2, "maximum": 10_000_000, "description": "key derivations a solver makes at most (half of it at least); left out: BOXOFFICE_CHALLENGE_COMPLEXITY" }
+                        },
+                        "example": { "kind": "altcha", "complexity": 30000 }
+                    },
+                    { "type": "null" }
+                ],
+                "description": "a proof of work (ALTCHA) every join must carry solved in X-Altcha, from GET /queues/{queue}/challenge; null turns it off"
             }
         },
         "example": { "state": "open", "admitRate": 50 }

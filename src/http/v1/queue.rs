@@ -11,7 +11,7 @@ use super::{user_of, Params};
 use crate::http::error::Result;
 use crate::http::extract::{self, token_from_headers, Path, PresentedToken};
 use crate::http::guards::identity::Identity;
-use crate::http::guards::join::{Applicant, InvitationHeader, JoinPermit, Named};
+use crate::http::guards::join::{AltchaHeader, Applicant, InvitationHeader, JoinPermit, Named};
 use crate::http::guards::limits::PollLimit;
 use crate::http::openapi::schemas::UuidBody;
 use crate::http::state::AppState;
@@ -50,7 +50,7 @@ impl Applicant for ConcertQueueByUuid {
     path = "/api/v1/concerts/{code}/token",
     operation_id = "joinConcertQueue",
     tag = "queue (seed 004)",
-    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity, InvitationHeader),
+    params(("code" = String, Path, description = "the concert's code", example = "hero-autumn"), PresentedToken, Identity, InvitationHeader, AltchaHeader),
     request_body = UuidBody,
     responses((
         status = 200,

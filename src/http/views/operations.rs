@@ -13,7 +13,7 @@ use crate::http::openapi::schemas;
 use crate::http::state::AppState;
 use crate::local_time::LocalClock;
 use crate::queue::overview::{overview, QueueOverview};
-use crate::queue::settings::{Adaptive, JoinLimits, Protect, QueueSettings, QueueState};
+use crate::queue::settings::{Adaptive, ChallengeSetting, JoinLimits, Protect, QueueSettings, QueueState};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +28,8 @@ pub(crate) struct SettingsView {
     protect: Option<Protect>,
     /// The join limits in force: the queue's, or the configuration's for those it leaves out.
     join_limits: JoinLimits,
+    /// The proof of work each join must carry solved; null when none.
+    challenge: Option<ChallengeSetting>,
 }
 
 impl SettingsView {
@@ -40,6 +42,7 @@ impl SettingsView {
             adaptive: settings.adaptive,
             protect: settings.protect.map(|protect| redacted(&protect)),
             join_limits: settings.join_limits,
+            challenge: settings.challenge,
         }
     }
 }

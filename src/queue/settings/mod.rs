@@ -11,6 +11,7 @@
 //! at join time without a Redis call. The configuration only gives the
 //! defaults of what a queue's settings leave unset (`values.rs`).
 
+mod challenge;
 mod copy;
 mod join_limits;
 mod origin_keys;
@@ -22,6 +23,7 @@ mod values;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub(crate) use challenge::{ChallengeSetting, ChosenChallenge, MOST_COMPLEXITY};
 pub(crate) use join_limits::{ChosenJoinLimits, JoinLimits};
 pub(crate) use protect::{FailMode, Protect};
 pub(crate) use truth::SettingsEvent;

@@ -46,7 +46,7 @@ pub(crate) struct SettingsEvent {
 /// Who adopted settings found only in Redis, in the record.
 pub(super) const ADOPTED: &str = "redis";
 
-/// A row of `queue_settings`, its JSON (`adaptive`, `protect`, `join_limits`) read as text.
+/// A row of `queue_settings`, its JSON (`adaptive`, `protect`, `join_limits`, `challenge`) read as text.
 #[derive(sqlx::FromRow)]
 struct Row {
     state: Option<String>,
@@ -56,6 +56,7 @@ struct Row {
     adaptive: Option<String>,
     protect: Option<String>,
     join_limits: Option<String>,
+    challenge: Option<String>,
     version: i64,
 }
 
@@ -101,6 +102,10 @@ fn versioned(row: Row) -> Result<Versioned, QueueError> {
                 .join_limits
                 .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("join_limits: {err}"))))
                 .transpose()?,
+            challenge: row
+                .challenge
+                .map(|json| serde_json::from_str(&json).map_err(|err| unreadable(format!("challenge: {err}"))))
+                .transpose()?,
         },
         version: row.version,
     })
@@ -131,7 +136,7 @@ pub(super) async fn change(
         .await?;
     let row: Row = sqlx::query_as(
         "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
-             join_limits::text AS join_limits, version
+             join_limits::text AS join_limits, challenge::text AS challenge, version
          FROM queue_settings WHERE queue = $1 FOR UPDATE",
     )
     .bind(queue)
@@ -169,9 +174,15 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
         .map(serde_json::to_string)
         .transpose()
         .map_err(|err| QueueError::Unreadable(format!("join_limits: {err}")))?;
+    let challenge = chosen
+        .challenge
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| QueueError::Unreadable(format!("challenge: {err}")))?;
     sqlx::query(
         "UPDATE queue_settings SET state = $2, max_active = $3, admit_rate = $4, opens_at = $5,
-             adaptive = $6::jsonb, protect = $8::jsonb, join_limits = $9::jsonb, version = $7, updated_at = now()
+             adaptive = $6::jsonb, protect = $8::jsonb, join_limits = $9::jsonb, challenge = $10::jsonb, version = $7, updated_at = now()
          WHERE queue = $1",
     )
     .bind(queue)
@@ -183,6 +194,7 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
     .bind(settings.version)
     .bind(protect)
     .bind(join_limits)
+    .bind(challenge)
     .execute(connection)
     .await?;
     Ok(())
@@ -241,7 +253,7 @@ pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Ve
     let mut connection = connection(db).await?;
     let rows: Vec<QueueRow> = sqlx::query_as(
         "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
-             join_limits::text AS join_limits, version
+             join_limits::text AS join_limits, challenge::text AS challenge, version
          FROM queue_settings WHERE queue = ANY($1)",
     )
     .bind(queues)
@@ -284,7 +296,7 @@ pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result
     let row: Option<Row> = sqlx::query_as(
         "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
          RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
-             join_limits::text AS join_limits, version",
+             join_limits::text AS join_limits, challenge::text AS challenge, version",
     )
     .bind(queue)
     .bind(from)

@@ -4,7 +4,7 @@
 //!
 //! The Redis hash the queue's scripts read and the record of each change share
 //! one layout (`state`, `max_active`, `admit_rate`, `opens_at_ms`,
-//! `adaptive_*`, each a string; `protect` and `join_limits`, JSON only Rust
+//! `adaptive_*`, each a string; `protect`, `join_limits` and `challenge`, JSON only Rust
 //! reads), written and read only here.
 
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::challenge::ChallengeSetting;
 use super::join_limits::{ChosenJoinLimits, JoinLimits};
 use super::protect::Protect;
 use crate::config::QueueConfig;
@@ -123,6 +124,8 @@ pub(crate) struct QueueSettings {
     /// The site this queue protects, if any (shared: every check reads it).
     pub(crate) protect: Option<Arc<Protect>>,
     pub(crate) join_limits: JoinLimits,
+    /// The proof of work a join must carry solved, if any.
+    pub(crate) challenge: Option<ChallengeSetting>,
 }
 
 impl QueueSettings {
@@ -149,6 +152,7 @@ pub(crate) struct SettingsPatch {
     pub(crate) adaptive: Option<Option<Adaptive>>,
     pub(crate) protect: Option<Option<Protect>>,
     pub(crate) join_limits: Option<Option<ChosenJoinLimits>>,
+    pub(crate) challenge: Option<Option<ChallengeSetting>>,
 }
 
 /// An opening time as the store keeps it: whole milliseconds since 1970 (the
@@ -198,6 +202,12 @@ impl SettingsPatch {
             let json = limits.as_ref().and_then(|limits| serde_json::to_string(limits).ok());
             fields.push(("join_limits", json.unwrap_or_default()));
         }
+        if let Some(challenge) = &self.challenge {
+            let json = challenge
+                .as_ref()
+                .and_then(|challenge| serde_json::to_string(challenge).ok());
+            fields.push(("challenge", json.unwrap_or_default()));
+        }
         fields
     }
 }
@@ -212,6 +222,7 @@ pub(crate) struct ChosenSettings {
     pub(crate) adaptive: Option<Adaptive>,
     pub(crate) protect: Option<Protect>,
     pub(crate) join_limits: Option<ChosenJoinLimits>,
+    pub(crate) challenge: Option<ChallengeSetting>,
 }
 
 impl ChosenSettings {
@@ -224,6 +235,7 @@ impl ChosenSettings {
             adaptive: patch.adaptive.unwrap_or(self.adaptive),
             protect: patch.protect.clone().unwrap_or_else(|| self.protect.clone()),
             join_limits: patch.join_limits.unwrap_or(self.join_limits),
+            challenge: patch.challenge.unwrap_or(self.challenge),
         }
     }
 
@@ -238,6 +250,7 @@ impl ChosenSettings {
             adaptive: Some(self.adaptive),
             protect: Some(self.protect.clone()),
             join_limits: Some(self.join_limits),
+            challenge: Some(self.challenge),
         };
         let mut fields = everything.fields();
         fields.retain(|(_, value)| !value.is_empty());
@@ -276,6 +289,7 @@ impl ChosenSettings {
             join_limits: stored
                 .get("join_limits")
                 .and_then(|json| serde_json::from_str(json).ok()),
+            challenge: stored.get("challenge").and_then(|json| serde_json::from_str(json).ok()),
         }
     }
 
@@ -288,6 +302,7 @@ impl ChosenSettings {
             adaptive: self.adaptive,
             protect: self.protect.clone().map(Arc::new),
             join_limits: ChosenJoinLimits::resolved(self.join_limits.as_ref(), defaults),
+            challenge: self.challenge,
         }
     }
 }
@@ -330,6 +345,10 @@ mod tests {
                 per_network_per_minute: Some(0),
                 per_ip_per_minute: Some(120),
                 ..ChosenJoinLimits::default()
+            }),
+            challenge: Some(ChallengeSetting {
+                kind: super::super::challenge::ChallengeKind::Altcha,
+                complexity: 4000,
             }),
         };
         assert!(chosen.protect.is_some());

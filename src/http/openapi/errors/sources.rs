@@ -25,6 +25,8 @@ pub(super) const INVITATION: Codes = &[
     C::InvitationUsedUp,
     C::InvitationExpired,
 ];
+/// An `X-Altcha` solution carried by a join of a queue that asks for one (`JoinPermit`).
+pub(super) const CHALLENGE: Codes = &[C::DuplicateHeader, C::ChallengeRequired, C::ChallengeFailed];
 /// `ActiveToken` and `PaymentPass`: a genuine, admitted token of the route's queue.
 pub(super) const GATE: Codes = &[
     C::DuplicateHeader,

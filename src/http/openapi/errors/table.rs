@@ -14,6 +14,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             IDENTITY,
             PRESENTED_TOKEN,
             INVITATION,
+            CHALLENGE,
             RATE_LIMITED,
             STORES,
             &[C::UserNotFound, C::QueueClosed],
@@ -83,6 +84,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             IDENTITY,
             PRESENTED_TOKEN,
             INVITATION,
+            CHALLENGE,
             CONCERT_IN_PATH,
             JSON_BODY,
             UUID_USER,
@@ -158,6 +160,8 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             &[C::BalanceLimitExceeded],
         ],
     ),
+    // The door.
+    ("queueChallenge", &[PATH, &[C::QueueNotFound, C::ChallengeOff]]),
     // A protected site.
     (
         "gateJoin",
@@ -165,6 +169,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             PATH,
             PRESENTED_TOKEN,
             INVITATION,
+            CHALLENGE,
             RATE_LIMITED,
             STORES,
             &[C::QueueNotProtected, C::QueueClosed],
