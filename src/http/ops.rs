@@ -16,6 +16,7 @@ use metrics::{counter, gauge};
 use super::edge::join_limits::JoinRefusals;
 use super::error::Result;
 use super::extract::Path;
+use super::guards::door::DoorRefusalsView;
 use super::routes::{Class, Routes};
 use super::state::AppState;
 use super::views::audit;
@@ -48,6 +49,8 @@ pub(crate) struct RefusalsView {
     rate_limited: u64,
     /// The joins among them, by the limit they tripped.
     joins_rate_limited: JoinRefusals,
+    /// `403`: joins turned away at the door, by reason (a challenge, an invitation).
+    joins_refused: DoorRefusalsView,
 }
 
 #[utoipa::path(
@@ -55,13 +58,14 @@ pub(crate) struct RefusalsView {
     path = "/ops/refusals",
     operation_id = "opsRefusals",
     tag = "operations",
-    responses((status = 200, description = "this instance's sheds and rate-limit refusals since it started", body = RefusalsView))
+    responses((status = 200, description = "this instance's sheds, rate-limit refusals and joins refused at the door since it started", body = RefusalsView))
 )]
 async fn refusals(State(state): State<AppState>) -> Json<RefusalsView> {
     Json(RefusalsView {
         overloaded: state.shed.refused(),
         rate_limited: state.limits.refused(),
         joins_rate_limited: state.limits.joins_refused(),
+        joins_refused: state.door.view(),
     })
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::edge::proxies::TrustedProxies;
 use super::edge::rate_limits::RateLimits;
 use super::edge::shedding::ShedLayer;
+use super::guards::door::DoorRefusals;
 use crate::app::Services;
 use crate::config::Config;
 
@@ -25,6 +26,8 @@ pub struct HttpContext {
     /// The in-flight bounds, kept here so the `/ops` reads can say how often they refused.
     pub(crate) shed: ShedLayer,
     pub(crate) trusted_proxies: TrustedProxies,
+    /// Joins turned away at the door (a challenge, an invitation), by reason.
+    pub(crate) door: DoorRefusals,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             limits: RateLimits::new(&config.queue, &config.limits),
             shed: ShedLayer::new(&config.limits),
             trusted_proxies: TrustedProxies::parse(&config.limits.trusted_proxies)?,
+            door: DoorRefusals::default(),
             services,
         })))
     }

@@ -47,6 +47,7 @@ pub(crate) const PASSES_VERIFIED_HELD: &str = "boxoffice_passes_verified_held";
 pub(crate) const PASSES_ENDED_HELD: &str = "boxoffice_passes_ended_held";
 pub(crate) const GATE_BYPASSED: &str = "boxoffice_gate_bypassed_total";
 pub(crate) const JOINS_RATE_LIMITED: &str = "boxoffice_joins_rate_limited_total";
+pub(crate) const JOINS_REFUSED: &str = "boxoffice_joins_refused_total";
 pub(crate) const GATE_FAIL_OPEN: &str = "boxoffice_gate_fail_open_passes_total";
 pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
@@ -119,6 +120,10 @@ fn describe() {
     describe_counter!(
         JOINS_RATE_LIMITED,
         "Joins refused 429 RATE_LIMITED by this instance, by queue and the limit they tripped (reason = identity, ip, network)."
+    );
+    describe_counter!(
+        JOINS_REFUSED,
+        "Joins refused at the door by this instance, by queue and reason (challenge_required, challenge_invalid, challenge_expired, challenge_spent, challenge_other_queue, invitation_invalid, invitation_used_up, invitation_expired)."
     );
     describe_counter!(
         GATE_BYPASSED,

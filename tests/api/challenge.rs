@@ -10,7 +10,7 @@ use altcha::{Challenge, Payload, SolveChallengeOptions};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, json_of, spawn_configured, test_config, uuid, TestApp, ADMIN};
+use crate::helpers::{assert_error, json_of, metric_value, spawn_configured, test_config, uuid, TestApp, ADMIN};
 
 const CONCERT: &str = "hero-autumn";
 
@@ -272,4 +272,36 @@ async fn a_protected_site_s_waiting_room_asks_its_visitors_for_the_challenge_too
         "spent",
     )
     .await;
+}
+
+#[tokio::test]
+async fn joins_turned_away_at_the_door_are_counted_by_reason_on_ops_and_in_the_metrics() {
+    // A queue name of this test's own: the metrics recorder is the process's.
+    let app = admin_app(|config| config.queue.default_queue = "door-counted".into()).await;
+    let queue = app.default_queue();
+    ask_for_challenge(&app, &queue, EASY).await;
+
+    assert_error(app.join(1).await, 403, "CHALLENGE_REQUIRED").await;
+    assert_error(app.join(1).await, 403, "CHALLENGE_REQUIRED").await;
+    refused_because(app.join(1).header("X-Altcha", "e30=").await, "invalid").await;
+    let payload = solution_for(&app, &queue).await;
+    assert_eq!(app.join(1).header("X-Altcha", payload.as_str()).await.status(), 200);
+    refused_because(app.join(2).header("X-Altcha", payload.as_str()).await, "spent").await;
+
+    let refusals = json_of(app.ops_refusals().await).await;
+    let door = &refusals["joinsRefused"];
+    assert_eq!(
+        (
+            door["challengeRequired"].clone(),
+            door["challengeInvalid"].clone(),
+            door["challengeSpent"].clone()
+        ),
+        (json!(2), json!(1), json!(1)),
+        "{refusals}"
+    );
+    assert_eq!(door["challengeExpired"], 0);
+    let metrics = app.metrics_text().await;
+    let series = |reason: &str| format!("boxoffice_joins_refused_total{{queue=\"{queue}\",reason=\"{reason}\"}}");
+    assert_eq!(metric_value(&metrics, &series("challenge_required")), Some(2.0));
+    assert_eq!(metric_value(&metrics, &series("challenge_spent")), Some(1.0));
 }

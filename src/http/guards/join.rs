@@ -80,27 +80,30 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         state
             .limits
             .check_join(&named.queue, &settings.join_limits, named.user_id, ip)?;
-        if settings.challenge.is_some() {
-            // Checked in process before any store call; taken (one Redis
-            // call) before an invitation's use is.
-            let payload = altcha.ok_or_else(|| QueueError::ChallengeRequired {
-                queue: named.queue.clone(),
-            })?;
-            let solved = state.challenges.check(&named.queue, &payload)?;
-            state.challenges.spend(&named.queue, &solved).await?;
-        }
-        let mut rules = settings.join_rules();
-        if let Some(code) = invitation {
-            if !rules.closed && before_opening(rules.opens_at_ms) {
-                // A code that is not text cannot be one of ours.
-                let code = String::from_utf8(code).map_err(|_| QueueError::InvitationInvalid)?;
-                state
-                    .invitations
-                    .redeem(&named.queue, code.trim(), &A::invitee(&named))
-                    .await?;
-                rules = rules.invited();
+        let queue = named.queue.as_str();
+        let invitee = invitation.as_ref().map(|_| A::invitee(&named)).unwrap_or_default();
+        let at_the_door = async {
+            if settings.challenge.is_some() {
+                // Checked in process before any store call; taken (one Redis
+                // call) before an invitation's use is.
+                let payload = altcha.ok_or_else(|| QueueError::ChallengeRequired {
+                    queue: queue.to_string(),
+                })?;
+                let solved = state.challenges.check(queue, &payload)?;
+                state.challenges.spend(queue, &solved).await?;
             }
-        }
+            let rules = settings.join_rules();
+            if let Some(code) = invitation {
+                if !rules.closed && before_opening(rules.opens_at_ms) {
+                    // A code that is not text cannot be one of ours.
+                    let code = String::from_utf8(code).map_err(|_| QueueError::InvitationInvalid)?;
+                    state.invitations.redeem(queue, code.trim(), &invitee).await?;
+                    return Ok(rules.invited());
+                }
+            }
+            Ok::<_, QueueError>(rules)
+        };
+        let rules = at_the_door.await.inspect_err(|err| state.door.count(queue, err))?;
         let Named { queue, user_id, name } = named;
         Ok(JoinPermit {
             queue,

@@ -3,12 +3,14 @@
 //! (`identity.rs`), which client address it comes from (`client_ip.rs`), and
 //! whether its queue token lets it book or pay (`gate.rs`), or a join may
 //! take a place (`join.rs`), and whether its client is within its rate
-//! (`limits.rs`). Each rejection is this API's JSON error.
+//! (`limits.rs`); the joins turned away at the door are counted by reason
+//! (`door.rs`). Each rejection is this API's JSON error.
 
 use super::error::{Error, ErrorCode, Result};
 use super::state::AppState;
 
 pub(crate) mod client_ip;
+pub(crate) mod door;
 pub(crate) mod gate;
 pub(crate) mod identity;
 pub(crate) mod join;
