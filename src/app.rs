@@ -115,6 +115,7 @@ impl Services {
             config.queue.challenge_ttl_s,
             redis.clone(),
             keys.clone(),
+            usize::try_from(config.queue.batch_max).unwrap_or(64),
         );
         let line = Line::new(
             redis.clone(),

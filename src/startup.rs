@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::settings::Snapshot as SettingsSnapshot;
-use crate::queue::{Line, Scheduler, TokenSigner};
+use crate::queue::{Challenges, Line, Scheduler, TokenSigner};
 use crate::store::db::{self, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
@@ -78,6 +78,8 @@ impl Application {
 pub struct QueueTools {
     pub line: Line,
     pub scheduler: Scheduler,
+    /// Issues and checks challenges as the server does (the same secret).
+    pub challenges: Challenges,
 }
 
 impl QueueTools {
@@ -95,7 +97,15 @@ impl QueueTools {
         let queue_config = Arc::new(config.queue.clone());
         let rates = Arc::new(MeasuredRates::default());
         let signer = TokenSigner::new(config.token_secret.as_bytes());
+        let challenges = Challenges::new(
+            config.token_secret.as_bytes(),
+            config.queue.challenge_ttl_s,
+            redis.clone(),
+            keys.clone(),
+            usize::try_from(config.queue.batch_max).unwrap_or(64),
+        );
         Ok(QueueTools {
+            challenges,
             line: Line::new(
                 redis.clone(),
                 keys.clone(),

@@ -54,6 +54,6 @@ pub(super) async fn challenge(State(state): State<AppState>, Path(queue): Path<S
             format!("the queue `{queue}` asks for no challenge: join without one"),
         ));
     };
-    let challenge = state.challenges.issue(&queue, &setting)?;
+    let challenge = state.challenges.issue(&queue, setting.complexity)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }

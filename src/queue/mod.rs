@@ -26,7 +26,7 @@
 
 pub(crate) mod activity;
 pub(crate) mod adaptive;
-pub(crate) mod challenge;
+pub mod challenge;
 pub(crate) mod gate;
 pub(crate) mod invitations;
 pub(crate) mod lanes;
@@ -44,7 +44,7 @@ use redis::RedisError;
 use crate::users::UnknownUser;
 pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
-pub(crate) use challenge::Challenges;
+pub use challenge::Challenges;
 pub(crate) use gate::Gate;
 pub(crate) use gate::Pass;
 pub(crate) use invitations::Invitations;

@@ -117,6 +117,33 @@ async fn a_solution_taken_on_one_instance_is_refused_on_another() {
 }
 
 #[tokio::test]
+async fn one_solution_sent_by_twenty_joins_at_once_through_two_instances_is_taken_once() {
+    let first = admin_app(|_| {}).await;
+    let queue = first.default_queue();
+    ask_for_challenge(&first, &queue, EASY).await;
+    let second = spawn_configured(first.config.clone()).await;
+    let payload = solution_for(&first, &queue).await;
+    // Joins of one instance that arrive together go to Redis in one call:
+    // the same mark twice in a call, as well as on two instances.
+    let joins = (1..=20).map(|user| {
+        let app = if user % 2 == 0 { &first } else { &second };
+        let payload = payload.clone();
+        async move {
+            app.join(user)
+                .header("X-Altcha", payload.as_str())
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(joins).await;
+    statuses.sort_unstable();
+    let mut expected = vec![200];
+    expected.extend([403; 19]);
+    assert_eq!(statuses, expected);
+}
+
+#[tokio::test]
 async fn a_solution_for_another_queue_a_wrong_one_and_garbage_are_refused() {
     let app = admin_app(|_| {}).await;
     let queue = app.default_queue();

@@ -17,30 +17,34 @@
 //! A challenge names its queue and its expiry in what it signs. A solution
 //! is taken once: its signature is marked spent in Redis, under the queue's
 //! hash tag, until the challenge expires, so a replay is refused whichever
-//! instance it reaches.
+//! instance it reaches. The marks of one queue's joins are coalesced
+//! (`store::coalesce`, `lua/challenge_spend.lua`), as its joins are: a call of
+//! its own for each join cost the gateway more than checking the solution
+//! (loadtest/RESULTS.md, The challenge).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
-use altcha::{CreateChallengeOptions, Payload, VerifySolutionOptions};
-use base64::Engine;
+use altcha::CreateChallengeOptions;
 use rand::Rng;
 
-use super::settings::ChallengeSetting;
 use super::QueueError;
+use crate::store::coalesce::{Batch, Lane};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::store::scripts::challenge_spend::{self, Mark};
 
 /// PBKDF2 rounds per key derivation: one derivation is about 12 µs in Rust
 /// and 85 µs in Chromium on the benchmark machine, most of it the browser's
 /// per-call overhead.
 pub(crate) const DERIVATION_COST: u32 = 100;
 
+mod check;
+
+use check::Signing;
+
 /// ALTCHA's name for the derivation.
 const ALGORITHM: &str = "PBKDF2/SHA-256";
-
-/// The longest `X-Altcha` read: a payload is about 700 bytes.
-const MOST_PAYLOAD_BYTES: usize = 4096;
 
 /// Why a solution was refused (`CHALLENGE_FAILED`'s `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,38 +72,58 @@ impl Failure {
 
 /// A solution that checked out, not yet taken.
 #[derive(Debug)]
-pub(crate) struct Solved {
+pub struct Solved {
     signature: String,
     expires_at_s: i64,
 }
 
 #[derive(Clone)]
-pub(crate) struct Challenges {
-    /// Signs what a challenge says (its parameters).
-    signing: Arc<str>,
-    /// Signs the key a challenge's solver must derive.
-    key_signing: Arc<str>,
+pub struct Challenges {
+    signing: Arc<Signing>,
     ttl_s: u64,
     redis: Redis,
     keys: Keys,
+    batch_max: usize,
+    /// One lane of marks per queue (the default queue and one per concert).
+    lanes: Arc<RwLock<HashMap<String, Arc<Lane<Spends>>>>>,
+}
+
+/// The marks of one queue, taken in batched calls of `challenge_spend`.
+struct Spends {
+    redis: Redis,
+}
+
+impl Batch for Spends {
+    type Entry = Mark;
+    type Answer = bool;
+
+    async fn run(&self, marks: Vec<Mark>) -> redis::RedisResult<Vec<bool>> {
+        let mut redis = self.redis.connection().await?;
+        challenge_spend::run(&mut redis, &marks).await
+    }
 }
 
 impl Challenges {
     /// `secret` is the instances' shared token secret; the two signing keys
     /// are derived from it, so a challenge issued by one instance checks on another.
-    pub(crate) fn new(secret: &[u8], ttl_s: u64, redis: Redis, keys: Keys) -> Self {
+    /// `batch_max` bounds the marks of one call, as `BOXOFFICE_QUEUE_BATCH_MAX` does joins.
+    pub(crate) fn new(secret: &[u8], ttl_s: u64, redis: Redis, keys: Keys, batch_max: usize) -> Self {
         Challenges {
-            signing: derived(secret, "boxoffice altcha challenge"),
-            key_signing: derived(secret, "boxoffice altcha key"),
+            signing: Arc::new(Signing::new(
+                derived(secret, "boxoffice altcha challenge"),
+                derived(secret, "boxoffice altcha key"),
+            )),
             ttl_s,
             redis,
             keys,
+            batch_max,
+            lanes: Arc::default(),
         }
     }
 
-    /// A new challenge for `queue`, as the widget reads it.
-    pub(crate) fn issue(&self, queue: &str, setting: &ChallengeSetting) -> Result<altcha::Challenge, QueueError> {
-        let most = setting.complexity.max(2);
+    /// A new challenge for `queue` of `complexity`, as the widget reads it.
+    pub fn issue(&self, queue: &str, complexity: u32) -> Result<altcha::Challenge, QueueError> {
+        let most = complexity.max(2);
         let counter = rand::rng().random_range(most / 2..=most);
         let expires_at = chrono::Utc::now().timestamp() + i64::try_from(self.ttl_s).unwrap_or(i64::MAX / 2);
         let options = CreateChallengeOptions {
@@ -108,82 +132,55 @@ impl Challenges {
             cost: DERIVATION_COST,
             data: Some(BTreeMap::from([("queue".to_string(), queue.into())])),
             expires_at: Some(expires_at),
-            hmac_signature_secret: Some(self.signing.to_string()),
-            hmac_key_signature_secret: Some(self.key_signing.to_string()),
+            hmac_signature_secret: Some(self.signing.parameters_secret().to_string()),
+            hmac_key_signature_secret: Some(self.signing.key_secret().to_string()),
             ..CreateChallengeOptions::default()
         };
         altcha::create_challenge(options).map_err(|err| QueueError::Unreadable(format!("altcha challenge: {err}")))
     }
 
     /// Checks an `X-Altcha` payload for `queue`, in process: its signature,
-    /// its expiry, its queue and its solution. Does not take it ([`Challenges::spend`]).
-    pub(crate) fn check(&self, queue: &str, header: &[u8]) -> Result<Solved, QueueError> {
-        let failed = |failure| QueueError::ChallengeFailed(failure);
-        if header.len() > MOST_PAYLOAD_BYTES {
-            return Err(failed(Failure::Invalid));
-        }
-        let json = base64::engine::general_purpose::STANDARD
-            .decode(header.trim_ascii())
-            .map_err(|_| failed(Failure::Invalid))?;
-        let payload: Payload = serde_json::from_slice(&json).map_err(|_| failed(Failure::Invalid))?;
-        let challenge = &payload.challenge;
-        // Only the key-signed challenges issued here: without a key signature
-        // a check would derive the key at whatever cost the payload names.
-        if challenge.parameters.key_signature.as_deref().is_none_or(str::is_empty) {
-            return Err(failed(Failure::Invalid));
-        }
-        let options = VerifySolutionOptions {
-            hmac_key_signature_secret: Some(self.key_signing.to_string()),
-            ..VerifySolutionOptions::new(challenge, &payload.solution, self.signing.to_string())
-        };
-        let verdict = altcha::verify_solution(options).map_err(|_| failed(Failure::Invalid))?;
-        if verdict.expired {
-            return Err(failed(Failure::Expired));
-        }
-        if !verdict.verified {
-            return Err(failed(Failure::Invalid));
-        }
-        // Signed by us: what it names is what we issued.
-        let issued_for = challenge
-            .parameters
-            .data
-            .as_ref()
-            .and_then(|data| data.get("queue"))
-            .and_then(|queue| queue.as_str());
-        if issued_for != Some(queue) {
-            return Err(failed(Failure::OtherQueue));
-        }
-        Ok(Solved {
-            signature: challenge.signature.clone().unwrap_or_default(),
-            expires_at_s: challenge.parameters.expires_at.unwrap_or(0),
-        })
+    /// its expiry, its queue and its solution (`check.rs`). Does not take it
+    /// ([`Challenges::spend`]).
+    pub fn check(&self, queue: &str, header: &[u8]) -> Result<Solved, QueueError> {
+        check::check(&self.signing, queue, header).map_err(QueueError::ChallengeFailed)
     }
 
     /// Takes a checked solution for `queue`: the first join to show it
     /// wins, on any instance; the mark outlives the challenge by a second.
     pub(crate) async fn spend(&self, queue: &str, solved: &Solved) -> Result<(), QueueError> {
-        let mut redis = self.redis.connection().await?;
-        let until_ms = solved.expires_at_s.saturating_add(1).saturating_mul(1000);
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(self.keys.queue(queue).spent_challenge(&solved.signature))
-            .arg(1)
-            .arg("NX")
-            .arg("PXAT")
-            .arg(until_ms)
-            .query_async(&mut redis)
-            .await?;
-        match taken {
-            Some(_) => Ok(()),
-            None => Err(QueueError::ChallengeFailed(Failure::Spent)),
+        let mark = Mark {
+            key: self.keys.queue(queue).spent_challenge(&solved.signature),
+            until_ms: solved.expires_at_s.saturating_add(1).saturating_mul(1000),
+        };
+        match self.lane(queue).call(mark).await? {
+            true => Ok(()),
+            false => Err(QueueError::ChallengeFailed(Failure::Spent)),
         }
+    }
+
+    fn lane(&self, queue: &str) -> Arc<Lane<Spends>> {
+        if let Some(lane) = self.lanes.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
+            return lane.clone();
+        }
+        let mut lanes = self.lanes.write().unwrap_or_else(|p| p.into_inner());
+        lanes
+            .entry(queue.to_string())
+            .or_insert_with(|| {
+                let spends = Spends {
+                    redis: self.redis.clone(),
+                };
+                Lane::new(spends, self.batch_max)
+            })
+            .clone()
     }
 }
 
 /// A signing key for one use, from the shared secret.
-fn derived(secret: &[u8], purpose: &str) -> Arc<str> {
+fn derived(secret: &[u8], purpose: &str) -> String {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(purpose.as_bytes());
-    Arc::from(hex::encode(mac.finalize().into_bytes()))
+    hex::encode(mac.finalize().into_bytes())
 }
