@@ -14,6 +14,8 @@
 // changes list; the protected-site panel (protect a queue, a refused origin
 // shown with the server's message, a new origin key that ends a real
 // session, Stop protecting after a confirmation, each change in the list);
+// the door and the presale invitations (lib/ops-door.mjs: the challenge on
+// and off, the join limits, codes made, listed and downloaded as CSV);
 // the seat map and sales totals; polling stops while the tab is hidden; no
 // JavaScript error on the page.
 //
@@ -34,6 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { doorAndInvitations } from './lib/ops-door.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -161,7 +164,7 @@ async function main() {
   assert.equal(iu.settings.protect, null, 'iu-winter protects a site already: use a fresh server');
   const restore = {
     default: { state: 'open', admitRate: before.settings.admitRate, adaptive: null },
-    'hero-autumn': { state: hero.settings.state },
+    'hero-autumn': { state: hero.settings.state, challenge: null, joinLimits: null },
     'bts-spring': { opensAt: bts.settings.opensAt, adaptive: bts.settings.adaptive },
     'iu-winter': { protect: null },
   };
@@ -466,6 +469,8 @@ async function main() {
       'protects https://shop.example (/checkout/* /cart), 900 s sessions, fails open, bypass 10.0.0.0/8, bypass header X-Staff',
     ]);
     assert.ok(!(await page.textContent('#events')).includes(secret), 'the bypass secret is not shown');
+
+    await doorAndInvitations({ page, base: BASE_URL, queue: 'hero-autumn', api, queueOf, until, begin, shot, wait: WAIT });
 
     begin('seat maps and sales totals');
     const first = Number(await page.getAttribute('#seatmap', 'data-schedule'));
