@@ -4,7 +4,8 @@
 //
 // Starts a small k6 run of loadtest/queue.js (the default queue), then checks,
 // in headless Chromium: figures read-only without a token and controls
-// disabled; the refusals chart (sheds and 429s per second); a wrong token
+// disabled; the refusals charts (sheds and 429s per second, joins limited,
+// joins turned away at the door); a wrong token
 // refused with the server's message; the right one enables the controls and
 // stays in sessionStorage only; the default queue's
 // charts and figures move under load; Pause stops admissions (the counter
@@ -14,6 +15,8 @@
 // changes list; the protected-site panel (protect a queue, a refused origin
 // shown with the server's message, a new origin key that ends a real
 // session, Stop protecting after a confirmation, each change in the list);
+// the door and the presale invitations (lib/ops-door.mjs: the challenge on
+// and off, the join limits, codes made, listed and downloaded as CSV);
 // the seat map and sales totals; polling stops while the tab is hidden; no
 // JavaScript error on the page.
 //
@@ -34,6 +37,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { doorAndInvitations } from './lib/ops-door.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -161,7 +165,7 @@ async function main() {
   assert.equal(iu.settings.protect, null, 'iu-winter protects a site already: use a fresh server');
   const restore = {
     default: { state: 'open', admitRate: before.settings.admitRate, adaptive: null },
-    'hero-autumn': { state: hero.settings.state },
+    'hero-autumn': { state: hero.settings.state, challenge: null, joinLimits: null },
     'bts-spring': { opensAt: bts.settings.opensAt, adaptive: bts.settings.adaptive },
     'iu-winter': { protect: null },
   };
@@ -210,12 +214,19 @@ async function main() {
     await page.waitForFunction(() => /^\d[\d,]*$/.test(document.querySelector('#tile-shed')?.textContent || ''), null, WAIT);
     assert.match(await page.textContent('#tile-limited'), /^\d[\d,]*$/);
     // The server here refuses nothing (no limits, no flood): its answers are stood in for,
-    // growing by 30 sheds and 15 refusals a poll, 6 of them joins per network.
+    // growing by 30 sheds and 15 refusals a poll, 6 of them joins per network, and by 4
+    // joins without a challenge and 1 with a spent one.
     let refusalPolls = 0;
     await page.route('**/ops/refusals', (route) => {
       refusalPolls += 1;
       const joinsRateLimited = { identity: 2, ip: 3, network: 100 + 6 * refusalPolls };
-      const body = JSON.stringify({ overloaded: 1000 + 30 * refusalPolls, rateLimited: 500 + 15 * refusalPolls, joinsRateLimited });
+      const joinsRefused = {
+        challengeRequired: 40 + 4 * refusalPolls, challengeInvalid: 1, challengeExpired: 0, challengeSpent: refusalPolls,
+        challengeOtherQueue: 0, invitationInvalid: 7, invitationUsedUp: 0, invitationExpired: 0,
+      };
+      const body = JSON.stringify({
+        overloaded: 1000 + 30 * refusalPolls, rateLimited: 500 + 15 * refusalPolls, joinsRateLimited, joinsRefused,
+      });
       return route.fulfill({ status: 200, contentType: 'application/json', body });
     });
     await page.waitForFunction(() => Number(document.querySelector('#chart-refused').dataset.last) > 0, null, WAIT);
@@ -224,6 +235,10 @@ async function main() {
     await page.waitForFunction(() => Number(document.querySelector('#chart-joins-limited').dataset.last) > 0, null, WAIT);
     assert.ok(Number((await page.textContent('#tile-joins-network')).replace(/,/g, '')) > 100, 'the network total shown');
     assert.match(await page.textContent('#chart-joins-limited'), /Per network/);
+    await page.waitForFunction(() => Number(document.querySelector('#chart-joins-refused').dataset.last) > 0, null, WAIT);
+    assert.ok(Number(await page.textContent('#tile-door-challenge-required')) > 40, 'the joins without a challenge shown');
+    assert.equal(await page.textContent('#tile-door-invitation-invalid'), '7');
+    assert.match(await page.textContent('#chart-joins-refused'), /No challenge \(CHALLENGE_REQUIRED\)/);
     await page.unroute('**/ops/refusals');
 
     begin('a wrong token is refused with the server\'s message');
@@ -466,6 +481,8 @@ async function main() {
       'protects https://shop.example (/checkout/* /cart), 900 s sessions, fails open, bypass 10.0.0.0/8, bypass header X-Staff',
     ]);
     assert.ok(!(await page.textContent('#events')).includes(secret), 'the bypass secret is not shown');
+
+    await doorAndInvitations({ page, base: BASE_URL, queue: 'hero-autumn', api, queueOf, until, begin, shot, wait: WAIT });
 
     begin('seat maps and sales totals');
     const first = Number(await page.getAttribute('#seatmap', 'data-schedule'));

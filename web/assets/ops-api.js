@@ -18,13 +18,16 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(method, path, { token, body } = {}) {
-  const headers = { Accept: 'application/json' };
+// One call; the body as text once the answer is a success. `accept` names
+// what is wanted (JSON unless told); an error is read as the server's JSON.
+async function send(method, path, { token, body, accept = 'application/json' } = {}) {
+  const headers = { Accept: accept };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
@@ -33,25 +36,34 @@ export async function request(method, path, { token, body } = {}) {
       signal: abort.signal,
       cache: 'no-store',
     });
+    text = await response.text();
   } catch (err) {
     const why = err.name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : 'the server cannot be reached';
     throw new ApiError(0, 'NETWORK', `${method} ${path}: ${why}`);
   } finally {
     clearTimeout(timer);
   }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    // a proxy's HTML error page, say: report the status alone
-  }
   if (!response.ok) {
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      // a proxy's HTML error page, say: report the status alone
+    }
     const code = data && typeof data.code === 'string' ? data.code : `HTTP_${response.status}`;
     const message = data && typeof data.message === 'string' ? data.message : `${method} ${path} answered ${response.status}`;
     throw new ApiError(response.status, code, message);
   }
-  return data;
+  return text;
+}
+
+export async function request(method, path, options = {}) {
+  const text = await send(method, path, options);
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    throw new ApiError(0, 'NOT_JSON', `${method} ${path} answered something other than JSON`);
+  }
 }
 
 export const openReads = {
@@ -70,6 +82,13 @@ export const admin = {
   seats: (token, scheduleId) => request('GET', `/admin/schedules/${encodeURIComponent(scheduleId)}/seats`, { token }),
   // {key}: the only time the server shows it
   originKey: (token, queue) => request('POST', `/admin/queues/${encodeURIComponent(queue)}/origin-keys`, { token }),
+  // {codes}: a batch of presale invitation codes
+  invite: (token, queue, terms) =>
+    request('POST', `/admin/queues/${encodeURIComponent(queue)}/invitations`, { token, body: terms }),
+  invitations: (token, queue) => request('GET', `/admin/queues/${encodeURIComponent(queue)}/invitations`, { token }),
+  // the same list as the server writes it in CSV, header row first
+  invitationsCsv: (token, queue) =>
+    send('GET', `/admin/queues/${encodeURIComponent(queue)}/invitations`, { token, accept: 'text/csv' }),
 };
 
 // sessionStorage can throw (storage disabled); the page then keeps the token in memory.

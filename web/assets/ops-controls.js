@@ -1,9 +1,12 @@
 // The selected queue's controls (state, rate, capacity, opening, adaptive
 // admission), each a PATCH of the admin API, and the list of recent changes
-// (the protected site's included; its form is ops-protect.js).
+// (the protected site's and the door's included; their forms are
+// ops-protect.js and ops-door.js).
 
 import { admin } from './ops-api.js';
 import { el, fmtClock, fmtInt, setText } from './ops-format.js';
+import { describeChallenge, describeLimits } from './ops-door.js';
+import { confirmDialog } from './ops-panel.js';
 import { describeProtect } from './ops-protect.js';
 
 // Which state buttons make sense in each state.
@@ -26,16 +29,18 @@ function localOf(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-// A record holds `protect` as the setting's JSON, or empty once it was turned off.
-function protectOf(recorded) {
+// A record holds `protect`, `join_limits` and `challenge` as the setting's
+// JSON, or empty once cleared; `unreadable` stands in for JSON it cannot read.
+function jsonOf(recorded, unreadable) {
   if (!recorded) return null;
   if (typeof recorded !== 'string') return recorded;
   try {
     return JSON.parse(recorded);
   } catch {
-    return { origin: 'a site' };
+    return unreadable;
   }
 }
+const protectOf = (recorded) => jsonOf(recorded, { origin: 'a site' });
 
 // One recorded settings change, in words: "rate 20 → 30/s, state open → paused".
 export function describeEvent(event) {
@@ -58,6 +63,15 @@ export function describeEvent(event) {
     const p = protectOf(c.protect);
     const was = protectOf(b.protect);
     parts.push(p ? `protects ${describeProtect(p)}` : `protection off${was ? ` (was ${was.origin})` : ''}`);
+  }
+  if ('challenge' in c) {
+    const challenge = jsonOf(c.challenge, { kind: 'altcha' });
+    parts.push(challenge ? `challenge on: ${describeChallenge(challenge)}` : 'challenge off');
+  }
+  if ('join_limits' in c) {
+    // what an operator left out follows the configuration
+    const limits = jsonOf(c.join_limits, {});
+    parts.push(limits ? `join limits ${describeLimits(limits, 'default')}` : 'join limits back to the defaults');
   }
   return parts.length ? parts.join(', ') : 'no change';
 }
@@ -138,26 +152,15 @@ export class Controls {
     }
   }
 
-  stateAction(action, button) {
+  async stateAction(action, button) {
     const { patch, done } = ACTIONS[action];
     if (action !== 'close') return this.apply(patch, () => done, button);
     // Closing refuses every new fan: ask first.
     const name = this.queue.name;
     this.dialog.querySelector('#confirm-queue').textContent = name;
-    if (typeof this.dialog.showModal !== 'function') {
-      if (window.confirm(`Close queue ${name} to new joins?`)) this.apply(patch, () => done, button);
-      return undefined;
+    if (await confirmDialog(this.dialog, `Close queue ${name} to new joins?`, button)) {
+      await this.apply(patch, () => done, button);
     }
-    this.dialog.returnValue = '';
-    this.dialog.addEventListener(
-      'close',
-      () => {
-        if (this.dialog.returnValue === 'confirm') this.apply(patch, () => done, button);
-        else button.focus();
-      },
-      { once: true },
-    );
-    this.dialog.showModal();
     return undefined;
   }
 

@@ -3,7 +3,8 @@
 // which the server shows once and keeps only as a hash.
 
 import { admin } from './ops-api.js';
-import { fmtClock, setText } from './ops-format.js';
+import { setText } from './ops-format.js';
+import { confirmDialog, prefill, QueuePanel } from './ops-panel.js';
 
 // A protection in words, without the bypass header's secret:
 // "https://shop.example (/checkout/*), 600 s sessions, fails closed".
@@ -20,13 +21,12 @@ export function describeProtect(p) {
 // One pattern or address a line; blank lines dropped.
 const lines = (text) => text.split('\n').map((line) => line.trim()).filter(Boolean);
 
-export class ProtectPanel {
-  constructor({ fieldset, summary, status, error, keyBox, keyValue, dialog, getToken, onChanged, onUnauthorized }) {
-    Object.assign(this, { fieldset, summary, status, error, keyBox, keyValue, dialog, getToken, onChanged, onUnauthorized });
-    this.queue = null;
-    this.form = fieldset.querySelector('form');
+export class ProtectPanel extends QueuePanel {
+  constructor({ summary, keyBox, keyValue, dialog, ...common }) {
+    super(common);
+    Object.assign(this, { summary, keyBox, keyValue, dialog });
+    this.form = this.fieldset.querySelector('form');
     this.fields = this.form.elements;
-    this.buttons = new Map([...fieldset.querySelectorAll('[data-action]')].map((b) => [b.dataset.action, b]));
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.save(event.submitter);
@@ -37,19 +37,14 @@ export class ProtectPanel {
   }
 
   setEnabled(enabled) {
-    this.fieldset.disabled = !enabled;
+    super.setEnabled(enabled);
     if (!enabled) this.hideKey();
   }
 
   // Called on every poll with the selected queue's figures.
   show(q) {
-    const switched = !this.queue || this.queue.name !== q.name;
-    this.queue = q;
-    if (switched) {
-      this.showError(null);
-      setText(this.status, '');
-      this.hideKey();
-    }
+    const switched = this.select(q);
+    if (switched) this.hideKey();
     this.render(q.settings.protect, switched);
   }
 
@@ -64,15 +59,7 @@ export class ProtectPanel {
       bypassCidrs: p ? p.bypassCidrs.join('\n') : '',
       bypassName: p && p.bypassHeader ? p.bypassHeader.name : '',
     };
-    // Never over what the operator is typing.
-    for (const [name, value] of Object.entries(values)) {
-      const field = this.fields.namedItem(name);
-      const dirty = field.value !== (field.dataset.prefilled ?? '');
-      if (force || (!dirty && document.activeElement !== field)) {
-        field.value = String(value);
-        field.dataset.prefilled = field.value;
-      }
-    }
+    prefill(this.fields, values, force);
     // The secret is never shown: the field stays empty, and says whether there is one to retype.
     const value = this.fields.namedItem('bypassValue');
     value.placeholder = p && p.bypassHeader ? 'set: type it again to keep it' : 'none';
@@ -110,31 +97,19 @@ export class ProtectPanel {
   }
 
   // Turning protection off makes the proxy's check fail: ask first.
-  confirmStop(button) {
+  async confirmStop(button) {
     const p = this.queue.settings.protect;
-    const stop = () => this.apply({ protect: null }, () => 'protection off', button);
     const what = `${this.queue.name}${p ? ` (${p.origin})` : ''}`;
     this.dialog.querySelector('#unprotect-queue').textContent = what;
-    if (typeof this.dialog.showModal !== 'function') {
-      if (window.confirm(`Stop protecting the site of ${what}?`)) stop();
-      return;
+    if (await confirmDialog(this.dialog, `Stop protecting the site of ${what}?`, button)) {
+      await this.apply({ protect: null }, () => 'protection off', button);
     }
-    this.dialog.returnValue = '';
-    this.dialog.addEventListener(
-      'close',
-      () => {
-        if (this.dialog.returnValue === 'confirm') stop();
-        else button.focus();
-      },
-      { once: true },
-    );
-    this.dialog.showModal();
   }
 
   async apply(patch, describe, button) {
     const name = await this.run(button, async (token, queue) => {
       const settings = await admin.change(token, queue, patch);
-      setText(this.status, `${queue}: ${describe(settings)} (${fmtClock(Date.now())}).`);
+      this.say(queue, describe(settings));
       if (this.queue && this.queue.name === queue) {
         this.queue = { ...this.queue, settings };
         this.render(settings.protect, true);
@@ -152,7 +127,7 @@ export class ProtectPanel {
       this.keyBox.hidden = false;
       this.keyValue.focus();
       this.keyValue.select();
-      setText(this.status, `${queue}: a new origin key, shown below this once (${fmtClock(Date.now())}).`);
+      this.say(queue, 'a new origin key, shown below this once');
     });
   }
 
@@ -169,32 +144,5 @@ export class ProtectPanel {
   hideKey() {
     this.keyBox.hidden = true;
     this.keyValue.value = '';
-  }
-
-  // One call of the admin API for the queue selected now; its error, the server's message, shown here.
-  async run(button, call) {
-    const token = this.getToken();
-    if (!token || !this.queue) return null;
-    const queue = this.queue.name;
-    this.showError(null);
-    setText(this.status, '');
-    button.disabled = true;
-    button.setAttribute('aria-busy', 'true');
-    try {
-      await call(token, queue);
-      return queue;
-    } catch (err) {
-      this.showError(`Could not change ${queue}: ${err.describe ? err.describe() : String(err)}`);
-      if (err.status === 401) this.onUnauthorized(err);
-      return null;
-    } finally {
-      button.disabled = false;
-      button.removeAttribute('aria-busy');
-    }
-  }
-
-  showError(message) {
-    this.error.hidden = !message;
-    setText(this.error, message || '');
   }
 }

@@ -1,22 +1,42 @@
 // Requests this instance refused before doing their work: shed (503
 // OVERLOADED, too many in flight) and rate-limited (429 RATE_LIMITED), and
 // among those the joins, by the limit they tripped (a queue's joinLimits or
-// the instance's own: identity, client IP, network). The server keeps running
-// totals (GET /ops/refusals); the per-second rates are the differences between
+// the instance's own: identity, client IP, network); and the joins turned
+// away at the door (403: a challenge missing or failed, an invitation
+// refused), by reason. The server keeps running totals (GET /ops/refusals); the per-second rates are the differences between
 // two polls. Counts of the instance that answers the page: behind a load
 // balancer, /metrics and the dashboard add up every instance.
 
 import { createChart, GAP_MS, WINDOW_MS } from './ops-charts.js';
 import { el, fmtInt, fmtRate, setText } from './ops-format.js';
 
+// The door's reasons (`joinsRefused`), each with its tile's label.
+const DOOR = [
+  ['challengeRequired', 'Joins without a challenge'],
+  ['challengeInvalid', 'Challenges invalid'],
+  ['challengeExpired', 'Challenges expired'],
+  ['challengeSpent', 'Challenges replayed'],
+  ['challengeOtherQueue', "Another queue's challenge"],
+  ['invitationInvalid', 'Invitations invalid'],
+  ['invitationUsedUp', 'Invitations used up'],
+  ['invitationExpired', 'Invitations expired'],
+];
+const door = (body, key) => body.joinsRefused?.[key] ?? 0;
+const doorSum = (body, prefix) => DOOR.filter(([key]) => key.startsWith(prefix) && key !== 'challengeRequired')
+  .reduce((n, [key]) => n + door(body, key), 0);
+
 // Each total the page follows, read from the answer (a server from before the
-// join limits answers no `joinsRateLimited`: those read as 0).
+// join limits or the door answers no `joinsRateLimited` or `joinsRefused`:
+// those read as 0).
 const TOTALS = {
   overloaded: (body) => body.overloaded,
   rateLimited: (body) => body.rateLimited,
   identity: (body) => body.joinsRateLimited?.identity ?? 0,
   ip: (body) => body.joinsRateLimited?.ip ?? 0,
   network: (body) => body.joinsRateLimited?.network ?? 0,
+  ...Object.fromEntries(DOOR.map(([key]) => [key, (body) => door(body, key)])),
+  challengeFailed: (body) => doorSum(body, 'challenge'),
+  invitationRefused: (body) => doorSum(body, 'invitation'),
 };
 
 const CHARTS = [
@@ -43,6 +63,18 @@ const CHARTS = [
       { key: 'network', label: 'Per network (/24, /56)', color: 'c4' },
     ],
   },
+  {
+    id: 'chart-joins-refused',
+    title: 'Joins turned away at the door per second (403), this instance',
+    format: fmtRate,
+    floor: 1,
+    wide: true,
+    series: [
+      { key: 'challengeRequired', label: 'No challenge (CHALLENGE_REQUIRED)', color: 'c1' },
+      { key: 'challengeFailed', label: 'Challenge failed (CHALLENGE_FAILED)', color: 'c2' },
+      { key: 'invitationRefused', label: 'Invitation refused (INVITATION_*)', color: 'c4' },
+    ],
+  },
 ];
 
 const TILES = [
@@ -51,6 +83,8 @@ const TILES = [
   ['joins-identity', 'identity', 'Joins limited per identity'],
   ['joins-ip', 'ip', 'Joins limited per IP'],
   ['joins-network', 'network', 'Joins limited per network'],
+  // tile-door-challenge-required and so on
+  ...DOOR.map(([key, label]) => [`door-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, key, label]),
 ];
 
 export class Refusals {

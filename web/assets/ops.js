@@ -1,12 +1,14 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
 // and, once the admin token is typed in, enables the controls (the protected
-// site's among them). Polling stops while the tab is hidden so a forgotten
-// tab costs the server nothing.
+// site's, the door's and the invitations among them). Polling stops while the
+// tab is hidden so a forgotten tab costs the server nothing.
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
+import { DoorPanel } from './ops-door.js';
 import { fmtClock } from './ops-format.js';
 import { ProtectPanel } from './ops-protect.js';
+import { InvitationsPanel } from './ops-invitations.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
 import { Sales } from './ops-sales.js';
@@ -46,14 +48,11 @@ const controls = new Controls({
   },
   onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
-const protect = new ProtectPanel({
-  fieldset: $('protect-controls'),
-  summary: $('protect-summary'),
-  status: $('protect-status'),
-  error: $('protect-error'),
-  keyBox: $('protect-key'),
-  keyValue: $('protect-key-value'),
-  dialog: $('confirm-unprotect'),
+// What the settings panels share: the token, and what follows a change or a refused token.
+const panel = (name) => ({
+  fieldset: $(`${name}-controls`),
+  status: $(`${name}-status`),
+  error: $(`${name}-error`),
   getToken: () => token,
   onChanged: () => {
     pollQueues();
@@ -61,6 +60,28 @@ const protect = new ProtectPanel({
   },
   onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
+const protect = new ProtectPanel({
+  ...panel('protect'),
+  summary: $('protect-summary'),
+  keyBox: $('protect-key'),
+  keyValue: $('protect-key-value'),
+  dialog: $('confirm-unprotect'),
+});
+const door = new DoorPanel({
+  ...panel('door'),
+  summary: $('door-summary'),
+  estimate: $('complexity-estimate'),
+  dialog: $('confirm-challenge'),
+});
+const invitations = new InvitationsPanel({
+  ...panel('inv'),
+  rows: $('inv-rows'),
+  summary: $('inv-summary'),
+  newBox: $('inv-new'),
+  newCodes: $('inv-new-codes'),
+  newNote: $('inv-new-note'),
+});
+const panels = [protect, door, invitations];
 const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
@@ -87,7 +108,7 @@ function render() {
   const q = queues.find((x) => x.name === selected);
   detail.render(q, memory.samples(q.name), now);
   controls.show(q);
-  protect.show(q);
+  for (const p of panels) p.show(q);
 }
 
 function select(name, focus) {
@@ -106,7 +127,7 @@ function showTokenState() {
   $('token-form').hidden = has;
   $('token-set').hidden = !has;
   controls.setEnabled(has);
-  protect.setEnabled(has);
+  for (const p of panels) p.setEnabled(has);
   document.body.dataset.admin = has ? 'on' : 'off';
 }
 

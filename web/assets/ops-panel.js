@@ -1,0 +1,114 @@
+// What every settings panel of the selected queue shares: one admin API call
+// at a time for the queue selected when it was asked (its button busy
+// meanwhile), the server's error shown in the panel, a refused token handed
+// back to the page, and the confirmation asked before a change that turns
+// people away.
+
+import { fmtClock, setText } from './ops-format.js';
+
+// Asks with a <dialog> whose form has a button of value "confirm"; resolves
+// true on it. Focus goes back to `button` on a cancel. Without <dialog>
+// support, the browser's own confirm() with `fallback` as its question.
+export function confirmDialog(dialog, fallback, button) {
+  if (typeof dialog.showModal !== 'function') return Promise.resolve(window.confirm(fallback));
+  return new Promise((resolve) => {
+    dialog.returnValue = '';
+    dialog.addEventListener(
+      'close',
+      () => {
+        const yes = dialog.returnValue === 'confirm';
+        if (!yes && button) button.focus();
+        resolve(yes);
+      },
+      { once: true },
+    );
+    dialog.showModal();
+  });
+}
+
+export class QueuePanel {
+  constructor({ fieldset, status, error, getToken, onChanged, onUnauthorized }) {
+    Object.assign(this, { fieldset, status, error, getToken, onChanged, onUnauthorized });
+    this.queue = null;
+    this.buttons = new Map([...fieldset.querySelectorAll('[data-action]')].map((b) => [b.dataset.action, b]));
+  }
+
+  setEnabled(enabled) {
+    this.fieldset.disabled = !enabled;
+  }
+
+  // Keeps the selected queue's figures; true when another queue was selected,
+  // whose panel starts without the previous one's messages.
+  select(q) {
+    const switched = !this.queue || this.queue.name !== q.name;
+    this.queue = q;
+    if (switched) {
+      this.showError(null);
+      setText(this.status, '');
+    }
+    return switched;
+  }
+
+  // "hero-autumn: challenge on (14:02:11)."
+  say(queue, text) {
+    setText(this.status, `${queue}: ${text} (${fmtClock(Date.now())}).`);
+  }
+
+  // One call of the admin API for the queue selected now; its error, the
+  // server's code and message, shown in the panel (`failed` starts it). A
+  // `quiet` call (a read after a change) leaves the change's message up.
+  // Answers the queue's name when the call succeeded, null otherwise.
+  async run(button, call, { failed = 'Could not change', quiet = false } = {}) {
+    const token = this.getToken();
+    if (!token || !this.queue) return null;
+    const queue = this.queue.name;
+    if (!quiet) {
+      this.showError(null);
+      setText(this.status, '');
+    }
+    if (button) {
+      button.disabled = true;
+      button.setAttribute('aria-busy', 'true');
+    }
+    try {
+      await call(token, queue);
+      return queue;
+    } catch (err) {
+      this.showError(`${failed} ${queue}: ${err.describe ? err.describe() : String(err)}`);
+      if (err.status === 401) this.onUnauthorized(err);
+      return null;
+    } finally {
+      if (button) {
+        button.disabled = false;
+        button.removeAttribute('aria-busy');
+      }
+    }
+  }
+
+  showError(message) {
+    this.error.hidden = !message;
+    setText(this.error, message || '');
+  }
+}
+
+// Fills a form's fields with the live values, but never over what the
+// operator is typing: a field edited since it was last filled is left alone
+// unless `force` (another queue, or the answer to the operator's own save).
+export function prefill(fields, values, force) {
+  for (const [name, value] of Object.entries(values)) {
+    const field = fields.namedItem(name);
+    if (field.type === 'checkbox') {
+      const dirty = String(field.checked) !== (field.dataset.prefilled ?? String(field.checked));
+      if (force || (!dirty && document.activeElement !== field)) {
+        field.checked = Boolean(value);
+        field.dataset.prefilled = String(field.checked);
+      }
+      continue;
+    }
+    const dirty = field.value !== (field.dataset.prefilled ?? '');
+    if (force || (!dirty && document.activeElement !== field)) {
+      field.value = String(value);
+      field.dataset.prefilled = field.value;
+    }
+  }
+}
