@@ -6,9 +6,9 @@
 //!
 //! Every answer here says (through its class, `routes.rs`) where it may be
 //! shown and what it may load: a
-//! `Content-Security-Policy` that allows the pages' own files only (scripts
-//! and styles from files, never inline; images also as `data:` URIs, which
-//! Swagger UI's stylesheet uses) and no framing at all, with `X-Frame-Options`
+//! `Content-Security-Policy` that allows the pages' own files only (scripts,
+//! workers and styles from files, never inline or `blob:`; images also as
+//! `data:` URIs, which Swagger UI's stylesheet uses) and no framing at all, with `X-Frame-Options`
 //! for browsers that predate `frame-ancestors`: `/ops` holds pause and close
 //! controls, and a page of someone else's must not frame it and steer clicks
 //! onto them. The API's JSON answers go without these (only
@@ -144,7 +144,7 @@ async fn config(State(state): State<AppState>) -> Json<PageConfig> {
     })
 }
 
-/// A file of the pages (scripts, styles, icons, the vendored Swagger UI).
+/// A file of the pages (scripts, styles, icons, the vendored Swagger UI and ALTCHA widget).
 #[utoipa::path(get, path = "/assets/{path}", operation_id = "asset", tag = "pages",
     params(("path" = String, Path, description = "the file under web/assets/", example = "vendor/swagger-ui/swagger-ui.css")),
     responses((status = 200, description = "the file, typed by its extension", content(

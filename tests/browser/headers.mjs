@@ -31,7 +31,8 @@ async function headersOf(route) {
 }
 
 // 1. The headers themselves.
-for (const route of [...PAGES, '/assets/ops.js', '/assets/vendor/swagger-ui/swagger-ui.css', '/waiting-room/config.json']) {
+for (const route of [...PAGES, '/waiting-room/gate', '/assets/ops.js', '/assets/vendor/swagger-ui/swagger-ui.css',
+  '/assets/challenge.js', '/assets/vendor/altcha/altcha.min.js', '/assets/vendor/altcha/pbkdf2.js', '/waiting-room/config.json']) {
   const headers = await headersOf(route);
   const csp = headers.get('content-security-policy') || '';
   assert.match(csp, /default-src 'self'/, `${route}: CSP ${csp}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The real-browser tests of the pages (/waiting-room, /ops, /docs) and of their
-# security headers: Debian's Chromium driven by playwright-core (from npm; it
-# never downloads a browser). Each test gets a server of its own (fresh
+# The real-browser tests of the pages (/waiting-room, /ops, /docs), of the
+# proof of work at the door (the ALTCHA widget) and of the pages' security
+# headers: Debian's Chromium driven by playwright-core (from npm; it never
+# downloads a browser). Each test gets a server of its own (fresh
 # database, Redis prefix and port, the admin API on), which is stopped and
 # removed afterwards. Screenshots go to loadtest/out/.
 #
@@ -25,7 +26,7 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 ADMIN_TOKEN="browser-test-admin"
 TESTS=("$@")
-[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room ops)
+[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room challenge ops)
 
 SUDO=()
 [[ "$(id -u)" -eq 0 ]] || SUDO=(sudo)

@@ -16,6 +16,7 @@ const STRINGS = {
     userHint: 'A number from 1 to 1000 for the demo, or your account UUID.',
     join: 'Join the line',
     joining: 'Joining…',
+    challengeChecking: 'Checking your browser before you join. This takes a few seconds; keep this page open.',
     leave: 'Start over',
     statusHeading: 'Your place',
     waiting: 'Waiting',
@@ -116,6 +117,7 @@ const STRINGS = {
     userHint: '데모에서는 1부터 1000까지의 번호, 또는 계정 UUID를 입력하세요.',
     join: '대기열 입장',
     joining: '입장 중…',
+    challengeChecking: '입장 전에 브라우저를 확인하고 있습니다. 몇 초 걸리니 이 페이지를 열어 두세요.',
     leave: '처음으로',
     statusHeading: '나의 순서',
     waiting: '대기 중',
@@ -230,6 +232,9 @@ const ERRORS = {
     OUTCOME_UNKNOWN: 'We could not confirm the result yet; retrying safely.',
     TIMEOUT: 'The request took too long. Please try again.',
     NETWORK: 'Could not reach the service. Check your connection.',
+    CHALLENGE_REQUIRED: 'Your browser could not be checked. Please try again.',
+    CHALLENGE_FAILED: 'Your browser could not be checked. Please try again.',
+    CHALLENGE_UNSOLVED: 'The browser check could not finish. Please try again.',
   },
   ko: {
     QUEUE_CLOSED: '대기열이 마감되어 새로 입장할 수 없습니다.',
@@ -254,6 +259,9 @@ const ERRORS = {
     OUTCOME_UNKNOWN: '결과를 아직 확인하지 못했습니다. 안전하게 다시 시도합니다.',
     TIMEOUT: '요청 시간이 초과되었습니다. 다시 시도해 주세요.',
     NETWORK: '서비스에 연결할 수 없습니다. 인터넷 연결을 확인하세요.',
+    CHALLENGE_REQUIRED: '브라우저를 확인하지 못했습니다. 다시 시도해 주세요.',
+    CHALLENGE_FAILED: '브라우저를 확인하지 못했습니다. 다시 시도해 주세요.',
+    CHALLENGE_UNSOLVED: '브라우저 확인을 마치지 못했습니다. 다시 시도해 주세요.',
   },
 };
 

@@ -6,6 +6,7 @@
 import { t, setLang, lang, pickLang, rememberLang, duration, clock, errorText } from './waiting-room-i18n.js';
 import { call, serverClock, userUuid, showLocal, retryDelay } from './waiting-room-api.js';
 import { createBooking, $, show, busy } from './waiting-room-booking.js';
+import { Challenge, CHALLENGE_CODES, MOST_SOLVES, pauseAfterFailure } from './challenge.js';
 
 const params = new URLSearchParams(location.search);
 const SESSION_KEY = 'waiting-room.session';
@@ -23,7 +24,8 @@ let prequeueOpensAt = 0; // this device's clock
 let notice = null; // { kind, until, error }
 const poll = { timer: 0, inFlight: false, notBefore: 0, dueAt: 0, failures: 0 };
 const hidden = { timer: 0, paused: false };
-const join = { busy: false, timer: 0, failures: 0, error: null, retryAt: 0, attempt: 0 };
+const join = { busy: false, timer: 0, failures: 0, error: null, retryAt: 0, attempt: 0, solving: false };
+const challenge = new Challenge($('challenge-widget'));
 
 const booking = createBooking({
   config,
@@ -160,6 +162,21 @@ function renderJoin() {
   const error = $('join-error');
   const text = join.retryAt ? t('busy') : !join.error ? '' : typeof join.error === 'string' ? t(join.error) : errorText(join.error);
   if (error.textContent !== text) error.textContent = text;
+  renderChallenge();
+}
+
+/** The proof-of-work panel, shown only while a join waits on one. */
+function renderChallenge() {
+  const panel = $('challenge-panel');
+  const write = () => {
+    const text = join.solving ? t('challengeChecking') : '';
+    if ($('challenge-text').textContent !== text) $('challenge-text').textContent = text;
+  };
+  challenge.setLanguage(lang());
+  if (panel.hidden !== join.solving) return write();
+  show(panel, join.solving);
+  // Written once the panel shows, so that its live region announces it.
+  requestAnimationFrame(write);
 }
 
 function renderConcerts() {
@@ -200,14 +217,17 @@ async function submitJoin(event) {
   startJoin({ code, name: concert?.concertName || code, uuid, user, token: null, firstPosition: 0 });
 }
 
-async function startJoin(next) {
+/** `proof`: the solved challenge this join carries, and how many were solved in a row. */
+async function startJoin(next, proof = { payload: null, solves: 0 }) {
   const attempt = ++join.attempt;
   join.busy = true;
   join.error = null;
   renderJoin();
   try {
-    const { data } = await call('POST', `/api/v1/concerts/${encodeURIComponent(next.code)}/token`, { body: { UUID: next.uuid } });
+    const headers = proof.payload ? { 'X-Altcha': proof.payload } : {};
+    const { data } = await call('POST', `/api/v1/concerts/${encodeURIComponent(next.code)}/token`, { body: { UUID: next.uuid }, headers });
     if (attempt !== join.attempt) return; // the fan started over meanwhile
+    endChallenge();
     join.busy = false;
     join.failures = 0;
     join.retryAt = 0;
@@ -218,22 +238,60 @@ async function startJoin(next) {
     $('queue-heading').focus();
   } catch (error) {
     if (attempt !== join.attempt) return;
+    if (CHALLENGE_CODES.includes(error.code) && proof.solves < MOST_SOLVES) {
+      solveThenJoin(next, error.body?.challengeUrl, proof.solves);
+      return;
+    }
     if (error.transient) {
       // Joining is idempotent (the same place comes back), so retry by itself, no sooner than asked.
+      // The same solution goes again: if the refused join had taken it, the retry is told so and solves anew.
       const wait = retryDelay(error, join.failures++);
       join.retryAt = Date.now() + wait;
-      join.timer = setTimeout(() => { join.retryAt = 0; startJoin(next); }, wait);
+      join.timer = setTimeout(() => { join.retryAt = 0; startJoin(next, proof); }, wait);
     } else {
-      join.busy = false;
-      join.error = error;
-      if (phase !== 'join') {
-        notice = { kind: 'error', error };
-        if (error.code === 'QUEUE_CLOSED') setPhase('closed');
-      }
+      joinRefused(error);
     }
   }
   renderJoin();
   render();
+}
+
+function joinRefused(error) {
+  endChallenge();
+  join.busy = false;
+  join.error = error;
+  if (phase !== 'join') {
+    notice = { kind: 'error', error };
+    if (error.code === 'QUEUE_CLOSED') setPhase('closed');
+  }
+}
+
+/**
+ * The queue asks each join for proof of work: the widget solves a fresh
+ * challenge in the page, without a click, then the join goes again with it.
+ * A failed solve, or a join that refuses the solution, costs one of MOST_SOLVES tries.
+ */
+async function solveThenJoin(next, challengeUrl, solves) {
+  const attempt = join.attempt;
+  join.solving = true;
+  renderJoin();
+  const url = challengeUrl || `/queues/${encodeURIComponent(next.code)}/challenge`;
+  const payload = await challenge.solve(url, lang()).catch(() => null);
+  if (attempt !== join.attempt) return; // the fan started over meanwhile
+  if (payload) return startJoin(next, { payload, solves: solves + 1 });
+  if (solves + 1 < MOST_SOLVES) {
+    await pauseAfterFailure(solves + 1);
+    if (attempt === join.attempt) solveThenJoin(next, challengeUrl, solves + 1);
+    return;
+  }
+  joinRefused({ code: 'CHALLENGE_UNSOLVED', message: 'the challenge could not be solved' });
+  renderJoin();
+  render();
+}
+
+function endChallenge() {
+  join.solving = false;
+  challenge.clear();
 }
 
 // ---- Following the line ------------------------------------------------------
@@ -372,6 +430,7 @@ function loadSession() {
 
 function startOver() {
   clearTimeout(join.timer);
+  endChallenge();
   Object.assign(join, { busy: false, error: null, retryAt: 0, failures: 0, attempt: join.attempt + 1 });
   stopPolling();
   const user = session?.user;
