@@ -124,7 +124,7 @@ run "$WORK/issue.lua" >"$WORK/issue-http"
 log "a fan's solves in Chromium at complexity ${COMPLEXITY}"
 if [[ -f loadtest/challenge_solve.mjs ]]; then
     (cd tests/browser && { [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund --loglevel=error >&2; })
-    URL="$URL" QUEUE="$QUEUE" SOLVES="$SOLVES" COMPLEXITY="$COMPLEXITY" ADMIN_TOKEN="$ADMIN" \
+    BASE_URL="$URL" QUEUE="$QUEUE" SOLVES="$SOLVES" COMPLEXITY="$COMPLEXITY" ADMIN_TOKEN="$ADMIN" \
         node loadtest/challenge_solve.mjs | tail -1 >"$WORK/browser" || echo '{}' >"$WORK/browser"
 else
     echo '{}' >"$WORK/browser"
