@@ -31,7 +31,9 @@
 --   Redis started from, abandoned, expired)
 -- KEYS[4]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open
 -- KEYS[5..]: the meta HASH bucket of each entry's user (the user record, see
---   record_pack), one per entry in the order the entries are sent
+--   record_pack), one per entry in the order the entries are sent; then the
+--   challenge marks of the marked joins, each named by its entry
+--   (src/queue/challenge: a solved challenge is taken with the join it let in)
 -- ARGV[1]: idle timeout, seconds
 -- ARGV[2]: meta bucket TTL, seconds
 -- ARGV[3]: 1 when the queue is closed (it takes no new places); 2 for joins
@@ -49,6 +51,11 @@
 --   'P' user issued nonce seq until          poll presenting a verified token
 --   'J' user nonce issued tnonce seq until   join presenting one
 --   (the token's issued_s, nonce, sequence and active-until ms, 0 while waiting)
+--   'k' and 'K': 'j' and 'J' followed by a challenge mark, `mark_key mark_until`
+--   (the mark's KEYS index, and its end in ms since 1970): a mark already set
+--   is a solution used before, and the join is answered state 7 and not made;
+--   otherwise the mark is set once the join is answered (not when the opening
+--   is due: the gateway asks again, with the same mark).
 -- Polls go first: the entries of one run arrived together, so any order is
 -- one in which they could have come, and the common case then runs without
 -- reading a kind. Joins keep their order among themselves.
@@ -59,7 +66,7 @@
 --     state 0 never joined (poll only; also when the record has lapsed),
 --     2 active, 3 expired, 4 closed (a join that would have taken a new place),
 --     5 in the pre-queue (expiry_ms: the opening), 6 the opening is due: run
---     queue_open, then ask again.
+--     queue_open, then ask again, 7 the join's challenge was used before.
 local function queue_standing(KEYS, ARGV)
   local now, now_s, now_us = now_ms()
   local idle = tonumber(ARGV[1])
@@ -286,6 +293,18 @@ local function queue_standing(KEYS, ARGV)
     end
   end
 
+  -- A marked join: refused when its mark is set, else made, then marked.
+  local function marked(entry, mark_key, mark_until)
+    local mark = KEYS[tonumber(mark_key)]
+    if redis.call('EXISTS', mark) == 1 then
+      return put(7, 0, 0, 0, 0)
+    end
+    entry()
+    if out[n - 1] ~= -6 then
+      redis.call('SET', mark, 1, 'PXAT', mark_until)
+    end
+  end
+
   local last = #ARGV
   while i <= last do
     local kind = ARGV[i]
@@ -304,6 +323,21 @@ local function queue_standing(KEYS, ARGV)
       stand(true, ARGV[i + 1], bucket, ARGV[i + 2],
         tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
       i = i + 7
+    elseif kind == 'k' then
+      local user, nonce = ARGV[i + 1], ARGV[i + 2]
+      marked(function()
+        if not join_new(user, bucket, nonce) then
+          stand(true, user, bucket, nonce, 0, 0, 0, 0)
+        end
+      end, ARGV[i + 3], ARGV[i + 4])
+      i = i + 5
+    elseif kind == 'K' then
+      local at = i
+      marked(function()
+        stand(true, ARGV[at + 1], bucket, ARGV[at + 2],
+          tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), tonumber(ARGV[at + 5]), tonumber(ARGV[at + 6]))
+      end, ARGV[i + 7], ARGV[i + 8])
+      i = i + 9
     else
       return redis.error_reply('queue_standing: unknown entry kind ' .. tostring(kind))
     end

@@ -110,13 +110,7 @@ impl Services {
 
         let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config.clone());
         let invitations = Invitations::new(database.clone());
-        let challenges = Challenges::new(
-            config.token_secret.as_bytes(),
-            config.queue.challenge_ttl_s,
-            redis.clone(),
-            keys.clone(),
-            usize::try_from(config.queue.batch_max).unwrap_or(64),
-        );
+        let challenges = Challenges::new(config.token_secret.as_bytes(), config.queue.challenge_ttl_s);
         let line = Line::new(
             redis.clone(),
             keys.clone(),

@@ -97,13 +97,7 @@ impl QueueTools {
         let queue_config = Arc::new(config.queue.clone());
         let rates = Arc::new(MeasuredRates::default());
         let signer = TokenSigner::new(config.token_secret.as_bytes());
-        let challenges = Challenges::new(
-            config.token_secret.as_bytes(),
-            config.queue.challenge_ttl_s,
-            redis.clone(),
-            keys.clone(),
-            usize::try_from(config.queue.batch_max).unwrap_or(64),
-        );
+        let challenges = Challenges::new(config.token_secret.as_bytes(), config.queue.challenge_ttl_s);
         Ok(QueueTools {
             challenges,
             line: Line::new(

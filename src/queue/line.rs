@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::challenge::{Failure, Solved};
 use super::lanes::Lanes;
 use super::pacing;
 use super::rates::MeasuredRates;
@@ -94,7 +95,7 @@ impl Line {
     /// Takes a place at the back of `queue`, or returns the place already held.
     pub async fn join(&self, queue: &str, user_id: i64) -> Result<Ticket, QueueError> {
         let rules = self.settings.join_rules(queue);
-        self.join_with(queue, user_id, None, rules).await
+        self.join_with(queue, user_id, None, rules, None).await
     }
 
     /// Joins, presenting the user's token if the client sent one: after a
@@ -105,11 +106,13 @@ impl Line {
         user_id: i64,
         presented: Option<&str>,
         rules: JoinRules,
+        challenge: Option<Solved>,
     ) -> Result<Ticket, QueueError> {
         self.users.require(user_id)?;
         let mode = Mode::Join {
             nonce: rand::random(),
             rules,
+            mark: challenge.map(|Solved(mark)| mark),
         };
         self.answer(queue, user_id, mode, presented).await
     }
@@ -122,10 +125,12 @@ impl Line {
         visitor: Visitor,
         presented: Option<&str>,
         rules: JoinRules,
+        challenge: Option<Solved>,
     ) -> Result<Ticket, QueueError> {
         let mode = Mode::Join {
             nonce: rand::random(),
             rules,
+            mark: challenge.map(|Solved(mark)| mark),
         };
         self.answer(queue, visitor.line_id(), mode, presented).await
     }
@@ -254,6 +259,7 @@ impl Line {
             StandingState::Closed => return Err(QueueError::QueueClosed),
             StandingState::PreQueue => return Ok(self.prequeue_ticket(queue, user_id, &standing)),
             StandingState::OpeningDue => return Err(QueueError::OpeningNotPlaced),
+            StandingState::ChallengeSpent => return Err(QueueError::ChallengeFailed(Failure::Spent)),
         };
         let token = QueueToken {
             queue: queue.to_string(),

@@ -130,9 +130,13 @@ impl Keys {
 }
 
 impl QueueKeys {
-    /// The mark of a solved challenge, by its signature.
-    pub(crate) fn spent_challenge(&self, signature: &str) -> String {
-        format!("{}{signature}", self.spent_challenge_prefix)
+    /// The mark of a solved challenge, by its signature, written straight
+    /// into the join's command.
+    pub(crate) fn spent_challenge_arg<'a>(&'a self, signature: &'a [u8; 32]) -> SpentChallenge<'a> {
+        SpentChallenge {
+            prefix: &self.spent_challenge_prefix,
+            signature,
+        }
     }
 
     pub(crate) fn meta_bucket(&self, user_id: i64) -> String {
@@ -161,6 +165,21 @@ impl ToRedisArgs for MetaBucket<'_> {
         // Writes into memory: they cannot fail.
         let _ = arg.write_all(self.prefix.as_bytes());
         let _ = arg.write_all(itoa::Buffer::new().format(self.bucket).as_bytes());
+    }
+}
+
+/// A challenge's mark as a command argument: the queue's prefix and the
+/// signature in hex.
+pub(crate) struct SpentChallenge<'a> {
+    prefix: &'a str,
+    signature: &'a [u8; 32],
+}
+
+impl ToRedisArgs for SpentChallenge<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        let _ = arg.write_all(self.prefix.as_bytes());
+        let _ = arg.write_all(hex::encode(self.signature).as_bytes());
     }
 }
 

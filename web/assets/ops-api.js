@@ -62,7 +62,7 @@ export async function request(method, path, options = {}) {
   try {
     return text ? JSON.parse(text) : null;
   } catch {
-    throw new ApiError(0, 'NOT_JSON', `${method} ${path} answered something other than JSON`);
+    throw new ApiError(0, 'UNREADABLE', `${method} ${path} answered something other than JSON`);
   }
 }
 

@@ -234,7 +234,7 @@ const ERRORS = {
     NETWORK: 'Could not reach the service. Check your connection.',
     CHALLENGE_REQUIRED: 'Your browser could not be checked. Please try again.',
     CHALLENGE_FAILED: 'Your browser could not be checked. Please try again.',
-    CHALLENGE_UNSOLVED: 'The browser check could not finish. Please try again.',
+    UNSOLVED: 'The browser check could not finish. Please try again.',
   },
   ko: {
     QUEUE_CLOSED: '대기열이 마감되어 새로 입장할 수 없습니다.',
@@ -261,7 +261,7 @@ const ERRORS = {
     NETWORK: '서비스에 연결할 수 없습니다. 인터넷 연결을 확인하세요.',
     CHALLENGE_REQUIRED: '브라우저를 확인하지 못했습니다. 다시 시도해 주세요.',
     CHALLENGE_FAILED: '브라우저를 확인하지 못했습니다. 다시 시도해 주세요.',
-    CHALLENGE_UNSOLVED: '브라우저 확인을 마치지 못했습니다. 다시 시도해 주세요.',
+    UNSOLVED: '브라우저 확인을 마치지 못했습니다. 다시 시도해 주세요.',
   },
 };
 

@@ -284,7 +284,7 @@ async function solveThenJoin(next, challengeUrl, solves) {
     if (attempt === join.attempt) solveThenJoin(next, challengeUrl, solves + 1);
     return;
   }
-  joinRefused({ code: 'CHALLENGE_UNSOLVED', message: 'the challenge could not be solved' });
+  joinRefused({ code: 'UNSOLVED', message: 'the challenge could not be solved' });
   renderJoin();
   render();
 }

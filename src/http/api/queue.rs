@@ -55,8 +55,15 @@ pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<Defau
     let user_id = permit.name;
     let ticket = state
         .line
-        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref(), permit.rules)
-        .await?;
+        .join_with(
+            &permit.queue,
+            permit.user_id,
+            permit.presented.as_deref(),
+            permit.rules,
+            permit.challenge,
+        )
+        .await
+        .inspect_err(|err| state.door.count(&permit.queue, err))?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 

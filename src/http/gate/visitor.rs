@@ -120,8 +120,15 @@ pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<SiteV
     let presented = permit.presented.or(cookie_token);
     let ticket = state
         .line
-        .join_as_visitor(&permit.queue, visitor, presented.as_deref(), permit.rules)
-        .await?;
+        .join_as_visitor(
+            &permit.queue,
+            visitor,
+            presented.as_deref(),
+            permit.rules,
+            permit.challenge,
+        )
+        .await
+        .inspect_err(|err| state.door.count(&permit.queue, err))?;
     let lasts_s = ticket_life_s(&ticket);
     let cookie = cookies::set(cookies::VISITOR, &ticket.token, lasts_s);
     let view = JoinView {

@@ -16,7 +16,8 @@
 //!
 //! A queue that asks for a challenge (`queue::challenge`) takes no join
 //! without a solution in `X-Altcha`: it is checked in process, before any
-//! queue work, then taken in Redis, so a replay fails on any instance.
+//! store call, and taken by the join in its own script run, so a replay
+//! fails on any instance and costs no call of its own.
 //!
 //! A check added at the door goes here, once, and both surfaces have it.
 
@@ -30,6 +31,7 @@ use super::client_ip::ClientIp;
 use crate::http::error::{Error, Result};
 use crate::http::extract::{single_header, PresentedToken};
 use crate::http::state::AppState;
+use crate::queue::challenge::Solved;
 use crate::queue::QueueError;
 use crate::store::scripts::standing::JoinRules;
 
@@ -64,6 +66,9 @@ pub(crate) struct JoinPermit<A: Applicant> {
     pub(crate) name: A::Name,
     pub(crate) presented: Option<String>,
     pub(crate) rules: JoinRules,
+    /// The checked solution of a challenged queue's join, which the join
+    /// takes in its own script run (a replay is refused there).
+    pub(crate) challenge: Option<Solved>,
 }
 
 impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
@@ -83,27 +88,29 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
         let queue = named.queue.as_str();
         let invitee = invitation.as_ref().map(|_| A::invitee(&named)).unwrap_or_default();
         let at_the_door = async {
-            if settings.challenge.is_some() {
-                // Checked in process before any store call; taken (one Redis
-                // call) before an invitation's use is.
-                let payload = altcha.ok_or_else(|| QueueError::ChallengeRequired {
-                    queue: queue.to_string(),
-                })?;
-                let solved = state.challenges.check(queue, &payload)?;
-                state.challenges.spend(queue, &solved).await?;
-            }
+            // Checked in process before any store call; taken by the join
+            // itself, in its own script run.
+            let challenge = match (settings.challenge.is_some(), altcha) {
+                (false, _) => None,
+                (true, None) => {
+                    return Err(QueueError::ChallengeRequired {
+                        queue: queue.to_string(),
+                    })
+                }
+                (true, Some(payload)) => Some(state.challenges.check(queue, &payload)?),
+            };
             let rules = settings.join_rules();
             if let Some(code) = invitation {
                 if !rules.closed && before_opening(rules.opens_at_ms) {
                     // A code that is not text cannot be one of ours.
                     let code = String::from_utf8(code).map_err(|_| QueueError::InvitationInvalid)?;
                     state.invitations.redeem(queue, code.trim(), &invitee).await?;
-                    return Ok(rules.invited());
+                    return Ok((rules.invited(), challenge));
                 }
             }
-            Ok::<_, QueueError>(rules)
+            Ok::<_, QueueError>((rules, challenge))
         };
-        let rules = at_the_door.await.inspect_err(|err| state.door.count(queue, err))?;
+        let (rules, challenge) = at_the_door.await.inspect_err(|err| state.door.count(queue, err))?;
         let Named { queue, user_id, name } = named;
         Ok(JoinPermit {
             queue,
@@ -111,6 +118,7 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
             name,
             presented,
             rules,
+            challenge,
         })
     }
 }

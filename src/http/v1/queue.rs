@@ -68,8 +68,15 @@ pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<Conce
     let uuid = permit.name;
     let ticket = state
         .line
-        .join_with(&permit.queue, permit.user_id, permit.presented.as_deref(), permit.rules)
-        .await?;
+        .join_with(
+            &permit.queue,
+            permit.user_id,
+            permit.presented.as_deref(),
+            permit.rules,
+            permit.challenge,
+        )
+        .await
+        .inspect_err(|err| state.door.count(&permit.queue, err))?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 

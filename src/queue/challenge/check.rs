@@ -23,6 +23,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Failure, Solved};
+use crate::store::scripts::standing::ChallengeMark;
 
 /// The longest `X-Altcha` read: a payload is about 700 bytes.
 const MOST_PAYLOAD_BYTES: usize = 4096;
@@ -131,10 +132,17 @@ pub(super) fn check(signing: &Signing, queue: &str, header: &[u8]) -> Result<Sol
     if issued_for.as_deref() != Some(queue) {
         return Err(Failure::OtherQueue);
     }
-    Ok(Solved {
-        signature: sent.challenge.signature.into_owned(),
-        expires_at_s,
-    })
+    solved(&sent.challenge.signature, expires_at_s)
+}
+
+/// A checked solution, to be taken by its join: its mark lasts a second past its expiry.
+fn solved(signature: &str, expires_at_s: i64) -> Result<Solved, Failure> {
+    let mut bytes = [0_u8; 32];
+    hex::decode_to_slice(signature, &mut bytes).map_err(|_| Failure::Invalid)?;
+    Ok(Solved(ChallengeMark {
+        signature: bytes,
+        until_ms: expires_at_s.saturating_add(1).saturating_mul(1000),
+    }))
 }
 
 /// Whether `signature` (hex) is `mac`'s HMAC of `message`, compared in constant time.
@@ -192,10 +200,7 @@ fn canonical(signing: &Signing, queue: &str, json: &[u8]) -> Result<Solved, Fail
     if issued_for != Some(queue) {
         return Err(Failure::OtherQueue);
     }
-    Ok(Solved {
-        signature: sent.to_string(),
-        expires_at_s: challenge.parameters.expires_at.unwrap_or(0),
-    })
+    solved(sent, challenge.parameters.expires_at.unwrap_or(0))
 }
 
 #[cfg(test)]

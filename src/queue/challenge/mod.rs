@@ -15,24 +15,21 @@
 //! (loadtest/RESULTS.md, The challenge).
 //!
 //! A challenge names its queue and its expiry in what it signs. A solution
-//! is taken once: its signature is marked spent in Redis, under the queue's
-//! hash tag, until the challenge expires, so a replay is refused whichever
-//! instance it reaches. The marks of one queue's joins are coalesced
-//! (`store::coalesce`, `lua/challenge_spend.lua`), as its joins are: a call of
-//! its own for each join cost the gateway more than checking the solution
+//! is taken once: the join it lets in marks its signature spent in Redis,
+//! under the queue's hash tag, until the challenge expires, in the same
+//! script run as the join (`lua/queue_standing.lua`), so a replay is refused
+//! whichever instance it reaches and costs no call of its own: a call of its
+//! own for each join cost the gateway more than checking the solution
 //! (loadtest/RESULTS.md, The challenge).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use altcha::CreateChallengeOptions;
 use rand::Rng;
 
 use super::QueueError;
-use crate::store::coalesce::{Batch, Lane};
-use crate::store::keys::Keys;
-use crate::store::redis::Redis;
-use crate::store::scripts::challenge_spend::{self, Mark};
+use crate::store::scripts::standing::ChallengeMark;
 
 /// PBKDF2 rounds per key derivation. A browser's derivation costs about
 /// 80 µs whatever the rounds up to a hundred or so (Chromium's per-call
@@ -73,54 +70,26 @@ impl Failure {
     }
 }
 
-/// A solution that checked out, not yet taken.
-#[derive(Debug)]
-pub struct Solved {
-    signature: String,
-    expires_at_s: i64,
-}
+/// A solution that checked out, not yet taken: the join it lets in takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Solved(pub(crate) ChallengeMark);
 
 #[derive(Clone)]
 pub struct Challenges {
     signing: Arc<Signing>,
     ttl_s: u64,
-    redis: Redis,
-    keys: Keys,
-    batch_max: usize,
-    /// One lane of marks per queue (the default queue and one per concert).
-    lanes: Arc<RwLock<HashMap<String, Arc<Lane<Spends>>>>>,
-}
-
-/// The marks of one queue, taken in batched calls of `challenge_spend`.
-struct Spends {
-    redis: Redis,
-}
-
-impl Batch for Spends {
-    type Entry = Mark;
-    type Answer = bool;
-
-    async fn run(&self, marks: Vec<Mark>) -> redis::RedisResult<Vec<bool>> {
-        let mut redis = self.redis.connection().await?;
-        challenge_spend::run(&mut redis, &marks).await
-    }
 }
 
 impl Challenges {
     /// `secret` is the instances' shared token secret; the two signing keys
     /// are derived from it, so a challenge issued by one instance checks on another.
-    /// `batch_max` bounds the marks of one call, as `BOXOFFICE_QUEUE_BATCH_MAX` does joins.
-    pub(crate) fn new(secret: &[u8], ttl_s: u64, redis: Redis, keys: Keys, batch_max: usize) -> Self {
+    pub(crate) fn new(secret: &[u8], ttl_s: u64) -> Self {
         Challenges {
             signing: Arc::new(Signing::new(
                 derived(secret, "boxoffice altcha challenge"),
                 derived(secret, "boxoffice altcha key"),
             )),
             ttl_s,
-            redis,
-            keys,
-            batch_max,
-            lanes: Arc::default(),
         }
     }
 
@@ -147,35 +116,6 @@ impl Challenges {
     /// ([`Challenges::spend`]).
     pub fn check(&self, queue: &str, header: &[u8]) -> Result<Solved, QueueError> {
         check::check(&self.signing, queue, header).map_err(QueueError::ChallengeFailed)
-    }
-
-    /// Takes a checked solution for `queue`: the first join to show it
-    /// wins, on any instance; the mark outlives the challenge by a second.
-    pub(crate) async fn spend(&self, queue: &str, solved: &Solved) -> Result<(), QueueError> {
-        let mark = Mark {
-            key: self.keys.queue(queue).spent_challenge(&solved.signature),
-            until_ms: solved.expires_at_s.saturating_add(1).saturating_mul(1000),
-        };
-        match self.lane(queue).call(mark).await? {
-            true => Ok(()),
-            false => Err(QueueError::ChallengeFailed(Failure::Spent)),
-        }
-    }
-
-    fn lane(&self, queue: &str) -> Arc<Lane<Spends>> {
-        if let Some(lane) = self.lanes.read().unwrap_or_else(|p| p.into_inner()).get(queue) {
-            return lane.clone();
-        }
-        let mut lanes = self.lanes.write().unwrap_or_else(|p| p.into_inner());
-        lanes
-            .entry(queue.to_string())
-            .or_insert_with(|| {
-                let spends = Spends {
-                    redis: self.redis.clone(),
-                };
-                Lane::new(spends, self.batch_max)
-            })
-            .clone()
     }
 }
 

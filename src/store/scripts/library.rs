@@ -32,7 +32,6 @@ const SOURCE: &str = concat!(
     include_str!("../../../lua/queue_check_active.lua"),
     include_str!("../../../lua/queue_expire_token.lua"),
     include_str!("../../../lua/queue_leave.lua"),
-    include_str!("../../../lua/challenge_spend.lua"),
     include_str!("../../../lua/queue_admit.lua"),
     include_str!("../../../lua/queue_open.lua"),
     include_str!("../../../lua/queue_settings.lua"),

@@ -7,7 +7,6 @@
 
 pub(crate) mod adapt;
 pub(crate) mod admit;
-pub(crate) mod challenge_spend;
 pub(crate) mod check_active;
 pub(crate) mod expire_token;
 pub(crate) mod finalize_sale;

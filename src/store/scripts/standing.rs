@@ -21,8 +21,18 @@ pub(crate) enum Mode {
         nonce: u32,
         /// The queue's settings as the join gate read them.
         rules: JoinRules,
+        /// The solved challenge this join is let in with, taken with it.
+        mark: Option<ChallengeMark>,
     },
     Poll,
+}
+
+/// A solved challenge (`queue::challenge`), taken by the join it lets in:
+/// its signature names its mark, kept until `until_ms` (ms since 1970).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChallengeMark {
+    pub(crate) signature: [u8; 32],
+    pub(crate) until_ms: i64,
 }
 
 /// The caller's verified token, which puts back a place Redis lost with its data.
@@ -54,6 +64,8 @@ pub(crate) enum StandingState {
     PreQueue,
     /// The opening is due: place the pre-queue, then ask again.
     OpeningDue,
+    /// The join's challenge was used before: no join was made.
+    ChallengeSpent,
 }
 
 /// One entry's answer.
@@ -114,6 +126,7 @@ fn spelled_out(state: i64, blob: &[u8]) -> Result<Standing, ParsingError> {
         4 => StandingState::Closed,
         5 => StandingState::PreQueue,
         6 => StandingState::OpeningDue,
+        7 => StandingState::ChallengeSpent,
         other => return Err(format!("queue_standing: unknown state {other}").into()),
     };
     let field = |at: usize, len: usize| {
@@ -213,11 +226,23 @@ pub(crate) async fn run(
         .map(|(index, _)| index)
         .collect();
     let queue_keys = [&keys.waiting, &keys.active, &keys.stats, &keys.prequeue];
-    let mut call = FUNCTION.call_naming(queue_keys.len() + asks.len());
+    let mark_of = |ask: &Ask| match ask.mode {
+        Mode::Join { mark, .. } => mark,
+        Mode::Poll => None,
+    };
+    let marks = asks.iter().filter(|ask| mark_of(ask).is_some()).count();
+    let mut call = FUNCTION.call_naming(queue_keys.len() + asks.len() + marks);
     call.arg(&queue_keys);
     for &index in &order {
         call.arg(keys.meta_bucket_arg(asks[index].user_id));
     }
+    for &index in &order {
+        if let Some(mark) = mark_of(&asks[index]) {
+            call.arg(keys.spent_challenge_arg(&mark.signature));
+        }
+    }
+    // The KEYS index of the next mark, as the entries name them.
+    let mut mark_key = queue_keys.len() + asks.len();
     call.arg(timing.idle_timeout_s)
         .arg(timing.meta_ttl_s)
         .arg(rules.admission_flag())
@@ -227,9 +252,42 @@ pub(crate) async fn run(
         let ask = &asks[index];
         match (ask.mode, ask.presented) {
             (Mode::Poll, None) => call.arg(ask.user_id),
-            (Mode::Join { nonce, .. }, None) => call.arg("j").arg(ask.user_id).arg(nonce),
+            (Mode::Join { nonce, mark: None, .. }, None) => call.arg("j").arg(ask.user_id).arg(nonce),
             (Mode::Poll, Some(token)) => call.arg("P").arg(ask.user_id).arg(&presented(token)),
-            (Mode::Join { nonce, .. }, Some(token)) => call.arg("J").arg(ask.user_id).arg(nonce).arg(&presented(token)),
+            (Mode::Join { nonce, mark: None, .. }, Some(token)) => {
+                call.arg("J").arg(ask.user_id).arg(nonce).arg(&presented(token))
+            }
+            (
+                Mode::Join {
+                    nonce,
+                    mark: Some(mark),
+                    ..
+                },
+                None,
+            ) => {
+                mark_key += 1;
+                call.arg("k")
+                    .arg(ask.user_id)
+                    .arg(nonce)
+                    .arg(mark_key)
+                    .arg(mark.until_ms)
+            }
+            (
+                Mode::Join {
+                    nonce,
+                    mark: Some(mark),
+                    ..
+                },
+                Some(token),
+            ) => {
+                mark_key += 1;
+                call.arg("K")
+                    .arg(ask.user_id)
+                    .arg(nonce)
+                    .arg(&presented(token))
+                    .arg(mark_key)
+                    .arg(mark.until_ms)
+            }
         };
     }
     let Answers(answers) = library::run(redis, &call).await?;
