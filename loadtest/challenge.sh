@@ -5,7 +5,10 @@
 #  1. Join throughput with the challenge on (every join carrying a distinct
 #     valid solution) against the same joins with it off, rounds alternated
 #     on one gateway and one queue (wrk, 64 connections; distinct new users
-#     each round): req/s, the gateway's CPU per join, refusals. Checking a
+#     each round): req/s, the gateway's CPU per join, refusals. A third run
+#     sends the same payloads with the challenge off (the header is not read),
+#     so the load generator and the kernel carry the same bytes as with it on:
+#     on against that is what checking and taking solutions cost. Checking a
 #     solution derives no key, so the solutions are made at complexity 2: the
 #     server's work is the same at any complexity.
 #  2. Issuing: challenges a second through HTTP (wrk on
@@ -29,7 +32,7 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 SOLVES="${SOLVES:-20}"
 COMPLEXITY="${COMPLEXITY:-}"
-PER_ROUND=150000
+PER_ROUND=320000
 STAMP="$(date +%s)"
 PREFIX="ch${STAMP}"
 DB="bo_ch_${STAMP}"
@@ -59,7 +62,7 @@ fi
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}" REDIS_URL="redis://127.0.0.1:6379"
 export BOXOFFICE_REDIS_PREFIX="$PREFIX" BOXOFFICE_TOKEN_SECRET="challenge-secret" RUST_LOG=warn
 export BOXOFFICE_MAX_CONNECTIONS_PER_IP=0
-USERS=$((ROUNDS * 2 * PER_ROUND + 1000))
+USERS=$((ROUNDS * 3 * PER_ROUND + 1000))
 log "seeding ${USERS} users"
 "$BIN" seed --users "$USERS" >/dev/null 2>&1
 env BOXOFFICE_ADDR="127.0.0.1:${PORT}" BOXOFFICE_SCHEDULER=false BOXOFFICE_ADMIN_TOKEN="$ADMIN" \
@@ -99,16 +102,19 @@ print(json.dumps({"rps": rps, "non2xx": int(bad.group(1)) if bad else 0, "server
 PY
 }
 
-: >"$WORK/off" && : >"$WORK/on"
+: >"$WORK/off" && : >"$WORK/on" && : >"$WORK/offh"
 for round in $(seq 1 "$ROUNDS"); do
-    off_first=$(((round - 1) * 2 * PER_ROUND + 1))
+    off_first=$(((round - 1) * 3 * PER_ROUND + 1))
     on_first=$((off_first + PER_ROUND))
+    offh_first=$((on_first + PER_ROUND))
     log "round ${round}: ${PER_ROUND} solutions, then joins with the challenge off and on"
     "$EX/challenge_bench" payloads --queue "$QUEUE" --complexity 2 --count "$PER_ROUND" --out "$WORK/payloads" >/dev/null
     challenge null
     run loadtest/wrk/join.lua FIRST_USER="$off_first" LAST_USER=$((on_first - 1)) THREADS=2 >>"$WORK/off"
     challenge 2
     run loadtest/wrk/join_altcha.lua FIRST_USER="$on_first" PAYLOADS="$WORK/payloads" THREADS=2 >>"$WORK/on"
+    challenge null
+    run loadtest/wrk/join_altcha.lua FIRST_USER="$offh_first" PAYLOADS="$WORK/payloads" THREADS=2 >>"$WORK/offh"
 done
 
 log "issuing through HTTP and in process; checking; a bot's solves at complexity ${COMPLEXITY}"
@@ -135,7 +141,7 @@ import json, statistics, sys
 work, complexity, cores, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 rows = lambda name: [json.loads(line) for line in open(f"{work}/{name}") if line.strip()]
 one = lambda name: json.loads(open(f"{work}/{name}").read() or "{}")
-off, on = rows("off"), rows("on")
+off, on, offh = rows("off"), rows("on"), rows("offh")
 median = lambda runs, key: statistics.median(run[key] for run in runs)
 ratio = median(on, "rps") / median(off, "rps")
 issue_http, issue, check, bot, browser = one("issue-http"), one("issue"), one("check"), one("bot"), one("browser")
@@ -145,8 +151,12 @@ print("| figure | value | target |")
 print("|---|---|---|")
 print(f"| joins/s, challenge off (median) | {median(off, 'rps'):,.0f} ({median(off, 'serverUs'):.1f} µs gateway CPU each) | |")
 print(f"| joins/s, challenge on, distinct valid solutions (median) | {median(on, 'rps'):,.0f} ({median(on, 'serverUs'):.1f} µs each) | |")
+print(f"| joins/s, challenge off, the same payloads sent and not read (median) | {median(offh, 'rps'):,.0f} ({median(offh, 'serverUs'):.1f} µs each) | |")
 print(f"| on / off | {ratio:.3f} × | ≥ 0.9 × {mark(ratio >= 0.9)} |")
-print(f"| refused joins (non-2xx), off / on | {sum(r['non2xx'] for r in off)} / {sum(r['non2xx'] for r in on)} | 0 |")
+same = median(on, "rps") / median(offh, "rps")
+print(f"| on / off with the same bytes sent (what checking and taking cost) | {same:.3f} × | |")
+print(f"| gateway CPU a join, on / off | {median(on, 'serverUs') / median(off, 'serverUs'):.2f} × | |")
+print(f"| refused joins (non-2xx), off / on / off with payloads | {sum(r['non2xx'] for r in off)} / {sum(r['non2xx'] for r in on)} / {sum(r['non2xx'] for r in offh)} | 0 |")
 print(f"| challenges issued/s through HTTP (2 cores shared with wrk) | {issue_http.get('rps', 0):,.0f} | |")
 print(f"| challenges issued/s by one core in process | {issue.get('issuedPerSecond', 0):,.0f} ({issue.get('usEach', 0):.1f} µs each) | ≥ 50,000 {mark(issue.get('issuedPerSecond', 0) >= 50000)} |")
 print(f"| checking a solution in process | {check.get('usEach', 0):.1f} µs | |")

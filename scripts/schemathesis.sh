@@ -75,6 +75,11 @@ curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "the server never 
 curl -fsS -X PATCH "http://127.0.0.1:$PORT/admin/queues/bts-spring" \
     -H "Authorization: Bearer $BOXOFFICE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"protect": {"origin": "https://shop.example", "paths": ["/*"]}}' >/dev/null
+# And one asks for a proof of work, so GET /queues/{queue}/challenge answers past 404
+# CHALLENGE_OFF and its joins are refused 403 CHALLENGE_REQUIRED / CHALLENGE_FAILED.
+curl -fsS -X PATCH "http://127.0.0.1:$PORT/admin/queues/iu-winter" \
+    -H "Authorization: Bearer $BOXOFFICE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"challenge": {"kind": "altcha", "complexity": 1000}}' >/dev/null
 
 # Values that exist in the demo data, so generated requests reach past the
 # "no such user/concert" answers: the seed's users (ids and UUIDs), concerts,
