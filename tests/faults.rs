@@ -331,7 +331,8 @@ async fn a_redis_lost_keeps_a_closed_sale_closed_with_its_settings_and_history()
     let restarted = Instant::now();
     let closed = serde_json::json!({ "state": "closed", "maxActive": 5, "admitRate": 2, "opensAt": null,
         "adaptive": null, "protect": null,
-        "joinLimits": { "perIdentityPerMinute": 0, "perIpPerMinute": 0, "perNetworkPerMinute": 0 } });
+        "joinLimits": { "perIdentityPerMinute": 0, "perIpPerMinute": 0, "perNetworkPerMinute": 0 },
+        "challenge": null });
     // A newcomer each time: 503 until the probes see Redis back, then
     // refused: joins follow the instance's own view of the settings, which
     // Redis's loss does not touch.
