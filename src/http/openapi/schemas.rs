@@ -48,7 +48,8 @@ json_schema! {
             "balance": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the balance" },
             "required": { "type": "integer", "description": "INSUFFICIENT_BALANCE: the price" },
             "pollAfterMs": { "type": "integer", "description": "OVERLOADED on a poll: when to poll again" },
-            "reason": { "type": "string", "enum": ["identity", "ip", "network"], "description": "RATE_LIMITED on a join: the limit it tripped" },
+            "reason": { "type": "string", "enum": ["identity", "ip", "network", "invalid", "expired", "spent", "otherQueue"], "description": "RATE_LIMITED on a join: the limit it tripped (identity, ip, network); CHALLENGE_FAILED: why the solution was refused (invalid, expired, spent, otherQueue)" },
+            "challengeUrl": { "type": "string", "description": "CHALLENGE_REQUIRED: where to fetch the queue's challenge" },
             "down": { "type": "array", "items": { "type": "string", "enum": ["redis", "postgres"] }, "description": "/ready: what is not answering" }
         }
     })
