@@ -205,10 +205,19 @@ async fn a_solution_shown_after_its_challenge_expired_is_refused() {
     let app = admin_app(|config| config.queue.challenge_ttl_s = 1).await;
     let queue = app.default_queue();
     ask_for_challenge(&app, &queue, EASY).await;
+    ask_for_challenge(&app, CONCERT, EASY).await;
     let late = solution_for(&app, &queue).await;
+    let late_for_the_concert = solution_for(&app, CONCERT).await;
     // Expiry is in whole seconds: past it for certain.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     refused_because(app.join(1).header("X-Altcha", late.as_str()).await, "expired").await;
+    refused_because(
+        app.v1_join(CONCERT, &uuid(1))
+            .header("X-Altcha", late_for_the_concert.as_str())
+            .await,
+        "expired",
+    )
+    .await;
 }
 
 #[tokio::test]
