@@ -12,6 +12,9 @@
 #[allow(dead_code, unused_imports)]
 #[path = "api/helpers/mod.rs"]
 mod helpers;
+// Faults of the network between the app and its stores.
+#[path = "faults/network.rs"]
+mod network;
 
 use std::cell::Cell;
 use std::collections::HashMap;

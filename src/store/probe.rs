@@ -35,6 +35,10 @@ pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(500);
 /// Longer than a healthy answer takes on a loaded machine, far shorter than
 /// any request's own timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a probe may take to connect to Redis: the handshake's round
+/// trips, each as slow as the network. A frozen Redis is still found by the
+/// PING on the connection kept from the round before.
+const PROBE_CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Failed probes in a row that open a breaker: one slow answer is not an outage.
 const FAILURES_TO_OPEN: u32 = 2;
 
@@ -163,10 +167,16 @@ impl Probes {
     async fn redis_answers(&self) -> bool {
         let probe = &self.redis;
         let mut slot = probe.connection.lock().await;
-        let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
-            if slot.is_none() {
-                *slot = Some(probe.target.probe_connection().await?);
+        if slot.is_none() {
+            // Connecting takes a few round trips (the handshake), a PING one:
+            // bounded apart, so a Redis a few hundred milliseconds away is
+            // slow, not down (tests/faults/network.rs).
+            match tokio::time::timeout(PROBE_CONNECT_TIMEOUT, probe.target.probe_connection()).await {
+                Ok(Ok(connection)) => *slot = Some(connection),
+                _ => return false,
             }
+        }
+        let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
             match slot.as_mut() {
                 Some(connection) => connection.ping().await,
                 None => Ok(()),

@@ -14,6 +14,9 @@ mod api;
 pub mod app;
 mod call;
 mod gate;
+// The fault suite's network faults (tests/faults/network.rs).
+#[allow(dead_code)]
+pub mod faulty_link;
 pub mod gateway;
 mod keys;
 pub mod monitor;
