@@ -112,8 +112,8 @@ impl Challenges {
     }
 
     /// Checks an `X-Altcha` payload for `queue`, in process: its signature,
-    /// its expiry, its queue and its solution (`check.rs`). Does not take it
-    /// ([`Challenges::spend`]).
+    /// its expiry, its queue and its solution (`check.rs`). Does not take it:
+    /// the join it lets in does, in its own script run ([`Solved`]).
     pub fn check(&self, queue: &str, header: &[u8]) -> Result<Solved, QueueError> {
         check::check(&self.signing, queue, header).map_err(QueueError::ChallengeFailed)
     }
