@@ -582,6 +582,131 @@ async fn a_master_failed_over_costs_seconds_of_503s_and_no_double_sale() {
     drop(cluster);
 }
 
+/// One answer of the rush: when it was sent (from the kill), how long it took, its status.
+struct Answered {
+    sent_ms: i64,
+    took: Duration,
+    status: u16,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Redis Cluster; run by .ci/run"]
+async fn a_master_failed_over_under_a_rush_answers_fast_keeps_the_places_and_sells_nothing_twice() {
+    let node_timeout_ms: u64 = std::env::var("FAILOVER_NODE_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(1000);
+    let cluster = blocking(|| OwnCluster::start(node_timeout_ms));
+    let mut config = test_config();
+    config.redis_cluster = cluster.nodes.clone();
+    let app = spawn_configured(config).await;
+    // A line before the fault: each user's token and place.
+    let mut before = Vec::new();
+    for user in 1..=100 {
+        let body = json_of(app.join(user).await).await;
+        before.push((
+            user,
+            body["token"].as_str().unwrap_or_default().to_string(),
+            body["position"].clone(),
+        ));
+    }
+    let queue_key = format!("{{{}:q:{}}}:waiting", app.config.redis_prefix, app.default_queue());
+    let master = blocking(|| cluster.master_of(&queue_key));
+
+    // The rush: 32 clients joining back to back, from before the kill until
+    // well after the line is served again: the demo's users 101 to 1000, new
+    // places until they run out, then joins again (which find their places).
+    let start = Instant::now();
+    let kill_at = Duration::from_millis(500);
+    let rush_for = Duration::from_secs(12);
+    let clients = (0..32_i64).map(|client| {
+        let app = &app;
+        async move {
+            let mut answers = Vec::new();
+            let mut k = client;
+            while start.elapsed() < rush_for {
+                let sent = start.elapsed();
+                let response = app.join(101 + k % 900).await;
+                let status = response.status().as_u16();
+                if status == 503 {
+                    assert!(
+                        response.headers().contains_key("retry-after"),
+                        "a 503 says when to come back"
+                    );
+                }
+                answers.push(Answered {
+                    sent_ms: sent.as_millis() as i64 - kill_at.as_millis() as i64,
+                    took: start.elapsed() - sent,
+                    status,
+                });
+                k += 32;
+                if status != 200 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            answers
+        }
+    });
+    let kill = async {
+        tokio::time::sleep(kill_at).await;
+        blocking(|| cluster.kill(master));
+    };
+    let (answers, ()) = tokio::join!(join_all(clients), kill);
+    let answers: Vec<Answered> = answers.into_iter().flatten().collect();
+
+    for answer in &answers {
+        assert!(matches!(answer.status, 200 | 503), "a join answered {}", answer.status);
+    }
+    let refused: Vec<&Answered> = answers.iter().filter(|answer| answer.status == 503).collect();
+    let window = refused.first().zip(refused.last()).map(|(first, last)| {
+        (
+            refused.iter().map(|a| a.sent_ms).min().unwrap_or(first.sent_ms),
+            refused.iter().map(|a| a.sent_ms).max().unwrap_or(last.sent_ms),
+        )
+    });
+    let slowest = answers.iter().map(|answer| answer.took).max().unwrap_or_default();
+    let served_after = answers.iter().filter(|a| a.status == 200 && a.sent_ms > 0).count();
+    eprintln!(
+        "failover under a rush (node timeout {node_timeout_ms} ms): {} joins, {} answered 503, \
+         503s sent from {:?} ms to {:?} ms after the kill, slowest answer {slowest:?}, {served_after} served after the kill",
+        answers.len(),
+        refused.len(),
+        window.map(|w| w.0),
+        window.map(|w| w.1),
+    );
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a join took {slowest:?} during the failover"
+    );
+    let last_refused = window.map_or(0, |w| w.1);
+    assert!(last_refused < 10_000, "still refusing {last_refused} ms after the kill");
+    assert!(
+        answers.iter().any(|a| a.status == 200 && a.sent_ms > last_refused),
+        "joins served again after the failover"
+    );
+
+    // The line from before the fault: every place kept, shown with its token.
+    for (user, token, position) in &before {
+        let body = json_of(app.position(*user).token(token).await).await;
+        assert_eq!(&body["position"], position, "user {user}: {body}");
+    }
+    // Nothing sold twice: seat 1 is sold once, after the failover.
+    let first = app.admitted_token(1).await;
+    app.charge(1, 10_000).await;
+    assert_eq!(app.reserve(&first, 1, 1, 1, &[1]).await.status(), 200);
+    assert_eq!(paying(&app, &first, 1, "after").await.status(), 200);
+    let second = app.admitted_token(2).await;
+    app.charge(2, 10_000).await;
+    assert_eq!(
+        app.reserve(&second, 1, 1, 2, &[1]).await.status(),
+        409,
+        "seat 1 is sold"
+    );
+    audit_is_clean_within(&app, Duration::from_secs(10)).await;
+    app.stop().await;
+    drop(cluster);
+}
+
 /// `boxoffice_db_acquires_waiting` as `/metrics` shows it.
 async fn acquires_waiting(app: &TestApp) -> f64 {
     metric_value(&app.metrics_text().await, "boxoffice_db_acquires_waiting ").unwrap_or(0.0)
