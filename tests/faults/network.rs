@@ -168,6 +168,20 @@ async fn payments_in_postgres(app: &TestApp) -> i64 {
         .expect("counted")
 }
 
+/// Every user pays at once, each with its key; all are answered within 5 s.
+async fn pay_all_at_once(app: &TestApp, tokens: &[String]) -> Vec<reqwest::Result<reqwest::Response>> {
+    let started = Instant::now();
+    let payments = join_all(
+        (1..)
+            .zip(tokens)
+            .map(|(user, token)| paying(app, token, user, &format!("pay-{user}")).send()),
+    )
+    .await;
+    let answered_in = started.elapsed();
+    assert!(answered_in < Duration::from_secs(5), "answered after {answered_in:?}");
+    payments
+}
+
 /// Each payment retried with its key settles exactly once, and the books balance.
 async fn every_payment_settles_once(app: &TestApp, tokens: &[String]) {
     for (user, token) in (1..).zip(tokens) {
@@ -190,15 +204,7 @@ async fn a_postgres_whose_replies_never_come_is_answered_503_and_each_payment_se
     let (app, mut link, tokens) = app_behind_a_postgres_link().await;
     link.add("silent", ToxicKind::Timeout { timeout: 0 }, StreamDirection::Downstream)
         .await;
-    let started = Instant::now();
-    let payments = join_all(
-        (1..)
-            .zip(&tokens)
-            .map(|(user, token)| paying(&app, token, user, &format!("pay-{user}")).send()),
-    )
-    .await;
-    let answered_in = started.elapsed();
-    assert!(answered_in < Duration::from_secs(5), "answered after {answered_in:?}");
+    let payments = pay_all_at_once(&app, &tokens).await;
     for response in payments {
         let response = response.expect("an answer");
         assert_eq!(response.status(), 503);
@@ -219,18 +225,7 @@ async fn a_postgres_reply_cut_with_its_connection_leaves_each_payment_to_settle_
     // reach Postgres (and may commit) while their answers are cut.
     link.add("cut", ToxicKind::LimitData { bytes: 64 }, StreamDirection::Downstream)
         .await;
-    let started = Instant::now();
-    let payments = join_all(
-        (1..)
-            .zip(&tokens)
-            .map(|(user, token)| paying(&app, token, user, &format!("pay-{user}")).send()),
-    )
-    .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "answered after {:?}",
-        started.elapsed()
-    );
+    let payments = pay_all_at_once(&app, &tokens).await;
     for response in payments {
         let response = response.expect("an answer");
         let status = response.status().as_u16();

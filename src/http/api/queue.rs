@@ -52,18 +52,8 @@ impl Applicant for DefaultQueueByUserId {
     ))
 )]
 pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<DefaultQueueByUserId>) -> Result<Response> {
+    let ticket = permit.join(&state).await?;
     let user_id = permit.name;
-    let ticket = state
-        .line
-        .join_with(
-            &permit.queue,
-            permit.user_id,
-            permit.presented.as_deref(),
-            permit.rules,
-            permit.challenge,
-        )
-        .await
-        .inspect_err(|err| state.door.count(&permit.queue, err))?;
     Ok(TicketView::new(user_id, ticket, state.clock).into_response_with_hint())
 }
 

@@ -32,7 +32,7 @@ use crate::http::error::{Error, Result};
 use crate::http::extract::{single_header, PresentedToken};
 use crate::http::state::AppState;
 use crate::queue::challenge::Solved;
-use crate::queue::QueueError;
+use crate::queue::{QueueError, Ticket};
 use crate::store::scripts::standing::JoinRules;
 
 /// Who asks to join which queue, as one surface names them.
@@ -120,6 +120,25 @@ impl<A: Applicant> FromRequest<AppState> for JoinPermit<A> {
             rules,
             challenge,
         })
+    }
+}
+
+impl<A: Applicant> JoinPermit<A> {
+    /// Joins the line by user id as the permit allows (both APIs). A
+    /// solution the line finds spent is a refusal at the door too, counted
+    /// with the gate's own.
+    pub(crate) async fn join(&self, state: &AppState) -> Result<Ticket, QueueError> {
+        state
+            .line
+            .join_with(
+                &self.queue,
+                self.user_id,
+                self.presented.as_deref(),
+                self.rules,
+                self.challenge,
+            )
+            .await
+            .inspect_err(|err| state.door.count(&self.queue, err))
     }
 }
 

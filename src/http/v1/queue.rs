@@ -65,18 +65,8 @@ impl Applicant for ConcertQueueByUuid {
     ))
 )]
 pub(super) async fn join(State(state): State<AppState>, permit: JoinPermit<ConcertQueueByUuid>) -> Result<Response> {
+    let ticket = permit.join(&state).await?;
     let uuid = permit.name;
-    let ticket = state
-        .line
-        .join_with(
-            &permit.queue,
-            permit.user_id,
-            permit.presented.as_deref(),
-            permit.rules,
-            permit.challenge,
-        )
-        .await
-        .inspect_err(|err| state.door.count(&permit.queue, err))?;
     Ok(TicketView::new(uuid, ticket, state.clock).into_response_with_hint())
 }
 
