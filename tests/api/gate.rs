@@ -489,12 +489,15 @@ async fn a_valid_check_sends_redis_nothing() {
     // The background chores (endings followed four times a second, the
     // settings, the catalog) send a few calls a second whatever the checks,
     // more the longer the checks take on a busy machine: the same window
-    // without checks is the yardstick. One call per check would be 300.
+    // without checks is the yardstick. A new instance's first reconciling
+    // passes (tens of set and hash calls, seen on a Cluster run) may fall in
+    // either window, hence the allowance of a fifth. One call per check
+    // would be 300.
     let idle = ClientCommands::watch(redis.port);
     tokio::time::sleep(started.elapsed()).await;
     let background: u64 = idle.stop().values().sum();
     assert!(
-        sent <= 2 * background + CHECKS / 20,
+        sent <= 2 * background + CHECKS / 5,
         "{sent} Redis calls during {CHECKS} checks ({commands:?}), {background} in as long without"
     );
     app.stop().await;
