@@ -10,12 +10,16 @@
 # CLUSTER_NODE_TIMEOUT_MS (2000: how soon a silent master is failed over; a
 # replica takes over however long it was cut off: availability first, as a
 # ticket sale wants, since the sales themselves live in Postgres),
-# CLUSTER_DIR (/tmp/boxoffice-redis-cluster-<base port>).
+# CLUSTER_DIR (/tmp/boxoffice-redis-cluster-<base port>),
+# CLUSTER_ANNOUNCE_OFFSET (0: each node tells clients and replicas to reach it
+# at its port plus this offset, where the chaos soak puts a fault-injecting
+# proxy; the cluster bus stays direct).
 set -euo pipefail
 
 BASE="${CLUSTER_BASE_PORT:-7101}"
 NODE_TIMEOUT="${CLUSTER_NODE_TIMEOUT_MS:-2000}"
 DIR="${CLUSTER_DIR:-/tmp/boxoffice-redis-cluster-$BASE}"
+ANNOUNCE_OFFSET="${CLUSTER_ANNOUNCE_OFFSET:-0}"
 PORTS=()
 for i in 0 1 2 3 4 5; do PORTS+=($((BASE + i))); done
 
@@ -60,9 +64,14 @@ start() {
     mkdir -p "$DIR"
     for port in "${PORTS[@]}"; do
         up "$port" && die "port $port is taken by another Redis; pick CLUSTER_BASE_PORT"
+        local announce=()
+        if ((ANNOUNCE_OFFSET != 0)); then
+            announce=(--cluster-announce-ip 127.0.0.1 --cluster-announce-port $((port + ANNOUNCE_OFFSET))
+                --cluster-announce-bus-port $((port + 10000)))
+        fi
         redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
             --cluster-config-file "$DIR/nodes-$port.conf" --cluster-node-timeout "$NODE_TIMEOUT" \
-            --cluster-replica-validity-factor 0 \
+            --cluster-replica-validity-factor 0 "${announce[@]}" \
             --save '' --appendonly no --dir "$DIR" --daemonize yes \
             --logfile "$DIR/$port.log" --pidfile "$DIR/$port.pid"
     done
