@@ -34,10 +34,16 @@ impl Balances {
 
     pub(crate) async fn balance(&self, user_id: i64) -> Result<Balance, BookingError> {
         self.users.require(user_id)?;
-        let mut connection = self.db.acquire().await?;
-        let amount: Option<i64> = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *connection)
+        let amount: Option<i64> = self
+            .db
+            .bounded(async {
+                let mut connection = self.db.acquire().await?;
+                let amount = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                Ok::<_, BookingError>(amount)
+            })
             .await?;
         Ok(Balance {
             user_id,
@@ -92,14 +98,21 @@ impl Balances {
         };
         // Perhaps a retry of a charge that went through: the balance it left.
         let ledger_ids = key.or_recorded(&self.db, failure).await?.ledger_ids()?;
-        let mut connection = self.db.acquire().await?;
-        let amount: i64 =
-            sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")
-                .bind(&ledger_ids)
-                .bind(user_id)
-                .fetch_optional(&mut *connection)
-                .await?
-                .ok_or_else(|| BookingError::Inconsistent(format!("charge ledger rows {ledger_ids:?} are missing")))?;
+        let amount: Option<i64> = self
+            .db
+            .bounded(async {
+                let mut connection = self.db.acquire().await?;
+                let amount =
+                    sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")
+                        .bind(&ledger_ids)
+                        .bind(user_id)
+                        .fetch_optional(&mut *connection)
+                        .await?;
+                Ok::<_, BookingError>(amount)
+            })
+            .await?;
+        let amount = amount
+            .ok_or_else(|| BookingError::Inconsistent(format!("charge ledger rows {ledger_ids:?} are missing")))?;
         Ok(Balance { user_id, amount })
     }
 }

@@ -54,6 +54,10 @@ impl Receipt {
     /// carrying the same Idempotency-Key: the payments and their seats, and
     /// the balance as their method shows it.
     pub(crate) async fn recorded(db: &Db, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
+        db.bounded(Self::read_back(db, user_id, payment_ids)).await
+    }
+
+    async fn read_back(db: &Db, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
         let mut connection = db.acquire().await?;
         let payments: Vec<PaymentRow> = sqlx::query_as(
             "SELECT id, created_at, method FROM payments WHERE id = ANY($1) AND user_id = $2 ORDER BY id",

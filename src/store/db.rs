@@ -191,6 +191,20 @@ impl Db {
         }
     }
 
+    /// Reads on the way to an answer (a retry's receipt read back, the
+    /// balance a refusal names), bounded as a statement that moves money is:
+    /// money routes are left to their statements' deadlines rather than the
+    /// request's, so without this a link that swallows a reply would hold
+    /// such a read as long as the link lasts. Past the deadline the read is
+    /// dropped and nothing happened (503 DEPENDENCY_UNAVAILABLE); sqlx closes
+    /// a connection dropped mid-statement when it fails its check on release.
+    pub(crate) async fn bounded<T, E: From<DbError>>(&self, reads: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        match tokio::time::timeout(self.answer_within, reads).await {
+            Ok(result) => result,
+            Err(_) => Err(DbError::Unavailable(None).into()),
+        }
+    }
+
     /// Runs one statement whose effect must be known: the answer is its result,
     /// a refusal (rolled back), unavailability (never sent), or an unknown
     /// outcome, which is the only case where it may have committed unseen.

@@ -217,6 +217,39 @@ async fn a_postgres_whose_replies_never_come_is_answered_503_and_each_payment_se
     app.stop().await;
 }
 
+/// Found by the chaos soak (a payment's replay hung 20 s behind a late
+/// link): a retry whose answer is read back from Postgres, with no statement
+/// that moves money, was bounded by nothing, since money routes are left to
+/// their statements' deadlines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "network faults; run by .ci/run with the fault suite"]
+async fn a_retry_read_back_from_a_silent_postgres_is_answered_503_within_the_deadline() {
+    let (app, mut link, tokens) = app_behind_a_postgres_link().await;
+    for response in pay_all_at_once(&app, &tokens).await {
+        assert_eq!(response.expect("an answer").status(), 200);
+    }
+    link.add("silent", ToxicKind::Timeout { timeout: 0 }, StreamDirection::Downstream)
+        .await;
+    // Statement deadline 1 s, plus the half second the client waits for
+    // Postgres's own word, plus room for a loaded machine.
+    let started = Instant::now();
+    let replays = tokio::time::timeout(Duration::from_secs(4), pay_all_at_once(&app, &tokens))
+        .await
+        .expect("every replay answered within 4 s, not left hanging on the link");
+    for response in replays {
+        let response = response.expect("an answer");
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().contains_key("retry-after"));
+        let code = json_of(response).await["code"].as_str().unwrap_or_default().to_string();
+        // Reading the receipt back changes nothing: nothing happened.
+        assert_eq!(code, "DEPENDENCY_UNAVAILABLE", "after {:?}", started.elapsed());
+    }
+    link.replace().await;
+    stores_back(&app).await;
+    every_payment_settles_once(&app, &tokens).await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "network faults; run by .ci/run with the fault suite"]
 async fn a_postgres_reply_cut_with_its_connection_leaves_each_payment_to_settle_once() {

@@ -176,14 +176,18 @@ impl Checkout {
     /// that sale, so teach it (rebuild the sold sets) and name the seats.
     async fn sold_meanwhile(&self, holds: &[Hold]) -> BookingError {
         let seat_ids: Vec<i64> = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.id).collect();
-        let taken: Vec<i64> = match self.db.acquire().await {
-            Ok(mut connection) => sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
-                .bind(&seat_ids)
-                .fetch_all(&mut *connection)
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let taken: Vec<i64> = self
+            .db
+            .bounded(async {
+                let mut connection = self.db.acquire().await?;
+                let taken = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
+                    .bind(&seat_ids)
+                    .fetch_all(&mut *connection)
+                    .await?;
+                Ok::<_, BookingError>(taken)
+            })
+            .await
+            .unwrap_or_default();
         let mut numbers = Vec::new();
         for hold in holds {
             if let Err(err) = self.sold.rebuild_now(hold.schedule.id).await {
