@@ -181,6 +181,9 @@ class Stack:
                     CLUSTER_NODE_TIMEOUT_MS="2000", CLUSTER_DIR=self.cluster_dir)
 
     def start_cluster(self):
+        # Nodes an interrupted run left behind would be taken for this run's.
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/redis-cluster.sh"), "stop"], env=self.cluster_env(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run(["bash", os.path.join(ROOT, "scripts/redis-cluster.sh"), "start"], env=self.cluster_env(),
                        check=True, stdout=subprocess.DEVNULL)
 
