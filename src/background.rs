@@ -19,6 +19,11 @@ use crate::booking::{idempotency, reconcile};
 use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
 
+/// The least time a chore's pass is given before it is dropped (a longer
+/// period gives more): beyond any statement or Redis deadline, so only a pass
+/// waiting on an answer that will never come reaches it.
+const PASS_BOUND: Duration = Duration::from_secs(30);
+
 /// Starts every chore of the services on `chores`.
 pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
     let queue = &state.config.queue;
@@ -201,8 +206,17 @@ impl Chores {
                     _ = stop.changed() => return,
                     _ = ticker.tick() => {}
                 }
-                if let Err(err) = step(state.clone()).await {
-                    tracing::warn!(chore = name, error = %err, "background chore failed");
+                // A pass that waits on a reply lost for good (a link that
+                // dropped it) would stop the chore, and with it whatever it
+                // keeps converging; it is given up after its bound, and a stop
+                // does not wait for it.
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    pass = tokio::time::timeout(period.max(PASS_BOUND), step(state.clone())) => match pass {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => tracing::warn!(chore = name, error = %err, "background chore failed"),
+                        Err(_) => tracing::warn!(chore = name, bound = ?period.max(PASS_BOUND), "background chore gave up a pass"),
+                    },
                 }
             }
         });

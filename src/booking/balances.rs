@@ -36,13 +36,14 @@ impl Balances {
         self.users.require(user_id)?;
         let amount: Option<i64> = self
             .db
-            .bounded(async {
-                let mut connection = self.db.acquire().await?;
-                let amount = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
-                    .bind(user_id)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                Ok::<_, BookingError>(amount)
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let amount = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
+                        .bind(user_id)
+                        .fetch_optional(connection)
+                        .await?;
+                    Ok::<_, BookingError>(amount)
+                })
             })
             .await?;
         Ok(Balance {
@@ -98,17 +99,20 @@ impl Balances {
         };
         // Perhaps a retry of a charge that went through: the balance it left.
         let ledger_ids = key.or_recorded(&self.db, failure).await?.ledger_ids()?;
+        let ids = ledger_ids.clone();
         let amount: Option<i64> = self
             .db
-            .bounded(async {
-                let mut connection = self.db.acquire().await?;
-                let amount =
-                    sqlx::query_scalar("SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2")
-                        .bind(&ledger_ids)
-                        .bind(user_id)
-                        .fetch_optional(&mut *connection)
-                        .await?;
-                Ok::<_, BookingError>(amount)
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let amount = sqlx::query_scalar(
+                        "SELECT balance_after FROM balance_ledger WHERE id = ANY($1) AND user_id = $2",
+                    )
+                    .bind(ids)
+                    .bind(user_id)
+                    .fetch_optional(connection)
+                    .await?;
+                    Ok::<_, BookingError>(amount)
+                })
             })
             .await?;
         let amount = amount

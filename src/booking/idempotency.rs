@@ -65,18 +65,20 @@ impl IdempotencyKey {
         if failure.postgres_unreachable() {
             return Err(failure);
         }
+        let (user_id, key) = (self.user_id, self.key.clone());
         let row: Option<KeyRow> = db
-            .bounded(async {
-                let mut connection = db.acquire().await?;
-                let row = sqlx::query_as(
-                    "SELECT operation, request_hash, ledger_ids, payment_ids FROM idempotency_keys
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let row = sqlx::query_as(
+                        "SELECT operation, request_hash, ledger_ids, payment_ids FROM idempotency_keys
                      WHERE user_id = $1 AND key = $2",
-                )
-                .bind(self.user_id)
-                .bind(&self.key)
-                .fetch_optional(&mut *connection)
-                .await?;
-                Ok::<_, BookingError>(row)
+                    )
+                    .bind(user_id)
+                    .bind(key)
+                    .fetch_optional(connection)
+                    .await?;
+                    Ok::<_, BookingError>(row)
+                })
             })
             .await?;
         let Some(row) = row else {

@@ -7,6 +7,7 @@ use super::payments::method::PaymentMethod;
 use super::BookingError;
 use crate::store::db::Db;
 use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PaidSeat {
@@ -54,11 +55,12 @@ impl Receipt {
     /// carrying the same Idempotency-Key: the payments and their seats, and
     /// the balance as their method shows it.
     pub(crate) async fn recorded(db: &Db, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
-        db.bounded(Self::read_back(db, user_id, payment_ids)).await
+        let payment_ids = payment_ids.to_vec();
+        db.bounded(move |connection| Box::pin(async move { Self::read_back(connection, user_id, &payment_ids).await }))
+            .await
     }
 
-    async fn read_back(db: &Db, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
-        let mut connection = db.acquire().await?;
+    async fn read_back(connection: &mut PgConnection, user_id: i64, payment_ids: &[i64]) -> Result<Self, BookingError> {
         let payments: Vec<PaymentRow> = sqlx::query_as(
             "SELECT id, created_at, method FROM payments WHERE id = ANY($1) AND user_id = $2 ORDER BY id",
         )
@@ -77,7 +79,7 @@ impl Receipt {
         }
         let paid_at = first.created_at;
         let payment_ids: Vec<i64> = payments.iter().map(|payment| payment.id).collect();
-        let balance_after = method.balance_after(&mut connection, user_id, &payment_ids).await?;
+        let balance_after = method.balance_after(connection, user_id, &payment_ids).await?;
         let seats: Vec<SeatRow> = sqlx::query_as(
             "SELECT r.schedule_id, r.seat_id, s.seat_number, r.price
              FROM reservations r JOIN seats s ON s.id = r.seat_id

@@ -195,13 +195,23 @@ impl Db {
     /// balance a refusal names), bounded as a statement that moves money is:
     /// money routes are left to their statements' deadlines rather than the
     /// request's, so without this a link that swallows a reply would hold
-    /// such a read as long as the link lasts. Past the deadline the read is
-    /// dropped and nothing happened (503 DEPENDENCY_UNAVAILABLE); sqlx closes
-    /// a connection dropped mid-statement when it fails its check on release.
-    pub(crate) async fn bounded<T, E: From<DbError>>(&self, reads: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        match tokio::time::timeout(self.answer_within, reads).await {
+    /// such a read as long as the link lasts. Past the deadline nothing
+    /// happened (503 DEPENDENCY_UNAVAILABLE), and the connection is closed,
+    /// not returned: sqlx checks a returned connection by first reading out
+    /// what it still owes, which behind a reply swallowed for good never ends
+    /// and keeps the pool's slot (the chaos soak emptied whole pools so).
+    pub(crate) async fn bounded<T, E, F>(&self, reads: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>,
+    {
+        let mut connection = self.acquire().await?;
+        match tokio::time::timeout(self.answer_within, reads(&mut connection)).await {
             Ok(result) => result,
-            Err(_) => Err(DbError::Unavailable(None).into()),
+            Err(_) => {
+                connection.close_on_drop();
+                Err(DbError::Unavailable(None).into())
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use futures::future::join_all;
 use noxious::toxic::{StreamDirection, ToxicKind};
 
 use super::helpers::faulty_link::FaultyLink;
+use super::helpers::lost_replies::LostReplies;
 use super::helpers::{assert_error, eventually, json_of, spawn_configured, test_config, TestApp};
 use super::{audit_is_clean_within, paying, stores_back};
 
@@ -247,6 +248,49 @@ async fn a_retry_read_back_from_a_silent_postgres_is_answered_503_within_the_dea
     link.replace().await;
     stores_back(&app).await;
     every_payment_settles_once(&app, &tokens).await;
+    app.stop().await;
+}
+
+/// Found by the chaos soak: after a link lost replies for good, every read
+/// that had given up on one kept its pool slot (sqlx checks a returned
+/// connection by reading out what it owes, which never came), until the pool
+/// was empty and every payment of the instance answered 503 for the rest of
+/// the sale. Here the pool has three connections, each loses a reply, and
+/// new connections pass: reads must be served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "network faults; run by .ci/run with the fault suite"]
+async fn reads_that_gave_up_on_a_lost_reply_leave_the_pool_whole() {
+    let link = LostReplies::start(POSTGRES_PORT).await;
+    let mut config = test_config();
+    config.database_url = link.in_front_of(&config.database_url, POSTGRES_PORT);
+    config.db_statement_timeout_ms = 1000;
+    config.db_max_connections = 3;
+    config.db_acquire_timeout_ms = 1000;
+    let app = spawn_configured(config).await;
+    assert_eq!(app.charge(1, 5_000).await.status(), 200);
+    // Three reads at a time keep the pool's three connections busy, while
+    // the link loses what the open connections carry back.
+    let reading = join_all((0..3).map(|_| app.balance(1).send()));
+    let losing = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        link.lose_open_connections();
+    };
+    let (reads, ()) = tokio::join!(reading, losing);
+    for read in reads {
+        let status = read.expect("an answer").status();
+        assert!(status == 200 || status == 503, "{status}");
+    }
+    for _ in 0..6 {
+        let read = app.balance(1).await;
+        if read.status() == 200 {
+            break;
+        }
+    }
+    eventually(Duration::from_secs(8), "a balance read is served again", || async {
+        let read = app.balance(1).await;
+        (read.status() == 200).then_some(())
+    })
+    .await;
     app.stop().await;
 }
 

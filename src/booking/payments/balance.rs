@@ -30,14 +30,16 @@ pub(super) async fn capture(db: &Db, sale: &Sale<'_>) -> Result<Captured, Bookin
             balance_after: first.balance_after,
         }));
     }
+    let user_id = sale.user_id;
     let balance: Option<i64> = db
-        .bounded(async {
-            let mut connection = db.acquire().await?;
-            let balance = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
-                .bind(sale.user_id)
-                .fetch_optional(&mut *connection)
-                .await?;
-            Ok::<_, BookingError>(balance)
+        .bounded(move |connection| {
+            Box::pin(async move {
+                let balance = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(connection)
+                    .await?;
+                Ok::<_, BookingError>(balance)
+            })
         })
         .await?;
     Ok(Captured::Refused(Refusal::InsufficientBalance {

@@ -178,13 +178,14 @@ impl Checkout {
         let seat_ids: Vec<i64> = holds.iter().flat_map(|hold| &hold.seats).map(|seat| seat.id).collect();
         let taken: Vec<i64> = self
             .db
-            .bounded(async {
-                let mut connection = self.db.acquire().await?;
-                let taken = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
-                    .bind(&seat_ids)
-                    .fetch_all(&mut *connection)
-                    .await?;
-                Ok::<_, BookingError>(taken)
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let taken = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
+                        .bind(seat_ids)
+                        .fetch_all(connection)
+                        .await?;
+                    Ok::<_, BookingError>(taken)
+                })
             })
             .await
             .unwrap_or_default();

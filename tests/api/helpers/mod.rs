@@ -19,6 +19,8 @@ mod gate;
 pub mod faulty_link;
 pub mod gateway;
 mod keys;
+#[allow(dead_code)]
+pub mod lost_replies;
 pub mod monitor;
 mod ops;
 // Stores of a test's own, for the fault suite (the integration crate takes only free_port).
