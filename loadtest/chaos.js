@@ -141,11 +141,16 @@ function keyed(user, op, method, path, payload, headers) {
 
 function join(user) {
   const res = retrying(user, 'POST', '/api/waiting-queue/', null, 'join', { 'user-id': String(user.id) });
-  return res.status === 200 ? body(res) : null;
+  const ticket = res.status === 200 ? body(res) : null;
+  if (ticket) user.token = ticket.token;
+  return ticket;
 }
 
+// Polls carry the token, as the page does: a place Redis lost comes back with it.
 function poll(user) {
-  return retrying(user, 'GET', '/api/waiting-queue/position', null, 'poll', { 'user-id': String(user.id) });
+  const headers = { 'user-id': String(user.id) };
+  if (user.token) headers.Token = user.token;
+  return retrying(user, 'GET', '/api/waiting-queue/position', null, 'poll', headers);
 }
 
 function waitForTurn(user, ticket, reloads) {
@@ -172,6 +177,7 @@ function waitForTurn(user, ticket, reloads) {
       log({ k: 'reload', u: user.id, t0, t1: Date.now(), before, s: res.status, c: code(res), kept, after: next && next.position, status: next && next.tokenStatus });
       if (next === null) return null;
       ticket = next;
+      user.token = ticket.token;
       continue;
     }
     const hint = typeof ticket.pollAfterMs === 'number' ? ticket.pollAfterMs : 1000;
@@ -180,6 +186,7 @@ function waitForTurn(user, ticket, reloads) {
     if (res.status !== 200) return null;
     ticket = body(res);
     if (!ticket) return null;
+    user.token = ticket.token;
   }
   return ticket.tokenStatus === '활성' ? ticket : null;
 }
