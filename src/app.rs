@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
+use crate::events::{EventLog, Sequencer};
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
@@ -49,6 +50,8 @@ pub struct Services {
     pub(crate) holds: Holds,
     pub(crate) balances: Balances,
     pub(crate) checkout: Checkout,
+    pub(crate) events: EventLog,
+    pub(crate) sequencer: Sequencer,
     pub(crate) audit: LatestAudit,
     pub(crate) reconciler: Reconciler,
     pub(crate) probes: Probes,
@@ -191,6 +194,8 @@ impl Services {
             holds,
             balances,
             checkout,
+            events: EventLog::new(database.clone()),
+            sequencer: Sequencer::new(database.clone()),
             audit,
             reconciler,
             probes,

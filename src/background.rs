@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::app::Services;
 use crate::booking::{idempotency, reconcile};
+use crate::events;
 use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
 
@@ -87,6 +88,12 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
             Ok(())
         },
     );
+    // Committed events get their public ids (`events/sequencer.rs` says why
+    // not at insert); one instance's pass at a time.
+    chores.every("event ids", events::SEQUENCE_EVERY, state, |state| async move {
+        state.sequencer.sequence_once().await?;
+        Ok(())
+    });
     chores.every("lapsed holds", Duration::from_secs(30), state, |state| async move {
         state.holds.sweep(&state.catalog.snapshot()).await?;
         Ok(())

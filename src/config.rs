@@ -443,6 +443,8 @@ pub struct ConnectionsConfig {
 
     /// A keep-alive connection with no request for this long is closed.
     ///
+    /// Counted from the last byte written, so an event stream that keeps
+    /// writing (its keep-alives come within a third of this) stays open.
     /// Longer than a proxy's own idle timeout (60 s is common), so the proxy
     /// closes first. Also the longest a request may take to arrive and be
     /// answered.

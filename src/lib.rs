@@ -17,6 +17,8 @@
 //!   checked without a store, ended on every instance within a second.
 //! - [`booking`] is what admitted users do: the catalog, seat holds, balances,
 //!   checkout, and the invariant audit, one service each.
+//! - [`events`] is what happened in a sale: the outbox the payment statement
+//!   writes, the sequencer that numbers it, and its readers.
 //! - [`http`] translates HTTP to those services: `http/api/` for the `/api`
 //!   routes (seed 000), `http/v1/` for `/api/v1` (seed 004), and beside them what
 //!   both share: the edge every request crosses first (`http/edge/`), the guards
@@ -40,6 +42,8 @@ mod background;
 pub mod booking;
 /// Every setting, from flags or the environment.
 pub mod config;
+/// Events of a sale: the outbox in Postgres, its sequencer, its readers.
+mod events;
 /// HTTP surfaces (`/api`, `/api/v1`, health, operations), errors and extractors.
 pub mod http;
 /// Who is asking: trusted user names or signed `X-Identity` proofs.

@@ -74,6 +74,11 @@ pub(crate) async fn serve(
         max_connections = caps.max(),
         "boxoffice listening"
     );
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    };
     connections::serve(listener, app, caps, timeouts, shutdown).await;
     Ok(())
 }

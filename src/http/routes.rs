@@ -39,6 +39,9 @@ pub(crate) enum Class {
     Ops,
     /// The admin API.
     Admin,
+    /// The admin API's event stream: an answer that lasts as long as its
+    /// client stays.
+    AdminStream,
     /// The pages served from the binary.
     Page,
     /// A protected site's forward-auth check and the public keys: decided in
@@ -61,6 +64,10 @@ pub(crate) enum Deadline {
     Decisive,
     /// Nothing to wait on: the answer is computed in process.
     InProcess,
+    /// A stream, which a request deadline would cut off: each store read it
+    /// makes is bounded by the statement deadline (`store::db::Db::bounded`)
+    /// instead, and the answer lasts as long as its client.
+    EachRead,
 }
 
 impl Class {
@@ -69,6 +76,7 @@ impl Class {
             Class::Queue => Deadline::RedisCall,
             Class::Payment | Class::TopUp => Deadline::Decisive,
             Class::Check => Deadline::InProcess,
+            Class::AdminStream => Deadline::EachRead,
             Class::Booking | Class::Hold | Class::Ops | Class::Admin | Class::Page => Deadline::Request,
         }
     }
@@ -81,7 +89,9 @@ impl Class {
             Class::Booking | Class::Hold | Class::Payment | Class::TopUp => ShedGroup::Booking,
             // A check is cheap and in process; refusing one would turn an
             // admitted visitor away (a proxy reads a 503 as an error).
-            Class::Ops | Class::Admin | Class::Page | Class::Check => ShedGroup::Never,
+            // A stream holds a group's permit only until its answer starts
+            // (`edge::shedding`), but it is the admin API's, never shed either.
+            Class::Ops | Class::Admin | Class::AdminStream | Class::Page | Class::Check => ShedGroup::Never,
         }
     }
 
@@ -148,7 +158,7 @@ impl Mount {
         };
         let route = match class.deadline() {
             Deadline::Request => middleware::with_deadline(route, self.request_timeout),
-            Deadline::RedisCall | Deadline::Decisive | Deadline::InProcess => route,
+            Deadline::RedisCall | Deadline::Decisive | Deadline::InProcess | Deadline::EachRead => route,
         };
         match class {
             Class::Page => with_page_headers(route),

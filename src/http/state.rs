@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use super::edge::proxies::TrustedProxies;
 use super::edge::rate_limits::RateLimits;
 use super::edge::shedding::ShedLayer;
@@ -28,6 +30,9 @@ pub struct HttpContext {
     pub(crate) trusted_proxies: TrustedProxies,
     /// Joins turned away at the door (a challenge, an invitation), by reason.
     pub(crate) door: DoorRefusals,
+    /// Set when the server starts shutting down: answers that would otherwise
+    /// never end (the event stream) end then, so the connections can close.
+    pub(crate) closing: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -38,6 +43,7 @@ impl AppState {
             shed: ShedLayer::new(&config.limits),
             trusted_proxies: TrustedProxies::parse(&config.limits.trusted_proxies)?,
             door: DoorRefusals::default(),
+            closing: watch::Sender::new(false),
             services,
         })))
     }

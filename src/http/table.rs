@@ -115,7 +115,8 @@ mod tests {
     }
 
     #[test]
-    fn only_holds_and_payments_are_timed_and_only_the_queue_the_gate_and_money_go_without_the_request_deadline() {
+    fn only_holds_and_payments_are_timed_and_only_the_queue_the_gate_money_and_the_event_stream_go_without_the_request_deadline(
+    ) {
         let routes = declared();
         let timed: BTreeSet<_> = routes
             .iter()
@@ -153,6 +154,7 @@ mod tests {
             ("GET", "/gate/{queue}"),
             ("GET", "/.well-known/jwks.json"),
             ("GET", "/queues/{queue}/challenge"),
+            ("GET", "/admin/events"),
             (
                 "POST",
                 "/api/concerts/{concert_id}/schedules/{schedule_id}/seats/reservation/payment",

@@ -18,6 +18,7 @@ mod catalog;
 mod challenge;
 mod coalescing;
 mod connections;
+mod events;
 mod foundation;
 mod gate;
 mod identity;

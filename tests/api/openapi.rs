@@ -40,6 +40,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/concerts"),
     ("get", "/admin/schedules/{schedule_id}/seats"),
     ("get", "/admin/invariants"),
+    ("get", "/admin/events"),
     ("post", "/gate/{queue}/join"),
     ("get", "/queues/{queue}/challenge"),
     ("get", "/gate/{queue}/status"),

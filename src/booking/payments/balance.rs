@@ -1,6 +1,6 @@
 //! Paying from the balance, the first payment method: one SQL statement debits
 //! the balance, records one payment per schedule, the reservations, the ledger
-//! rows and the Idempotency-Key, all or nothing. One statement is one round
+//! rows, the Idempotency-Key and the sale's events, all or nothing. One statement is one round
 //! trip and one commit: a payment cannot be half done, and a statement that
 //! got no answer committed all of it or none.
 //!
@@ -14,6 +14,7 @@ use sqlx::PgConnection;
 use super::method::{Captured, MethodAudit, Paid, PaymentMethod, Refusal, Sale};
 use crate::booking::idempotency::IdempotencyKey;
 use crate::booking::{money, BookingError};
+use crate::events::EventType;
 use crate::store::db::Db;
 
 /// Takes `sale.total` from the balance and records the sale in one statement;
@@ -95,8 +96,10 @@ impl Debit {
     }
 
     /// Debits the balance by the total (never below zero), records one payment
-    /// per schedule, the reservations and a ledger row per payment, and with a
-    /// key, the key pointing at the payments. No rows: not enough money, and
+    /// per schedule, the reservations and a ledger row per payment, with a
+    /// key, the key pointing at the payments, and the sale's events (a
+    /// `payment.completed` and a `seats.sold` per payment), which therefore
+    /// commit or roll back with it. No rows: not enough money, and
     /// nothing written. A seat sold meanwhile fails the whole statement on the
     /// double-sale constraint.
     async fn run(self, db: &mut PgConnection) -> Result<Vec<PaidRow>, sqlx::Error> {
@@ -128,6 +131,20 @@ impl Debit {
                  INSERT INTO idempotency_keys (user_id, key, operation, request_hash, payment_ids)
                  SELECT $1, $8, $9, $10, ARRAY(SELECT id FROM paid ORDER BY id)
                  FROM debit WHERE $8::text IS NOT NULL
+             ), payment_events AS (
+                 INSERT INTO events (type, data)
+                 SELECT $12, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
+                            'scheduleId', paid.schedule_id, 'amount', paid.amount, 'method', $11::text)
+                 FROM paid ORDER BY paid.id
+             ), sale_events AS (
+                 INSERT INTO events (type, data)
+                 SELECT $13, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
+                            'scheduleId', paid.schedule_id, 'seats', (
+                                SELECT jsonb_agg(seats.seat_number ORDER BY seats.seat_number)
+                                FROM UNNEST($5::bigint[], $6::bigint[]) AS s (seat_id, schedule_id)
+                                JOIN seats ON seats.id = s.seat_id
+                                WHERE s.schedule_id = paid.schedule_id))
+                 FROM paid ORDER BY paid.id
              )
              SELECT paid.id, paid.created_at AS paid_at, debit.amount AS balance_after
              FROM paid, debit ORDER BY paid.id",
@@ -143,6 +160,8 @@ impl Debit {
         .bind(key.map(IdempotencyKey::operation))
         .bind(key.map(IdempotencyKey::request_hash))
         .bind(PaymentMethod::Balance.name())
+        .bind(EventType::PaymentCompleted.name())
+        .bind(EventType::SeatsSold.name())
         .fetch_all(db)
         .await
     }

@@ -1,6 +1,6 @@
 //! The admin API, for the operations team: every queue's figures and live
-//! settings (`queues.rs`), presale invitations (`invitations.rs`), the catalog (`catalog.rs`), and a fresh audit of
-//! the invariants (`audit.rs`). Behind
+//! settings (`queues.rs`), presale invitations (`invitations.rs`), the catalog (`catalog.rs`), a fresh audit of
+//! the invariants (`audit.rs`), and the sales' events (`events.rs`). Behind
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
 
@@ -18,6 +18,7 @@ use super::state::AppState;
 
 mod audit;
 mod catalog;
+mod events;
 mod invitations;
 mod queues;
 
@@ -34,6 +35,7 @@ mod queues;
     catalog::create,
     catalog::seat_map,
     audit::invariants,
+    events::events,
 ))]
 pub(crate) struct Docs;
 
@@ -75,6 +77,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
             Class::Admin,
         )
         .route(Method::GET, "/admin/invariants", audit::invariants, Class::Admin)
+        .route(Method::GET, "/admin/events", events::events, Class::AdminStream)
 }
 
 /// An admin request: the token checked, and its fingerprint for the records.

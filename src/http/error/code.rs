@@ -63,6 +63,8 @@ error_codes! {
     InvalidState = (400, "INVALID_STATE"),
     UnknownSetting = (400, "UNKNOWN_SETTING"),
     InvalidConcert = (400, "INVALID_CONCERT"),
+    InvalidEventId = (400, "INVALID_EVENT_ID"),
+    UnknownEventType = (400, "UNKNOWN_EVENT_TYPE"),
     // 401: who is asking is not proven.
     TokenMissing = (401, "TOKEN_MISSING"),
     TokenInvalid = (401, "TOKEN_INVALID"),

@@ -14,6 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::booking::BookingError;
+use crate::events::EventsError;
 use crate::http::edge::join_limits::Tripped;
 use crate::identity::IdentityError;
 use crate::pass::PassError;
@@ -48,6 +49,8 @@ pub(crate) enum Error {
     Internal(#[from] anyhow::Error),
     #[error(transparent)]
     Pass(#[from] PassError),
+    #[error(transparent)]
+    Events(#[from] EventsError),
 }
 
 impl Error {
@@ -74,6 +77,7 @@ impl Error {
             Error::Pass(err) => (pass_code(*err), None),
             Error::Queue(err) => queue_parts(err),
             Error::Booking(err) => booking_parts(err),
+            Error::Events(err) => (events_code(err), None),
         }
     }
 }
@@ -152,6 +156,14 @@ fn booking_parts(err: &BookingError) -> (ErrorCode, Option<Value>) {
         BookingError::PostgresDown | BookingError::PostgresGaveUp => (C::DependencyUnavailable, None),
         BookingError::OutcomeUnknown => (C::OutcomeUnknown, None),
         BookingError::Redis(_) | BookingError::Database(_) | BookingError::Inconsistent(_) => (C::Internal, None),
+    }
+}
+
+fn events_code(err: &EventsError) -> ErrorCode {
+    match err {
+        EventsError::PostgresDown => ErrorCode::DependencyUnavailable,
+        EventsError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => ErrorCode::DependencyUnavailable,
+        EventsError::Database(_) | EventsError::Unreadable(_) => ErrorCode::Internal,
     }
 }
 

@@ -24,6 +24,20 @@ impl Api {
             .json(settings)
     }
 
+    /// `GET /admin/events` as JSON: a page of the sales' events (`after`,
+    /// `limit`, `types`, `queue` as query pairs).
+    pub fn admin_events(&self, query: &[(&str, &str)]) -> Call {
+        self.admin(Method::GET, "/admin/events")
+            .header("accept", "application/json")
+            .query(query)
+    }
+
+    /// `GET /admin/events` as Server-Sent Events, following new ones.
+    pub fn admin_event_stream(&self) -> Call {
+        self.admin(Method::GET, "/admin/events")
+            .header("accept", "text/event-stream")
+    }
+
     /// `GET /admin/queues/{queue}/events`: the record of changes, newest first.
     pub fn admin_queue_events(&self, queue: &str) -> Call {
         self.admin(Method::GET, &format!("/admin/queues/{queue}/events"))

@@ -9,7 +9,11 @@
 //! - **serving**: a request being read and answered has the idle timeout, far
 //!   beyond any request's own deadlines, so a body that trickles in is cut off too;
 //! - **idle**: between requests (an answer went out, no byte of the next one
-//!   has come) a keep-alive connection waits at most the idle timeout.
+//!   has come) a keep-alive connection waits at most the idle timeout, counted
+//!   from the last byte written: an answer whose body outlasts its request (the
+//!   event stream, `http::admin::events`) keeps its connection as long as it
+//!   writes (its keep-alives come well within the timeout), and one whose
+//!   client stops reading is cut like any idle one.
 //!
 //! hyper's own `header_read_timeout` starts again the moment an answer is
 //! written, so on a keep-alive connection it is the idle timeout as well: one
@@ -150,9 +154,22 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadlines<T> {
     }
 }
 
+impl<T> Deadlines<T> {
+    /// Bytes written while idle are an answer's body still going out after
+    /// its request counted as answered: the idle clock starts again from them.
+    /// (An ordinary answer is written while serving: no clock read for it.)
+    fn wrote(&mut self, written: &Poll<io::Result<usize>>) {
+        if self.phase == Phase::Idle && matches!(written, Poll::Ready(Ok(1..))) {
+            self.until = Instant::now() + self.timeouts.idle;
+        }
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Deadlines<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&written);
+        written
     }
 
     fn poll_write_vectored(
@@ -160,7 +177,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Deadlines<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

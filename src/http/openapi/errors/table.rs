@@ -264,6 +264,10 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     ),
     ("adminInvariants", &[ADMIN, STORES, &[C::InvariantViolated]]),
     ("adminSeatMap", &[ADMIN, PATH, STORES, &[C::ScheduleNotFound]]),
+    (
+        "adminEvents",
+        &[ADMIN, QUERY, STORES, &[C::InvalidEventId, C::UnknownEventType]],
+    ),
     // Health and operations.
     ("health", &[]),
     ("ready", &[&[C::DependencyUnavailable]]),
