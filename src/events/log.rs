@@ -60,26 +60,28 @@ impl EventLog {
     /// Each read is bounded by the statement deadline: the stream that
     /// repeats it has no request deadline around it.
     pub(crate) async fn after(&self, after: i64, limit: i64, filter: &Filter) -> Result<Vec<Event>, EventsError> {
-        let types: Option<Vec<&str>> = filter
+        let types: Option<Vec<&'static str>> = filter
             .types
             .as_ref()
             .map(|types| types.iter().map(|kind| kind.name()).collect());
+        let queue = filter.queue.clone();
         let rows: Vec<EventRow> = self
             .db
-            .bounded(async {
-                let mut connection = self.db.acquire().await?;
-                let rows = sqlx::query_as(
-                    "SELECT seq, type AS event_type, time, queue, data::text AS data FROM events
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let rows = sqlx::query_as(
+                        "SELECT seq, type AS event_type, time, queue, data::text AS data FROM events
                      WHERE seq > $1 AND ($2::text[] IS NULL OR type = ANY($2)) AND ($3::text IS NULL OR queue = $3)
                      ORDER BY seq LIMIT $4",
-                )
-                .bind(after)
-                .bind(types)
-                .bind(filter.queue.as_deref())
-                .bind(limit)
-                .fetch_all(&mut *connection)
-                .await?;
-                Ok::<_, EventsError>(rows)
+                    )
+                    .bind(after)
+                    .bind(types)
+                    .bind(queue)
+                    .bind(limit)
+                    .fetch_all(connection)
+                    .await?;
+                    Ok::<_, EventsError>(rows)
+                })
             })
             .await?;
         rows.into_iter()

@@ -43,20 +43,20 @@ impl Sequencer {
     /// pass runs).
     pub(crate) async fn sequence_once(&self) -> Result<u64, EventsError> {
         self.db
-            .bounded(async {
-                let mut connection = self.db.acquire().await?;
-                let mut transaction = sqlx::Acquire::begin(&mut *connection).await?;
-                let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                    .bind(SEQUENCER_LOCK)
-                    .fetch_one(&mut *transaction)
-                    .await?;
-                if !ours {
-                    return Ok(0);
-                }
-                // A statement of its own after the lock: under READ COMMITTED
-                // it sees the previous pass's commit, and so its highest seq.
-                let numbered = sqlx::query(
-                    "WITH next AS (
+            .bounded(|connection| {
+                Box::pin(async move {
+                    let mut transaction = sqlx::Acquire::begin(connection).await?;
+                    let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                        .bind(SEQUENCER_LOCK)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    if !ours {
+                        return Ok(0);
+                    }
+                    // A statement of its own after the lock: under READ COMMITTED
+                    // it sees the previous pass's commit, and so its highest seq.
+                    let numbered = sqlx::query(
+                        "WITH next AS (
                          SELECT id, row_number() OVER (ORDER BY id) AS n
                          FROM (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1) AS batch
                      ), top AS (
@@ -64,13 +64,14 @@ impl Sequencer {
                      )
                      UPDATE events SET seq = top.seq + next.n
                      FROM next, top WHERE events.id = next.id",
-                )
-                .bind(MOST_PER_PASS)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                transaction.commit().await?;
-                Ok::<_, EventsError>(numbered)
+                    )
+                    .bind(MOST_PER_PASS)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+                    transaction.commit().await?;
+                    Ok::<_, EventsError>(numbered)
+                })
             })
             .await
     }
