@@ -192,43 +192,49 @@ impl Probes {
     }
 
     /// A ping on the kept connection; if that fails (Postgres may have ended
-    /// it), one on a new connection, whose refusal is final.
+    /// it), one on a new connection, whose refusal is final. Connecting takes
+    /// a few round trips (TCP, the startup, the parameters) and is bounded
+    /// apart, as for Redis: a Postgres a few hundred milliseconds away is
+    /// slow, not down (the chaos soak saw one 300 ms away refused for the
+    /// whole fault, every new connection outrunning the half second).
     async fn postgres_answers(&self) -> Answer {
         let probe = &self.postgres;
         let Some(options) = &probe.target else {
             return Answer::Silent;
         };
         let mut slot = probe.connection.lock().await;
-        let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
-            if let Some(connection) = slot.as_mut() {
-                if connection.ping().await.is_ok() {
-                    return Answer::Up;
-                }
-                *slot = None;
+        if let Some(connection) = slot.as_mut() {
+            let answered = tokio::time::timeout(PROBE_TIMEOUT, connection.ping()).await;
+            if matches!(answered, Ok(Ok(()))) {
+                return Answer::Up;
             }
-            let connected = options.connect().await;
-            let mut connection = match connected {
-                Ok(connection) => connection,
-                Err(err) if refused(&err) => return Answer::Refused,
-                Err(_) => return Answer::Silent,
-            };
-            match connection.ping().await {
-                Ok(()) => {
-                    *slot = Some(connection);
-                    Answer::Up
-                }
-                Err(err) if refused(&err) => Answer::Refused,
-                Err(_) => Answer::Silent,
+            // Failed or timed out mid-answer: not reused.
+            *slot = None;
+            if answered.is_err() {
+                // Silent, not gone: a new connection would wait as long.
+                return Answer::Silent;
             }
-        })
-        .await;
-        match answered {
-            Ok(answer) => answer,
-            Err(_) => {
-                // A connection that timed out mid-answer is not reused.
-                *slot = None;
-                Answer::Silent
+        }
+        // The longer bound only while Postgres was answering: once it has been
+        // silent, a connect waits no longer than a ping, so a frozen Postgres
+        // still opens the breaker within about a second.
+        let bound = if probe.failures.load(Ordering::Relaxed) == 0 {
+            PROBE_CONNECT_TIMEOUT
+        } else {
+            PROBE_TIMEOUT
+        };
+        let mut connection = match tokio::time::timeout(bound, options.connect()).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(err)) if refused(&err) => return Answer::Refused,
+            _ => return Answer::Silent,
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, connection.ping()).await {
+            Ok(Ok(())) => {
+                *slot = Some(connection);
+                Answer::Up
             }
+            Ok(Err(err)) if refused(&err) => Answer::Refused,
+            _ => Answer::Silent,
         }
     }
 }

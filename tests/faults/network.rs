@@ -218,6 +218,37 @@ async fn a_postgres_whose_replies_never_come_is_answered_503_and_each_payment_se
     app.stop().await;
 }
 
+/// Found by the chaos soak: a Postgres 300 ms away was refused for the whole
+/// fault, since the probe's new connection (a few round trips) had to come
+/// within the half second its ping has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "network faults; run by .ci/run with the fault suite"]
+async fn a_postgres_300_ms_away_after_a_flap_is_slow_not_down() {
+    let (app, mut link, tokens) = app_behind_a_postgres_link().await;
+    // The flap drops every connection, the probe's too; then each reply is
+    // 300 ms late.
+    link.replace().await;
+    link.add(
+        "slow",
+        ToxicKind::Latency {
+            latency: 300,
+            jitter: 0,
+        },
+        StreamDirection::Downstream,
+    )
+    .await;
+    // Several probe rounds: enough for two silent ones to open the breaker.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (user, token) in (1..).zip(&tokens) {
+        let response = paying(&app, token, user, &format!("pay-{user}")).await;
+        let status = response.status();
+        assert_eq!(status, 200, "user {user}: {}", json_of(response).await);
+    }
+    link.replace().await;
+    every_payment_settles_once(&app, &tokens).await;
+    app.stop().await;
+}
+
 /// Found by the chaos soak (a payment's replay hung 20 s behind a late
 /// link): a retry whose answer is read back from Postgres, with no statement
 /// that moves money, was bounded by nothing, since money routes are left to
