@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
+use crate::events::webhooks::{Courier, Webhooks};
 use crate::events::{EventLog, Sequencer};
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
@@ -52,6 +53,8 @@ pub struct Services {
     pub(crate) checkout: Checkout,
     pub(crate) events: EventLog,
     pub(crate) sequencer: Sequencer,
+    pub(crate) webhooks: Webhooks,
+    pub(crate) courier: Courier,
     pub(crate) audit: LatestAudit,
     pub(crate) reconciler: Reconciler,
     pub(crate) probes: Probes,
@@ -173,6 +176,8 @@ impl Services {
         let sessions = SessionActivity::new(redis.clone(), keys.clone());
         let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
+        let courier = Courier::new(database.clone(), &config.webhooks)?;
+
         Ok(Services {
             clock: LocalClock(config.timezone),
             identity: IdentityVerifier::from_config(&config.identity)?,
@@ -196,6 +201,8 @@ impl Services {
             checkout,
             events: EventLog::new(database.clone()),
             sequencer: Sequencer::new(database.clone()),
+            webhooks: Webhooks::new(database.clone()),
+            courier,
             audit,
             reconciler,
             probes,

@@ -94,6 +94,19 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.sequencer.sequence_once().await?;
         Ok(())
     });
+    // Webhook deliveries: owed, claimed, sent, retried (`events/webhooks/`).
+    chores.every(
+        "webhook deliveries",
+        events::webhooks::DELIVER_EVERY,
+        state,
+        |state| async move {
+            let round = state.courier.deliver_once().await?;
+            if round.sent > 0 {
+                tracing::debug!(?round, "webhook deliveries");
+            }
+            Ok(())
+        },
+    );
     chores.every("lapsed holds", Duration::from_secs(30), state, |state| async move {
         state.holds.sweep(&state.catalog.snapshot()).await?;
         Ok(())

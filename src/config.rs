@@ -163,6 +163,9 @@ pub struct Config {
     #[command(flatten)]
     pub pass: PassConfig,
 
+    #[command(flatten)]
+    pub webhooks: WebhooksConfig,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -467,6 +470,29 @@ pub struct ConnectionsConfig {
     /// users share one address (carrier NAT) and no proxy stands in front.
     #[arg(global = true, long, env = "BOXOFFICE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+}
+
+/// Webhook deliveries (`events/webhooks/`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Webhooks")]
+pub struct WebhooksConfig {
+    /// How long an endpoint has to answer a delivery; a later answer is a
+    /// failed attempt, retried.
+    #[arg(global = true, long, env = "BOXOFFICE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+
+    /// The wait before a failed delivery's first retry; each next wait doubles
+    /// (with a tenth of jitter), up to 8 hours.
+    #[arg(global = true, long, env = "BOXOFFICE_WEBHOOK_RETRY_FIRST_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_first_ms: u64,
+
+    /// How long a failed delivery is retried: the attempt that fails this long
+    /// after the delivery was owed is its last, and it is given up as failed
+    /// (a day: a receiver down for less still gets everything).
+    #[arg(global = true, long, env = "BOXOFFICE_WEBHOOK_RETRY_FOR_S", default_value_t = 86_400)]
+    pub webhook_retry_for_s: u64,
 }
 
 /// The admission pass of protected sites (`pass/`).

@@ -8,10 +8,12 @@
 //! one. The [`Sequencer`] then gives committed rows their public ids, in one
 //! increasing run (`sequencer.rs` says why); [`EventLog`] reads them in that
 //! order. [`EventType`] names every type, including those nothing emits yet.
+//! [`webhooks`] delivers them to the endpoints operators register.
 
 mod log;
 mod sequencer;
 mod types;
+pub(crate) mod webhooks;
 
 pub(crate) use log::{Event, EventLog, Filter};
 pub(crate) use sequencer::{Sequencer, SEQUENCE_EVERY};
@@ -27,6 +29,12 @@ pub(crate) enum EventsError {
     PostgresDown,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// A write was sent and its answer lost: it may have committed.
+    #[error("Postgres did not say whether the change was made")]
+    OutcomeUnknown,
+    /// No webhook endpoint has that id.
+    #[error("no webhook endpoint has that id")]
+    WebhookNotFound,
     /// A row's data is not JSON: the table was written by something else.
     #[error("an event's data is not JSON")]
     Unreadable(#[from] serde_json::Error),

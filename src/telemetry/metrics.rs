@@ -49,6 +49,7 @@ pub(crate) const GATE_BYPASSED: &str = "boxoffice_gate_bypassed_total";
 pub(crate) const JOINS_RATE_LIMITED: &str = "boxoffice_joins_rate_limited_total";
 pub(crate) const JOINS_REFUSED: &str = "boxoffice_joins_refused_total";
 pub(crate) const GATE_FAIL_OPEN: &str = "boxoffice_gate_fail_open_passes_total";
+pub(crate) const WEBHOOK_ATTEMPTS: &str = "boxoffice_webhook_attempts_total";
 pub(crate) const BUILD_INFO: &str = "boxoffice_build_info";
 
 /// Latency buckets, seconds: from a poll's fraction of a millisecond to a
@@ -99,6 +100,10 @@ fn zero_series() {
 }
 
 fn describe() {
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Webhook delivery attempts this instance sent, by outcome (delivered: answered 2xx; failed: retried or given up)."
+    );
     describe_counter!(
         HTTP_REQUESTS,
         "HTTP requests answered, by route template, method, status and error code."

@@ -18,7 +18,7 @@ async fn spawn() -> TestApp {
 
 /// `user` tops up, holds `seats` of schedule 1 and pays with `key`; the
 /// payment's id.
-async fn buy(app: &TestApp, user: i64, seats: &[i32], key: &str) -> i64 {
+pub(crate) async fn buy(app: &TestApp, user: i64, seats: &[i32], key: &str) -> i64 {
     buy_with_token(app, user, seats, key).await.0
 }
 

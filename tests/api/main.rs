@@ -36,3 +36,4 @@ mod scale;
 mod settings;
 mod users;
 mod v1;
+mod webhooks;

@@ -1,6 +1,7 @@
 //! The admin API, for the operations team: every queue's figures and live
 //! settings (`queues.rs`), presale invitations (`invitations.rs`), the catalog (`catalog.rs`), a fresh audit of
-//! the invariants (`audit.rs`), and the sales' events (`events.rs`). Behind
+//! the invariants (`audit.rs`), the sales' events (`events.rs`) and the
+//! webhook endpoints they are delivered to (`webhooks.rs`). Behind
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
 
@@ -21,6 +22,7 @@ mod catalog;
 mod events;
 mod invitations;
 mod queues;
+mod webhooks;
 
 /// The operations of the admin API, for the OpenAPI document.
 #[derive(OpenApi)]
@@ -36,6 +38,10 @@ mod queues;
     catalog::seat_map,
     audit::invariants,
     events::events,
+    webhooks::create,
+    webhooks::list,
+    webhooks::remove,
+    webhooks::deliveries,
 ))]
 pub(crate) struct Docs;
 
@@ -78,6 +84,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
         )
         .route(Method::GET, "/admin/invariants", audit::invariants, Class::Admin)
         .route(Method::GET, "/admin/events", events::events, Class::AdminStream)
+        .route(Method::POST, "/admin/webhooks", webhooks::create, Class::Admin)
+        .route(Method::GET, "/admin/webhooks", webhooks::list, Class::Admin)
+        .route(Method::DELETE, "/admin/webhooks/{id}", webhooks::remove, Class::Admin)
+        .route(
+            Method::GET,
+            "/admin/webhooks/{id}/deliveries",
+            webhooks::deliveries,
+            Class::Admin,
+        )
 }
 
 /// An admin request: the token checked, and its fingerprint for the records.

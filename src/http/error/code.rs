@@ -98,6 +98,7 @@ error_codes! {
     SeatNotFound = (404, "SEAT_NOT_FOUND"),
     QueueNotFound = (404, "QUEUE_NOT_FOUND"),
     QueueNotProtected = (404, "QUEUE_NOT_PROTECTED"),
+    WebhookNotFound = (404, "WEBHOOK_NOT_FOUND"),
     ChallengeOff = (404, "CHALLENGE_OFF"),
     AssetNotFound = (404, "ASSET_NOT_FOUND"),
     RouteNotFound = (404, "ROUTE_NOT_FOUND"),

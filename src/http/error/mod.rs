@@ -162,6 +162,8 @@ fn booking_parts(err: &BookingError) -> (ErrorCode, Option<Value>) {
 fn events_code(err: &EventsError) -> ErrorCode {
     match err {
         EventsError::PostgresDown => ErrorCode::DependencyUnavailable,
+        EventsError::OutcomeUnknown => ErrorCode::OutcomeUnknown,
+        EventsError::WebhookNotFound => ErrorCode::WebhookNotFound,
         EventsError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => ErrorCode::DependencyUnavailable,
         EventsError::Database(_) | EventsError::Unreadable(_) => ErrorCode::Internal,
     }

@@ -95,6 +95,28 @@ json_schema! {
 }
 
 json_schema! {
+    /// `POST /admin/webhooks`: an endpoint for the events of some types.
+    WebhookBody => json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["url", "events"],
+        "properties": {
+            "url": { "type": "string", "format": "uri", "maxLength": 2048, "description": "an absolute http:// or https:// URL the deliveries are POSTed to" },
+            "events": {
+                "type": "array", "minItems": 1,
+                "items": { "type": "string", "enum": crate::events::EventType::ALL.iter().map(|kind| kind.name()).collect::<Vec<_>>() },
+                "description": "the event types delivered"
+            },
+            "secret": {
+                "oneOf": [{ "type": "string", "pattern": "^whsec_[A-Za-z0-9+/]{32,88}={0,2}$" }, { "type": "null" }],
+                "description": "the Standard Webhooks secret the deliveries are signed with (whsec_ and the base64 of 24 to 64 bytes); absent or null: one is made"
+            }
+        },
+        "example": { "url": "https://shop.example/hooks/boxoffice", "events": ["payment.completed", "seats.sold"] }
+    })
+}
+
+json_schema! {
     /// `POST /admin/queues/{queue}/invitations`: a batch of presale codes.
     InvitationsBody => json!({
         "type": "object",

@@ -8,7 +8,8 @@
 //! `gateway.rs` is called the same way. `poll.rs` waits for a condition
 //! instead of sleeping; `keys.rs` names the Redis keys tests reach into;
 //! `own_stores.rs` starts stores of a test's own for the fault suite, and
-//! `monitor.rs` watches what clients send one.
+//! `monitor.rs` watches what clients send one; `receiver.rs` is a webhook
+//! endpoint that answers as a test scripts it.
 
 mod api;
 pub mod app;
@@ -27,6 +28,9 @@ mod ops;
 #[allow(dead_code)]
 pub mod own_stores;
 mod poll;
+// A webhook endpoint that answers as a test scripts it.
+#[allow(dead_code)]
+pub mod receiver;
 mod v1;
 
 use reqwest::Response;

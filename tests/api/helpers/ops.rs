@@ -59,6 +59,26 @@ impl Api {
         self.admin(Method::GET, &format!("/admin/queues/{queue}/invitations"))
     }
 
+    /// `POST /admin/webhooks`: registers an endpoint.
+    pub fn admin_new_webhook(&self, endpoint: &Value) -> Call {
+        self.admin(Method::POST, "/admin/webhooks").json(endpoint)
+    }
+
+    /// `GET /admin/webhooks`
+    pub fn admin_webhooks(&self) -> Call {
+        self.admin(Method::GET, "/admin/webhooks")
+    }
+
+    /// `DELETE /admin/webhooks/{id}`
+    pub fn admin_delete_webhook(&self, id: &str) -> Call {
+        self.admin(Method::DELETE, &format!("/admin/webhooks/{id}"))
+    }
+
+    /// `GET /admin/webhooks/{id}/deliveries`: the latest deliveries with their attempts.
+    pub fn admin_webhook_deliveries(&self, id: &str) -> Call {
+        self.admin(Method::GET, &format!("/admin/webhooks/{id}/deliveries"))
+    }
+
     /// `POST /admin/concerts`
     pub fn admin_create_concert(&self, concert: &Value) -> Call {
         self.admin(Method::POST, "/admin/concerts").json(concert)

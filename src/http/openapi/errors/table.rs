@@ -268,6 +268,19 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         "adminEvents",
         &[ADMIN, QUERY, STORES, &[C::InvalidEventId, C::UnknownEventType]],
     ),
+    (
+        "adminNewWebhook",
+        &[ADMIN, JSON_BODY, STORES, &[C::UnknownEventType, C::OutcomeUnknown]],
+    ),
+    ("adminListWebhooks", &[ADMIN, STORES]),
+    (
+        "adminDeleteWebhook",
+        &[ADMIN, PATH, STORES, &[C::WebhookNotFound, C::OutcomeUnknown]],
+    ),
+    (
+        "adminWebhookDeliveries",
+        &[ADMIN, PATH, QUERY, STORES, &[C::WebhookNotFound]],
+    ),
     // Health and operations.
     ("health", &[]),
     ("ready", &[&[C::DependencyUnavailable]]),
