@@ -15,6 +15,9 @@ mod helpers;
 // Faults of the network between the app and its stores.
 #[path = "faults/network.rs"]
 mod network;
+// Webhook deliveries through a failing receiver and a gateway crash.
+#[path = "faults/webhooks.rs"]
+mod webhooks;
 
 use std::cell::Cell;
 use std::collections::HashMap;

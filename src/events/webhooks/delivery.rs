@@ -12,7 +12,7 @@
 //!    time. An instance that dies mid-delivery leaves its lease to run out, and
 //!    the delivery is claimed again: at least once, never lost.
 //! 3. **Send**, signed (`signing.rs`), every claimed delivery at once.
-//! 4. **Record** the outcome: a 2xx is delivered; anything else (another
+//! 4. **Record** each outcome as it comes: a 2xx is delivered; anything else (another
 //!    status, no answer within the timeout, no connection) is retried after a
 //!    wait that doubles from `BOXOFFICE_WEBHOOK_RETRY_FIRST_MS` up to 8 hours;
 //!    an attempt that fails more than `BOXOFFICE_WEBHOOK_RETRY_FOR_S` after the
@@ -125,19 +125,25 @@ impl Courier {
         })
     }
 
-    /// One pass: fan out, claim, send, record.
+    /// One pass: fan out, claim, send, record. Each outcome is recorded as
+    /// soon as it is known: an endpoint that answers late does not hold back
+    /// the others' records, nor leave them to be sent again if this instance
+    /// dies meanwhile.
     pub(crate) async fn deliver_once(&self) -> Result<Round, EventsError> {
         let owed = self.fan_out().await?;
         let claims = self.claim().await?;
-        let outcomes = join_all(claims.iter().map(|claim| self.send(claim))).await;
+        let recorded = join_all(claims.iter().map(|claim| async move {
+            let outcome = self.send(claim).await;
+            self.record(claim, &outcome).await.map(|()| outcome.delivered())
+        }))
+        .await;
         let mut round = Round {
             owed,
             sent: claims.len(),
             delivered: 0,
         };
-        for (claim, outcome) in claims.iter().zip(&outcomes) {
-            round.delivered += usize::from(outcome.delivered());
-            self.record(claim, outcome).await?;
+        for delivered in recorded {
+            round.delivered += usize::from(delivered?);
         }
         Ok(round)
     }
