@@ -329,3 +329,44 @@ async fn an_event_committed_after_a_later_one_is_not_skipped_by_a_reader() {
     assert!(next[0]["id"].as_i64().unwrap() > last);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_settings_change_writes_who_changed_what_with_no_secret_in_it() {
+    let app = spawn().await;
+    let queue = app.default_queue();
+    let secret = "staff-only-bypass-secret";
+    let patch = serde_json::json!({
+        "admitRate": 7,
+        "protect": {"origin": "https://shop.example", "bypassHeader": {"name": "X-Staff", "value": secret}},
+    });
+    assert_eq!(app.admin_set_queue(&queue, &patch).await.status(), 200);
+    let events = events_once_there_are(&app, 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let changed = &events[0];
+    assert_eq!(changed["type"], "queue.settings_changed");
+    assert_eq!(changed["queue"], queue.as_str());
+    let data = &changed["data"];
+    assert_eq!(data["changes"]["admit_rate"], "7", "{data}");
+    assert_eq!(data["after"]["admit_rate"], "7", "{data}");
+    assert_ne!(data["before"]["admit_rate"], "7", "{data}");
+    assert!(
+        data["after"]["protect"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("X-Staff"),
+        "{data}"
+    );
+    assert_eq!(data["who"].as_str().map(str::len), Some(8), "{data}");
+    assert!(data["version"].as_i64().is_some(), "{data}");
+    assert!(!changed.to_string().contains(secret), "the secret left: {changed}");
+    // A refused change writes none.
+    let refused = app.admin_set_queue(&queue, &serde_json::json!({"admitRate": -1})).await;
+    assert_eq!(refused.status(), 400);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        page(&app, &[("types", "queue.settings_changed")]).await["events"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}

@@ -18,8 +18,8 @@ use crate::http::state::AppState;
 use crate::http::views::operations::{self, QueueView, SettingsView};
 use crate::local_time::LocalClock;
 use crate::queue::settings::{
-    storable_opening, Adaptive, ChosenChallenge, ChosenJoinLimits, Protect, SettingsEvent, SettingsPatch, MOST,
-    MOST_COMPLEXITY,
+    redact_record, storable_opening, Adaptive, ChosenChallenge, ChosenJoinLimits, Protect, SettingsEvent,
+    SettingsPatch, MOST, MOST_COMPLEXITY,
 };
 
 /// Every queue: the default one and one per concert code.
@@ -84,28 +84,12 @@ pub(super) async fn events(
 }
 
 /// An event as shown: a bypass header's secret is the instance's to compare,
-/// never to hand out, here as in the settings views (`REDACTED`). The record
-/// holds `protect` as the JSON text it was set to.
+/// never to hand out, here as in the settings views (`REDACTED`).
 fn without_secrets(mut event: SettingsEvent) -> SettingsEvent {
     for side in [&mut event.changes, &mut event.before, &mut event.after] {
-        if let Some(protect) = side.get_mut("protect") {
-            redact_protect(protect);
-        }
+        redact_record(side);
     }
     event
-}
-
-fn redact_protect(protect: &mut Value) {
-    let Some(mut parsed) = protect
-        .as_str()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-    else {
-        return;
-    };
-    if let Some(secret) = parsed.pointer_mut("/bypassHeader/value") {
-        *secret = operations::REDACTED.into();
-        *protect = Value::String(parsed.to_string());
-    }
 }
 
 /// An origin key, shown this once.

@@ -40,24 +40,11 @@ impl SettingsView {
             admit_rate: settings.admit_rate,
             opens_at: settings.opens_at.map(|at| clock.format(at)),
             adaptive: settings.adaptive,
-            protect: settings.protect.map(|protect| redacted(&protect)),
+            protect: settings.protect.map(|protect| protect.redacted()),
             join_limits: settings.join_limits,
             challenge: settings.challenge,
         }
     }
-}
-
-/// What a bypass header's secret shows as: these views are read by `/ops`
-/// without the admin token, and the secret must not leave the instance.
-pub(crate) const REDACTED: &str = "********";
-
-/// `protect` as shown: the bypass header's name, never its secret.
-fn redacted(protect: &Protect) -> Protect {
-    let mut shown = protect.clone();
-    if let Some(header) = shown.bypass_header.as_mut() {
-        header.value = REDACTED.to_string();
-    }
-    shown
 }
 
 #[derive(Serialize, ToSchema)]

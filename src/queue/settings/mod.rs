@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 pub(crate) use challenge::{ChallengeSetting, ChosenChallenge, MOST_COMPLEXITY};
 pub(crate) use join_limits::{ChosenJoinLimits, JoinLimits};
-pub(crate) use protect::{FailMode, Protect};
+pub(crate) use protect::{redact_record, FailMode, Protect};
 pub(crate) use truth::SettingsEvent;
 pub(crate) use values::{storable_opening, Adaptive, QueueSettings, QueueState, SettingsPatch, MOST};
 

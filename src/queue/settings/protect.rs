@@ -36,6 +36,29 @@ pub(crate) struct BypassHeader {
     pub(crate) value: String,
 }
 
+/// What a bypass header's secret shows as wherever settings are read back
+/// (the views `/ops` reads without the admin token, the record of changes,
+/// the events): the secret is the instance's to compare, never to hand out.
+pub(crate) const REDACTED: &str = "********";
+
+/// A record of settings (`QueueSettings::fields` as a JSON object, where
+/// `protect` is its JSON text) with the bypass header's secret redacted.
+pub(crate) fn redact_record(record: &mut serde_json::Value) {
+    let Some(protect) = record.get_mut("protect") else {
+        return;
+    };
+    let Some(mut parsed) = protect
+        .as_str()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+    else {
+        return;
+    };
+    if let Some(secret) = parsed.pointer_mut("/bypassHeader/value") {
+        *secret = REDACTED.into();
+        *protect = serde_json::Value::String(parsed.to_string());
+    }
+}
+
 /// The site a queue protects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -61,6 +84,15 @@ pub(crate) struct Protect {
 }
 
 impl Protect {
+    /// As shown: the bypass header's name, never its secret.
+    pub(crate) fn redacted(&self) -> Protect {
+        let mut shown = self.clone();
+        if let Some(header) = shown.bypass_header.as_mut() {
+            header.value = REDACTED.to_string();
+        }
+        shown
+    }
+
     fn every_path() -> Vec<String> {
         vec!["/*".to_string()]
     }

@@ -12,7 +12,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 use utoipa::ToSchema;
 
+use super::protect::redact_record;
 use super::values::{object_of, ChosenSettings, QueueState, SettingsPatch};
+use crate::events::EventType;
 use crate::queue::QueueError;
 use crate::store::db::Db;
 
@@ -208,6 +210,7 @@ async fn record(
     before: &Versioned,
     after: &Versioned,
 ) -> Result<(), QueueError> {
+    let (before, after_fields) = (object_of(&before.chosen.fields()), object_of(&after.chosen.fields()));
     sqlx::query(
         "INSERT INTO queue_settings_changes (queue, version, who, changes, before, after)
          VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)",
@@ -216,10 +219,30 @@ async fn record(
     .bind(after.version)
     .bind(who)
     .bind(changes.to_string())
-    .bind(object_of(&before.chosen.fields()).to_string())
-    .bind(object_of(&after.chosen.fields()).to_string())
-    .execute(connection)
+    .bind(before.to_string())
+    .bind(after_fields.to_string())
+    .execute(&mut *connection)
     .await?;
+    // The event, in the same transaction: it commits with the change or not at
+    // all. It leaves the instance (webhooks), so no secret goes with it.
+    let mut data = serde_json::json!({
+        "who": who,
+        "version": after.version,
+        "changes": changes,
+        "before": before,
+        "after": after_fields,
+    });
+    for side in ["changes", "before", "after"] {
+        if let Some(record) = data.get_mut(side) {
+            redact_record(record);
+        }
+    }
+    sqlx::query("INSERT INTO events (type, queue, data) VALUES ($1, $2, $3::jsonb)")
+        .bind(EventType::QueueSettingsChanged.name())
+        .bind(queue)
+        .bind(data.to_string())
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
