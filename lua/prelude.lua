@@ -22,6 +22,18 @@
 --   * A user's record and a seat's hold are read and written only through the
 --     codecs below.
 
+-- The most entries a queue's events STREAM keeps while the drain cannot move
+-- them into Postgres (Postgres down): the oldest go first (about that many:
+-- MAXLEN ~ trims whole macro nodes, which is cheap).
+local EVENTS_KEPT = 100000
+
+-- Appends an event to a queue's events STREAM, for the drain
+-- (src/events/drain.rs) to move into Postgres: `type`, then the field/value
+-- pairs of its data. The entry's id gives its time.
+local function emit_event(stream, kind, ...)
+  redis.call('XADD', stream, 'MAXLEN', '~', EVENTS_KEPT, '*', 'type', kind, ...)
+end
+
 -- Redis's clock: now in ms, and the same instant in whole seconds and in µs.
 local function now_ms()
   local t = redis.call('TIME')

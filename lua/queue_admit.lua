@@ -20,6 +20,7 @@
 -- KEYS[2]: active ZSET
 -- KEYS[3]: stats HASH (last_ms, allowance, rate, rate60, admitted, abandoned, expired, adaptive_rate)
 -- KEYS[4]: settings HASH (state, max_active, admit_rate, adaptive_target_p99_ms; any may be absent)
+-- KEYS[5]: events STREAM (queue_admit writes queue.admitted and queue.timed_out there)
 -- ARGV[1]: max active users by default (0 = unlimited)
 -- ARGV[2]: admission rate by default, users/s (0 = unlimited)
 -- ARGV[3]: burst window, ms: after a pause a step admits at most this long's worth
@@ -81,8 +82,9 @@ local function queue_admit_head(KEYS, ARGV)
   return redis.call('ZRANGE', KEYS[1], 0, examine - 1)
 end
 
--- queue_admit: the step.
--- KEYS[5..]: the meta HASH bucket of each user in ARGV[9..], in that order
+-- queue_admit: the step. Each user admitted, each active token expired and
+-- each user gone idle in line is an event on KEYS[5] (emit_event).
+-- KEYS[6..]: the meta HASH bucket of each user in ARGV[9..], in that order
 -- ARGV[6]: idle timeout, seconds
 -- ARGV[7]: active token lifetime, ms
 -- ARGV[8]: time constant of the measured-rate average, seconds
@@ -97,9 +99,12 @@ local function queue_admit(KEYS, ARGV)
   local ttl_ms = tonumber(ARGV[7])
   local buckets = {}
   for i = 9, #ARGV do
-    buckets[ARGV[i]] = KEYS[i - 4]
+    buckets[ARGV[i]] = KEYS[i - 3]
   end
 
+  for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+    emit_event(KEYS[5], 'queue.timed_out', 'userId', user, 'reason', 'active')
+  end
   local expired = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   local active = redis.call('ZCARD', KEYS[2])
   local waiting_before = redis.call('ZCARD', KEYS[1])
@@ -121,16 +126,19 @@ local function queue_admit(KEYS, ARGV)
       end
       taken = taken + 1
       local record = redis.call('HGET', bucket, user)
-      local alive = false
+      local alive, issued = false, now_s
       if record then
-        local issued, _, seen = record_head(record)
+        local seen
+        issued, _, seen = record_head(record)
         alive = issued + seen + idle >= now_s
       end
       if alive then
         redis.call('ZADD', KEYS[2], now + ttl_ms, user)
         admitted = admitted + 1
+        emit_event(KEYS[5], 'queue.admitted', 'userId', user, 'waitedS', math.max(0, now_s - issued))
       else
         abandoned = abandoned + 1
+        emit_event(KEYS[5], 'queue.timed_out', 'userId', user, 'reason', 'idle')
       end
     end
     if taken > 0 then

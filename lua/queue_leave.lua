@@ -4,6 +4,7 @@
 -- KEYS[2]: active ZSET
 -- KEYS[3]: pre-queue ZSET
 -- KEYS[4]: the user's meta HASH bucket (the user record, see record_pack)
+-- KEYS[5]: events STREAM (queue.left is written there)
 -- ARGV[1]: user id
 -- ARGV[2]: issued_s of the token giving the place up
 -- ARGV[3]: nonce of that token
@@ -20,6 +21,7 @@ local function queue_leave(KEYS, ARGV)
     return 0
   end
   record_end_now(KEYS[4], user, record, issued, nonce)
+  emit_event(KEYS[5], 'queue.left', 'userId', user)
   return 1
 end
 register('queue_leave', queue_leave)

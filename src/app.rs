@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::events::webhooks::{Courier, Webhooks};
-use crate::events::{EventLog, Sequencer};
+use crate::events::{Drain, EventLog, Sequencer};
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
@@ -53,6 +53,7 @@ pub struct Services {
     pub(crate) checkout: Checkout,
     pub(crate) events: EventLog,
     pub(crate) sequencer: Sequencer,
+    pub(crate) drain: Drain,
     pub(crate) webhooks: Webhooks,
     pub(crate) courier: Courier,
     pub(crate) audit: LatestAudit,
@@ -177,6 +178,7 @@ impl Services {
         let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
         let courier = Courier::new(database.clone(), &config.webhooks)?;
+        let drain = Drain::new(database.clone(), redis.clone(), keys.clone());
 
         Ok(Services {
             clock: LocalClock(config.timezone),
@@ -201,6 +203,7 @@ impl Services {
             checkout,
             events: EventLog::new(database.clone()),
             sequencer: Sequencer::new(database.clone()),
+            drain,
             webhooks: Webhooks::new(database.clone()),
             courier,
             audit,

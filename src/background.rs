@@ -94,6 +94,12 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.sequencer.sequence_once().await?;
         Ok(())
     });
+    // A queue's events, born in its scripts, into Postgres (`events/drain.rs`).
+    chores.every("queue events", events::DRAIN_EVERY, state, |state| async move {
+        let queues = state.catalog.queue_names(&state.config.queue.default_queue);
+        state.drain.drain_once(&queues).await?;
+        Ok(())
+    });
     // Webhook deliveries: owed, claimed, sent, retried (`events/webhooks/`).
     chores.every(
         "webhook deliveries",

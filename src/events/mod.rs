@@ -9,12 +9,19 @@
 //! increasing run (`sequencer.rs` says why); [`EventLog`] reads them in that
 //! order. [`EventType`] names every type, including those nothing emits yet.
 //! [`webhooks`] delivers them to the endpoints operators register.
+//!
+//! A queue's own events (admitted, timed out, left) are born in its Redis
+//! scripts, atomically with what they describe, into a stream per queue; the
+//! [`Drain`] moves them into the same table, where they are numbered like the
+//! rest (`drain.rs`).
 
+mod drain;
 mod log;
 mod sequencer;
 mod types;
 pub(crate) mod webhooks;
 
+pub(crate) use drain::{Drain, DRAIN_EVERY};
 pub(crate) use log::{Event, EventLog, Filter};
 pub(crate) use sequencer::{Sequencer, SEQUENCE_EVERY};
 pub(crate) use types::EventType;
@@ -29,6 +36,9 @@ pub(crate) enum EventsError {
     PostgresDown,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// Redis refused or did not answer (the drain).
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
     /// A write was sent and its answer lost: it may have committed.
     #[error("Postgres did not say whether the change was made")]
     OutcomeUnknown,

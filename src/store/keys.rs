@@ -51,6 +51,9 @@ pub(crate) struct QueueKeys {
     pub(crate) visitors: String,
     /// HASHes of booking latency, one per second of a ring (see lua/queue_health.lua).
     pub(crate) health: [String; HEALTH_SLOTS],
+    /// STREAM of the queue's events born in its scripts (admitted, timed out,
+    /// left), until the drain moves them into Postgres (`events/drain.rs`).
+    pub(crate) events: String,
     /// Prefix of the STRINGs that mark a challenge's solution as taken (`queue/challenge.rs`).
     pub(crate) spent_challenge_prefix: String,
     /// Prefix of the HASHes user id -> 20 bytes: issued_s, nonce, last seen, sequence (see lua/queue_standing.lua).
@@ -97,6 +100,7 @@ impl Keys {
             settings: format!("{tag}:settings"),
             prequeue: format!("{tag}:prequeue"),
             visitors: format!("{tag}:visitors"),
+            events: format!("{tag}:events"),
             health: std::array::from_fn(|slot| format!("{tag}:health:{slot}")),
             meta_prefix: format!("{tag}:meta:"),
             spent_challenge_prefix: format!("{tag}:altcha:"),

@@ -370,3 +370,75 @@ async fn a_settings_change_writes_who_changed_what_with_no_secret_in_it() {
         Some(1)
     );
 }
+
+/// The events of `types` readable so far, once there are `count` of them.
+async fn events_of(app: &TestApp, types: &str, count: usize) -> Vec<Value> {
+    eventually(Duration::from_secs(5), format!("{count} {types}"), || async {
+        let events = page(app, &[("types", types), ("limit", "1000")]).await["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (events.len() >= count).then_some(events)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn admissions_and_time_outs_are_events_of_the_queue_drained_from_redis() {
+    let app = spawn_app_with(|config| {
+        config.admin_token = Some(ADMIN.into());
+        config.queue.idle_timeout_s = 1;
+        config.queue.active_ttl_s = 1;
+    })
+    .await;
+    let queue = app.default_queue();
+    for user in [1, 2] {
+        assert_eq!(app.join(user).await.status(), 200);
+    }
+    app.admit_everyone(&queue).await;
+    let admitted = events_of(&app, "queue.admitted", 2).await;
+    let users: Vec<i64> = admitted.iter().filter_map(|e| e["data"]["userId"].as_i64()).collect();
+    assert_eq!(users, vec![1, 2], "first come, first admitted: {admitted:?}");
+    for event in &admitted {
+        assert_eq!(event["queue"], queue.as_str());
+        assert!(
+            event["data"]["waitedS"].as_i64().is_some_and(|s| (0..5).contains(&s)),
+            "{event}"
+        );
+    }
+
+    // User 3 joins and stops polling; 1 and 2's admissions run out.
+    assert_eq!(app.join(3).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    app.admit_everyone(&queue).await;
+    let timed_out = events_of(&app, "queue.timed_out", 3).await;
+    let mut why: Vec<(i64, String)> = timed_out
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["userId"].as_i64().unwrap_or(0),
+                e["data"]["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    why.sort();
+    assert_eq!(
+        why,
+        vec![(1, "active".into()), (2, "active".into()), (3, "idle".into())],
+        "{timed_out:?}"
+    );
+    // Moved, not copied: the queue's stream is there, and empty once drained.
+    let stream = app.keys().queue(&queue, "events");
+    let mut redis = app.state.services().redis.connection().await.expect("Redis");
+    let kind: String = redis::cmd("TYPE")
+        .arg(&stream)
+        .query_async(&mut redis)
+        .await
+        .expect("TYPE");
+    let length: i64 = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut redis)
+        .await
+        .expect("XLEN");
+    assert_eq!((kind.as_str(), length), ("stream", 0));
+}

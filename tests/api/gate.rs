@@ -187,6 +187,15 @@ async fn leaving_frees_the_place_and_those_behind_move_up() {
         json_of(app.gate_status(&queue, &first).await).await["status"],
         "expired"
     );
+    // The departure is an event of the queue, drained from its stream.
+    let left = eventually(Duration::from_secs(5), "queue.left", || async {
+        let page = json_of(app.admin_events(&[("types", "queue.left")]).await).await;
+        page["events"].as_array().filter(|events| !events.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["queue"], queue.as_str());
+    assert!(left[0]["data"]["userId"].is_i64(), "{left:?}");
     app.stop().await;
 }
 

@@ -165,7 +165,8 @@ fn events_code(err: &EventsError) -> ErrorCode {
         EventsError::OutcomeUnknown => ErrorCode::OutcomeUnknown,
         EventsError::WebhookNotFound => ErrorCode::WebhookNotFound,
         EventsError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => ErrorCode::DependencyUnavailable,
-        EventsError::Database(_) | EventsError::Unreadable(_) => ErrorCode::Internal,
+        EventsError::Redis(err) if redis_is_unavailable(err) => ErrorCode::DependencyUnavailable,
+        EventsError::Database(_) | EventsError::Unreadable(_) | EventsError::Redis(_) => ErrorCode::Internal,
     }
 }
 

@@ -93,8 +93,8 @@ async fn run_once(redis: &mut Connection, keys: &QueueKeys, limits: &StepLimits)
     head.arg(&queue_keys).arg(&budget);
     let users: Vec<i64> = library::run(redis, &head).await?;
 
-    let mut step = STEP.call_naming(queue_keys.len() + users.len());
-    step.arg(&queue_keys);
+    let mut step = STEP.call_naming(queue_keys.len() + 1 + users.len());
+    step.arg(&queue_keys).arg(&keys.events);
     for user in &users {
         step.arg(keys.meta_bucket_arg(*user));
     }

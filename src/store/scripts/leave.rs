@@ -17,7 +17,7 @@ pub(crate) async fn run(
     nonce: u32,
 ) -> RedisResult<bool> {
     let bucket = keys.meta_bucket(user_id);
-    let mut call = FUNCTION.call(&[&keys.waiting, &keys.active, &keys.prequeue, &bucket]);
+    let mut call = FUNCTION.call(&[&keys.waiting, &keys.active, &keys.prequeue, &bucket, &keys.events]);
     call.arg(user_id).arg(issued_s).arg(nonce);
     let left: i64 = library::run(redis, &call).await?;
     Ok(left == 1)
