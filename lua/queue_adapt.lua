@@ -16,7 +16,8 @@
 -- KEYS[2]: stats HASH (adaptive_rate, adaptive_at_ms, adaptive_cut_until_ms, and the
 --   last step's adaptive_p99_ms, adaptive_samples, adaptive_errors, adaptive_decision)
 -- KEYS[3]: waiting ZSET
--- KEYS[4..]: the health ring (see queue_health)
+-- KEYS[4]: events STREAM (a step that changes the rate writes admission.rate_changed there)
+-- KEYS[5..]: the health ring (see queue_health)
 -- ARGV[1]: window, seconds (the current second and the ones before it)
 -- ARGV[2]: control period, ms
 -- ARGV[3]: fewest samples that say anything
@@ -51,7 +52,7 @@ local function queue_adapt(KEYS, ARGV)
   local window = tonumber(ARGV[1])
   local samples, errors = 0, 0
   local buckets = {}
-  for i = 4, #KEYS do
+  for i = 5, #KEYS do
     local flat = redis.call('HGETALL', KEYS[i])
     local second, n, e = nil, 0, 0
     local slot = {}
@@ -93,7 +94,7 @@ local function queue_adapt(KEYS, ARGV)
     end
   end
 
-  local decision = 'hold'
+  local decision, reason, before = 'hold', nil, rate
   local cut_until = tonumber(kept[3] or '0')
   local slow = samples >= tonumber(ARGV[3]) and (p99 > target or errors * 100 > max_error * samples)
   if slow then
@@ -101,10 +102,16 @@ local function queue_adapt(KEYS, ARGV)
       rate = math.max(min_rate, math.floor(rate * decrease_to / 100))
       cut_until = now + window * 1000
       decision = 'down'
+      reason = (p99 > target) and 'p99_over_target' or 'errors_over_limit'
     end
   elseif redis.call('ZCARD', KEYS[3]) > 0 and rate < max_rate then
     rate = math.min(max_rate, rate + increase_by)
     decision = 'up'
+    reason = 'healthy'
+  end
+  if rate ~= before then
+    emit_event(KEYS[4], 'admission.rate_changed', 'from', before, 'to', rate, 'decision', decision,
+      'reason', reason, 'p99Ms', p99, 'targetP99Ms', target, 'samples', samples, 'errors', errors)
   end
   redis.call('HSET', KEYS[2], 'adaptive_rate', rate, 'adaptive_at_ms', now,
     'adaptive_cut_until_ms', cut_until, 'adaptive_p99_ms', p99, 'adaptive_samples', samples,

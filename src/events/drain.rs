@@ -115,7 +115,7 @@ impl Drain {
 }
 
 /// An entry's row: its type, and its other fields as the event's data (whole
-/// numbers as numbers). An entry without a type, or whose id is not a stream
+/// numbers as numbers, a visitor's line id as its name). An entry without a type, or whose id is not a stream
 /// id, was not written by the scripts and is dropped.
 fn drained(id: &str, fields: &[String]) -> Option<Drained> {
     let time_ms = id.split_once('-')?.0.parse().ok()?;
@@ -125,6 +125,10 @@ fn drained(id: &str, fields: &[String]) -> Option<Drained> {
         let (name, value) = (&pair[0], &pair[1]);
         if name == "type" {
             event_type = Some(value.clone());
+        } else if let Some(visitor) = (name == "userId").then(|| value.strip_prefix('-')).flatten() {
+            // A protected site's anonymous visitor stands in the line as a
+            // negative id (`queue::Visitor`): named as its pass names it.
+            data.insert("visitorId".into(), Value::String(format!("v{visitor}")));
         } else {
             let value = value
                 .parse::<i64>()
@@ -156,6 +160,8 @@ mod tests {
         let reason = ["type", "queue.timed_out", "reason", "idle"].map(String::from);
         assert_eq!(drained("1-0", &reason).expect("a row").data, r#"{"reason":"idle"}"#);
         assert!(drained("1-0", &["userId", "1"].map(String::from)).is_none(), "no type");
+        let visitor = ["type", "queue.left", "userId", "-17"].map(String::from);
+        assert_eq!(drained("1-0", &visitor).expect("a row").data, r#"{"visitorId":"v17"}"#);
         assert!(drained("garbage", &fields).is_none());
     }
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{assert_error, json_of, spawn_app_with, spawn_configured, test_config, TestApp, ADMIN};
+use crate::helpers::{
+    assert_error, eventually, json_of, spawn_app_with, spawn_configured, test_config, TestApp, ADMIN,
+};
 use boxoffice::store::seed;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
@@ -193,6 +195,35 @@ async fn the_admission_rate_falls_while_payments_are_slow_and_recovers_after() {
         .await
         .unwrap();
     assert!(paid > 100, "only {paid} seats sold");
+
+    // Every move of the rate is an event, with the step's reason.
+    let changes = eventually(Duration::from_secs(5), "the rate's changes as events", || async {
+        let page = json_of(
+            app.admin_events(&[("types", "admission.rate_changed"), ("limit", "1000")])
+                .await,
+        )
+        .await;
+        let changes = page["events"].as_array().cloned().unwrap_or_default();
+        changes
+            .iter()
+            .any(|change| change["data"]["decision"] == "down")
+            .then_some(changes)
+    })
+    .await;
+    for change in &changes {
+        let data = &change["data"];
+        let (from, to) = (data["from"].as_u64().unwrap_or(0), data["to"].as_u64().unwrap_or(0));
+        match data["decision"].as_str() {
+            Some("up") => assert!(to > from && data["reason"] == "healthy", "{change}"),
+            Some("down") => assert!(
+                to < from && matches!(data["reason"].as_str(), Some("p99_over_target" | "errors_over_limit")),
+                "{change}"
+            ),
+            _ => panic!("a change that is neither up nor down: {change}"),
+        }
+        assert_eq!(change["queue"], "default");
+        assert_eq!(data["targetP99Ms"], 250);
+    }
     let audit = app.ops_invariants().await;
     assert_eq!(audit.status(), 200, "{}", json_of(audit).await);
     if let Ok(app) = Arc::try_unwrap(app) {

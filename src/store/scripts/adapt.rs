@@ -60,10 +60,11 @@ impl FromRedisValue for AdaptReply {
 }
 
 pub(crate) async fn run(redis: &mut Connection, keys: &QueueKeys, control: &Control) -> RedisResult<AdaptReply> {
-    let mut call = FUNCTION.call_naming(3 + keys.health.len());
+    let mut call = FUNCTION.call_naming(4 + keys.health.len());
     call.arg(&keys.settings)
         .arg(&keys.stats)
         .arg(&keys.waiting)
+        .arg(&keys.events)
         .arg(&keys.health);
     call.arg(control.window_s)
         .arg(control.period_ms)
