@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
 use crate::events::webhooks::{Courier, Webhooks};
-use crate::events::{Drain, EventLog, Sequencer};
+use crate::events::{CountWriter, Drain, EventLog, QueueCounts, Sequencer};
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
@@ -54,6 +54,7 @@ pub struct Services {
     pub(crate) events: EventLog,
     pub(crate) sequencer: Sequencer,
     pub(crate) drain: Drain,
+    pub(crate) counts: CountWriter,
     pub(crate) webhooks: Webhooks,
     pub(crate) courier: Courier,
     pub(crate) audit: LatestAudit,
@@ -118,6 +119,9 @@ impl Services {
         let settings = Settings::new(database.clone(), redis.clone(), keys.clone(), queue_config.clone());
         let invitations = Invitations::new(database.clone());
         let challenges = Challenges::new(config.token_secret.as_bytes(), config.queue.challenge_ttl_s);
+        // Joins, polls, admissions and departures this instance answered, per
+        // queue and second (`queue.counts`).
+        let counts = QueueCounts::default();
         let line = Line::new(
             redis.clone(),
             keys.clone(),
@@ -126,8 +130,16 @@ impl Services {
             rates.clone(),
             queue_config.clone(),
             settings.snapshot(),
+        )
+        .counting(counts.clone());
+        let scheduler = Scheduler::new(
+            redis.clone(),
+            keys.clone(),
+            rates,
+            queue_config,
+            settings.snapshot(),
+            counts.clone(),
         );
-        let scheduler = Scheduler::new(redis.clone(), keys.clone(), rates, queue_config, settings.snapshot());
         let gate = Gate::new(redis.clone(), keys.clone(), signer);
         let booking_health = Arc::new(BookingHealth::new(redis.clone(), keys.clone()));
         let catalog = Catalog::new(background_pool.clone());
@@ -173,7 +185,7 @@ impl Services {
         let reconciler = Reconciler::new(database.clone(), redis.clone(), keys.clone(), sold.clone());
         let catalog_editor = CatalogEditor::new(database.clone(), redis.clone(), keys.clone(), catalog.clone());
         let probes = Probes::new(&redis, &database, &config.database_url);
-        let visitors = Visitors::new(redis.clone(), keys.clone());
+        let visitors = Visitors::new(redis.clone(), keys.clone(), counts.clone());
         let sessions = SessionActivity::new(redis.clone(), keys.clone());
         let passes = Passes::new(&config.pass, PassKeys::from_config(&config.pass)?, redis.clone(), &keys);
 
@@ -204,6 +216,7 @@ impl Services {
             events: EventLog::new(database.clone()),
             sequencer: Sequencer::new(database.clone()),
             drain,
+            counts: CountWriter::new(counts, database.clone()),
             webhooks: Webhooks::new(database.clone()),
             courier,
             audit,

@@ -100,6 +100,12 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.drain.drain_once(&queues).await?;
         Ok(())
     });
+    // This instance's joins, polls, admissions and departures of the last
+    // second, one `queue.counts` event per queue.
+    chores.every("queue counts", Duration::from_secs(1), state, |state| async move {
+        state.counts.write(chrono::Utc::now().timestamp()).await?;
+        Ok(())
+    });
     // Webhook deliveries: owed, claimed, sent, retried (`events/webhooks/`).
     chores.every(
         "webhook deliveries",

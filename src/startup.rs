@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::app::Services;
 use crate::background::{self, Chores};
 use crate::config::Config;
+use crate::events::QueueCounts;
 use crate::http::{self, AppState};
 use crate::queue::rates::MeasuredRates;
 use crate::queue::settings::Snapshot as SettingsSnapshot;
@@ -116,6 +117,7 @@ impl QueueTools {
                 rates,
                 queue_config.clone(),
                 SettingsSnapshot::new(&queue_config),
+                QueueCounts::default(),
             ),
         })
     }

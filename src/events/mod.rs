@@ -15,12 +15,14 @@
 //! [`Drain`] moves them into the same table, where they are numbered like the
 //! rest (`drain.rs`).
 
+mod counts;
 mod drain;
 mod log;
 mod sequencer;
 mod types;
 pub(crate) mod webhooks;
 
+pub(crate) use counts::{Count, CountWriter, QueueCounts};
 pub(crate) use drain::{Drain, DRAIN_EVERY};
 pub(crate) use log::{Event, EventLog, Filter};
 pub(crate) use sequencer::{Sequencer, SEQUENCE_EVERY};

@@ -14,6 +14,7 @@ use super::rates::MeasuredRates;
 use super::settings::Snapshot;
 use super::QueueError;
 use crate::config::QueueConfig;
+use crate::events::{Count, QueueCounts};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::scripts::adapt::{self, Control, Decision};
@@ -85,6 +86,8 @@ pub struct Scheduler {
     /// Each queue's settings as this instance holds them: a queue that
     /// protects a site admits for its session's length.
     settings: Snapshot,
+    /// What its steps did, for `queue.counts`.
+    counts: QueueCounts,
 }
 
 impl Scheduler {
@@ -94,6 +97,7 @@ impl Scheduler {
         rates: Arc<MeasuredRates>,
         config: Arc<QueueConfig>,
         settings: Snapshot,
+        counts: QueueCounts,
     ) -> Self {
         Scheduler {
             redis,
@@ -101,6 +105,7 @@ impl Scheduler {
             rates,
             config,
             settings,
+            counts,
         }
     }
 
@@ -161,6 +166,8 @@ impl Scheduler {
         }
         let reply = admit::run(&mut redis, &keys, &step).await?;
         self.rates.remember(queue, reply.measured_rate);
+        self.counts.add(queue, Count::Admitted, reply.admitted);
+        self.counts.add(queue, Count::TimedOut, reply.expired + reply.abandoned);
         Ok(AdmissionStep {
             admitted: reply.admitted,
             expired: reply.expired,

@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::token::QueueToken;
 use super::QueueError;
+use crate::events::{Count, QueueCounts};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::scripts::leave;
@@ -55,11 +56,13 @@ impl Visitor {
 pub(crate) struct Visitors {
     redis: Redis,
     keys: Keys,
+    /// Departures, for `queue.counts`.
+    counts: QueueCounts,
 }
 
 impl Visitors {
-    pub(crate) fn new(redis: Redis, keys: Keys) -> Self {
-        Visitors { redis, keys }
+    pub(crate) fn new(redis: Redis, keys: Keys, counts: QueueCounts) -> Self {
+        Visitors { redis, keys, counts }
     }
 
     /// A visitor never seen in `queue` before.
@@ -87,7 +90,11 @@ impl Visitors {
     pub(crate) async fn leave(&self, token: &QueueToken) -> Result<bool, QueueError> {
         let keys = self.keys.queue(&token.queue);
         let mut redis = self.redis.connection().await?;
-        Ok(leave::run(&mut redis, &keys, token.user_id, token.issued_s, token.nonce).await?)
+        let left = leave::run(&mut redis, &keys, token.user_id, token.issued_s, token.nonce).await?;
+        if left {
+            self.counts.add(&token.queue, Count::Left, 1);
+        }
+        Ok(left)
     }
 }
 

@@ -12,6 +12,10 @@ use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, TestApp}
 
 const ADMIN: &str = "events-admin-token";
 
+/// The sales' own types: a buyer's join and admission write queue events
+/// besides, which these tests are not about.
+const SALES: &str = "payment.completed,seats.sold";
+
 async fn spawn() -> TestApp {
     spawn_app_with(|config| config.admin_token = Some(ADMIN.into())).await
 }
@@ -40,10 +44,10 @@ async fn page(app: &TestApp, query: &[(&str, &str)]) -> Value {
     json_of(answer).await
 }
 
-/// The events readable so far, once there are `count` of them.
+/// The sales' events readable so far, once there are `count` of them.
 async fn events_once_there_are(app: &TestApp, count: usize) -> Vec<Value> {
     eventually(Duration::from_secs(5), format!("{count} events"), || async {
-        let events = page(app, &[("limit", "1000")]).await["events"]
+        let events = page(app, &[("limit", "1000"), ("types", SALES)]).await["events"]
             .as_array()
             .cloned()
             .unwrap_or_default();
@@ -94,10 +98,11 @@ async fn a_payment_writes_one_payment_completed_and_one_seats_sold_and_its_retry
     let retried = app.pay(&token, 1, 1, 1).header("Idempotency-Key", "pay-events").await;
     assert_eq!(retried.status(), 200);
     assert_eq!(json_of(retried).await["paymentIds"][0], payment);
-    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let written: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE type IN ('payment.completed', 'seats.sold')")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!(written, 2, "a retry wrote events");
     app.stop().await;
 }
@@ -119,7 +124,7 @@ async fn ids_increase_and_pages_follow_each_other_without_gap_or_repeat() {
 
     let (mut after, mut paged) = (0, Vec::new());
     loop {
-        let body = page(&app, &[("after", &after.to_string()), ("limit", "1")]).await;
+        let body = page(&app, &[("after", &after.to_string()), ("limit", "1"), ("types", SALES)]).await;
         let events = body["events"].as_array().expect("events").clone();
         assert!(events.len() <= 1);
         if events.is_empty() {
@@ -151,7 +156,7 @@ struct EventStream {
 
 impl EventStream {
     async fn open(app: &TestApp, last_event_id: Option<i64>) -> Self {
-        let mut call = app.admin_event_stream();
+        let mut call = app.admin_event_stream().query(&[("types", SALES)]);
         if let Some(id) = last_event_id {
             call = call.header("last-event-id", id.to_string());
         }
@@ -340,7 +345,7 @@ async fn a_settings_change_writes_who_changed_what_with_no_secret_in_it() {
         "protect": {"origin": "https://shop.example", "bypassHeader": {"name": "X-Staff", "value": secret}},
     });
     assert_eq!(app.admin_set_queue(&queue, &patch).await.status(), 200);
-    let events = events_once_there_are(&app, 1).await;
+    let events = events_of(&app, "queue.settings_changed", 1).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let changed = &events[0];
     assert_eq!(changed["type"], "queue.settings_changed");
@@ -441,4 +446,40 @@ async fn admissions_and_time_outs_are_events_of_the_queue_drained_from_redis() {
         .await
         .expect("XLEN");
     assert_eq!((kind.as_str(), length), ("stream", 0));
+}
+
+#[tokio::test]
+async fn joins_polls_and_admissions_are_counted_per_second_not_one_by_one() {
+    let app = spawn().await;
+    let queue = app.default_queue();
+    for user in [1, 2] {
+        assert_eq!(app.join(user).await.status(), 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(app.position(1).await.status(), 200);
+    }
+    app.admit_everyone(&queue).await;
+    let total = |events: &[Value], field: &str| -> u64 {
+        events.iter().filter_map(|event| event["data"][field].as_u64()).sum()
+    };
+    let counts = eventually(Duration::from_secs(5), "every count written", || async {
+        let events = page(&app, &[("types", "queue.counts"), ("limit", "1000")]).await["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (total(&events, "admitted") == 2).then_some(events)
+    })
+    .await;
+    assert_eq!(
+        ["joins", "polls", "admitted", "timedOut", "left"].map(|field| total(&counts, field)),
+        [2, 3, 2, 0, 0],
+        "{counts:?}"
+    );
+    for event in &counts {
+        assert_eq!(event["queue"], queue.as_str());
+        let second = event["data"]["second"].as_i64().expect("its second");
+        assert!((second - chrono::Utc::now().timestamp()).abs() < 30, "{event}");
+    }
+    // The admissions are also events one by one; the joins and polls are not.
+    assert_eq!(events_of(&app, "queue.admitted", 2).await.len(), 2);
 }

@@ -2,16 +2,17 @@
 
 It checks every delivery's signature with the Standard Webhooks
 specification's own Python library (`standardwebhooks` on PyPI), not with
-boxoffice's code, and answers each as a script says, by the event's number
-(`webhook-id` is `evt_<n>`) and how many times that event came before:
+boxoffice's code, and answers each as a script says, by the event's rank (the first
+`webhook-id` it saw is 1, the next new one 2, ...) and how many times that
+event came before:
 
     python3 webhook_receiver.py PORT SECRET LOG SCRIPT
 
-SCRIPT is JSON: {"<n>": [[wait_seconds, status], ...]}, one pair per
+SCRIPT is JSON: {"<rank>": [[wait_seconds, status], ...]}, one pair per
 attempt; an event or attempt not listed is answered 200 at once. Every
 request is appended to LOG as one JSON line when it arrives (before the wait),
-so a test can act while a delivery is held: {"id", "type", "attempt",
-"verified", "error"?}.
+so a test can act while a delivery is held: {"id", "rank", "type",
+"eventId", "attempt", "verified", "error"?}.
 """
 
 import json
@@ -25,6 +26,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 PORT, SECRET, LOG, SCRIPT = int(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 WEBHOOK = Webhook(SECRET)
 SEEN = {}
+RANKS = {}
 LOCK = threading.Lock()
 
 
@@ -41,11 +43,12 @@ class Receiver(BaseHTTPRequestHandler):
         with LOCK:
             attempt = SEEN.get(record["id"], 0)
             SEEN[record["id"]] = attempt + 1
+            RANKS.setdefault(record["id"], len(RANKS) + 1)
             record["attempt"] = attempt
+            record["rank"] = RANKS[record["id"]]
             with open(LOG, "a", encoding="utf-8") as log:
                 log.write(json.dumps(record) + "\n")
-        number = record["id"].removeprefix("evt_")
-        steps = SCRIPT.get(number, [])
+        steps = SCRIPT.get(str(record["rank"]), [])
         wait, status = steps[attempt] if attempt < len(steps) else (0, 200)
         time.sleep(wait)
         try:
