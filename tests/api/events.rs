@@ -88,7 +88,11 @@ async fn a_payment_writes_one_payment_completed_and_one_seats_sold_and_its_retry
         serde_json::json!({"paymentId": payment, "userId": 1, "scheduleId": 1, "seats": [3, 4]})
     );
     for event in &events {
-        assert!(event.get("queue").is_none(), "no queue, no field: {event}");
+        assert_eq!(
+            event["queue"],
+            app.default_queue().as_str(),
+            "the queue paid through: {event}"
+        );
         let time = event["time"].as_str().expect("a time");
         assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "RFC 3339: {time}");
     }

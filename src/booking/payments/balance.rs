@@ -53,6 +53,7 @@ pub(super) async fn capture(db: &Db, sale: &Sale<'_>) -> Result<Captured, Bookin
 /// borrow (it runs under the database's deadline, not the caller's).
 struct Debit {
     user_id: i64,
+    queue: String,
     total: i64,
     schedule_ids: Vec<i64>,
     amounts: Vec<i64>,
@@ -75,6 +76,7 @@ impl Debit {
     fn of(sale: &Sale<'_>) -> Self {
         let mut debit = Debit {
             user_id: sale.user_id,
+            queue: sale.queue.to_string(),
             total: sale.total,
             schedule_ids: Vec::new(),
             amounts: Vec::new(),
@@ -132,13 +134,13 @@ impl Debit {
                  SELECT $1, $8, $9, $10, ARRAY(SELECT id FROM paid ORDER BY id)
                  FROM debit WHERE $8::text IS NOT NULL
              ), payment_events AS (
-                 INSERT INTO events (type, data)
-                 SELECT $12, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
+                 INSERT INTO events (type, queue, data)
+                 SELECT $12, $14, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
                             'scheduleId', paid.schedule_id, 'amount', paid.amount, 'method', $11::text)
                  FROM paid ORDER BY paid.id
              ), sale_events AS (
-                 INSERT INTO events (type, data)
-                 SELECT $13, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
+                 INSERT INTO events (type, queue, data)
+                 SELECT $13, $14, jsonb_build_object('paymentId', paid.id, 'userId', $1::bigint,
                             'scheduleId', paid.schedule_id, 'seats', (
                                 SELECT jsonb_agg(seats.seat_number ORDER BY seats.seat_number)
                                 FROM UNNEST($5::bigint[], $6::bigint[]) AS s (seat_id, schedule_id)
@@ -162,6 +164,7 @@ impl Debit {
         .bind(PaymentMethod::Balance.name())
         .bind(EventType::PaymentCompleted.name())
         .bind(EventType::SeatsSold.name())
+        .bind(&self.queue)
         .fetch_all(db)
         .await
     }

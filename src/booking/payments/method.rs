@@ -38,6 +38,8 @@ pub(crate) enum PaymentMethod {
 /// method stores with the sale, pointing at its payments.
 pub(super) struct Sale<'a> {
     pub(super) user_id: i64,
+    /// The queue whose admission the buyer pays with; the sale's events name it.
+    pub(super) queue: &'a str,
     pub(super) holds: &'a [Hold],
     pub(super) total: i64,
     pub(super) key: Option<&'a IdempotencyKey>,

@@ -107,7 +107,10 @@ impl Checkout {
         };
         let key = idempotency_key.map(|key| payment_key(method, user_id, key, &schedules));
         let failure = match pass {
-            Pass::Active(token) => match self.settle(method, user_id, &schedules, key.as_ref()).await {
+            Pass::Active(token) => match self
+                .settle(method, user_id, &token.queue, &schedules, key.as_ref())
+                .await
+            {
                 Ok(receipt) => {
                     self.after_sale(&token, &receipt).await;
                     return Ok(receipt);
@@ -128,6 +131,7 @@ impl Checkout {
         &self,
         method: PaymentMethod,
         user_id: i64,
+        queue: &str,
         schedules: &[Arc<Schedule>],
         key: Option<&IdempotencyKey>,
     ) -> Result<Receipt, BookingError> {
@@ -135,6 +139,7 @@ impl Checkout {
         let total = money::amount_total(holds.iter().map(Hold::amount))?;
         let sale = Sale {
             user_id,
+            queue,
             holds: &holds,
             total,
             key,
