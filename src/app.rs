@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds, LatestAudit, Reconciler, SoldSeats};
 use crate::config::Config;
+use crate::events::report::Reports;
 use crate::events::webhooks::{Courier, Webhooks};
 use crate::events::{CountWriter, Drain, EventLog, QueueCounts, Sequencer};
 use crate::identity::IdentityVerifier;
@@ -54,6 +55,7 @@ pub struct Services {
     pub(crate) events: EventLog,
     pub(crate) sequencer: Sequencer,
     pub(crate) drain: Drain,
+    pub(crate) reports: Reports,
     pub(crate) counts: CountWriter,
     pub(crate) webhooks: Webhooks,
     pub(crate) courier: Courier,
@@ -216,6 +218,7 @@ impl Services {
             events: EventLog::new(database.clone()),
             sequencer: Sequencer::new(database.clone()),
             drain,
+            reports: Reports::new(database.clone()),
             counts: CountWriter::new(counts, database.clone()),
             webhooks: Webhooks::new(database.clone()),
             courier,

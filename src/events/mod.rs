@@ -18,6 +18,7 @@
 mod counts;
 mod drain;
 mod log;
+pub(crate) mod report;
 mod sequencer;
 mod types;
 pub(crate) mod webhooks;

@@ -32,6 +32,7 @@ mod payments;
 mod prequeue;
 mod queue;
 mod recovery;
+mod report;
 mod scale;
 mod settings;
 mod users;

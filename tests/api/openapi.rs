@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/schedules/{schedule_id}/seats"),
     ("get", "/admin/invariants"),
     ("get", "/admin/events"),
+    ("get", "/admin/queues/{queue}/report"),
     ("post", "/admin/webhooks"),
     ("get", "/admin/webhooks"),
     ("delete", "/admin/webhooks/{id}"),

@@ -1,7 +1,8 @@
 //! The admin API, for the operations team: every queue's figures and live
 //! settings (`queues.rs`), presale invitations (`invitations.rs`), the catalog (`catalog.rs`), a fresh audit of
-//! the invariants (`audit.rs`), the sales' events (`events.rs`) and the
-//! webhook endpoints they are delivered to (`webhooks.rs`). Behind
+//! the invariants (`audit.rs`), the sales' events (`events.rs`), the
+//! webhook endpoints they are delivered to (`webhooks.rs`) and a queue's
+//! report (`report.rs`). Behind
 //! `Authorization: Bearer <BOXOFFICE_ADMIN_TOKEN>`, compared in constant time;
 //! with no token configured, every admin route answers 403.
 
@@ -22,6 +23,7 @@ mod catalog;
 mod events;
 mod invitations;
 mod queues;
+mod report;
 mod webhooks;
 
 /// The operations of the admin API, for the OpenAPI document.
@@ -38,6 +40,7 @@ mod webhooks;
     catalog::seat_map,
     audit::invariants,
     events::events,
+    report::report,
     webhooks::create,
     webhooks::list,
     webhooks::remove,
@@ -84,6 +87,12 @@ pub(super) fn routes(routes: Routes) -> Routes {
         )
         .route(Method::GET, "/admin/invariants", audit::invariants, Class::Admin)
         .route(Method::GET, "/admin/events", events::events, Class::AdminStream)
+        .route(
+            Method::GET,
+            "/admin/queues/{queue}/report",
+            report::report,
+            Class::Admin,
+        )
         .route(Method::POST, "/admin/webhooks", webhooks::create, Class::Admin)
         .route(Method::GET, "/admin/webhooks", webhooks::list, Class::Admin)
         .route(Method::DELETE, "/admin/webhooks/{id}", webhooks::remove, Class::Admin)

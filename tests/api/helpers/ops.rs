@@ -59,6 +59,15 @@ impl Api {
         self.admin(Method::GET, &format!("/admin/queues/{queue}/invitations"))
     }
 
+    /// `GET /admin/queues/{queue}/report`, as JSON or `?format=csv`.
+    pub fn admin_queue_report(&self, queue: &str, format: Option<&str>) -> Call {
+        let call = self.admin(Method::GET, &format!("/admin/queues/{queue}/report"));
+        match format {
+            Some(format) => call.query(&[("format", format)]),
+            None => call,
+        }
+    }
+
     /// `POST /admin/webhooks`: registers an endpoint.
     pub fn admin_new_webhook(&self, endpoint: &Value) -> Call {
         self.admin(Method::POST, "/admin/webhooks").json(endpoint)

@@ -273,6 +273,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         &[ADMIN, JSON_BODY, STORES, &[C::UnknownEventType, C::OutcomeUnknown]],
     ),
     ("adminListWebhooks", &[ADMIN, STORES]),
+    ("adminQueueReport", &[ADMIN, PATH, QUERY, STORES, &[C::QueueNotFound]]),
     (
         "adminDeleteWebhook",
         &[ADMIN, PATH, STORES, &[C::WebhookNotFound, C::OutcomeUnknown]],
