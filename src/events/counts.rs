@@ -104,23 +104,24 @@ impl QueueCounts {
         if n == 0 {
             return;
         }
-        let known = self
+        // Added under the read lock: no clone of the queue's counters (an
+        // atomic of its own on a line every request would share).
+        if let Some(counters) = self
             .by_queue
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(queue)
-            .cloned();
-        let counters = match known {
-            Some(counters) => counters,
-            None => self
-                .by_queue
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .entry(queue.to_string())
-                .or_default()
-                .clone(),
-        };
-        counters.of(count).fetch_add(n, Ordering::Relaxed);
+        {
+            counters.of(count).fetch_add(n, Ordering::Relaxed);
+            return;
+        }
+        self.by_queue
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(queue.to_string())
+            .or_default()
+            .of(count)
+            .fetch_add(n, Ordering::Relaxed);
     }
 }
 
