@@ -5,10 +5,12 @@
 -- KEYS[1]: holds HASH (seat -> hold value, see hold_value)
 -- KEYS[2]: sold SET (member "0" marks it rebuilt from Postgres)
 -- KEYS[3]: user_holds HASH (user -> "seat,seat,...")
+-- KEYS[4]: events STREAM (seats.held, and seats.released for a lapsed hold taken over)
 -- ARGV[1]: user id
 -- ARGV[2]: hold lifetime, ms
 -- ARGV[3]: most seats one user may hold on this schedule
--- ARGV[4..]: seat numbers (distinct)
+-- ARGV[4]: the queue the user was admitted through (named in the events)
+-- ARGV[5..]: seat numbers (distinct)
 -- Returns: {"unsynced"} when the sold set must first be rebuilt from Postgres,
 --   {"taken", seat...}, {"limit", seats_already_held}, or
 --   {"held", expiry_ms...} with one expiry per requested seat, in order.
@@ -31,17 +33,20 @@ local function seats_hold(KEYS, ARGV)
     end
   end
 
-  local taken, fresh = {}, {}
-  for i = 4, #ARGV do
+  local taken, fresh, lapsed = {}, {}, {}
+  for i = 5, #ARGV do
     local seat = ARGV[i]
     if redis.call('SISMEMBER', KEYS[2], seat) == 1 then
       taken[#taken + 1] = seat
     elseif not mine[seat] then
-      local _, expiry = hold_parse(redis.call('HGET', KEYS[1], seat))
+      local holder, expiry = hold_parse(redis.call('HGET', KEYS[1], seat))
       if expiry > now then
         taken[#taken + 1] = seat
       else
         fresh[#fresh + 1] = seat
+        if holder then
+          lapsed[#lapsed + 1] = {holder, seat, expiry}
+        end
       end
     end
   end
@@ -52,6 +57,11 @@ local function seats_hold(KEYS, ARGV)
     return {'limit', #mine_list}
   end
 
+  -- A lapsed hold taken over is released now: the sweep will not see it.
+  for _, old in ipairs(lapsed) do
+    emit_event(KEYS[4], 'seats.released', 'queue', '', 'userId', old[1], 'seats', old[2],
+      'reason', 'lapsed', 'lapsedAtMs', old[3])
+  end
   local expiry = now + tonumber(ARGV[2])
   for _, seat in ipairs(fresh) do
     redis.call('HSET', KEYS[1], seat, hold_value(user, expiry))
@@ -59,9 +69,13 @@ local function seats_hold(KEYS, ARGV)
     mine_list[#mine_list + 1] = seat
   end
   redis.call('HSET', KEYS[3], user, table.concat(mine_list, ','))
+  if #fresh > 0 then
+    emit_event(KEYS[4], 'seats.held', 'queue', ARGV[4], 'userId', user, 'seats', table.concat(fresh, ','),
+      'expiresAtMs', expiry)
+  end
 
   local result = {'held'}
-  for i = 4, #ARGV do
+  for i = 5, #ARGV do
     result[#result + 1] = mine[ARGV[i]]
   end
   return result

@@ -2,11 +2,12 @@
 -- depends on it (lapsed holds are already free); it only keeps the hashes small.
 -- KEYS[1]: holds HASH
 -- KEYS[2]: user_holds HASH
+-- KEYS[3]: events STREAM (seats.released, one per holder whose holds lapsed)
 -- Returns: the number of lapsed holds removed.
 local function seats_sweep(KEYS, ARGV)
   local now = now_ms()
   local holds = redis.call('HGETALL', KEYS[1])
-  local live = {}
+  local live, gone = {}, {}
   local removed = 0
   for i = 1, #holds, 2 do
     local holder, expiry = hold_parse(holds[i + 1])
@@ -16,7 +17,16 @@ local function seats_sweep(KEYS, ARGV)
     else
       redis.call('HDEL', KEYS[1], holds[i])
       removed = removed + 1
+      if holder then
+        gone[holder] = gone[holder] or {seats = {}, at = 0}
+        table.insert(gone[holder].seats, holds[i])
+        gone[holder].at = math.max(gone[holder].at, expiry)
+      end
     end
+  end
+  for holder, lapsed in pairs(gone) do
+    emit_event(KEYS[3], 'seats.released', 'queue', '', 'userId', holder,
+      'seats', table.concat(lapsed.seats, ','), 'reason', 'lapsed', 'lapsedAtMs', lapsed.at)
   end
   local users = redis.call('HKEYS', KEYS[2])
   for _, user in ipairs(users) do

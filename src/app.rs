@@ -78,6 +78,12 @@ impl Services {
         Ok((healed.added, healed.removed))
     }
 
+    /// One sweep of every schedule's lapsed holds, the step the background
+    /// chore repeats every 30 s, for tests and tools to drive: the holds removed.
+    pub async fn sweep_lapsed_holds(&self) -> anyhow::Result<u64> {
+        Ok(self.holds.sweep(&self.catalog.snapshot()).await?)
+    }
+
     /// Creates and migrates the database, inserts the demo data when it is
     /// empty, loads what is kept in memory, and wires the services.
     pub(crate) async fn build(config: Config) -> anyhow::Result<Self> {

@@ -94,10 +94,17 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.sequencer.sequence_once().await?;
         Ok(())
     });
-    // A queue's events, born in its scripts, into Postgres (`events/drain.rs`).
+    // The events born in the queues' and schedules' scripts, into Postgres
+    // (`events/drain.rs`).
     chores.every("queue events", events::DRAIN_EVERY, state, |state| async move {
         let queues = state.catalog.queue_names(&state.config.queue.default_queue);
-        state.drain.drain_once(&queues).await?;
+        let schedules: Vec<i64> = state
+            .catalog
+            .snapshot()
+            .schedules()
+            .map(|schedule| schedule.id)
+            .collect();
+        state.drain.drain_once(&queues, &schedules).await?;
         Ok(())
     });
     // This instance's joins, polls, admissions and departures of the last

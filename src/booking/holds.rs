@@ -135,11 +135,13 @@ impl Holds {
         Ok(taken.into_iter().collect())
     }
 
-    /// Holds `numbers` for `user_id`, all or nothing.
+    /// Holds `numbers` for `user_id`, admitted through `queue` (which the
+    /// `seats.held` event names), all or nothing.
     pub(crate) async fn hold_seats(
         &self,
         schedule: Arc<Schedule>,
         user_id: i64,
+        queue: &str,
         numbers: &[i32],
     ) -> Result<Hold, BookingError> {
         self.users.require(user_id)?;
@@ -166,7 +168,7 @@ impl Holds {
 
         let keys = self.keys.schedule(schedule.id);
         let mut redis = self.redis.connection().await?;
-        let call = hold_seats::call(&keys, user_id, self.config.hold_ttl_s * 1000, limit, &wanted);
+        let call = hold_seats::call(&keys, user_id, self.config.hold_ttl_s * 1000, limit, queue, &wanted);
         match self.sold.run_synced(&mut redis, schedule.id, &call).await? {
             HoldOutcome::Held(expiries) => {
                 counter!(m::HOLDS, "event" => "made").increment(wanted.len() as u64);

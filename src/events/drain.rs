@@ -1,16 +1,17 @@
 //! Moves the events born in Redis into Postgres: a queue's scripts write its
-//! admissions, time-outs and departures into the queue's STREAM in the same
-//! atomic step as the change itself (`emit_event` in `lua/prelude.lua`), and
-//! each instance, once a second, copies what is there into the `events` table
-//! and deletes what it copied. From there they are sequenced and read like
-//! every other event.
+//! admissions, time-outs, departures and rate changes into the queue's
+//! STREAM, a schedule's scripts its holds made and lapsed into the
+//! schedule's, each in the same atomic step as the change itself
+//! (`emit_event` in `lua/prelude.lua`); each instance, once a second, copies
+//! what is there into the `events` table and deletes what it copied. From
+//! there they are sequenced and read like every other event.
 //!
-//! Each entry is written once: its stream id is the row's `origin`, unique
-//! within the queue, so instances draining the same entries, or a pass that
+//! Each entry is written once: its stream and stream id are the row's
+//! `origin`, unique, so instances draining the same entries, or a pass that
 //! lost Postgres's reply and drains them again, add nothing twice. An entry
-//! is deleted from the stream only after its row committed. What Redis loses
-//! before a pass (a crash without persistence) is lost; the stream keeps at
-//! most about 100,000 entries a queue while Postgres is down.
+//! is deleted from its stream only after its row committed. What Redis loses
+//! before a pass (a crash without persistence) is lost; a stream keeps at
+//! most about 100,000 entries while Postgres is down.
 
 use std::time::Duration;
 
@@ -31,11 +32,30 @@ const MOST_PER_PASS: usize = 5_000;
 struct Drained {
     origin: String,
     event_type: String,
+    queue: Option<String>,
     time_ms: i64,
     data: String,
 }
 
-/// Copies the queues' streams into Postgres.
+/// A stream the scripts write events into.
+enum Source<'a> {
+    /// A queue's: its events are the queue's.
+    Queue(&'a str),
+    /// A schedule's: each entry names its queue, and the schedule is added.
+    Schedule(i64),
+}
+
+impl Source<'_> {
+    /// The prefix of its entries' `origin`: unique across every stream.
+    fn origin(&self) -> String {
+        match self {
+            Source::Queue(queue) => format!("q:{queue}"),
+            Source::Schedule(schedule) => format!("s:{schedule}"),
+        }
+    }
+}
+
+/// Copies the streams into Postgres.
 #[derive(Clone)]
 pub(crate) struct Drain {
     db: Db,
@@ -48,20 +68,25 @@ impl Drain {
         Drain { db, redis, keys }
     }
 
-    /// One pass over `queues`: how many entries it moved.
-    pub(crate) async fn drain_once(&self, queues: &[String]) -> Result<usize, EventsError> {
+    /// One pass over the streams of `queues` and of `schedules`: how many
+    /// entries it moved.
+    pub(crate) async fn drain_once(&self, queues: &[String], schedules: &[i64]) -> Result<usize, EventsError> {
         let mut moved = 0;
         for queue in queues {
-            moved += self.drain_queue(queue).await?;
+            let stream = self.keys.queue(queue).events.clone();
+            moved += self.drain_stream(&stream, Source::Queue(queue)).await?;
+        }
+        for &schedule in schedules {
+            let stream = self.keys.schedule(schedule).events;
+            moved += self.drain_stream(&stream, Source::Schedule(schedule)).await?;
         }
         Ok(moved)
     }
 
-    async fn drain_queue(&self, queue: &str) -> Result<usize, EventsError> {
-        let stream = self.keys.queue(queue).events.clone();
+    async fn drain_stream(&self, stream: &str, source: Source<'_>) -> Result<usize, EventsError> {
         let mut redis = self.redis.connection().await?;
         let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(&stream)
+            .arg(stream)
             .arg("-")
             .arg("+")
             .arg("COUNT")
@@ -71,23 +96,27 @@ impl Drain {
         if entries.is_empty() {
             return Ok(0);
         }
-        let rows: Vec<Drained> = entries.iter().filter_map(|(id, fields)| drained(id, fields)).collect();
-        self.write(queue, rows).await?;
+        let rows: Vec<Drained> = entries
+            .iter()
+            .filter_map(|(id, fields)| drained(&source, id, fields))
+            .collect();
+        self.write(rows).await?;
         let ids: Vec<&String> = entries.iter().map(|(id, _)| id).collect();
         redis::cmd("XDEL")
-            .arg(&stream)
+            .arg(stream)
             .arg(&ids)
             .query_async::<i64>(&mut redis)
             .await?;
         Ok(entries.len())
     }
 
-    async fn write(&self, queue: &str, rows: Vec<Drained>) -> Result<(), EventsError> {
-        let queue = queue.to_string();
-        let (mut origins, mut types, mut times, mut data) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    async fn write(&self, rows: Vec<Drained>) -> Result<(), EventsError> {
+        let (mut origins, mut types, mut queues, mut times, mut data) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for row in rows {
             origins.push(row.origin);
             types.push(row.event_type);
+            queues.push(row.queue);
             times.push(row.time_ms);
             data.push(row.data);
         }
@@ -96,13 +125,14 @@ impl Drain {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO events (type, queue, time, data, origin)
-                         SELECT kind, $1, to_timestamp(ms / 1000.0), data::jsonb, origin
-                         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS entry(origin, kind, ms, data)
-                         ON CONFLICT (queue, origin) WHERE origin IS NOT NULL DO NOTHING",
+                         SELECT kind, queue, to_timestamp(ms / 1000.0), data::jsonb, origin
+                         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                             AS entry(origin, kind, queue, ms, data)
+                         ON CONFLICT (origin) WHERE origin IS NOT NULL DO NOTHING",
                     )
-                    .bind(queue)
                     .bind(origins)
                     .bind(types)
+                    .bind(queues)
                     .bind(times)
                     .bind(data)
                     .execute(connection)
@@ -114,31 +144,57 @@ impl Drain {
     }
 }
 
-/// An entry's row: its type, and its other fields as the event's data (whole
-/// numbers as numbers, a visitor's line id as its name). An entry without a type, or whose id is not a stream
-/// id, was not written by the scripts and is dropped.
-fn drained(id: &str, fields: &[String]) -> Option<Drained> {
+/// An entry's row: its type, its queue (the source's, or the entry's own
+/// `queue` field when it has a non-empty one), and its other fields as the
+/// event's data: whole numbers as numbers, `seats` as an ascending list of them, a
+/// visitor's line id as its name, and a schedule's id for a schedule's entry.
+/// An entry without a type, or whose id is not a stream id, was not written
+/// by the scripts and is dropped.
+fn drained(source: &Source<'_>, id: &str, fields: &[String]) -> Option<Drained> {
     let time_ms = id.split_once('-')?.0.parse().ok()?;
     let mut event_type = None;
+    let mut queue = match source {
+        Source::Queue(queue) => Some(queue.to_string()),
+        Source::Schedule(_) => None,
+    };
     let mut data = Map::new();
+    if let Source::Schedule(schedule) = source {
+        data.insert("scheduleId".into(), Value::from(*schedule));
+    }
     for pair in fields.chunks_exact(2) {
-        let (name, value) = (&pair[0], &pair[1]);
-        if name == "type" {
-            event_type = Some(value.clone());
-        } else if let Some(visitor) = (name == "userId").then(|| value.strip_prefix('-')).flatten() {
+        let (name, value) = (pair[0].as_str(), &pair[1]);
+        match name {
+            "type" => event_type = Some(value.clone()),
+            "queue" => {
+                if !value.is_empty() {
+                    queue = Some(value.clone());
+                }
+            }
+            "seats" => {
+                let mut seats: Vec<i64> = value.split(',').filter_map(|seat| seat.parse().ok()).collect();
+                seats.sort_unstable();
+                data.insert(
+                    "seats".into(),
+                    Value::Array(seats.into_iter().map(Value::from).collect()),
+                );
+            }
             // A protected site's anonymous visitor stands in the line as a
             // negative id (`queue::Visitor`): named as its pass names it.
-            data.insert("visitorId".into(), Value::String(format!("v{visitor}")));
-        } else {
-            let value = value
-                .parse::<i64>()
-                .map_or_else(|_| Value::String(value.clone()), Value::from);
-            data.insert(name.clone(), value);
+            "userId" if value.starts_with('-') => {
+                data.insert("visitorId".into(), Value::String(format!("v{}", &value[1..])));
+            }
+            _ => {
+                let value = value
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(value.clone()), Value::from);
+                data.insert(name.to_string(), value);
+            }
         }
     }
     Some(Drained {
-        origin: id.to_string(),
+        origin: format!("{}:{id}", source.origin()),
         event_type: event_type?,
+        queue,
         time_ms,
         data: Value::Object(data).to_string(),
     })
@@ -146,22 +202,64 @@ fn drained(id: &str, fields: &[String]) -> Option<Drained> {
 
 #[cfg(test)]
 mod tests {
-    use super::drained;
+    use super::{drained, Source};
+
+    fn fields<const N: usize>(pairs: [&str; N]) -> Vec<String> {
+        pairs.map(String::from).to_vec()
+    }
 
     #[test]
-    fn an_entry_becomes_its_type_time_and_data() {
-        let fields = ["type", "queue.admitted", "userId", "42", "waitedS", "7"].map(String::from);
-        let row = drained("1733500000123-0", &fields).expect("a row");
+    fn a_queue_entry_becomes_its_type_time_and_data() {
+        let queue = Source::Queue("default");
+        let row = drained(
+            &queue,
+            "1733500000123-0",
+            &fields(["type", "queue.admitted", "userId", "42", "waitedS", "7"]),
+        )
+        .expect("a row");
         assert_eq!(
             (row.event_type.as_str(), row.time_ms),
             ("queue.admitted", 1_733_500_000_123)
         );
+        assert_eq!(
+            (row.queue.as_deref(), row.origin.as_str()),
+            (Some("default"), "q:default:1733500000123-0")
+        );
         assert_eq!(row.data, r#"{"userId":42,"waitedS":7}"#);
-        let reason = ["type", "queue.timed_out", "reason", "idle"].map(String::from);
-        assert_eq!(drained("1-0", &reason).expect("a row").data, r#"{"reason":"idle"}"#);
-        assert!(drained("1-0", &["userId", "1"].map(String::from)).is_none(), "no type");
-        let visitor = ["type", "queue.left", "userId", "-17"].map(String::from);
-        assert_eq!(drained("1-0", &visitor).expect("a row").data, r#"{"visitorId":"v17"}"#);
-        assert!(drained("garbage", &fields).is_none());
+        let reason = fields(["type", "queue.timed_out", "reason", "idle"]);
+        assert_eq!(
+            drained(&queue, "1-0", &reason).expect("a row").data,
+            r#"{"reason":"idle"}"#
+        );
+        let visitor = fields(["type", "queue.left", "userId", "-17"]);
+        assert_eq!(
+            drained(&queue, "1-0", &visitor).expect("a row").data,
+            r#"{"visitorId":"v17"}"#
+        );
+        assert!(drained(&queue, "1-0", &fields(["userId", "1"])).is_none(), "no type");
+        assert!(drained(&queue, "garbage", &reason).is_none());
+    }
+
+    #[test]
+    fn a_schedule_entry_names_its_queue_and_schedule() {
+        let schedule = Source::Schedule(12);
+        let held = fields([
+            "type",
+            "seats.held",
+            "queue",
+            "hero-autumn",
+            "userId",
+            "3",
+            "seats",
+            "7,4",
+        ]);
+        let row = drained(&schedule, "5-1", &held).expect("a row");
+        assert_eq!(
+            (row.queue.as_deref(), row.origin.as_str()),
+            (Some("hero-autumn"), "s:12:5-1")
+        );
+        assert_eq!(row.data, r#"{"scheduleId":12,"seats":[4,7],"userId":3}"#);
+        let released = fields(["type", "seats.released", "queue", "", "userId", "3", "seats", "4"]);
+        assert_eq!(drained(&schedule, "6-0", &released).expect("a row").queue, None);
     }
 }

@@ -49,11 +49,12 @@ pub(crate) struct Outcomes {
     pub(crate) left: i64,
 }
 
-/// Admitted users, and how many of them paid.
+/// Admitted users, how many of them held seats, and how many paid.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Conversion {
     pub(crate) admitted_users: i64,
+    pub(crate) holding_users: i64,
     pub(crate) paying_users: i64,
     /// `payingUsers` of `admittedUsers`, in percent; absent before any admission.
     pub(crate) paid_percent: Option<f64>,
@@ -176,11 +177,15 @@ impl Reports {
                         "WITH admitted AS (
                              SELECT DISTINCT data->>'userId' AS user_id FROM events
                              WHERE queue = $1 AND type = 'queue.admitted' AND data ? 'userId'
+                         ), holding AS (
+                             SELECT DISTINCT data->>'userId' AS user_id FROM events
+                             WHERE queue = $1 AND type = 'seats.held'
                          ), paying AS (
                              SELECT DISTINCT data->>'userId' AS user_id FROM events
                              WHERE queue = $1 AND type = 'payment.completed'
                          )
                          SELECT (SELECT count(*) FROM admitted) AS admitted_users,
+                                (SELECT count(*) FROM holding JOIN admitted USING (user_id)) AS holding_users,
                                 (SELECT count(*) FROM paying JOIN admitted USING (user_id)) AS paying_users,
                                 NULL::float8 AS paid_percent",
                     )

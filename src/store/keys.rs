@@ -69,6 +69,9 @@ pub(crate) struct ScheduleKeys {
     pub(crate) sold: String,
     /// HASH user id -> comma-separated seat numbers that user holds.
     pub(crate) user_holds: String,
+    /// STREAM of the schedule's events born in its scripts (seats held and
+    /// released), until the drain moves them into Postgres (`events/drain.rs`).
+    pub(crate) events: String,
 }
 
 impl Keys {
@@ -129,6 +132,7 @@ impl Keys {
             holds: format!("{tag}:holds"),
             sold: format!("{tag}:sold"),
             user_holds: format!("{tag}:user_holds"),
+            events: format!("{tag}:events"),
         }
     }
 }

@@ -487,3 +487,53 @@ async fn joins_polls_and_admissions_are_counted_per_second_not_one_by_one() {
     // The admissions are also events one by one; the joins and polls are not.
     assert_eq!(events_of(&app, "queue.admitted", 2).await.len(), 2);
 }
+
+#[tokio::test]
+async fn holds_made_and_lapsed_are_events_of_the_schedule_naming_the_queue() {
+    let app = spawn_app_with(|config| {
+        config.admin_token = Some(ADMIN.into());
+        config.booking.hold_ttl_s = 1;
+    })
+    .await;
+    let queue = app.default_queue();
+    for user in [1, 2, 3] {
+        assert_eq!(app.charge(user, 100_000).await.status(), 200);
+    }
+    let first = app.active_token(1).await;
+    let second = app.active_token(2).await;
+    let third = app.active_token(3).await;
+    assert_eq!(app.reserve(&first, 1, 1, 1, &[5, 2]).await.status(), 200);
+    assert_eq!(app.reserve(&third, 1, 1, 3, &[9]).await.status(), 200);
+    let held = events_of(&app, "seats.held", 2).await;
+    let first_held = held.iter().find(|e| e["data"]["userId"] == 1).expect("user 1's hold");
+    assert_eq!(first_held["queue"], queue.as_str());
+    assert_eq!(first_held["data"]["scheduleId"], 1);
+    assert_eq!(first_held["data"]["seats"], serde_json::json!([2, 5]));
+    assert!(first_held["data"]["expiresAtMs"].as_i64().is_some(), "{first_held}");
+
+    // The holds lapse. User 2 takes over seat 5 (user 1's lapsed hold is
+    // released then); the sweep releases the rest.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(app.reserve(&second, 1, 1, 2, &[5]).await.status(), 200);
+    app.state.services().sweep_lapsed_holds().await.expect("a sweep");
+    let released = events_of(&app, "seats.released", 3).await;
+    let mut lapsed: Vec<(i64, Value)> = released
+        .iter()
+        .map(|e| (e["data"]["userId"].as_i64().unwrap_or(0), e["data"]["seats"].clone()))
+        .collect();
+    lapsed.sort_by_key(|(user, seats)| (*user, seats.to_string()));
+    assert_eq!(
+        lapsed,
+        vec![
+            (1, serde_json::json!([2])),
+            (1, serde_json::json!([5])),
+            (3, serde_json::json!([9])),
+        ],
+        "{released:?}"
+    );
+    assert!(released
+        .iter()
+        .all(|e| e["data"]["reason"] == "lapsed" && e["data"]["scheduleId"] == 1));
+    // User 2's hold is live: not released, and a third seats.held.
+    assert_eq!(events_of(&app, "seats.held", 3).await.len(), 3);
+}

@@ -60,7 +60,7 @@ async fn the_report_tells_who_came_waited_left_and_bought() {
     );
     assert_eq!(
         report["conversion"],
-        json!({"admittedUsers": 3, "payingUsers": 2, "paidPercent": 66.7}),
+        json!({"admittedUsers": 3, "holdingUsers": 2, "payingUsers": 2, "paidPercent": 66.7}),
         "{report}"
     );
     let revenue: i64 = sqlx::query_scalar("SELECT sum(amount)::bigint FROM payments")
@@ -107,7 +107,7 @@ async fn a_report_of_nothing_is_zeros_and_bad_asks_are_refused() {
     assert_eq!(empty["perSecond"], json!([]));
     assert_eq!(
         empty["conversion"],
-        json!({"admittedUsers": 0, "payingUsers": 0, "paidPercent": null})
+        json!({"admittedUsers": 0, "holdingUsers": 0, "payingUsers": 0, "paidPercent": null})
     );
     assert_eq!(empty["waits"]["p50S"], Value::Null);
     assert_eq!(

@@ -116,7 +116,10 @@ pub(super) async fn reserve(
     let user_id = active.user(identity.user(&state, request.user_id)?)?;
     let concert = state.catalog.concert(concert_id)?;
     let schedule = state.catalog.schedule(&concert, schedule_id)?;
-    let hold = state.holds.hold_seats(schedule, user_id, &request.seats).await?;
+    let hold = state
+        .holds
+        .hold_seats(schedule, user_id, &active.token.queue, &request.seats)
+        .await?;
     Ok(Json(HoldView::new(user_id, &concert, hold, state.clock)))
 }
 

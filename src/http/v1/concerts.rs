@@ -172,7 +172,7 @@ pub(super) async fn hold(
     let schedule = state.catalog.schedule_at(&active.scope, starts_at)?;
     let hold = state
         .holds
-        .hold_seats(schedule, user_id, &[request.seat_number])
+        .hold_seats(schedule, user_id, &active.token.queue, &[request.seat_number])
         .await?;
     Ok(Json(HoldView::new(user_id, &active.scope, hold, state.clock)))
 }

@@ -35,8 +35,15 @@ impl FromRedisValue for Synced<HoldOutcome> {
 }
 
 /// The call, to run (and run again after a rebuild of the sold set).
-pub(crate) fn call(keys: &ScheduleKeys, user_id: i64, hold_ms: u64, max_per_user: u32, seats: &[i32]) -> Cmd {
-    let mut call = FUNCTION.call(&[&keys.holds, &keys.sold, &keys.user_holds]);
-    call.arg(user_id).arg(hold_ms).arg(max_per_user).arg(seats);
+pub(crate) fn call(
+    keys: &ScheduleKeys,
+    user_id: i64,
+    hold_ms: u64,
+    max_per_user: u32,
+    queue: &str,
+    seats: &[i32],
+) -> Cmd {
+    let mut call = FUNCTION.call(&[&keys.holds, &keys.sold, &keys.user_holds, &keys.events]);
+    call.arg(user_id).arg(hold_ms).arg(max_per_user).arg(queue).arg(seats);
     call
 }

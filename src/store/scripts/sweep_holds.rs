@@ -10,5 +10,5 @@ static FUNCTION: Function = Function::new("seats_sweep");
 
 /// Returns how many lapsed holds were removed.
 pub(crate) async fn run(redis: &mut Connection, keys: &ScheduleKeys) -> RedisResult<u64> {
-    library::run(redis, &FUNCTION.call(&[&keys.holds, &keys.user_holds])).await
+    library::run(redis, &FUNCTION.call(&[&keys.holds, &keys.user_holds, &keys.events])).await
 }
