@@ -12,7 +12,7 @@ use crate::booking::{Auditor, Balances, Catalog, CatalogEditor, Checkout, Holds,
 use crate::config::Config;
 use crate::events::report::Reports;
 use crate::events::webhooks::{Courier, Webhooks};
-use crate::events::{CountWriter, Drain, EventLog, QueueCounts, Sequencer};
+use crate::events::{BreakerEvents, CountWriter, Drain, EventLog, QueueCounts, Sequencer};
 use crate::identity::IdentityVerifier;
 use crate::local_time::LocalClock;
 use crate::pass::{PassKeys, Passes};
@@ -56,6 +56,7 @@ pub struct Services {
     pub(crate) sequencer: Sequencer,
     pub(crate) drain: Drain,
     pub(crate) reports: Reports,
+    pub(crate) breaker_events: BreakerEvents,
     pub(crate) counts: CountWriter,
     pub(crate) webhooks: Webhooks,
     pub(crate) courier: Courier,
@@ -199,6 +200,11 @@ impl Services {
 
         let courier = Courier::new(database.clone(), &config.webhooks)?;
         let drain = Drain::new(database.clone(), redis.clone(), keys.clone());
+        let breaker_events = BreakerEvents::new(
+            database.clone(),
+            vec![redis.breaker().clone(), database.breaker().clone()],
+            instance_name(&config.addr),
+        );
 
         Ok(Services {
             clock: LocalClock(config.timezone),
@@ -225,6 +231,7 @@ impl Services {
             sequencer: Sequencer::new(database.clone()),
             drain,
             reports: Reports::new(database.clone()),
+            breaker_events,
             counts: CountWriter::new(counts, database.clone()),
             webhooks: Webhooks::new(database.clone()),
             courier,
@@ -236,4 +243,16 @@ impl Services {
             sessions,
         })
     }
+}
+
+/// How this instance names itself in the events it alone sees (its breakers'
+/// changes): the host's name and the address it serves on.
+fn instance_name(addr: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/{addr}")
 }

@@ -113,6 +113,11 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.counts.write(chrono::Utc::now().timestamp()).await?;
         Ok(())
     });
+    // This instance's breakers opening and closing, as events.
+    chores.every("breaker events", Duration::from_secs(1), state, |state| async move {
+        state.breaker_events.write_once().await?;
+        Ok(())
+    });
     // Webhook deliveries: owed, claimed, sent, retried (`events/webhooks/`).
     chores.every(
         "webhook deliveries",

@@ -871,3 +871,38 @@ async fn with_redis_down_admitted_visitors_keep_passing_and_the_room_follows_its
     assert_error(app.gate_check(open, "/cart", None).await, 401, "PASS_MISSING").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Redis; run by .ci/run"]
+async fn a_redis_outage_is_told_as_its_breaker_opening_then_closing() {
+    let mut redis = blocking(OwnRedis::start);
+    let mut config = test_config();
+    config.redis_url = redis.url();
+    config.redis_cluster.clear();
+    config.admin_token = Some(ADMIN.into());
+    let app = spawn_configured(config).await;
+    blocking(|| redis.kill());
+    // The probes notice within about a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    blocking(|| redis.restart_empty());
+    stores_back(&app).await;
+    let changes = eventually(Duration::from_secs(10), "the breaker's two changes", || async {
+        let page = json_of(app.admin_events(&[("types", "dependency.breaker_changed")]).await).await;
+        let changes = page["events"].as_array().cloned().unwrap_or_default();
+        (changes.len() >= 2).then_some(changes)
+    })
+    .await;
+    let states: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|change| {
+            (
+                change["data"]["dependency"].as_str().unwrap_or(""),
+                change["data"]["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("redis", "open"), ("redis", "closed")], "{changes:?}");
+    assert!(changes.iter().all(|change| change["data"]["instance"].is_string()));
+    let times: Vec<&str> = changes.iter().filter_map(|change| change["time"].as_str()).collect();
+    assert!(times[0] < times[1], "in the order they happened: {times:?}");
+}

@@ -15,6 +15,7 @@
 //! [`Drain`] moves them into the same table, where they are numbered like the
 //! rest (`drain.rs`).
 
+mod breakers;
 mod counts;
 mod drain;
 mod log;
@@ -23,6 +24,7 @@ mod sequencer;
 mod types;
 pub(crate) mod webhooks;
 
+pub(crate) use breakers::BreakerEvents;
 pub(crate) use counts::{Count, CountWriter, QueueCounts};
 pub(crate) use drain::{Drain, DRAIN_EVERY};
 pub(crate) use log::{Event, EventLog, Filter};

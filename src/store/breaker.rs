@@ -12,8 +12,12 @@
 //! opening is kept, so that a connection that sat idle through an outage is not
 //! trusted with a statement afterwards (`db.rs`).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
@@ -25,8 +29,23 @@ use super::Dependency;
 #[error("{} is down", .0.name())]
 pub(crate) struct Open(pub(crate) Dependency);
 
+/// The breaker opened or closed, at that moment: for the
+/// `dependency.breaker_changed` events (`events/breakers.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) dependency: Dependency,
+    pub(crate) open: bool,
+    pub(crate) at: DateTime<Utc>,
+}
+
+/// The most changes kept for the events while they cannot be written (a
+/// breaker flapping through a long outage); the oldest go first.
+const CHANGES_KEPT: usize = 1_000;
+
 pub(crate) struct Breaker {
     dependency: Dependency,
+    /// Changes not yet written as events.
+    changes: Mutex<VecDeque<Change>>,
     open: AtomicBool,
     opened: Notify,
     /// When it last opened, in nanoseconds after `since` (0: never).
@@ -38,6 +57,7 @@ impl Breaker {
     pub(crate) fn new(dependency: Dependency) -> Self {
         Breaker {
             dependency,
+            changes: Mutex::new(VecDeque::new()),
             open: AtomicBool::new(false),
             opened: Notify::new(),
             last_opened: AtomicU64::new(0),
@@ -74,6 +94,7 @@ impl Breaker {
                 .max(1);
             self.last_opened.store(nanos, Ordering::Release);
             self.opened.notify_waiters();
+            self.changed(true);
             tracing::warn!(
                 dependency = self.dependency.name(),
                 "dependency down: answering 503 at once until it is back"
@@ -84,7 +105,38 @@ impl Breaker {
     /// A probe got an answer.
     pub(crate) fn close(&self) {
         if self.open.swap(false, Ordering::AcqRel) {
+            self.changed(false);
             tracing::info!(dependency = self.dependency.name(), "dependency back");
+        }
+    }
+
+    fn changed(&self, open: bool) {
+        let mut changes = self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if changes.len() == CHANGES_KEPT {
+            changes.pop_front();
+        }
+        changes.push_back(Change {
+            dependency: self.dependency,
+            open,
+            at: Utc::now(),
+        });
+    }
+
+    /// The changes not yet written as events, oldest first; they are the
+    /// caller's now.
+    pub(crate) fn take_changes(&self) -> Vec<Change> {
+        let mut changes = self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        changes.drain(..).collect()
+    }
+
+    /// Changes taken and not written, back before any made since.
+    pub(crate) fn put_back(&self, taken: Vec<Change>) {
+        let mut changes = self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for change in taken.into_iter().rev() {
+            if changes.len() == CHANGES_KEPT {
+                break;
+            }
+            changes.push_front(change);
         }
     }
 }
