@@ -499,6 +499,30 @@ async fn a_gateway_killed_mid_rush_loses_no_sale_and_redis_heals_by_itself() {
     let report = audit_is_clean_within(&api, Duration::from_secs(10)).await;
     assert_eq!(report["seats_sold"], 30, "{report}");
     assert_eq!(report["revenue"], 30 * 2000);
+
+    // The sale's events: neither lost nor invented by the kills. Every payment
+    // has one payment.completed of its amount and one seats.sold of its
+    // seats, and no event names a payment that does not exist.
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&config.database_url)
+        .await
+        .unwrap();
+    let (payments, mismatched, invented): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM payments),
+                (SELECT count(*) FROM payments p WHERE
+                    (SELECT count(*) FROM events e WHERE e.type = 'payment.completed'
+                        AND (e.data->>'paymentId')::bigint = p.id AND (e.data->>'amount')::bigint = p.amount) <> 1
+                 OR (SELECT count(*) FROM events e WHERE e.type = 'seats.sold'
+                        AND (e.data->>'paymentId')::bigint = p.id
+                        AND e.data->'seats' = (SELECT jsonb_agg(s.seat_number ORDER BY s.seat_number)
+                                               FROM reservations r JOIN seats s ON s.id = r.seat_id
+                                               WHERE r.payment_id = p.id)) <> 1),
+                (SELECT count(*) FROM events e WHERE e.type IN ('payment.completed', 'seats.sold')
+                    AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = (e.data->>'paymentId')::bigint))",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((payments, mismatched, invented), (30, 0, 0));
     drop(gateway);
 }
 

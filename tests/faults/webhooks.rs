@@ -10,11 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
+use boxoffice::config::Config;
 use serde_json::{json, Value};
 
 use crate::blocking;
 use crate::helpers::gateway::{gateway_env, Gateway};
-use crate::helpers::own_stores::free_port;
+use crate::helpers::own_stores::{free_port, OwnCluster};
 use crate::helpers::{eventually, json_of, test_config, Api};
 
 const ADMIN: &str = "webhook-faults-admin";
@@ -86,7 +87,20 @@ async fn buy_through(api: &Api, user: i64, seat: i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs python3 with standardwebhooks and the binary; run by .ci/run"]
 async fn every_event_reaches_a_failing_receiver_signed_through_a_gateway_crash() {
-    let config = test_config();
+    every_event_arrives(test_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts its own Redis Cluster; needs python3 with standardwebhooks; run by .ci/run"]
+async fn on_a_redis_cluster_too() {
+    let cluster = blocking(|| OwnCluster::start(2000));
+    let mut config = test_config();
+    config.redis_cluster = cluster.nodes.clone();
+    every_event_arrives(config).await;
+}
+
+/// The sale, the receiver, the crash and the checks, on `config`'s stores.
+async fn every_event_arrives(config: Config) {
     let secret = format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(b"thirty-two bytes of test secret!")
