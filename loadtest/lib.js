@@ -70,6 +70,12 @@ export const unexpectedStatus = new Counter('unexpected_status');
 export const admissionTimeouts = new Counter('admission_timeouts');
 // Tokens reported as expired ("만료") while the user was still waiting or about to book.
 export const tokensExpired = new Counter('tokens_expired');
+// Joins answered 200 (a rejoin too), and users seen admitted: the queue's
+// report must count the same (loadtest/report_check.py).
+export const joinsOk = new Counter('joins_ok');
+export const admittedUsers = new Counter('admitted_users');
+// Users who held seats and walked away without paying (ABANDON_PERCENT).
+export const abandonedWithSeats = new Counter('abandoned_with_seats');
 // Join -> "활성", in milliseconds.
 export const timeToAdmit = new Trend('time_to_admit', true);
 // Number of position polls one user needed before admission.
@@ -176,6 +182,7 @@ const STATUSES = [WAITING, ACTIVE, EXPIRED];
 // Checks the ticket shape every join/poll answer shares.
 export function checkTicket(res, route) {
   const body = json(res);
+  if (route === 'join' && res.status === 200) joinsOk.add(1);
   return check(res, {
     [`${route}: 200`]: (r) => r.status === 200,
     [`${route}: ticket shape`]: () =>
@@ -243,6 +250,7 @@ export function waitUntilActive(firstTicket, pollFn, joinedAtMs, label = 'poll')
   }
   pollsPerUser.add(polls);
   if (ticket.tokenStatus === ACTIVE) {
+    admittedUsers.add(1);
     timeToAdmit.add(Date.now() - joinedAtMs);
     if (typeof firstTicket.etaSeconds === 'number') {
       etaError.add((Date.now() - joinedAtMs) / 1000 - firstTicket.etaSeconds);
@@ -531,7 +539,7 @@ export function freeSeats(catalog, scheduleId, token) {
 // server in one burst (holds last minutes; a user filling in a payment form
 // waits just so).
 // Returns 'paid', 'no-seat' or 'error'.
-export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeats = 2, attempts = 3, payAt = 0 }) {
+export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeats = 2, attempts = 3, payAt = 0, abandonPercent = 0 }) {
   const tokenHeader = { Token: token };
   let candidates = schedules.slice();
   let scheduleId = pick(candidates);
@@ -582,6 +590,11 @@ export function bookAndPay(userId, token, balance, { catalog, schedules, maxSeat
   if (hold === null) {
     noSeat.add(1);
     return 'no-seat';
+  }
+  // A fan who holds seats and walks away: the hold lapses unpaid.
+  if (abandonPercent > 0 && Math.random() * 100 < abandonPercent) {
+    abandonedWithSeats.add(1);
+    return 'abandoned';
   }
   if (payAt > Date.now()) sleep((payAt - Date.now()) / 1000);
 

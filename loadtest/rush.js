@@ -54,6 +54,8 @@ const CHARGE = envInt('CHARGE', 20000);
 // burst of payments, apart from how fast the load generator walks the users
 // there.
 const PAY_AT_S = envFloat('PAY_AT_S', 0);
+// Share of the users who hold seats and walk away without paying, in percent.
+const ABANDON_PERCENT = envFloat('ABANDON_PERCENT', 0);
 // Schedules to fight over: SCHEDULES=1,2 (default: every schedule of the concerts
 // CONCERT_ID / CONCERT_IDS, default the demo concerts 1,2,3); SCHEDULES=1 for one hot date.
 
@@ -119,6 +121,7 @@ export default function (data) {
     maxSeats: MAX_SEATS,
     attempts: HOLD_ATTEMPTS,
     payAt: PAY_AT_S > 0 ? exec.scenario.startTime + PAY_AT_S * 1000 : 0,
+    abandonPercent: ABANDON_PERCENT,
   });
 }
 

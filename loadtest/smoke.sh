@@ -2,8 +2,9 @@
 # Load-test smoke for CI: start one boxoffice on a free loopback port with a
 # fresh database and Redis prefix, run short versions of loadtest/queue.js,
 # loadtest/v1.js and loadtest/rush.js against it (each ends with the k6
-# thresholds; v1 and rush also audit GET /ops/invariants), then stop the
-# server, drop the database, delete the Redis keys of the prefix.
+# thresholds; v1 and rush also audit GET /ops/invariants), check the queues'
+# reports against the k6 runs' counts and Postgres (loadtest/report_check.py),
+# then stop the server, drop the database, delete the Redis keys of the prefix.
 # Exits non-zero if any k6 run failed (or the server could not start).
 #
 # Needs: local Postgres (trust auth, user postgres) and Redis, as for the tests
@@ -42,6 +43,8 @@ V1_VUS="${SMOKE_V1_VUS:-100}"
 RUSH_USERS="${SMOKE_RUSH_USERS:-300}"
 ADMIT_RATE="${SMOKE_ADMIT_RATE:-1000}"
 DEMO_USERS=1000
+# The report check reads the admin API.
+ADMIN_TOKEN="smoke-admin-$RANDOM$RANDOM"
 
 # ---------------------------------------------------------------- tools
 
@@ -152,6 +155,7 @@ BOXOFFICE_MAX_CONNECTIONS_PER_IP=0 \
 BOXOFFICE_ADMIT_RATE="$ADMIT_RATE" \
 BOXOFFICE_ADMIT_TICK_MS=200 \
 BOXOFFICE_MAX_ACTIVE=100000 \
+BOXOFFICE_ADMIN_TOKEN="$ADMIN_TOKEN" \
 RUST_LOG="${RUST_LOG:-warn}" \
     "$BIN" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
@@ -206,6 +210,8 @@ check_server() {
 run_k6() {
     local label="$1" script="$2"
     shift 2
+    # Each run's summary, for the report check.
+    set -- --summary-export "$WORK/${script%.js}.json" "$@"
     if ! check_server; then
         RESULTS+=("SKIP  $label")
         return
@@ -238,8 +244,21 @@ run_k6 "queue.js: $QUEUE_VUS users join, poll, 20% book" queue.js \
     -e BOOK_P95_MS="${BOOK_P95_MS:-1500}" -e BOOK_P99_MS="${BOOK_P99_MS:-3000}"
 run_k6 "v1.js: $V1_VUS users through /api/v1" v1.js \
     -e VUS="$V1_VUS" -e USER_OFFSET="$V1_OFFSET" -e ARRIVAL_SPREAD_S=2 -e WAIT_TIMEOUT_S=60
-run_k6 "rush.js: $RUSH_USERS users rush for the seats left" rush.js \
-    -e USERS="$RUSH_USERS" -e USER_OFFSET="$RUSH_OFFSET" -e ARRIVAL_SPREAD_S=2 -e WAIT_TIMEOUT_S=60
+run_k6 "rush.js: $RUSH_USERS users rush for the seats left, 20% walk away with seats held" rush.js \
+    -e USERS="$RUSH_USERS" -e USER_OFFSET="$RUSH_OFFSET" -e ARRIVAL_SPREAD_S=2 -e WAIT_TIMEOUT_S=60 \
+    -e ABANDON_PERCENT=20
+
+# The queues' reports against the k6 runs' own counts and Postgres.
+if check_server; then
+    log "report check (loadtest/report_check.py)"
+    if python3 "$HERE/report_check.py" "$BASE_URL" "$ADMIN_TOKEN" "$PG_URL/$DB_NAME" \
+        "$WORK/queue.json" "$WORK/rush.json" -- "$WORK/v1.json"; then
+        RESULTS+=("PASS  report check: the queues' reports match k6 and Postgres")
+    else
+        RESULTS+=("FAIL  report check: a report differs from k6 or Postgres")
+        FAILED=1
+    fi
+fi
 
 check_server || true
 

@@ -22,6 +22,35 @@ use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 
+/// The most entries a stream keeps while the drain cannot move them (as
+/// `EVENTS_KEPT` in `lua/prelude.lua`, for the events Rust writes).
+const KEPT: u64 = 100_000;
+
+/// Appends an event born in Rust rather than in a script to a queue's stream
+/// (`keys.queue(queue).events`), beside the scripts' own: `fields` are its data.
+pub(crate) async fn emit(
+    redis: &Redis,
+    stream: &str,
+    kind: super::EventType,
+    fields: &[(&str, String)],
+) -> Result<(), redis::RedisError> {
+    let mut connection = redis.connection().await?;
+    let mut command = redis::cmd("XADD");
+    command
+        .arg(stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(KEPT)
+        .arg("*")
+        .arg("type")
+        .arg(kind.name());
+    for (name, value) in fields {
+        command.arg(*name).arg(value);
+    }
+    command.query_async::<String>(&mut connection).await?;
+    Ok(())
+}
+
 /// How often an instance drains every queue's stream.
 pub(crate) const DRAIN_EVERY: Duration = Duration::from_secs(1);
 
@@ -146,7 +175,8 @@ impl Drain {
 
 /// An entry's row: its type, its queue (the source's, or the entry's own
 /// `queue` field when it has a non-empty one), and its other fields as the
-/// event's data: whole numbers as numbers, `seats` as an ascending list of them, a
+/// event's data: whole numbers as numbers, `true` and `false` as booleans,
+/// `seats` as an ascending list of numbers, a
 /// visitor's line id as its name, and a schedule's id for a schedule's entry.
 /// An entry without a type, or whose id is not a stream id, was not written
 /// by the scripts and is dropped.
@@ -184,9 +214,13 @@ fn drained(source: &Source<'_>, id: &str, fields: &[String]) -> Option<Drained> 
                 data.insert("visitorId".into(), Value::String(format!("v{}", &value[1..])));
             }
             _ => {
-                let value = value
-                    .parse::<i64>()
-                    .map_or_else(|_| Value::String(value.clone()), Value::from);
+                let value = match value.as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    text => text
+                        .parse::<i64>()
+                        .map_or_else(|_| Value::String(value.clone()), Value::from),
+                };
                 data.insert(name.to_string(), value);
             }
         }
@@ -226,6 +260,11 @@ mod tests {
             (Some("default"), "q:default:1733500000123-0")
         );
         assert_eq!(row.data, r#"{"userId":42,"waitedS":7}"#);
+        let issued = fields(["type", "pass.issued", "visitorId", "v3", "renewed", "false"]);
+        assert_eq!(
+            drained(&queue, "1-0", &issued).expect("a row").data,
+            r#"{"renewed":false,"visitorId":"v3"}"#
+        );
         let reason = fields(["type", "queue.timed_out", "reason", "idle"]);
         assert_eq!(
             drained(&queue, "1-0", &reason).expect("a row").data,

@@ -26,7 +26,7 @@ pub(crate) mod webhooks;
 
 pub(crate) use breakers::BreakerEvents;
 pub(crate) use counts::{Count, CountWriter, QueueCounts};
-pub(crate) use drain::{Drain, DRAIN_EVERY};
+pub(crate) use drain::{emit, Drain, DRAIN_EVERY};
 pub(crate) use log::{Event, EventLog, Filter};
 pub(crate) use sequencer::{Sequencer, SEQUENCE_EVERY};
 pub(crate) use types::EventType;

@@ -16,7 +16,8 @@ mod cache;
 mod keys;
 pub(crate) mod revocation;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -24,6 +25,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PassConfig;
+use crate::events::{self, EventType};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use cache::VerifiedCache;
@@ -108,6 +110,11 @@ pub(crate) struct Passes {
 }
 
 struct Inner {
+    /// For the queues' event streams (`pass.issued`, `pass.ended`).
+    redis: Redis,
+    redis_keys: Keys,
+    /// Admissions whose first pass this instance has announced.
+    announced: Mutex<HashSet<String>>,
     keys: PassKeys,
     issuer: String,
     validation: Validation,
@@ -115,6 +122,9 @@ struct Inner {
     revoked: Revoked,
     log: RevocationLog,
 }
+
+/// The most admissions whose first pass an instance remembers announcing.
+const ANNOUNCED_KEPT: usize = 100_000;
 
 pub(crate) fn now_s() -> u64 {
     SystemTime::now()
@@ -139,6 +149,9 @@ impl Passes {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Passes {
             inner: Arc::new(Inner {
+                redis: redis.clone(),
+                redis_keys: redis_keys.clone(),
+                announced: Mutex::new(HashSet::new()),
                 keys,
                 issuer: config.pass_issuer.clone(),
                 validation,
@@ -246,11 +259,52 @@ impl Passes {
     }
 
     /// Ends `queue`'s passes of `jti` on every instance: at once here,
-    /// within a second elsewhere.
+    /// within a second elsewhere; and says so with a `pass.ended` event.
     pub(crate) async fn revoke(&self, queue: &str, jti: &str, exp: u64) -> Result<(), redis::RedisError> {
         self.inner.log.publish(queue, jti, exp, now_ms()).await?;
         self.inner.revoked.add(queue, jti, exp);
-        Ok(())
+        let mut fields = vec![("jti", jti.to_string()), ("exp", exp.to_string())];
+        if let Some(admission) = Admission::of_jti(jti) {
+            fields.push(("visitorId", admission.sub));
+        }
+        let stream = self.inner.redis_keys.queue(queue).events.clone();
+        events::emit(&self.inner.redis, &stream, EventType::PassEnded, &fields).await
+    }
+
+    /// Tells of a pass just issued with a `pass.issued` event: the first pass
+    /// of an admission this instance issues, and every renewal. Sent in the
+    /// background, never waited on: the pass is the visitor's whether or not
+    /// the event is written (it is lost if Redis is down then).
+    pub(crate) fn announce(&self, issued: &IssuedPass, renewed: bool) {
+        let claims = &issued.claims;
+        if !renewed {
+            let mut announced = self
+                .inner
+                .announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A bound on what is remembered: past it, an admission may be
+            // announced again by this instance (as by another).
+            if announced.len() >= ANNOUNCED_KEPT {
+                announced.clear();
+            }
+            if !announced.insert(claims.jti.clone()) {
+                return;
+            }
+        }
+        let fields = vec![
+            ("visitorId", claims.sub.clone()),
+            ("jti", claims.jti.clone()),
+            ("exp", claims.exp.to_string()),
+            ("renewed", renewed.to_string()),
+        ];
+        let stream = self.inner.redis_keys.queue(&claims.queue).events.clone();
+        let redis = self.inner.redis.clone();
+        tokio::spawn(async move {
+            if let Err(err) = events::emit(&redis, &stream, EventType::PassIssued, &fields).await {
+                tracing::debug!(error = %err, "pass.issued not written");
+            }
+        });
     }
 
     /// Takes in the endings other instances published; drops those expired.

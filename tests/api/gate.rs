@@ -143,7 +143,41 @@ async fn a_visitor_waits_is_admitted_passes_the_check_and_is_refused_once_the_or
     );
     let over = json_of(app.gate_status(&queue, &token).await).await;
     assert_eq!(over["status"], "expired", "{over}");
+
+    // The pass's life as events: issued once for the admission (however
+    // often the status was asked), then ended by the origin.
+    let jti = pass_claims(&pass)["jti"].clone();
+    let issued = pass_events(&app, "pass.issued", 1).await;
+    let ended = pass_events(&app, "pass.ended", 1).await;
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    assert_eq!(
+        (&issued[0]["data"]["jti"], &issued[0]["data"]["renewed"]),
+        (&jti, &json!(false))
+    );
+    assert_eq!(ended[0]["data"]["jti"], jti);
+    assert_eq!(ended[0]["data"]["visitorId"], issued[0]["data"]["visitorId"]);
+    assert!(ended
+        .iter()
+        .chain(&issued)
+        .all(|event| event["queue"] == queue.as_str()));
     app.stop().await;
+}
+
+/// A pass's claims, unverified.
+fn pass_claims(pass: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(pass.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+/// The events of `kind` once there are `count`.
+async fn pass_events(app: &TestApp, kind: &str, count: usize) -> Vec<Value> {
+    eventually(Duration::from_secs(5), format!("{count} {kind}"), || async {
+        let page = json_of(app.admin_events(&[("types", kind)]).await).await;
+        page["events"]
+            .as_array()
+            .filter(|events| events.len() >= count)
+            .cloned()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -476,6 +510,11 @@ async fn a_session_slides_the_check_renews_the_pass_and_the_slot_follows_in_the_
     .await;
     let again = app.gate_check(&queue, "/checkout/pay", Some(&renewed)).await;
     assert_eq!(header(&again, "x-boxoffice-visitor"), Some(visitor.as_str()));
+    // The renewal is a pass.issued of its own, marked so.
+    let issued = pass_events(&app, "pass.issued", 2).await;
+    let renewals: Vec<&Value> = issued.iter().filter(|event| event["data"]["renewed"] == true).collect();
+    assert_eq!(renewals.len(), 1, "{issued:?}");
+    assert_eq!(renewals[0]["data"]["exp"], new["exp"]);
     app.stop().await;
 }
 

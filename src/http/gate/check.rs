@@ -103,7 +103,8 @@ pub(super) async fn check(
 /// A visitor's session slides: once half of it or less is left, the pass is
 /// renewed for a whole session (same admission, same `jti`), and the
 /// admission's end in the active set follows in the next batch
-/// (`queue::SessionActivity`). No store call here.
+/// (`queue::SessionActivity`). No store call is waited on here (the
+/// `pass.issued` event goes in the background).
 fn renewed(state: &AppState, protected: &Protected, claims: &PassClaims) -> Option<(String, u64)> {
     let session_s = protected.protect.session_seconds;
     let now = now_s();
@@ -117,6 +118,7 @@ fn renewed(state: &AppState, protected: &Protected, claims: &PassClaims) -> Opti
         .passes
         .issue(&admission, &protected.queue, &protected.protect.origin, exp)
         .ok()?;
+    state.passes.announce(&issued, true);
     state
         .sessions
         .extend(&protected.queue, visitor.line_id(), exp.saturating_mul(1000));

@@ -205,6 +205,7 @@ pub(super) async fn status(
         let admitted_until = u64::try_from(ticket.expires_at.timestamp()).unwrap_or(0);
         let exp = (now_s() + protect.session_seconds).min(admitted_until);
         let issued = state.passes.issue(&admission, &protected.queue, &protect.origin, exp)?;
+        state.passes.announce(&issued, false);
         cookie = cookies::set(cookies::PASS, &issued.token, exp.saturating_sub(now_s()));
         view.pass = Some(issued.token);
         view.pass_expires = Some(issued.claims.exp);
