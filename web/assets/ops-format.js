@@ -58,6 +58,17 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Hands `text` to the browser as a file to save.
+export function saveFile(text, filename, type = 'text/csv') {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = el('a', { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // after the browser has taken the file
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 export function setText(node, text) {
   const value = String(text);
   if (node.textContent !== value) node.textContent = value;

@@ -1,7 +1,7 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
 // and, once the admin token is typed in, enables the controls (the protected
 // site's, the door's and the invitations among them). Polling stops while the
-// tab is hidden so a forgotten tab costs the server nothing.
+// tab is hidden (ops-loop.js) so a forgotten tab costs the server nothing.
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
@@ -9,6 +9,7 @@ import { DoorPanel } from './ops-door.js';
 import { fmtClock } from './ops-format.js';
 import { ProtectPanel } from './ops-protect.js';
 import { InvitationsPanel } from './ops-invitations.js';
+import { loop, whileVisible } from './ops-loop.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
 import { Sales } from './ops-sales.js';
@@ -24,6 +25,8 @@ const memory = new History();
 let queues = [];
 let selected = new URLSearchParams(location.hash.slice(1)).get('queue');
 let token = tokenStore.get();
+
+const refused = (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`);
 
 const table = new QueueTable($('queue-rows'), (name) => select(name, true));
 const detail = new QueueDetail({
@@ -46,19 +49,23 @@ const controls = new Controls({
     pollQueues();
     controls.refreshEvents();
   },
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+  onUnauthorized: refused,
 });
-// What the settings panels share: the token, and what follows a change or a refused token.
-const panel = (name) => ({
+// What the admin panels share: their fields and messages, the token, and what follows a refused token.
+const adminPanel = (name) => ({
   fieldset: $(`${name}-controls`),
   status: $(`${name}-status`),
   error: $(`${name}-error`),
   getToken: () => token,
+  onUnauthorized: refused,
+});
+// A queue's settings panels also read the queues and the recent changes again after a change.
+const panel = (name) => ({
+  ...adminPanel(name),
   onChanged: () => {
     pollQueues();
     controls.refreshEvents();
   },
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
 const protect = new ProtectPanel({
   ...panel('protect'),
@@ -88,7 +95,7 @@ const sales = new Sales({
   tbody: $('sales-rows'),
   seatmap: $('seatmap'),
   getToken: () => token,
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+  onUnauthorized: refused,
 });
 
 // The state is a live region, announced when it changes; the time beside it is not,
@@ -216,26 +223,6 @@ async function pollSales() {
   }
 }
 
-// Each loop schedules its next run only after the previous one finished: no pile-up on a slow server.
-function loop(fn, every) {
-  let timer = null;
-  const run = async () => {
-    timer = null;
-    if (document.hidden) return;
-    await fn();
-    if (!document.hidden && timer === null) timer = setTimeout(run, every);
-  };
-  return {
-    start() {
-      if (timer === null) run();
-    },
-    stop() {
-      clearTimeout(timer);
-      timer = null;
-    },
-  };
-}
-
 const loops = [
   loop(pollQueues, QUEUE_EVERY_MS),
   loop(pollRefusals, QUEUE_EVERY_MS),
@@ -244,20 +231,10 @@ const loops = [
   loop(() => controls.refreshEvents(), EVENTS_EVERY_MS),
 ];
 
-document.addEventListener('visibilitychange', () => {
-  if (document.hidden) {
-    loops.forEach((l) => l.stop());
-    setLive('hidden', 'Paused while this tab is hidden');
-  } else {
-    loops.forEach((l) => l.start());
-  }
-});
-
 window.addEventListener('hashchange', () => {
   const name = new URLSearchParams(location.hash.slice(1)).get('queue');
   if (name && name !== selected) select(name, false);
 });
 
 showTokenState();
-if (document.hidden) setLive('hidden', 'Paused while this tab is hidden');
-loops.forEach((l) => l.start());
+whileVisible(loops, () => setLive('hidden', 'Paused while this tab is hidden'));
