@@ -1,7 +1,8 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
 // and, once the admin token is typed in, enables the controls (the protected
-// site's, the door's and the invitations among them). Polling stops while the
-// tab is hidden (ops-loop.js) so a forgotten tab costs the server nothing.
+// site's, the door's and the invitations among them) and the webhooks. Polling
+// stops while the tab is hidden (ops-loop.js) so a forgotten tab costs the
+// server nothing.
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
@@ -13,6 +14,7 @@ import { loop, whileVisible } from './ops-loop.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
 import { Sales } from './ops-sales.js';
+import { WebhooksPanel } from './ops-webhooks.js';
 
 const QUEUE_EVERY_MS = 1500;
 const SALES_EVERY_MS = 5000;
@@ -89,6 +91,15 @@ const invitations = new InvitationsPanel({
   newNote: $('inv-new-note'),
 });
 const panels = [protect, door, invitations];
+const webhooks = new WebhooksPanel({
+  ...adminPanel('webhooks'),
+  rows: $('hooks-rows'),
+  summary: $('hooks-summary'),
+  secretBox: $('hook-secret-box'),
+  secretValue: $('hook-secret-value'),
+  deliveries: $('deliveries'),
+  dialog: $('confirm-webhook'),
+});
 const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
@@ -134,7 +145,7 @@ function showTokenState() {
   $('token-form').hidden = has;
   $('token-set').hidden = !has;
   controls.setEnabled(has);
-  for (const p of panels) p.setEnabled(has);
+  for (const p of [...panels, webhooks]) p.setEnabled(has);
   document.body.dataset.admin = has ? 'on' : 'off';
 }
 
