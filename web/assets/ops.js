@@ -1,8 +1,9 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
 // and, once the admin token is typed in, enables the controls (the protected
 // site's, the door's and the invitations among them) and the webhooks. Polling
-// stops while the tab is hidden (ops-loop.js) so a forgotten tab costs the
-// server nothing.
+// stops while the tab is hidden (ops-loop.js).
+// The selected queue's sale report is a view of its own, in place of the live
+// panels (#queue=…&view=report).
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
@@ -13,6 +14,7 @@ import { InvitationsPanel } from './ops-invitations.js';
 import { loop, whileVisible } from './ops-loop.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
+import { ReportView } from './ops-report.js';
 import { Sales } from './ops-sales.js';
 import { WebhooksPanel } from './ops-webhooks.js';
 
@@ -25,7 +27,10 @@ const $ = (id) => document.getElementById(id);
 
 const memory = new History();
 let queues = [];
-let selected = new URLSearchParams(location.hash.slice(1)).get('queue');
+const hashParams = () => new URLSearchParams(location.hash.slice(1));
+let selected = hashParams().get('queue');
+// 'live' (the panels) or 'report' (the selected queue's sale report)
+let view = hashParams().get('view') === 'report' ? 'report' : 'live';
 let token = tokenStore.get();
 
 const refused = (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`);
@@ -100,6 +105,18 @@ const webhooks = new WebhooksPanel({
   deliveries: $('deliveries'),
   dialog: $('confirm-webhook'),
 });
+const report = new ReportView({
+  ...adminPanel('report'),
+  section: $('report'),
+  queueName: $('report-queue'),
+  period: $('report-period'),
+  picker: $('report-pick'),
+  tiles: $('report-tiles'),
+  charts: $('report-charts'),
+  changes: $('report-changes-rows'),
+  changesSummary: $('report-changes-summary'),
+  onPick: (name) => select(name, false),
+});
 const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
@@ -127,16 +144,44 @@ function render() {
   detail.render(q, memory.samples(q.name), now);
   controls.show(q);
   for (const p of panels) p.show(q);
+  report.setQueues(queues.map((x) => x.name));
+  // opened from the address (#…&view=report) before the queues were known
+  if (view === 'report' && !report.queue) report.open(selected);
+}
+
+function writeHash() {
+  const params = new URLSearchParams();
+  if (selected) params.set('queue', selected);
+  if (view === 'report') params.set('view', 'report');
+  window.history.replaceState(null, '', `#${params}`);
 }
 
 function select(name, focus) {
   if (name === selected) return;
   selected = name;
-  window.history.replaceState(null, '', `#queue=${encodeURIComponent(name)}`);
+  writeHash();
   render();
   controls.refreshEvents();
-  if (focus) $('queue-detail').focus({ preventScroll: false });
+  if (view === 'report') report.open(name);
+  else if (focus) $('queue-detail').focus({ preventScroll: false });
 }
+
+// The report in place of the live panels, or back; the live panels go on polling meanwhile.
+function showView(next) {
+  view = next;
+  document.body.dataset.view = next;
+  writeHash();
+  if (next === 'report') {
+    if (selected) report.open(selected);
+    $('report').focus();
+  } else {
+    report.close();
+    $('report-open').focus();
+  }
+}
+
+$('report-open').addEventListener('click', () => showView('report'));
+$('report-back').addEventListener('click', () => showView('live'));
 
 // --- token -----------------------------------------------------------------
 
@@ -145,7 +190,7 @@ function showTokenState() {
   $('token-form').hidden = has;
   $('token-set').hidden = !has;
   controls.setEnabled(has);
-  for (const p of [...panels, webhooks]) p.setEnabled(has);
+  for (const p of [...panels, webhooks, report]) p.setEnabled(has);
   document.body.dataset.admin = has ? 'on' : 'off';
 }
 
@@ -243,9 +288,13 @@ const loops = [
 ];
 
 window.addEventListener('hashchange', () => {
-  const name = new URLSearchParams(location.hash.slice(1)).get('queue');
+  const params = hashParams();
+  const name = params.get('queue');
   if (name && name !== selected) select(name, false);
+  const next = params.get('view') === 'report' ? 'report' : 'live';
+  if (next !== view) showView(next);
 });
 
+document.body.dataset.view = view;
 showTokenState();
 whileVisible(loops, () => setLive('hidden', 'Paused while this tab is hidden'));
