@@ -26,7 +26,7 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 ADMIN_TOKEN="browser-test-admin"
 TESTS=("$@")
-[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room challenge ops)
+[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room challenge ops ops-sale)
 
 SUDO=()
 [[ "$(id -u)" -eq 0 ]] || SUDO=(sudo)

@@ -89,6 +89,16 @@ export const admin = {
   // the same list as the server writes it in CSV, header row first
   invitationsCsv: (token, queue) =>
     send('GET', `/admin/queues/${encodeURIComponent(queue)}/invitations`, { token, accept: 'text/csv' }),
+  // the sale's report, from Postgres; the CSV is its per-second figures
+  report: (token, queue) => request('GET', `/admin/queues/${encodeURIComponent(queue)}/report`, { token }),
+  reportCsv: (token, queue) =>
+    send('GET', `/admin/queues/${encodeURIComponent(queue)}/report?format=csv`, { token, accept: 'text/csv' }),
+  // {id, secret, url, events}: the only time the server shows the secret
+  newWebhook: (token, endpoint) => request('POST', '/admin/webhooks', { token, body: endpoint }),
+  webhooks: (token) => request('GET', '/admin/webhooks', { token }),
+  removeWebhook: (token, id) => request('DELETE', `/admin/webhooks/${encodeURIComponent(id)}`, { token }),
+  deliveries: (token, id, limit) =>
+    request('GET', `/admin/webhooks/${encodeURIComponent(id)}/deliveries?limit=${limit}`, { token }),
 };
 
 // sessionStorage can throw (storage disabled); the page then keeps the token in memory.

@@ -1,31 +1,15 @@
-// Hand-drawn SVG time charts over up to the last 10 minutes: a line per series,
-// gaps where polling stopped (tab hidden, server unreachable), a pointer or
-// arrow-key cursor with the values at that moment. Drawn at the element's
-// real pixel width so text stays crisp; redrawn on resize.
+// Hand-drawn SVG time charts, over up to the last 10 minutes or, for a
+// report, over a whole sale (the axes are ops-chart-axes.js): a line per
+// series, gaps where polling stopped (tab hidden, server unreachable), a
+// pointer or arrow-key cursor with the values at that moment. Drawn at the
+// element's real pixel width so text stays crisp; redrawn on resize.
 
+import { areaPath, GAP_MS, linePath, niceStep, recentAxis, round1, runs, spanOf } from './ops-chart-axes.js';
 import { el, fmtClock } from './ops-format.js';
 
-export const WINDOW_MS = 10 * 60 * 1000;
-const MIN_SPAN_MS = 60 * 1000;
-// A pause in the samples longer than this breaks the line instead of bridging it.
-export const GAP_MS = 6000;
 const HEIGHT = 168;
 const MARGIN = { l: 50, r: 12, t: 10, b: 22 };
 const NS = 'http://www.w3.org/2000/svg';
-
-// The time shown: the history there is (the page keeps what it polled since it
-// opened), at least a minute and at most 10, so a fresh page is not a sliver.
-export function spanOf(samples, now) {
-  const oldest = samples.length ? now - samples[0].t : 0;
-  const minutes = Math.ceil(Math.max(oldest, MIN_SPAN_MS) / 60000);
-  return Math.min(WINDOW_MS, minutes * 60000);
-}
-
-function tickLabel(ms) {
-  const s = Math.round(ms / 1000);
-  if (s === 0) return 'now';
-  return s % 60 === 0 ? `−${s / 60}m` : s < 60 ? `−${s}s` : `−${Math.floor(s / 60)}m${s % 60}s`;
-}
 
 function svg(tag, attrs = {}) {
   const node = document.createElementNS(NS, tag);
@@ -38,61 +22,15 @@ function setAttr(node, name, value) {
   if (node.getAttribute(name) !== text) node.setAttribute(name, text);
 }
 
-// The smallest of 1, 2, 2.5, 5 x 10^k at or above `value`: round axis steps.
-// Whole-number axes (counts, seconds, ms) skip 2.5 and never step below 1.
-function niceStep(value, integer) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  const steps = integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
-  const step = steps.map((m) => m * power).find((candidate) => candidate >= value) ?? 10 * power;
-  return integer ? Math.max(1, step) : step;
-}
-
-function round1(n) {
-  return Math.round(n * 10) / 10;
-}
-
-// Splits samples into runs without gaps or missing values, as [x, y] pairs.
-function runs(samples, key, x, y) {
-  const out = [];
-  let current = null;
-  let prevT = -Infinity;
-  for (const sample of samples) {
-    const v = sample[key];
-    if (v === null || v === undefined || Number.isNaN(v) || sample.t - prevT > GAP_MS) {
-      current = null;
-    }
-    prevT = sample.t;
-    if (v === null || v === undefined || Number.isNaN(v)) continue;
-    if (!current) out.push((current = []));
-    current.push([round1(x(sample.t)), round1(y(v))]);
-  }
-  return out;
-}
-
-function linePath(segments, step) {
-  let d = '';
-  for (const seg of segments) {
-    seg.forEach(([px, py], i) => {
-      if (i === 0) d += `M${px} ${py}`;
-      else if (step) d += `H${px}V${py}`;
-      else d += `L${px} ${py}`;
-    });
-  }
-  return d;
-}
-
-function areaPath(segments, base) {
-  return segments
-    .map((seg) => `M${seg[0][0]} ${base}${seg.map(([px, py]) => `L${px} ${py}`).join('')}L${seg[seg.length - 1][0]} ${base}Z`)
-    .join('');
-}
-
 /**
  * spec: {id, title, format(v), floor (smallest top of the y axis), integer, wide,
+ *        axis (recentAxis unless told), gapMs (GAP_MS unless told),
+ *        legend: 'latest' (the default) or 'peak', the value the legend shows,
  *        series: [{key, label, color: 'c0'..'c4', dashed, step, area, thin}]}
  */
 export function createChart(parent, spec) {
+  const axis = spec.axis || recentAxis;
+  const peak = spec.legend === 'peak';
   const titleId = `${spec.id}-title`;
   const legend = el('ul', { class: 'legend' });
   const values = spec.series.map((s) => {
@@ -134,8 +72,7 @@ export function createChart(parent, spec) {
 
   function geometry() {
     const width = Math.max(240, Math.floor(figure.clientWidth) - 2);
-    const span = spanOf(samples, now);
-    const t0 = now - span;
+    const { t0, span } = axis.domain(samples, now);
     const plotW = width - MARGIN.l - MARGIN.r;
     const plotH = HEIGHT - MARGIN.t - MARGIN.b;
     let top = spec.floor ?? 1;
@@ -149,6 +86,7 @@ export function createChart(parent, spec) {
     const yMax = Math.ceil(top / step) * step;
     return {
       width,
+      t0,
       span,
       yMax,
       step,
@@ -159,8 +97,8 @@ export function createChart(parent, spec) {
   }
 
   function drawGrid(g) {
-    // The grid only changes with the width or the y scale: skip rebuilding it otherwise.
-    const key = `${g.width}/${g.yMax}/${g.span}`;
+    // The grid only changes with the width, the y scale or the axis's labels: skip rebuilding it otherwise.
+    const key = `${g.width}/${g.yMax}/${axis.labelsKey(g.t0, g.span)}`;
     if (key === gridKey) return;
     gridKey = key;
     grid.replaceChildren();
@@ -173,13 +111,9 @@ export function createChart(parent, spec) {
       label.textContent = spec.format(v);
       grid.append(label);
     }
-    // about five time labels whatever the span: every 15 s, 30 s, 1 or 2 minutes
-    const every = [15, 30, 60, 120].map((s) => s * 1000).find((ms) => g.span / ms <= 5) ?? 120000;
-    for (let ago = g.span; ago >= 0; ago -= every) {
-      const px = round1(MARGIN.l + ((g.span - ago) / g.span) * (g.width - MARGIN.l - MARGIN.r));
-      const anchor = ago === g.span ? 'start' : ago === 0 ? 'end' : 'middle';
-      const label = svg('text', { x: px, y: HEIGHT - 6, 'text-anchor': anchor });
-      label.textContent = tickLabel(ago);
+    for (const tick of axis.ticks(g.t0, g.span)) {
+      const label = svg('text', { x: round1(g.x(tick.t)), y: HEIGHT - 6, 'text-anchor': tick.anchor });
+      label.textContent = tick.label;
       grid.append(label);
     }
   }
@@ -246,21 +180,21 @@ export function createChart(parent, spec) {
   function draw() {
     const g = geometry();
     drawGrid(g);
-    const visible = samples.filter((s) => s.t >= now - g.span);
+    const visible = samples.filter((s) => s.t >= g.t0);
     drawBands(g, visible);
     spec.series.forEach((s, i) => {
-      const segments = runs(visible, s.key, g.x, g.y);
+      const segments = runs(visible, s.key, g.x, g.y, spec.gapMs ?? GAP_MS);
       setAttr(lines[i], 'd', linePath(segments, s.step));
-      if (s.area) setAttr(areas[i], 'd', areaPath(segments, round1(g.y(0))));
+      if (s.area) setAttr(areas[i], 'd', areaPath(segments, round1(g.y(0)), s.step));
     });
     const latest = samples[samples.length - 1];
     const summary = spec.series.map((s, i) => {
-      const v = latest ? latest[s.key] : null;
-      const text = typeof v === 'number' ? spec.format(v) : '—';
+      const v = peak ? peakOf(visible, s.key) : latest ? latest[s.key] : null;
+      const text = typeof v === 'number' ? `${peak ? 'peak ' : ''}${spec.format(v)}` : '—';
       if (values[i].textContent !== text) values[i].textContent = text;
       return `${s.label} ${text}`;
     });
-    setAttr(root, 'aria-label', `${spec.title}, last ${tickLabel(g.span).slice(1)}. Now: ${summary.join(', ')}`);
+    setAttr(root, 'aria-label', `${spec.title}, ${axis.describe(g.t0, g.span)}. ${peak ? '' : 'Now: '}${summary.join(', ')}`);
     figure.dataset.points = String(visible.length);
     const first = latest ? latest[spec.series[0].key] : null;
     figure.dataset.last = typeof first === 'number' ? String(first) : '';
@@ -309,6 +243,13 @@ export function createChart(parent, spec) {
       draw();
     },
   };
+}
+
+// The highest number of `key` among the samples, or null when none has one.
+function peakOf(samples, key) {
+  let top = null;
+  for (const sample of samples) if (typeof sample[key] === 'number' && (top === null || sample[key] > top)) top = sample[key];
+  return top;
 }
 
 // A small line of one series for the queue table: no axes, scaled to its own max.

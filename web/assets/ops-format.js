@@ -25,6 +25,11 @@ export function fmtMs(ms) {
   return ms >= 1000 ? `${decimal.format(ms / 1000)} s` : `${integer.format(ms)} ms`;
 }
 
+// "1 endpoint", "3 endpoints".
+export function count(n, one, many = `${one}s`) {
+  return `${fmtInt(n)} ${n === 1 ? one : many}`;
+}
+
 export function fmtWon(value) {
   return `₩${fmtInt(value)}`;
 }
@@ -32,6 +37,14 @@ export function fmtWon(value) {
 export function fmtClock(ms) {
   const d = new Date(ms);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+// An instant (ms since 1970, or RFC 3339 text) in the browser's time: "2026-12-06 21:27:02".
+export function fmtDateTime(when) {
+  const d = new Date(typeof when === 'string' ? Date.parse(when) : when);
+  if (Number.isNaN(d.getTime())) return '—';
+  const date = [d.getFullYear(), d.getMonth() + 1, d.getDate()].map((n) => String(n).padStart(2, '0')).join('-');
+  return `${date} ${fmtClock(d.getTime())}`;
 }
 
 // "2030-10-10T19:00:00" (the server's local time) shown as "2030-10-10 19:00".
@@ -56,6 +69,17 @@ export function el(tag, attrs = {}, ...children) {
     node.append(child instanceof Node ? child : String(child));
   }
   return node;
+}
+
+// Hands `text` to the browser as a file to save.
+export function saveFile(text, filename, type = 'text/csv') {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = el('a', { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // after the browser has taken the file
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function setText(node, text) {

@@ -6,7 +6,7 @@
 // server's (GET …/invitations with Accept: text/csv): one format, one home.
 
 import { admin } from './ops-api.js';
-import { el, fmtClock, fmtInt, fmtLocal, setText } from './ops-format.js';
+import { el, fmtClock, fmtInt, fmtLocal, saveFile, setText } from './ops-format.js';
 import { QueuePanel } from './ops-panel.js';
 
 const MOST_PER_BATCH = 10_000;
@@ -20,17 +20,6 @@ function countOf(text, most) {
   if (!/^\d+$/.test(trimmed)) return null;
   const number = Number(trimmed);
   return number >= 1 && number <= most ? number : null;
-}
-
-// Hands `text` to the browser as a file to save.
-function saveFile(text, filename) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-  const link = el('a', { href: url, download: filename, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // after the browser has taken the file
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export class InvitationsPanel extends QueuePanel {

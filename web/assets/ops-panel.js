@@ -1,8 +1,8 @@
-// What every settings panel of the selected queue shares: one admin API call
-// at a time for the queue selected when it was asked (its button busy
+// What the admin panels share: one admin API call at a time (its button busy
 // meanwhile), the server's error shown in the panel, a refused token handed
 // back to the page, and the confirmation asked before a change that turns
-// people away.
+// people away or drops what is owed. A queue's settings panels
+// (QueuePanel) call for the queue selected when they were asked.
 
 import { fmtClock, setText } from './ops-format.js';
 
@@ -26,15 +26,57 @@ export function confirmDialog(dialog, fallback, button) {
   });
 }
 
-export class QueuePanel {
-  constructor({ fieldset, status, error, getToken, onChanged, onUnauthorized }) {
-    Object.assign(this, { fieldset, status, error, getToken, onChanged, onUnauthorized });
-    this.queue = null;
+// A panel of admin calls that concern no queue in particular (the webhooks).
+export class AdminPanel {
+  constructor({ fieldset, status, error, getToken, onUnauthorized }) {
+    Object.assign(this, { fieldset, status, error, getToken, onUnauthorized });
     this.buttons = new Map([...fieldset.querySelectorAll('[data-action]')].map((b) => [b.dataset.action, b]));
   }
 
   setEnabled(enabled) {
     this.fieldset.disabled = !enabled;
+  }
+
+  // One call of the admin API with the token; its error, the server's code
+  // and message, shown in the panel after `failed`. A `quiet` call (a read
+  // after a change) leaves the change's message up. True when it succeeded.
+  async attempt(button, call, { failed = 'Could not change', quiet = false } = {}) {
+    const token = this.getToken();
+    if (!token) return false;
+    if (!quiet) {
+      this.showError(null);
+      setText(this.status, '');
+    }
+    if (button) {
+      button.disabled = true;
+      button.setAttribute('aria-busy', 'true');
+    }
+    try {
+      await call(token);
+      return true;
+    } catch (err) {
+      this.showError(`${failed}: ${err.describe ? err.describe() : String(err)}`);
+      if (err.status === 401) this.onUnauthorized(err);
+      return false;
+    } finally {
+      if (button) {
+        button.disabled = false;
+        button.removeAttribute('aria-busy');
+      }
+    }
+  }
+
+  showError(message) {
+    this.error.hidden = !message;
+    setText(this.error, message || '');
+  }
+}
+
+export class QueuePanel extends AdminPanel {
+  constructor({ onChanged, ...common }) {
+    super(common);
+    this.onChanged = onChanged;
+    this.queue = null;
   }
 
   // Keeps the selected queue's figures; true when another queue was selected,
@@ -54,40 +96,13 @@ export class QueuePanel {
     setText(this.status, `${queue}: ${text} (${fmtClock(Date.now())}).`);
   }
 
-  // One call of the admin API for the queue selected now; its error, the
-  // server's code and message, shown in the panel (`failed` starts it). A
-  // `quiet` call (a read after a change) leaves the change's message up.
-  // Answers the queue's name when the call succeeded, null otherwise.
+  // One call for the queue selected now (`failed` and the queue's name start
+  // its error). Answers the queue's name when the call succeeded, null otherwise.
   async run(button, call, { failed = 'Could not change', quiet = false } = {}) {
-    const token = this.getToken();
-    if (!token || !this.queue) return null;
+    if (!this.queue) return null;
     const queue = this.queue.name;
-    if (!quiet) {
-      this.showError(null);
-      setText(this.status, '');
-    }
-    if (button) {
-      button.disabled = true;
-      button.setAttribute('aria-busy', 'true');
-    }
-    try {
-      await call(token, queue);
-      return queue;
-    } catch (err) {
-      this.showError(`${failed} ${queue}: ${err.describe ? err.describe() : String(err)}`);
-      if (err.status === 401) this.onUnauthorized(err);
-      return null;
-    } finally {
-      if (button) {
-        button.disabled = false;
-        button.removeAttribute('aria-busy');
-      }
-    }
-  }
-
-  showError(message) {
-    this.error.hidden = !message;
-    setText(this.error, message || '');
+    const ok = await this.attempt(button, (token) => call(token, queue), { failed: `${failed} ${queue}`, quiet });
+    return ok ? queue : null;
   }
 }
 

@@ -1,7 +1,8 @@
 // The queues: a 10-minute history kept in memory from each poll, the table of
 // every queue, and the selected queue's figures and charts.
 
-import { createChart, sparkline, WINDOW_MS, GAP_MS } from './ops-charts.js';
+import { GAP_MS, WINDOW_MS } from './ops-chart-axes.js';
+import { createChart, sparkline } from './ops-charts.js';
 import { el, fmtDuration, fmtInt, fmtMs, fmtRate, setText, stateLabel } from './ops-format.js';
 import { describeProtect } from './ops-protect.js';
 

@@ -7,7 +7,8 @@
 // two polls. Counts of the instance that answers the page: behind a load
 // balancer, /metrics and the dashboard add up every instance.
 
-import { createChart, GAP_MS, WINDOW_MS } from './ops-charts.js';
+import { GAP_MS, WINDOW_MS } from './ops-chart-axes.js';
+import { createChart } from './ops-charts.js';
 import { el, fmtInt, fmtRate, setText } from './ops-format.js';
 
 // The door's reasons (`joinsRefused`), each with its tile's label.

@@ -1,7 +1,9 @@
 // The /ops page: polls the open reads, keeps 10 minutes of history in memory,
 // and, once the admin token is typed in, enables the controls (the protected
-// site's, the door's and the invitations among them). Polling stops while the
-// tab is hidden so a forgotten tab costs the server nothing.
+// site's, the door's and the invitations among them) and the webhooks. Polling
+// stops while the tab is hidden (ops-loop.js).
+// The selected queue's sale report is a view of its own, in place of the live
+// panels (#queue=…&view=report).
 
 import { admin, openReads, tokenStore } from './ops-api.js';
 import { Controls } from './ops-controls.js';
@@ -9,9 +11,12 @@ import { DoorPanel } from './ops-door.js';
 import { fmtClock } from './ops-format.js';
 import { ProtectPanel } from './ops-protect.js';
 import { InvitationsPanel } from './ops-invitations.js';
+import { loop, whileVisible } from './ops-loop.js';
 import { History, QueueDetail, QueueTable } from './ops-queues.js';
 import { Refusals } from './ops-refusals.js';
+import { ReportView } from './ops-report.js';
 import { Sales } from './ops-sales.js';
+import { WebhooksPanel } from './ops-webhooks.js';
 
 const QUEUE_EVERY_MS = 1500;
 const SALES_EVERY_MS = 5000;
@@ -22,8 +27,13 @@ const $ = (id) => document.getElementById(id);
 
 const memory = new History();
 let queues = [];
-let selected = new URLSearchParams(location.hash.slice(1)).get('queue');
+const hashParams = () => new URLSearchParams(location.hash.slice(1));
+let selected = hashParams().get('queue');
+// 'live' (the panels) or 'report' (the selected queue's sale report)
+let view = hashParams().get('view') === 'report' ? 'report' : 'live';
 let token = tokenStore.get();
+
+const refused = (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`);
 
 const table = new QueueTable($('queue-rows'), (name) => select(name, true));
 const detail = new QueueDetail({
@@ -46,19 +56,23 @@ const controls = new Controls({
     pollQueues();
     controls.refreshEvents();
   },
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+  onUnauthorized: refused,
 });
-// What the settings panels share: the token, and what follows a change or a refused token.
-const panel = (name) => ({
+// What the admin panels share: their fields and messages, the token, and what follows a refused token.
+const adminPanel = (name) => ({
   fieldset: $(`${name}-controls`),
   status: $(`${name}-status`),
   error: $(`${name}-error`),
   getToken: () => token,
+  onUnauthorized: refused,
+});
+// A queue's settings panels also read the queues and the recent changes again after a change.
+const panel = (name) => ({
+  ...adminPanel(name),
   onChanged: () => {
     pollQueues();
     controls.refreshEvents();
   },
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
 });
 const protect = new ProtectPanel({
   ...panel('protect'),
@@ -82,13 +96,34 @@ const invitations = new InvitationsPanel({
   newNote: $('inv-new-note'),
 });
 const panels = [protect, door, invitations];
+const webhooks = new WebhooksPanel({
+  ...adminPanel('webhooks'),
+  rows: $('hooks-rows'),
+  summary: $('hooks-summary'),
+  secretBox: $('hook-secret-box'),
+  secretValue: $('hook-secret-value'),
+  deliveries: $('deliveries'),
+  dialog: $('confirm-webhook'),
+});
+const report = new ReportView({
+  ...adminPanel('report'),
+  section: $('report'),
+  queueName: $('report-queue'),
+  period: $('report-period'),
+  picker: $('report-pick'),
+  tiles: $('report-tiles'),
+  charts: $('report-charts'),
+  changes: $('report-changes-rows'),
+  changesSummary: $('report-changes-summary'),
+  onPick: (name) => select(name, false),
+});
 const refusals = new Refusals({ tiles: $('refusal-tiles'), charts: $('refusal-charts') });
 const sales = new Sales({
   totals: $('sales-totals'),
   tbody: $('sales-rows'),
   seatmap: $('seatmap'),
   getToken: () => token,
-  onUnauthorized: (err) => forgetToken(`The admin token was refused (${err.describe()}). Enter it again.`),
+  onUnauthorized: refused,
 });
 
 // The state is a live region, announced when it changes; the time beside it is not,
@@ -109,16 +144,44 @@ function render() {
   detail.render(q, memory.samples(q.name), now);
   controls.show(q);
   for (const p of panels) p.show(q);
+  report.setQueues(queues.map((x) => x.name));
+  // opened from the address (#…&view=report) before the queues were known
+  if (view === 'report' && !report.queue) report.open(selected);
+}
+
+function writeHash() {
+  const params = new URLSearchParams();
+  if (selected) params.set('queue', selected);
+  if (view === 'report') params.set('view', 'report');
+  window.history.replaceState(null, '', `#${params}`);
 }
 
 function select(name, focus) {
   if (name === selected) return;
   selected = name;
-  window.history.replaceState(null, '', `#queue=${encodeURIComponent(name)}`);
+  writeHash();
   render();
   controls.refreshEvents();
-  if (focus) $('queue-detail').focus({ preventScroll: false });
+  if (view === 'report') report.open(name);
+  else if (focus) $('queue-detail').focus({ preventScroll: false });
 }
+
+// The report in place of the live panels, or back; the live panels go on polling meanwhile.
+function showView(next) {
+  view = next;
+  document.body.dataset.view = next;
+  writeHash();
+  if (next === 'report') {
+    if (selected) report.open(selected);
+    $('report').focus();
+  } else {
+    report.close();
+    $('report-open').focus();
+  }
+}
+
+$('report-open').addEventListener('click', () => showView('report'));
+$('report-back').addEventListener('click', () => showView('live'));
 
 // --- token -----------------------------------------------------------------
 
@@ -127,7 +190,7 @@ function showTokenState() {
   $('token-form').hidden = has;
   $('token-set').hidden = !has;
   controls.setEnabled(has);
-  for (const p of panels) p.setEnabled(has);
+  for (const p of [...panels, webhooks, report]) p.setEnabled(has);
   document.body.dataset.admin = has ? 'on' : 'off';
 }
 
@@ -216,26 +279,6 @@ async function pollSales() {
   }
 }
 
-// Each loop schedules its next run only after the previous one finished: no pile-up on a slow server.
-function loop(fn, every) {
-  let timer = null;
-  const run = async () => {
-    timer = null;
-    if (document.hidden) return;
-    await fn();
-    if (!document.hidden && timer === null) timer = setTimeout(run, every);
-  };
-  return {
-    start() {
-      if (timer === null) run();
-    },
-    stop() {
-      clearTimeout(timer);
-      timer = null;
-    },
-  };
-}
-
 const loops = [
   loop(pollQueues, QUEUE_EVERY_MS),
   loop(pollRefusals, QUEUE_EVERY_MS),
@@ -244,20 +287,14 @@ const loops = [
   loop(() => controls.refreshEvents(), EVENTS_EVERY_MS),
 ];
 
-document.addEventListener('visibilitychange', () => {
-  if (document.hidden) {
-    loops.forEach((l) => l.stop());
-    setLive('hidden', 'Paused while this tab is hidden');
-  } else {
-    loops.forEach((l) => l.start());
-  }
-});
-
 window.addEventListener('hashchange', () => {
-  const name = new URLSearchParams(location.hash.slice(1)).get('queue');
+  const params = hashParams();
+  const name = params.get('queue');
   if (name && name !== selected) select(name, false);
+  const next = params.get('view') === 'report' ? 'report' : 'live';
+  if (next !== view) showView(next);
 });
 
+document.body.dataset.view = view;
 showTokenState();
-if (document.hidden) setLive('hidden', 'Paused while this tab is hidden');
-loops.forEach((l) => l.start());
+whileVisible(loops, () => setLive('hidden', 'Paused while this tab is hidden'));
