@@ -1,6 +1,6 @@
 //! `queue.counts`: joins and polls come tens of thousands a second, too many
 //! to be events one by one, so each instance counts them in memory per queue
-//! (an atomic add on the request's path, no I/O) with the admissions,
+//! (once per batched call of the queue's script, an atomic add; no I/O) with the admissions,
 //! time-outs and departures its own steps and calls made, and once a second
 //! writes one event per queue that saw any: what it counted that second.
 //!
@@ -122,6 +122,41 @@ impl QueueCounts {
             .or_default()
             .of(count)
             .fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// One queue's counters, held by what counts for that queue (its lane), so
+/// that counting is an atomic add with no lookup.
+#[derive(Clone, Default)]
+pub(crate) struct QueueCounter(Arc<Counters>);
+
+impl QueueCounter {
+    pub(crate) fn add(&self, count: Count, n: u64) {
+        if n > 0 {
+            self.0.of(count).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+impl QueueCounts {
+    /// The counters of `queue`, to keep and count into.
+    pub(crate) fn counter(&self, queue: &str) -> QueueCounter {
+        if let Some(counters) = self
+            .by_queue
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(queue)
+        {
+            return QueueCounter(counters.clone());
+        }
+        QueueCounter(
+            self.by_queue
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(queue.to_string())
+                .or_default()
+                .clone(),
+        )
     }
 }
 

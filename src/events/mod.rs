@@ -25,7 +25,7 @@ mod types;
 pub(crate) mod webhooks;
 
 pub(crate) use breakers::BreakerEvents;
-pub(crate) use counts::{Count, CountWriter, QueueCounts};
+pub(crate) use counts::{Count, CountWriter, QueueCounter, QueueCounts};
 pub(crate) use drain::{emit, Drain, DRAIN_EVERY};
 pub(crate) use log::{Event, EventLog, Filter};
 pub(crate) use sequencer::{Sequencer, SEQUENCE_EVERY};

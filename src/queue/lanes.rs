@@ -16,10 +16,11 @@ use std::sync::{Arc, RwLock};
 use redis::RedisResult;
 
 use super::settings::Snapshot;
+use crate::events::{Count, QueueCounter, QueueCounts};
 use crate::store::coalesce::{Batch, Lane};
 use crate::store::keys::{Keys, QueueKeys};
 use crate::store::redis::Redis;
-use crate::store::scripts::standing::{self, Ask, Mode, Standing, Timing};
+use crate::store::scripts::standing::{self, Ask, Mode, Standing, StandingState, Timing};
 use crate::telemetry::metrics::{QUEUE_SCRIPT_CALLS, QUEUE_SCRIPT_ENTRIES};
 
 /// The joins and polls of one queue, sent as runs of `queue_standing.lua`.
@@ -31,6 +32,8 @@ pub(crate) struct Standings {
     timing: Timing,
     calls: metrics::Counter,
     entries: metrics::Counter,
+    /// The joins and polls answered, for `queue.counts`: counted once a run.
+    counter: QueueCounter,
 }
 
 impl Batch for Standings {
@@ -40,7 +43,20 @@ impl Batch for Standings {
     async fn run(&self, asks: Vec<Ask>) -> RedisResult<Vec<Standing>> {
         let mut redis = self.redis.connection().await?;
         let fallback = self.settings.join_rules(&self.queue);
-        standing::run(&mut redis, &self.keys, &asks, &self.timing, fallback).await
+        let answers = standing::run(&mut redis, &self.keys, &asks, &self.timing, fallback).await?;
+        // An opening due is asked again once the pre-queue is placed: counted then.
+        let (mut joins, mut polls) = (0, 0);
+        for (ask, answer) in asks.iter().zip(&answers) {
+            if answer.state != StandingState::OpeningDue {
+                match ask.mode {
+                    Mode::Poll => polls += 1,
+                    Mode::Join { .. } => joins += 1,
+                }
+            }
+        }
+        self.counter.add(Count::Join, joins);
+        self.counter.add(Count::Poll, polls);
+        Ok(answers)
     }
 
     fn sent(&self, entries: usize) {
@@ -60,6 +76,8 @@ pub(crate) struct Lanes {
     lanes: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
     /// The invited joins' lanes, one per queue that has had one.
     invited: Arc<RwLock<HashMap<String, Arc<Lane<Standings>>>>>,
+    /// Where the lanes count their joins and polls.
+    counts: QueueCounts,
 }
 
 impl Lanes {
@@ -72,7 +90,14 @@ impl Lanes {
             batch_max,
             lanes: Arc::default(),
             invited: Arc::default(),
+            counts: QueueCounts::default(),
         }
+    }
+
+    /// The same lanes, counting their joins and polls into `counts`.
+    pub(crate) fn counting(mut self, counts: QueueCounts) -> Self {
+        self.counts = counts;
+        self
     }
 
     /// The standing of one user in `queue`, joined or polled as `ask` says.
@@ -102,6 +127,7 @@ impl Lanes {
                         timing: self.timing,
                         calls: metrics::counter!(QUEUE_SCRIPT_CALLS, "queue" => label.clone()),
                         entries: metrics::counter!(QUEUE_SCRIPT_ENTRIES, "queue" => label),
+                        counter: self.counts.counter(queue),
                     },
                     self.batch_max,
                 )

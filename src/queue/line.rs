@@ -15,7 +15,7 @@ use super::token::{QueueToken, TokenSigner};
 use super::visitors::Visitor;
 use super::QueueError;
 use crate::config::QueueConfig;
-use crate::events::{Count, QueueCounts};
+use crate::events::QueueCounts;
 use crate::store::keys::{Keys, META_TTL_S};
 use crate::store::redis::Redis;
 use crate::store::scripts::open_queue;
@@ -58,8 +58,6 @@ pub struct Line {
     config: Arc<QueueConfig>,
     /// Each queue's settings as this instance holds them.
     settings: Snapshot,
-    /// Joins and polls answered, for `queue.counts`.
-    counts: QueueCounts,
 }
 
 impl Line {
@@ -92,14 +90,13 @@ impl Line {
             rates,
             config,
             settings,
-            counts: QueueCounts::default(),
         }
     }
 
     /// The same line, counting its joins and polls into `counts` (the tools
     /// in `examples/` count nothing: they write no events).
     pub(crate) fn counting(mut self, counts: QueueCounts) -> Self {
-        self.counts = counts;
+        self.lanes = self.lanes.counting(counts);
         self
     }
 
@@ -233,17 +230,12 @@ impl Line {
         mode: Mode,
         presented: Option<&QueueToken>,
     ) -> Result<Standing, QueueError> {
-        let counted = match mode {
-            Mode::Poll => Count::Poll,
-            Mode::Join { .. } => Count::Join,
-        };
         let ask = Ask {
             user_id,
             mode,
             presented: presented.map(QueueToken::presented),
         };
         let standing = self.lanes.ask(queue, ask).await?;
-        self.counts.add(queue, counted, 1);
         if standing.state != StandingState::OpeningDue {
             return Ok(standing);
         }
