@@ -99,6 +99,9 @@ codes = {{ values = ["hero-autumn", "iu-winter", "bts-spring", "default"] }}
 concerts = {{ values = [1, 2, 3] }}
 schedules = {{ values = [1, 2, 3, 4, 5, 6, 7] }}
 dates = {{ values = ["2030-10-10T19:00:00", "2030-12-24T19:00:00", "2031-04-05T18:00:00"] }}
+# Webhook endpoints the fuzzer registers are delivered to: loopback only (a
+# closed port), never a generated host.
+webhooks = {{ values = ["http://127.0.0.1:9/hook"] }}
 
 # An unknown header is not an invalid request: HTTP servers ignore them.
 [generation]
@@ -115,6 +118,7 @@ allow-extra-parameters = true
 "path.concert_id" = {{ dictionary = "concerts", probability = 0.8 }}
 "path.schedule_id" = {{ dictionary = "schedules", probability = 0.8 }}
 "query.concertDate" = {{ dictionary = "dates", probability = 0.8 }}
+"body.url" = {{ dictionary = "webhooks", probability = 1.0 }}
 
 # The protected site's routes on the queue that protects one (set up above).
 [[operations]]
