@@ -60,6 +60,16 @@ async fn stores_back(app: &TestApp) {
     .await;
 }
 
+/// The app with the admin API on, on a Redis of the test's own (one node).
+async fn admin_app_on_own_redis() -> (OwnRedis, TestApp) {
+    let redis = blocking(OwnRedis::start);
+    let mut config = test_config();
+    config.redis_url = redis.url();
+    config.redis_cluster.clear();
+    config.admin_token = Some(ADMIN.into());
+    (redis, spawn_configured(config).await)
+}
+
 fn paying(app: &TestApp, token: &str, user: i64, key: &str) -> Call {
     app.pay(token, 1, 1, user).header("Idempotency-Key", key)
 }
@@ -315,12 +325,7 @@ fn close_small(app: &TestApp, queue: &str) -> Call {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts its own Redis; run by .ci/run"]
 async fn a_redis_lost_keeps_a_closed_sale_closed_with_its_settings_and_history() {
-    let mut redis = blocking(OwnRedis::start);
-    let mut config = test_config();
-    config.redis_url = redis.url();
-    config.redis_cluster.clear();
-    config.admin_token = Some(ADMIN.into());
-    let app = spawn_configured(config).await;
+    let (mut redis, app) = admin_app_on_own_redis().await;
     let queue = app.default_queue();
     assert_eq!(close_small(&app, &queue).await.status(), 200);
     assert_error(app.join(1).await, 409, "QUEUE_CLOSED").await;
@@ -835,12 +840,7 @@ async fn a_rush_meeting_a_stopped_postgres_is_told_nothing_happened_at_once_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts its own Redis; run by .ci/run"]
 async fn with_redis_down_admitted_visitors_keep_passing_and_the_room_follows_its_fail_mode() {
-    let mut redis = blocking(OwnRedis::start);
-    let mut config = test_config();
-    config.redis_url = redis.url();
-    config.redis_cluster.clear();
-    config.admin_token = Some(ADMIN.into());
-    let app = spawn_configured(config).await;
+    let (mut redis, app) = admin_app_on_own_redis().await;
     let (closed, open) = (app.default_queue(), "hero-autumn");
     for (queue, mode) in [(closed.as_str(), "closed"), (open, "open")] {
         let protect = serde_json::json!({ "protect": {
@@ -899,12 +899,7 @@ async fn with_redis_down_admitted_visitors_keep_passing_and_the_room_follows_its
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts its own Redis; run by .ci/run"]
 async fn a_redis_outage_is_told_as_its_breaker_opening_then_closing() {
-    let mut redis = blocking(OwnRedis::start);
-    let mut config = test_config();
-    config.redis_url = redis.url();
-    config.redis_cluster.clear();
-    config.admin_token = Some(ADMIN.into());
-    let app = spawn_configured(config).await;
+    let (mut redis, app) = admin_app_on_own_redis().await;
     blocking(|| redis.kill());
     // The probes notice within about a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
