@@ -42,21 +42,6 @@ local function now_ms()
   return math.floor(us / 1000), s, us
 end
 
--- The sequence a queue's new places count from on this Redis (field seq_base
--- of the queue's stats HASH, with seq the last one issued): set when first
--- needed after Redis started empty, to its clock in µs, which is above every
--- sequence issued before (joins never outpace the clock). Tokens carry their
--- place's sequence, so one below it is a place this Redis lost.
-local function sequence_base(stats, now_us)
-  local base = redis.call('HGET', stats, 'seq_base')
-  if not base then
-    -- Spelled out: Lua would write a number this large as 1.7e+15, losing digits.
-    base = string.format('%d', now_us)
-    redis.call('HSET', stats, 'seq', base, 'seq_base', base)
-  end
-  return tonumber(base)
-end
-
 -- The user record: field <user id> of the user's meta HASH bucket, 20 bytes,
 -- struct '>IIId': issued_s (the token's issue time), nonce (the token's),
 -- last seen (seconds after issued_s), sequence (the place's; 0 in the

@@ -1,13 +1,14 @@
 -- queue_check_active: the booking gate. Is this exact token (user, issue time,
 -- nonce) active now? Read-only while Redis has the user: using an active token
--- does not extend it. After Redis lost its data, an active token from before
--- the loss (its signed sequence below the queue's sequence_base) is honoured
--- until its signed expiry: the user is put back into the active set (see
--- queue_standing).
+-- does not extend it. After Redis lost the admission (its data, or the last
+-- writes before a failover), the active token is honoured until its signed
+-- expiry: the user is put back into the active set. Lost means what
+-- queue_standing says: no record while the token is younger than the record's
+-- TTL, or a record of an older place than the token's.
 -- KEYS[1]: waiting ZSET
 -- KEYS[2]: active ZSET
 -- KEYS[3]: the user's meta HASH bucket (the user record, see record_pack)
--- KEYS[4]: stats HASH (seq, seq_base)
+-- KEYS[4]: stats HASH (unused: kept so that callers need not change)
 -- KEYS[5]: pre-queue ZSET
 -- ARGV[1]: user id
 -- ARGV[2]: issued_s from the token
@@ -19,21 +20,27 @@
 --   {3, 0} expired, {4, 0} stale (the user holds a newer token), {0, 0} never joined
 local function queue_check_active(KEYS, ARGV)
   local user = ARGV[1]
-  local now, now_s, now_us = now_ms()
+  local now, now_s = now_ms()
   local record = redis.call('HGET', KEYS[3], user)
+  local issued, t_seq, t_until = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local lost
+  if record then
+    lost = t_seq > record_seq(record)
+  else
+    lost = t_seq > 0 and now_s < issued + tonumber(ARGV[6])
+  end
+  if lost and t_until > now then
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('ZADD', KEYS[2], t_until, user)
+    redis.call('HSET', KEYS[3], user, record_pack(issued, tonumber(ARGV[3]), math.max(0, now_s - issued), t_seq))
+    redis.call('EXPIRE', KEYS[3], ARGV[6])
+    return {1, t_until}
+  end
   if not record then
-    local t_seq, t_until = tonumber(ARGV[4]), tonumber(ARGV[5])
-    if t_seq > 0 and t_until > now and t_seq < sequence_base(KEYS[4], now_us) then
-      local issued = tonumber(ARGV[2])
-      redis.call('ZADD', KEYS[2], t_until, user)
-      redis.call('HSET', KEYS[3], user, record_pack(issued, tonumber(ARGV[3]), math.max(0, now_s - issued), t_seq))
-      redis.call('EXPIRE', KEYS[3], ARGV[6])
-      return {1, t_until}
-    end
     return {0, 0}
   end
-  local issued, nonce = record_head(record)
-  if issued ~= tonumber(ARGV[2]) or nonce ~= tonumber(ARGV[3]) then
+  local r_issued, r_nonce = record_head(record)
+  if r_issued ~= issued or r_nonce ~= tonumber(ARGV[3]) then
     return {4, 0}
   end
   local expiry = redis.call('ZSCORE', KEYS[2], user)

@@ -8,7 +8,7 @@
 -- wait, reads the pre-queue and calls again with them. Nobody enters the
 -- pre-queue once the opening is due, so the second call finds the same people.
 -- KEYS[1]: waiting ZSET
--- KEYS[2]: stats HASH (seq, seq_base)
+-- KEYS[2]: stats HASH (seq = last sequence issued, joined = places taken)
 -- KEYS[3]: pre-queue ZSET (user -> lottery ticket)
 -- KEYS[4]: settings HASH (opens_at_ms)
 -- KEYS[5..]: the meta HASH bucket of each user in ARGV[2..], in that order
@@ -36,9 +36,10 @@ local function queue_open(KEYS, ARGV)
     end
   end
 
-  sequence_base(KEYS[2], now_us)
-  local last = redis.call('HINCRBY', KEYS[2], 'seq', #users)
-  local first = last - #users + 1
+  -- Sequences as queue_standing draws them: the clock in µs, or past the last.
+  local first = math.max(tonumber(redis.call('HGET', KEYS[2], 'seq') or 0) + 1, now_us)
+  redis.call('HSET', KEYS[2], 'seq', string.format('%d', first + #users - 1))
+  redis.call('HINCRBY', KEYS[2], 'joined', #users)
   local places = {}
   for i, user in ipairs(users) do
     local seq = first + i - 1

@@ -17,25 +17,31 @@
 -- waiting set is checked first (most callers wait), and last-seen is rewritten
 -- only when it is older than a tenth of the idle timeout.
 --
--- Places survive a Redis that lost its data: the sequence number of a place is
--- signed into the user's token, and a caller presenting a token from before the
--- loss (its sequence below the queue's current `seq_base`) is put back at that
--- sequence, or back into the active set until the token's signed expiry. A new
--- sequence starts at Redis's clock in microseconds, above every sequence issued
--- before (joins never outpace the clock), so restored places stay ahead of
--- everyone who joined after the loss, in their original order.
+-- Places survive a Redis that lost its data, wholly (a restart without
+-- persistence) or in part (a failover to a replica that had not yet received
+-- the last writes): the sequence number of a place is signed into the user's
+-- token, and a caller presenting a token Redis has no trace of is put back at
+-- that sequence, or back into the active set until the token's signed expiry.
+-- "No trace" is either no record at all while the token is younger than the
+-- record's TTL (records are never deleted; within that time only a loss removes
+-- one), or a record of an older place than the token's (sequences only grow, so
+-- the token's newer place was lost). A new sequence is Redis's clock in
+-- microseconds, or one past the last one issued when joins come faster: so
+-- every sequence issued after a loss is above every sequence issued before it
+-- (across a failover, as far as the nodes' clocks agree), and restored places
+-- stay ahead of everyone who joined after the loss, in their original order.
 --
 -- KEYS[1]: waiting ZSET (user -> join sequence)
 -- KEYS[2]: active ZSET (user -> expiry ms)
--- KEYS[3]: stats HASH (seq = last sequence issued, seq_base = the sequence this
---   Redis started from, abandoned, expired)
+-- KEYS[3]: stats HASH (seq = last sequence issued, joined = places taken,
+--   abandoned, expired)
 -- KEYS[4]: pre-queue ZSET (user -> lottery ticket), placed at the opening by queue_open
 -- KEYS[5..]: the meta HASH bucket of each entry's user (the user record, see
 --   record_pack), one per entry in the order the entries are sent; then the
 --   challenge marks of the marked joins, each named by its entry
 --   (src/queue/challenge: a solved challenge is taken with the join it let in)
 -- ARGV[1]: idle timeout, seconds
--- ARGV[2]: meta bucket TTL, seconds
+-- ARGV[2]: meta bucket TTL, seconds (also how long a token's place can be restored)
 -- ARGV[3]: 1 when the queue is closed (it takes no new places); 2 for joins
 --   with a presale invitation, which take a place at once, ahead of a
 --   pre-queue still waiting for the opening (a user of the pre-queue leaves
@@ -72,6 +78,7 @@ local function queue_standing(KEYS, ARGV)
   local idle = tonumber(ARGV[1])
   local refresh_s = math.ceil(idle / 10)
   local meta_ttl = ARGV[2]
+  local restorable_s = tonumber(meta_ttl)
 
   local out, n = {}, 0
   local function waiting(position, record)
@@ -96,24 +103,15 @@ local function queue_standing(KEYS, ARGV)
     touch(bucket)
   end
 
-  -- The sequence new places start from (see sequence_base), read once.
-  local base = nil
-  local function seq_base()
-    if not base then
-      base = sequence_base(KEYS[3], now_us)
-    end
-    return base
-  end
-
-  -- The last sequence issued, read once and written back once at the end.
-  local seq_last, seq_dirty = nil, false
+  -- The last sequence issued, read once and written back once at the end,
+  -- with the count of places taken.
+  local seq_last, taken = nil, 0
   local function next_seq()
     if not seq_last then
-      seq_base()
-      seq_last = tonumber(redis.call('HGET', KEYS[3], 'seq') or base)
+      seq_last = tonumber(redis.call('HGET', KEYS[3], 'seq') or 0)
     end
-    seq_last = seq_last + 1
-    seq_dirty = true
+    seq_last = math.max(seq_last + 1, now_us)
+    taken = taken + 1
     return seq_last
   end
 
@@ -154,28 +152,37 @@ local function queue_standing(KEYS, ARGV)
   -- One entry, joined or polled: answers it and returns nothing.
   local function stand(join, user, bucket, nonce, t_issued, t_nonce, t_seq, t_until)
     local meta = redis.call('HGET', bucket, user)
-    if not meta then
-      if t_seq > 0 and t_seq < seq_base() then
-        -- A token from before Redis lost this user: put the place back.
-        local restored = record_pack(t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
-        if t_until > now then
-          redis.call('ZADD', KEYS[2], t_until, user)
-          write_meta(bucket, user, restored)
-          return put(2, t_issued, t_nonce, t_until, t_seq)
-        end
-        if t_until == 0 then
-          counted(redis.call('ZADD', KEYS[1], 'NX', string.format('%d', t_seq), user))
-          write_meta(bucket, user, restored)
-          return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
-        end
-        -- An admission whose time has run out is not given back.
+    local seq, lost
+    if meta then
+      seq = record_seq(meta)
+      -- A token of a newer place than the record's: Redis lost that place.
+      lost = t_seq > seq
+    else
+      lost = t_seq > 0 and now_s < t_issued + restorable_s
+    end
+    if lost then
+      -- Put the place back.
+      local restored = record_pack(t_issued, t_nonce, math.max(0, now_s - t_issued), t_seq)
+      if t_until > now then
+        counted(-redis.call('ZREM', KEYS[1], user))
+        redis.call('ZADD', KEYS[2], t_until, user)
+        write_meta(bucket, user, restored)
+        return put(2, t_issued, t_nonce, t_until, t_seq)
       end
+      if t_until == 0 then
+        redis.call('ZREM', KEYS[2], user)
+        counted(redis.call('ZADD', KEYS[1], string.format('%d', t_seq), user))
+        write_meta(bucket, user, restored)
+        return waiting(redis.call('ZRANK', KEYS[1], user) + 1, restored)
+      end
+      -- An admission whose time has run out is not given back.
+    end
+    if not meta then
       if not join then
         return put(0, 0, 0, 0, 0)
       end
     else
       local issued, m_nonce, seen = record_head(meta)
-      local seq = record_seq(meta)
       seen = issued + seen
       local rank = redis.call('ZRANK', KEYS[1], user)
       if rank then
@@ -254,7 +261,7 @@ local function queue_standing(KEYS, ARGV)
     -- the hot path of a rush, where a Lua call per join shows.
     local record = struct.pack(RECORD, now_s, tonumber(nonce), 0, seq)
     if redis.call('HSETNX', bucket, user, record) == 0 then
-      seq_last = seq_last - 1
+      seq_last, taken = seq - 1, taken - 1
       return false
     end
     touch(bucket)
@@ -343,8 +350,9 @@ local function queue_standing(KEYS, ARGV)
     end
   end
 
-  if seq_dirty then
+  if taken > 0 then
     redis.call('HSET', KEYS[3], 'seq', string.format('%d', seq_last))
+    redis.call('HINCRBY', KEYS[3], 'joined', taken)
   end
   return out
 end

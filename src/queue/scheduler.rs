@@ -258,9 +258,7 @@ impl Scheduler {
             active,
             admission_rate: rate.unwrap_or(0.0),
             admission_rate_60: counters.get("rate60").and_then(|v| v.parse().ok()).unwrap_or(0.0),
-            // Every new place takes the next sequence number, counted from the
-            // sequence this Redis started from (see lua/queue_standing.lua).
-            joined: count("seq").saturating_sub(count("seq_base")),
+            joined: count("joined"),
             admitted: count("admitted"),
             abandoned: count("abandoned"),
             expired: count("expired"),

@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{assert_error, eventually, json_of, spawn_app_with, uuid, TestApp};
+use boxoffice::queue::{QueueToken, TokenSigner};
+use redis::AsyncCommands;
 use sqlx::{Connection, PgConnection};
 
 async fn seat_is_shown_sold(app: &TestApp, schedule: i64, seat: i64) -> bool {
@@ -262,28 +264,127 @@ async fn an_admission_is_honoured_until_its_signed_end_after_redis_loses_it() {
     app.stop().await;
 }
 
+/// What a failover to a replica that missed the last writes leaves behind:
+/// `users`' records and places gone, and the queue's sequence counter back
+/// where it stood before they joined (`seq`).
+async fn lose_the_last_joins(app: &TestApp, users: &[i64], seq: i64) {
+    let queue = app.default_queue();
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let mut pipe = redis::pipe();
+    for &user in users {
+        pipe.zrem(app.keys().queue(&queue, "waiting"), user)
+            .zrem(app.keys().queue(&queue, "active"), user)
+            .hdel(app.keys().user_record_bucket(&queue, user), user);
+    }
+    pipe.hset(app.keys().queue(&queue, "stats"), "seq", seq);
+    pipe.query_async::<()>(&mut redis).await.unwrap();
+}
+
+async fn sequence_of(app: &TestApp, user: i64) -> i64 {
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let waiting = app.keys().queue(&app.default_queue(), "waiting");
+    redis::cmd("ZSCORE").arg(&waiting).arg(user).query_async(&mut redis).await.unwrap()
+}
+
+async fn last_sequence(app: &TestApp) -> i64 {
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let stats = app.keys().queue(&app.default_queue(), "stats");
+    redis.hget(&stats, "seq").await.unwrap()
+}
+
+#[tokio::test]
+async fn places_lost_with_a_failovers_last_writes_come_back_in_order() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut tokens = Vec::new();
+    for user in 1..=5 {
+        tokens.push(json_of(app.join(user).await).await["token"].as_str().unwrap().to_string());
+    }
+    // The replica had users 1-3 only, and the counter as user 3 left it.
+    let seq = sequence_of(&app, 3).await;
+    lose_the_last_joins(&app, &[4, 5], seq).await;
+
+    let newcomer = json_of(app.join(6).await).await;
+    assert_eq!(newcomer["position"], 4, "behind those Redis kept");
+    // Users 4 and 5 reload with their tokens: their places, ahead of the newcomer.
+    for user in [5, 4] {
+        let body = poll_with_token(&app, user, &tokens[user as usize - 1]).await;
+        assert_eq!(body["tokenStatus"], "대기", "user {user}: {body}");
+    }
+    for user in 1..=5 {
+        let body = poll_with_token(&app, user, &tokens[user as usize - 1]).await;
+        assert_eq!(body["position"], user, "user {user}: {body}");
+    }
+    assert_eq!(json_of(app.position(6).await).await["position"], 6);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_newer_place_lost_behind_an_older_record_comes_back() {
+    let app = spawn_app_with(|_| {}).await;
+    let queue = app.default_queue();
+    let first = json_of(app.join(1).await).await["token"].as_str().unwrap().to_string();
+    app.join(2).await;
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let waiting = app.keys().queue(&queue, "waiting");
+    let bucket = app.keys().user_record_bucket(&queue, 1);
+    // User 1's place ends (as when dropped for not polling) and they join again.
+    let _: () = redis.zrem(&waiting, 1).await.unwrap();
+    let old_record: Vec<u8> = redis.hget(&bucket, 1).await.unwrap();
+    let rejoined = json_of(app.join(1).token(&first).await).await;
+    assert_eq!(rejoined["position"], 2, "{rejoined}");
+    let second = rejoined["token"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    // A failover loses the second join: Redis holds the first place's record.
+    let _: () = redis::pipe()
+        .zrem(&waiting, 1)
+        .hset(&bucket, 1, old_record)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let body = poll_with_token(&app, 1, &second).await;
+    assert_eq!(body["tokenStatus"], "대기", "{body}");
+    assert_eq!(body["position"], 2, "{body}");
+    assert_eq!(json_of(app.join(3).await).await["position"], 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admission_lost_with_a_failovers_last_writes_still_books() {
+    let app = spawn_app_with(|_| {}).await;
+    app.join(2).await;
+    let seq = last_sequence(&app).await;
+    let token = app.admitted_token(1).await;
+    lose_the_last_joins(&app, &[1], seq).await;
+
+    let held = app.reserve(&token, 1, 1, 1, &[4]).await;
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    assert_eq!(json_of(app.position(1).await).await["tokenStatus"], "활성");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_token_whose_record_lapsed_normally_does_not_jump_the_line() {
     let app = spawn_app_with(|_| {}).await;
-    let first = json_of(app.join(1).await).await["token"].as_str().unwrap().to_string();
     app.join(2).await;
     app.join(3).await;
-    // User 1's record lapses while Redis keeps everything else: nothing was lost.
-    let mut redis = app.state.redis.connection().await.unwrap();
-    let waiting = app.keys().queue(&app.default_queue(), "waiting");
-    let bucket = app.keys().user_record_bucket(&app.default_queue(), 1);
-    redis::pipe()
-        .zrem(&waiting, 1)
-        .hdel(&bucket, 1)
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
-    let polled = app.position(1).token(&first).await;
+    // User 1 joined more than a day ago (the records' TTL) with a place ahead
+    // of both; the record has lapsed since, while Redis kept everything else.
+    let issued_s = chrono::Utc::now().timestamp() - 25 * 3600;
+    let old = TokenSigner::new(b"test-secret").sign(&QueueToken {
+        queue: app.default_queue(),
+        user_id: 1,
+        issued_s,
+        nonce: 7,
+        seq: issued_s * 1_000_000,
+        active_until_ms: 0,
+    });
+    let polled = app.position(1).token(&old).await;
     assert_error(polled, 404, "TOKEN_NOT_FOUND").await;
-    let rejoined = app.join(1).token(&first).await;
+    let rejoined = app.join(1).token(&old).await;
     assert_eq!(json_of(rejoined).await["position"], 3, "to the back, like anyone");
     // And a token is only ever presented by its own user.
-    let borrowed = app.position(2).token(&first).await;
+    let borrowed = app.position(2).token(&old).await;
     assert_error(borrowed, 403, "TOKEN_MISMATCH").await;
     app.stop().await;
 }
