@@ -239,7 +239,9 @@ class Verdict:
                 recovered = max(0.0, (max(r["t"] + r["d"] for r in errors) - end) / 1000)
             else:
                 window, recovered = "0", 0.0
-            back = [r for r in reloads if r["t0"] <= end + GRACE_S * 1000 and r["t1"] >= start]
+            # Each reload goes to the fault last begun before it: a place lost
+            # to a fault is found when its fan comes back, often after it ended.
+            back = [r for r in reloads if start <= r["t0"] < until]
             lost = sum(1 for r in back if r["kept"] is False)
             kind = fault["kind"] + (f" ({fault['link']})" if "link" in fault else "")
             rows.append([kind, fault.get("target", "?"), f"{(fault['end'] - fault['start']):.0f} s", window,
