@@ -215,7 +215,7 @@ async fn a_flood_of_made_up_kids_costs_the_provider_a_fetch_or_two() {
     let provider = Provider::start(&[&key]).await;
     let app = app_of(&provider, true, 300).await;
     assert_eq!(status_with(&app, &key.sign(&claims(&provider))).await, 200);
-    let before = provider.fetches();
+    let (before, started) = (provider.fetches(), Instant::now());
     let statuses: Vec<u16> = stream::iter(0..200)
         .map(|_| {
             let kid = format!("forged-{:016x}", rand::random::<u64>());
@@ -231,8 +231,11 @@ async fn a_flood_of_made_up_kids_costs_the_provider_a_fetch_or_two() {
         .collect()
         .await;
     assert!(statuses.iter().all(|status| *status == 401), "{statuses:?}");
-    let fetched = provider.fetches() - before;
-    assert!(fetched <= 2, "200 forged kids cost {fetched} fetches");
+    // One fetch at most every 5 s: one or two, unless a loaded machine makes
+    // the flood last longer.
+    let (fetched, took) = (provider.fetches() - before, started.elapsed());
+    let allowed = 1 + took.as_secs() as usize / 5;
+    assert!(fetched <= allowed, "200 forged kids in {took:?} cost {fetched} fetches");
     assert_eq!(status_with(&app, &key.sign(&claims(&provider))).await, 200);
     app.stop().await;
 }
