@@ -186,6 +186,12 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state.probes.run_once().await;
         Ok(())
     });
+    // An OIDC provider's keys, fetched again when due (`identity/provider.rs`):
+    // at once at start, then every BOXOFFICE_IDENTITY_JWKS_REFRESH_S.
+    chores.every_from_start("identity keys", Duration::from_secs(1), state, |state| async move {
+        state.identity.refresh_keys_if_due();
+        Ok(())
+    });
     // Between the rounds: Postgres ending its connections is noticed at once.
     let (watching, stop) = (state.clone(), chores.stop.clone());
     chores

@@ -341,8 +341,9 @@ pub enum IdentityMode {
 pub struct IdentityConfig {
     /// Whether a user named by a request must prove it: `trusted-header` or `signed`.
     ///
-    /// Unset: `signed` when BOXOFFICE_IDENTITY_KEY or
-    /// BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE is set, else `trusted-header`
+    /// Unset: `signed` when BOXOFFICE_IDENTITY_KEY,
+    /// BOXOFFICE_IDENTITY_PUBLIC_KEY_FILE, BOXOFFICE_IDENTITY_ISSUER or
+    /// BOXOFFICE_IDENTITY_JWKS_URL is set, else `trusted-header`
     /// (docs/identity.md).
     #[arg(global = true, long = "identity", env = "BOXOFFICE_IDENTITY", value_enum)]
     pub mode: Option<IdentityMode>,
@@ -364,6 +365,29 @@ pub struct IdentityConfig {
     )]
     pub public_key_file: Option<String>,
 
+    /// The OIDC issuer whose proofs are believed: a proof's `iss` must equal
+    /// it. Alone (no key, key file nor JWKS URL), its keys are found through
+    /// `<issuer>/.well-known/openid-configuration` (docs/identity.md).
+    #[arg(global = true, long = "identity-issuer", env = "BOXOFFICE_IDENTITY_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// URL of the auth service's JWKS (its public keys, chosen by `kid`),
+    /// used as given: no discovery. Keys are refetched in the background.
+    #[arg(
+        global = true,
+        long = "identity-jwks-url",
+        env = "BOXOFFICE_IDENTITY_JWKS_URL",
+        hide_env_values = true
+    )]
+    pub jwks_url: Option<String>,
+
+    /// How often the JWKS is fetched again, in seconds. A key not yet known is
+    /// fetched at its first use (at most once per few seconds); this bounds how
+    /// long a key the provider withdrew is still believed.
+    #[arg(global = true, long = "identity-jwks-refresh-s", env = "BOXOFFICE_IDENTITY_JWKS_REFRESH_S",
+          default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwks_refresh_s: u64,
+
     /// The audience this service answers to: set, a proof's `aud` must name it
     /// (and be present); unset, `aud` is not checked (any or none is accepted).
     #[arg(global = true, long = "identity-audience", env = "BOXOFFICE_IDENTITY_AUDIENCE")]
@@ -378,10 +402,12 @@ pub struct IdentityConfig {
 
 impl IdentityConfig {
     pub(crate) fn mode(&self) -> IdentityMode {
-        match (self.mode, &self.key, &self.public_key_file) {
-            (Some(mode), _, _) => mode,
-            (None, None, None) => IdentityMode::TrustedHeader,
-            (None, _, _) => IdentityMode::Signed,
+        let any_key =
+            self.key.is_some() || self.public_key_file.is_some() || self.issuer.is_some() || self.jwks_url.is_some();
+        match (self.mode, any_key) {
+            (Some(mode), _) => mode,
+            (None, false) => IdentityMode::TrustedHeader,
+            (None, true) => IdentityMode::Signed,
         }
     }
 }
@@ -603,7 +629,15 @@ mod tests {
     }
 
     /// Settings with no default, each because "unset" means something.
-    const UNSET_MEANS_SOMETHING: [&str; 5] = ["admin_token", "mode", "key", "public_key_file", "audience"];
+    const UNSET_MEANS_SOMETHING: [&str; 7] = [
+        "admin_token",
+        "mode",
+        "key",
+        "public_key_file",
+        "issuer",
+        "jwks_url",
+        "audience",
+    ];
 
     #[test]
     fn every_option_of_every_command_names_its_variable_and_default() {

@@ -177,8 +177,8 @@ fn urls_and_secrets_are_never_echoed_from_the_environment() {
         }
     }
     assert_eq!(
-        hidden, 7,
-        "REDIS_URL, the cluster, DATABASE_URL, the room's URL and three secrets"
+        hidden, 8,
+        "REDIS_URL, the cluster, DATABASE_URL, the room's URL, the JWKS URL and three secrets"
     );
 }
 

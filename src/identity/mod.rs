@@ -8,11 +8,16 @@
 //! - `signed` (the default once a key is configured): each request naming a
 //!   user carries a JWT from the upstream auth service in `X-Identity`, with an
 //!   `exp` and a `sub` holding the user's id (decimal) or UUID, which must be
-//!   the user the request names. HS256 with a shared secret, or RS256/EdDSA
-//!   with the auth service's public key.
+//!   the user the request names. HS256 with a shared secret, RS256/EdDSA
+//!   with the auth service's public key, or the keys an OIDC provider
+//!   publishes (RS256, ES256, EdDSA...), chosen by the proof's `kid`.
 //!
-//! `verifier.rs` checks the proofs; this module holds what a check concludes.
+//! `verifier.rs` checks the proofs, with a provider's keys from `provider.rs`
+//! (fetching, refreshing) and `jwks.rs` (which keys, which algorithm); this
+//! module holds what a check concludes.
 
+mod jwks;
+mod provider;
 mod verifier;
 
 use uuid::Uuid;
@@ -25,6 +30,10 @@ pub(crate) enum IdentityError {
     Missing,
     #[error("the X-Identity proof is not valid")]
     Invalid,
+    /// Signed by a key the auth service does not publish (or not yet, and it
+    /// could not be reached): a client's problem as far as this request goes.
+    #[error("the X-Identity proof is signed by a key this service does not know")]
+    UnknownKey,
     #[error("the X-Identity proof has expired")]
     Expired,
     #[error("the X-Identity proof is for another user")]

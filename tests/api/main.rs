@@ -26,6 +26,7 @@ mod invitations;
 mod join_gate;
 mod join_limits;
 mod metrics;
+mod oidc;
 mod openapi;
 mod operations;
 mod payments;

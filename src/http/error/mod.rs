@@ -85,7 +85,7 @@ impl Error {
 fn identity_code(err: IdentityError) -> ErrorCode {
     match err {
         IdentityError::Missing => ErrorCode::IdentityMissing,
-        IdentityError::Invalid => ErrorCode::IdentityInvalid,
+        IdentityError::Invalid | IdentityError::UnknownKey => ErrorCode::IdentityInvalid,
         IdentityError::Expired => ErrorCode::IdentityExpired,
         IdentityError::Mismatch => ErrorCode::IdentityMismatch,
     }

@@ -28,16 +28,16 @@ impl FromRequestParts<AppState> for Identity {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        caller_of(parts, state).map(Identity)
+        caller_of(parts, state).await.map(Identity)
     }
 }
 
-fn caller_of(parts: &Parts, state: &AppState) -> Result<Caller> {
+async fn caller_of(parts: &Parts, state: &AppState) -> Result<Caller> {
     if !state.identity.requires_proof() {
         return Ok(Caller::Trusted);
     }
     let proof = single_header(&parts.headers, IDENTITY_HEADER)?.map(|value| value.as_bytes());
-    Ok(state.identity.caller(proof)?)
+    Ok(state.identity.caller(proof).await?)
 }
 
 /// A user id exactly as a number is written: digits, no sign, no padding, no
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for UserIdHeader {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let user_id = named_user_id(parts)?;
-        let caller = caller_of(parts, state)?;
+        let caller = caller_of(parts, state).await?;
         Ok(UserIdHeader(
             caller.may_act_as(user_id, || state.users.uuid_of(user_id))?,
         ))

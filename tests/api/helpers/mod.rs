@@ -9,7 +9,8 @@
 //! instead of sleeping; `keys.rs` names the Redis keys tests reach into;
 //! `own_stores.rs` starts stores of a test's own for the fault suite, and
 //! `monitor.rs` watches what clients send one; `receiver.rs` is a webhook
-//! endpoint that answers as a test scripts it.
+//! endpoint that answers as a test scripts it; `provider.rs` an OIDC
+//! provider publishing keys a test rotates, and failing when it is told to.
 
 mod api;
 pub mod app;
@@ -28,6 +29,9 @@ mod ops;
 #[allow(dead_code)]
 pub mod own_stores;
 mod poll;
+// An OIDC provider of a test's own (tests/api/oidc.rs).
+#[allow(dead_code)]
+pub mod provider;
 // A webhook endpoint that answers as a test scripts it.
 #[allow(dead_code)]
 pub mod receiver;
