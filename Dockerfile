@@ -12,6 +12,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY lua ./lua
 COPY migrations ./migrations
+# The pages and the frontends' package are embedded in the binary (rust-embed).
+COPY web ./web
+COPY clients/js/src ./clients/js/src
 # Optional: the bracket globs match nothing (and copy nothing) when absent.
 COPY example[s] ./examples/
 COPY .sql[x] ./.sqlx/

@@ -34,6 +34,21 @@ use super::state::AppState;
 #[folder = "web/"]
 struct Web;
 
+/// The frontends' package (`clients/js/src`, docs/client.md), served under
+/// `/assets/client/` from its one source: `/waiting-room` runs the same loop
+/// a frontend team installs, so the two cannot drift.
+#[derive(Embed)]
+#[folder = "clients/js/src/"]
+struct Client;
+
+/// Where a page's file comes from: the package's own folder, or `web/`.
+fn embedded(path: &str) -> Option<rust_embed::EmbeddedFile> {
+    match path.strip_prefix("assets/client/") {
+        Some(inside) => Client::get(inside),
+        None => Web::get(path),
+    }
+}
+
 /// The pages; their class gives them the headers above (`routes.rs`).
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -144,9 +159,10 @@ async fn config(State(state): State<AppState>) -> Json<PageConfig> {
     })
 }
 
-/// A file of the pages (scripts, styles, icons, the vendored Swagger UI and ALTCHA widget).
+/// A file of the pages (scripts, styles, icons, the vendored Swagger UI and
+/// ALTCHA widget), and under `client/` the frontends' package.
 #[utoipa::path(get, path = "/assets/{path}", operation_id = "asset", tag = "pages",
-    params(("path" = String, Path, description = "the file under web/assets/", example = "vendor/swagger-ui/swagger-ui.css")),
+    params(("path" = String, Path, description = "the file under web/assets/ (or, under `client/`, clients/js/src/)", example = "vendor/swagger-ui/swagger-ui.css")),
     responses((status = 200, description = "the file, typed by its extension", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/html"), (String = "application/json"),
             (String = "image/svg+xml"), (String = "image/png"), (String = "font/woff2"), (String = "application/octet-stream"))),
@@ -159,7 +175,7 @@ fn file(path: &str, request: &HeaderMap) -> Response {
     // Only names inside `web/`: in a debug build `Web::get` reads the disk, so
     // a `..` (from an encoded slash, say) must never reach it.
     let inside = !path.split(['/', '\\']).any(|part| part == ".." || part.is_empty());
-    let Some(found) = inside.then(|| Web::get(path)).flatten() else {
+    let Some(found) = inside.then(|| embedded(path)).flatten() else {
         return Error::Refused {
             code: ErrorCode::AssetNotFound,
             message: format!("no file `{path}`"),

@@ -138,6 +138,32 @@ async fn pages_and_assets_come_only_from_the_embedded_folder() {
     app.stop().await;
 }
 
+/// Issue 29: the frontends' package is served from its own folder, the same
+/// bytes `npm pack` ships, and nothing beside it.
+#[tokio::test]
+async fn the_frontends_package_is_served_from_its_own_source() {
+    let app = spawn_app_with(|_| {}).await;
+    for file in ["index.js", "element.js", "waiting-room.js", "http.js"] {
+        let response = app.get(&format!("/assets/client/{file}")).await;
+        assert_eq!(response.status(), 200, "{file}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+        let source = std::fs::read_to_string(format!("{}/clients/js/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(response.text().await.unwrap(), source, "{file} as in clients/js/src");
+    }
+    for outside in [
+        "/assets/client/..%2fpackage.json",
+        "/assets/client/nothing.js",
+        "/assets/client/",
+    ] {
+        let response = app.get(outside).await;
+        assert_error(response, 404, "ASSET_NOT_FOUND").await;
+    }
+    app.stop().await;
+}
+
 /// Issue 23: `/ops` loaded inside another site's frame, and `/openapi.json`
 /// went without `nosniff`. (tests/browser/headers.mjs checks what a browser does with them.)
 #[tokio::test]

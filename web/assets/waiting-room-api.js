@@ -1,81 +1,25 @@
 // Talking to boxoffice: JSON calls with the server's error body, Retry-After,
 // the server's clock, and the demo users' UUIDs.
 
-const REQUEST_TIMEOUT_MS = 15000;
+import { request, retryDelay } from './client/index.js';
 
-export class ApiError extends Error {
-  constructor(status, code, message, body, retryAfterMs) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.body = body;
-    this.retryAfterMs = retryAfterMs;
-  }
+// The request, its error and its retry pacing are the frontends' package's
+// (clients/js), the same that follows the line: one home for each rule.
+export { retryDelay };
 
-  /** Worth retrying later with the same request: busy, briefly down, or no answer. */
-  get transient() {
-    return this.status === 0 || this.status === 429 || this.status === 503 || this.status === 502 || this.status === 504;
-  }
+/** `fetch`, keeping the server's clock from each answer's `Date`. */
+export async function clockedFetch(url, init) {
+  const response = await fetch(url, init);
+  serverClock.observe(response.headers.get('Date'));
+  return response;
 }
 
 /**
  * One JSON request. Resolves to `{ data, retryAfterMs }` on 2xx, throws
  * `ApiError` otherwise: status 0 with code NETWORK when no answer came.
  */
-export async function call(method, path, { body, token, headers = {} } = {}) {
-  const sent = { Accept: 'application/json', ...headers };
-  if (body !== undefined) sent['Content-Type'] = 'application/json';
-  if (token) sent.Authorization = `Bearer ${token}`;
-  // A request that hangs must not stall the line forever: give up and retry.
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-      signal: abort.signal,
-    });
-  } catch (error) {
-    throw new ApiError(0, 'NETWORK', error.message, {}, null);
-  } finally {
-    clearTimeout(timer);
-  }
-  serverClock.observe(response.headers.get('Date'));
-  const retryAfterMs = parseRetryAfter(response.headers.get('Retry-After'));
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null; // an empty or non-JSON body: the status says enough
-  }
-  if (!response.ok) {
-    const code = data?.code || `HTTP_${response.status}`;
-    throw new ApiError(response.status, code, data?.message || response.statusText, data || {}, retryAfterMs);
-  }
-  return { data, retryAfterMs };
-}
-
-/**
- * How long to wait before retrying: never sooner than the server's
- * Retry-After (or the poll hint of a refused poll), longer after each failure
- * in a row, with jitter so a crowd that failed together does not come back
- * together.
- */
-export function retryDelay(error, failures) {
-  const asked = Math.max(error.retryAfterMs ?? 0, error.body?.pollAfterMs ?? 0);
-  const backoff = Math.min(60000, 1000 * 2 ** Math.min(failures, 6));
-  return Math.max(asked, backoff) * (1 + Math.random() * 0.2);
-}
-
-/** Retry-After is either seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfter(value) {
-  if (!value) return null;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - serverClock.now());
+export function call(method, path, options = {}) {
+  return request(clockedFetch, method, path, { ...options, now: () => serverClock.now() });
 }
 
 /**

@@ -3,28 +3,29 @@
 // URL parameters, for sites that link or embed it: `concert` (a concert code
 // to preselect), `user` (a member number or UUID to prefill), `lang` (ko|en),
 // `hiddenGrace` (seconds a hidden tab keeps polling; default min(60 s, idle/5)).
+// The loop itself (pace, back-off, hidden tab, token across reloads, a lost
+// place) is the frontends' package's WaitingRoom (clients/js), served at
+// /assets/client/: this page is one of its users, so the two cannot drift.
 import { t, setLang, lang, pickLang, rememberLang, duration, clock, errorText } from './waiting-room-i18n.js';
-import { call, serverClock, userUuid, showLocal, retryDelay } from './waiting-room-api.js';
+import { call, clockedFetch, serverClock, userUuid, showLocal, retryDelay } from './waiting-room-api.js';
 import { createBooking, $, show, busy } from './waiting-room-booking.js';
-import { Challenge, CHALLENGE_CODES, MOST_SOLVES, pauseAfterFailure } from './challenge.js';
+import { Challenge } from './challenge.js';
+import { WaitingRoom } from './client/index.js';
 
 const params = new URLSearchParams(location.search);
 const SESSION_KEY = 'waiting-room.session';
-const WAITING = '대기';
-const ACTIVE = '활성';
-const EXPIRED = '만료';
-const TOKEN_GONE = ['TOKEN_NOT_FOUND', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_MISMATCH'];
 
 const config = { idleTimeoutSeconds: 300, holdSeconds: 300, maxSeatsPerUser: 4 };
 let concerts = [];
+// The token is the WaitingRoom's (it keeps it across reloads); `session.token`
+// mirrors it for the booking calls.
 let session = null; // { code, name, uuid, user, token, firstPosition }
+let room = null; // the WaitingRoom following session's place
 let ticket = null; // the last token answer
 let phase = 'join';
 let prequeueOpensAt = 0; // this device's clock
 let notice = null; // { kind, until, error }
-const poll = { timer: 0, inFlight: false, notBefore: 0, dueAt: 0, failures: 0 };
-const hidden = { timer: 0, paused: false };
-const join = { busy: false, timer: 0, failures: 0, error: null, retryAt: 0, attempt: 0, solving: false };
+const join = { busy: false, error: null, retryAt: 0, solving: false, next: null };
 const challenge = new Challenge($('challenge-widget'));
 
 const booking = createBooking({
@@ -34,6 +35,7 @@ const booking = createBooking({
   onWindowOver: () => setPhase('expired'),
   onPaid: () => {
     // A payment ends the queue token: a new purchase means joining again.
+    room?.leave();
     session.token = null;
     saveSession();
     setPhase('paid');
@@ -45,7 +47,7 @@ const booking = createBooking({
 function setPhase(next) {
   phase = next;
   document.body.dataset.phase = next;
-  if (next !== 'waiting' && next !== 'prequeue') stopPolling();
+  if (next !== 'waiting' && next !== 'prequeue') room?.stop();
   if (next === 'admitted') booking.enter(ticket);
   else if (next !== 'paid') booking.leave();
   render();
@@ -97,8 +99,8 @@ function tick() {
   const now = Date.now();
   if (phase === 'prequeue') $('prequeue-clock').textContent = clock((prequeueOpensAt - now) / 1000);
   let info = '';
-  if ((phase === 'waiting' || phase === 'prequeue') && !hidden.paused) {
-    info = poll.inFlight ? t('checking') : poll.timer ? t('nextCheck', { s: Math.max(0, Math.ceil((poll.dueAt - now) / 1000)) }) : '';
+  if ((phase === 'waiting' || phase === 'prequeue') && room && !room.paused) {
+    info = room.polling ? t('checking') : room.nextPollAt ? t('nextCheck', { s: Math.max(0, Math.ceil((room.nextPollAt - now) / 1000)) }) : '';
   }
   $('poll-info').textContent = info;
   if (phase === 'admitted' && ticket) {
@@ -135,7 +137,7 @@ function renderNotice(now) {
 function placeLeftMs() {
   const fromServer = ticket && phase === 'waiting' ? serverClock.until(ticket.tokenExpiry) : null;
   if (fromServer != null) return Math.max(0, fromServer);
-  return Math.max(0, config.idleTimeoutSeconds * 900 - (Date.now() - (poll.lastOk || Date.now())));
+  return Math.max(0, config.idleTimeoutSeconds * 900 - (Date.now() - (room?.lastAnswerAt || Date.now())));
 }
 
 function concertTitle(s) {
@@ -217,76 +219,111 @@ async function submitJoin(event) {
   startJoin({ code, name: concert?.concertName || code, uuid, user, token: null, firstPosition: 0 });
 }
 
-/** `proof`: the solved challenge this join carries, and how many were solved in a row. */
-async function startJoin(next, proof = { payload: null, solves: 0 }) {
-  const attempt = ++join.attempt;
+/** Joins (or, `fresh`, joins again after the turn passed) with a WaitingRoom of this fan and concert. */
+function startJoin(next, { fresh = false } = {}) {
   join.busy = true;
   join.error = null;
-  renderJoin();
-  try {
-    const headers = proof.payload ? { 'X-Altcha': proof.payload } : {};
-    const { data } = await call('POST', `/api/v1/concerts/${encodeURIComponent(next.code)}/token`, { body: { UUID: next.uuid }, headers });
-    if (attempt !== join.attempt) return; // the fan started over meanwhile
-    endChallenge();
-    join.busy = false;
-    join.failures = 0;
-    join.retryAt = 0;
-    const sameSession = session && session.code === next.code && session.uuid === next.uuid;
-    session = { ...next, firstPosition: sameSession && phase === 'waiting' ? session.firstPosition : 0 };
-    notice = null;
-    applyTicket(data);
-    $('queue-heading').focus();
-  } catch (error) {
-    if (attempt !== join.attempt) return;
-    if (CHALLENGE_CODES.includes(error.code) && proof.solves < MOST_SOLVES) {
-      solveThenJoin(next, error.body?.challengeUrl, proof.solves);
-      return;
-    }
-    if (error.transient) {
-      // Joining is idempotent (the same place comes back), so retry by itself, no sooner than asked.
-      // The same solution goes again: if the refused join had taken it, the retry is told so and solves anew.
-      const wait = retryDelay(error, join.failures++);
-      join.retryAt = Date.now() + wait;
-      join.timer = setTimeout(() => { join.retryAt = 0; startJoin(next, proof); }, wait);
-    } else {
-      joinRefused(error);
-    }
-  }
+  join.retryAt = 0;
+  join.next = next;
+  follow(next).join({ fresh });
   renderJoin();
   render();
+}
+
+/** A WaitingRoom for `next`'s place; its events drive the page. */
+function follow(next) {
+  room?.stop();
+  const following = new WaitingRoom({
+    concert: next.code,
+    user: next.uuid,
+    fetch: clockedFetch,
+    now: () => serverClock.now(),
+    hiddenGraceMs: hiddenGraceMs(),
+    solveChallenge,
+  });
+  const on = (type, handle) => following.addEventListener(type, (event) => room === following && handle(event.detail));
+  on('ticket', ({ ticket: data }) => (join.busy ? joined(data) : followed(data)));
+  on('retry', retried);
+  on('error', ({ error }) => refused(error));
+  on('expired', ({ error }) => {
+    if (!error) return; // a 만료 answer: applyTicket shows it
+    notice = { kind: 'error', error };
+    setPhase('expired');
+  });
+  on('paused', () => {
+    notice = { kind: 'hidden' };
+    document.title = `⚠ ${t('hiddenTitle')} · ${t('title')}`;
+    render();
+  });
+  on('resumed', () => {
+    document.title = `${t('title')} · boxoffice`;
+    notice = { kind: 'welcome' };
+    render();
+  });
+  room = following;
+  return following;
+}
+
+/** The first answer of a join. */
+function joined(data) {
+  const next = join.next;
+  endChallenge();
+  join.busy = false;
+  join.retryAt = 0;
+  const sameSession = session && session.code === next.code && session.uuid === next.uuid;
+  session = { ...next, firstPosition: sameSession && phase === 'waiting' ? session.firstPosition : 0 };
+  notice = null;
+  applyTicket(data);
+  renderJoin();
+  $('queue-heading').focus();
+}
+
+/** A poll's answer. */
+function followed(data) {
+  if (notice?.kind !== 'hidden') notice = null;
+  applyTicket(data);
+}
+
+/** A request went unanswered or was refused for a while: the room tries again by itself. */
+function retried({ error, at }) {
+  if (join.busy) {
+    join.retryAt = at;
+    renderJoin();
+    return;
+  }
+  notice = { kind: error.status === 0 ? 'offline' : 'busy', until: at };
+  render();
+}
+
+/** Refused for good: a join says why; a place followed until now ends. */
+function refused(error) {
+  if (join.busy) return joinRefused(error);
+  notice = { kind: 'error', error };
+  setPhase(error.code === 'QUEUE_CLOSED' ? 'closed' : 'expired');
 }
 
 function joinRefused(error) {
   endChallenge();
   join.busy = false;
+  join.retryAt = 0;
   join.error = error;
   if (phase !== 'join') {
     notice = { kind: 'error', error };
     if (error.code === 'QUEUE_CLOSED') setPhase('closed');
   }
+  renderJoin();
+  render();
 }
 
 /**
  * The queue asks each join for proof of work: the widget solves a fresh
- * challenge in the page, without a click, then the join goes again with it.
- * A failed solve, or a join that refuses the solution, costs one of MOST_SOLVES tries.
+ * challenge in the page, without a click, and the room joins again with it
+ * (a failed solve, or a refused solution, costs one of its tries).
  */
-async function solveThenJoin(next, challengeUrl, solves) {
-  const attempt = join.attempt;
+async function solveChallenge(url) {
   join.solving = true;
   renderJoin();
-  const url = challengeUrl || `/queues/${encodeURIComponent(next.code)}/challenge`;
-  const payload = await challenge.solve(url, lang()).catch(() => null);
-  if (attempt !== join.attempt) return; // the fan started over meanwhile
-  if (payload) return startJoin(next, { payload, solves: solves + 1 });
-  if (solves + 1 < MOST_SOLVES) {
-    await pauseAfterFailure(solves + 1);
-    if (attempt === join.attempt) solveThenJoin(next, challengeUrl, solves + 1);
-    return;
-  }
-  joinRefused({ code: 'UNSOLVED', message: 'the challenge could not be solved' });
-  renderJoin();
-  render();
+  return challenge.solve(url, lang());
 }
 
 function endChallenge() {
@@ -296,21 +333,22 @@ function endChallenge() {
 
 // ---- Following the line ------------------------------------------------------
 
+/** Shows an answer; the room decides when to ask again. */
 function applyTicket(data) {
   ticket = data;
-  if (data.token) session.token = data.token; // re-issued at admission: always keep the latest
+  session.token = room.token; // re-issued at admission: always the latest
   const now = serverClock.now();
-  if (data.tokenStatus === ACTIVE) {
+  if (room.status === 'admitted') {
     saveSession();
     setPhase('admitted');
     return;
   }
-  if (data.tokenStatus === EXPIRED) {
+  if (room.status === 'expired') {
     saveSession();
     setPhase('expired');
     return;
   }
-  if (data.tokenStatus === WAITING && !data.position && data.opensAt) {
+  if (room.status === 'prequeue') {
     serverClock.learnZone(data.opensAt, now + (data.secondsToOpen || 0) * 1000, 1500);
     prequeueOpensAt = Date.now() + (data.secondsToOpen || 0) * 1000;
     phase = 'prequeue';
@@ -324,62 +362,10 @@ function applyTicket(data) {
   }
   document.body.dataset.phase = phase;
   saveSession();
-  const wait = Math.max(1000, data.pollAfterMs || 2000);
-  poll.notBefore = Date.now() + wait;
-  schedulePoll(wait);
   render();
 }
 
-function schedulePoll(wait) {
-  clearTimeout(poll.timer);
-  poll.timer = 0;
-  if (hidden.paused) return;
-  const delay = Math.max(wait, poll.notBefore - Date.now(), 0);
-  poll.dueAt = Date.now() + delay;
-  poll.timer = setTimeout(pollNow, delay);
-}
-
-function stopPolling() {
-  clearTimeout(poll.timer);
-  poll.timer = 0;
-}
-
-async function pollNow() {
-  poll.timer = 0;
-  if (poll.inFlight || !session?.token || hidden.paused || !['waiting', 'prequeue'].includes(phase)) return;
-  poll.inFlight = true;
-  tick();
-  const asked = session;
-  try {
-    const { data } = await call('GET', `/api/v1/concerts/${encodeURIComponent(asked.code)}/token`, { token: asked.token });
-    poll.inFlight = false;
-    if (session !== asked) return; // the fan started over meanwhile
-    poll.failures = 0;
-    poll.lastOk = Date.now();
-    if (notice?.kind !== 'hidden') notice = null;
-    applyTicket(data);
-  } catch (error) {
-    poll.inFlight = false;
-    if (session !== asked) return;
-    pollFailed(error);
-  }
-}
-
-function pollFailed(error) {
-  if (TOKEN_GONE.includes(error.code)) {
-    notice = { kind: 'error', error };
-    setPhase('expired');
-    return;
-  }
-  poll.failures += 1;
-  const wait = retryDelay(error, poll.failures);
-  poll.notBefore = Date.now() + wait;
-  notice = error.transient ? { kind: error.status === 0 ? 'offline' : 'busy', until: poll.notBefore } : { kind: 'error', error };
-  schedulePoll(wait);
-  render();
-}
-
-// ---- A hidden tab stops asking, and says what that costs -------------------
+// ---- A hidden tab stops asking (the room), and the page says what that costs --
 
 function hiddenGraceMs() {
   const asked = Number(params.get('hiddenGrace'));
@@ -388,32 +374,12 @@ function hiddenGraceMs() {
   return Math.min(60000, (config.idleTimeoutSeconds * 1000) / 5);
 }
 
-function onVisibility() {
-  clearTimeout(hidden.timer);
-  if (document.visibilityState === 'hidden') {
-    hidden.timer = setTimeout(() => {
-      if (phase !== 'waiting' && phase !== 'prequeue') return;
-      hidden.paused = true;
-      stopPolling();
-      notice = { kind: 'hidden' };
-      document.title = `⚠ ${t('hiddenTitle')} · ${t('title')}`;
-      render();
-    }, hiddenGraceMs());
-    return;
-  }
-  if (!hidden.paused) return;
-  hidden.paused = false;
-  document.title = `${t('title')} · boxoffice`;
-  notice = { kind: 'welcome' };
-  schedulePoll(0); // still no sooner than the last hint or back-off allows
-  render();
-}
-
 // ---- Session: a reload keeps following the same place -----------------------
 
 function saveSession() {
   try {
-    if (session) sessionStorage.setItem(SESSION_KEY, JSON.stringify({ ...session, zoneMs: serverClock.zoneMs }));
+    // The token itself is the room's to keep (clients/js): one copy.
+    if (session) sessionStorage.setItem(SESSION_KEY, JSON.stringify({ ...session, token: undefined, zoneMs: serverClock.zoneMs }));
     else sessionStorage.removeItem(SESSION_KEY);
   } catch {
     // storage unavailable: the page still works, a reload just asks to join again
@@ -429,10 +395,10 @@ function loadSession() {
 }
 
 function startOver() {
-  clearTimeout(join.timer);
   endChallenge();
-  Object.assign(join, { busy: false, error: null, retryAt: 0, failures: 0, attempt: join.attempt + 1 });
-  stopPolling();
+  Object.assign(join, { busy: false, error: null, retryAt: 0, next: null });
+  room?.leave();
+  room = null;
   const user = session?.user;
   session = null;
   ticket = null;
@@ -468,10 +434,9 @@ async function start() {
     render();
   });
   $('join-form').addEventListener('submit', submitJoin);
-  $('rejoin-button').addEventListener('click', () => session && startJoin({ ...session, token: null }));
+  $('rejoin-button').addEventListener('click', () => session && startJoin({ ...session, token: null }, { fresh: true }));
   $('leave-button').addEventListener('click', startOver);
   $('again-button').addEventListener('click', startOver);
-  document.addEventListener('visibilitychange', onVisibility);
   if (params.get('user')) $('user').value = params.get('user');
   renderStatic();
   render();
@@ -485,14 +450,17 @@ async function start() {
   await loadConcerts();
 
   const saved = loadSession();
-  if (saved?.token && saved.uuid && saved.code) {
-    session = saved;
+  const resumed = saved?.uuid && saved.code ? follow(saved) : null;
+  if (resumed?.token) {
+    session = { ...saved, token: resumed.token };
     serverClock.zoneMs ??= saved.zoneMs ?? null;
     $('user').value = saved.user || '';
     phase = 'waiting';
     document.body.dataset.phase = phase;
     render();
-    pollNow(); // the saved token tells where we stand without taking a new place
+    resumed.start(); // the saved token tells where we stand without taking a new place
+  } else {
+    room = null;
   }
 }
 

@@ -217,9 +217,13 @@ mod tests {
 
     #[test]
     fn the_pages_know_only_codes_the_service_answers() {
-        let assets = format!("{ROOT}/web/assets");
+        // The pages' scripts and the frontends' package (clients/js) they share.
+        let folders = [format!("{ROOT}/web/assets"), format!("{ROOT}/clients/js/src")];
         let mut checked = 0;
-        for entry in std::fs::read_dir(&assets).expect("web/assets") {
+        let entries = folders
+            .iter()
+            .flat_map(|folder| std::fs::read_dir(folder).expect("a folder of scripts"));
+        for entry in entries {
             let path = entry.expect("a directory entry").path();
             if path.extension().is_none_or(|ext| ext != "js") {
                 continue;
