@@ -6,8 +6,10 @@ use super::money;
 use super::payments::method::PaymentMethod;
 use super::BookingError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PaidSeat {
@@ -67,6 +69,7 @@ impl Receipt {
         .bind(payment_ids)
         .bind(user_id)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("receipt.payments"))
         .await?;
         let inconsistent =
             |why: &str| BookingError::Inconsistent(format!("payments {payment_ids:?} of user {user_id}: {why}"));
@@ -87,6 +90,7 @@ impl Receipt {
         )
         .bind(&payment_ids)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("receipt.seats"))
         .await?;
         let seats = seats
             .into_iter()

@@ -20,6 +20,8 @@ use crate::store::redis::Redis;
 use crate::store::scripts::adapt::{self, Control, Decision};
 use crate::store::scripts::admit::{self, StepLimits};
 use crate::store::scripts::open_queue;
+use crate::telemetry::otel;
+use tracing::Instrument;
 
 /// Most users one step examines, so one call never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.
@@ -134,6 +136,12 @@ impl Scheduler {
     }
 
     pub async fn admit_with(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
+        self.admit_step(queue, limits)
+            .instrument(otel::chore("admission"))
+            .await
+    }
+
+    async fn admit_step(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
         let keys = self.keys.queue(queue);
         let step = StepLimits {
             max_active: limits.max_active,

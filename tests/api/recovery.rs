@@ -283,7 +283,12 @@ async fn lose_the_last_joins(app: &TestApp, users: &[i64], seq: i64) {
 async fn sequence_of(app: &TestApp, user: i64) -> i64 {
     let mut redis = app.state.redis.connection().await.unwrap();
     let waiting = app.keys().queue(&app.default_queue(), "waiting");
-    redis::cmd("ZSCORE").arg(&waiting).arg(user).query_async(&mut redis).await.unwrap()
+    redis::cmd("ZSCORE")
+        .arg(&waiting)
+        .arg(user)
+        .query_async(&mut redis)
+        .await
+        .unwrap()
 }
 
 async fn last_sequence(app: &TestApp) -> i64 {
@@ -297,7 +302,12 @@ async fn places_lost_with_a_failovers_last_writes_come_back_in_order() {
     let app = spawn_app_with(|_| {}).await;
     let mut tokens = Vec::new();
     for user in 1..=5 {
-        tokens.push(json_of(app.join(user).await).await["token"].as_str().unwrap().to_string());
+        tokens.push(
+            json_of(app.join(user).await).await["token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     // The replica had users 1-3 only, and the counter as user 3 left it.
     let seq = sequence_of(&app, 3).await;

@@ -23,7 +23,10 @@ use std::sync::LazyLock;
 
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, RedisWrite, ToRedisArgs};
 
+use tracing::Instrument;
+
 use crate::store::redis::Connection;
+use crate::telemetry::otel;
 
 /// The library's files, the prelude (what every function shares) first.
 const SOURCE: &str = concat!(
@@ -123,6 +126,33 @@ pub(crate) async fn load(redis: &mut Connection) -> RedisResult<()> {
 /// Sends `call`; when Redis does not have the function, loads the library and
 /// sends it once more.
 pub(crate) async fn run<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
+    run_traced(redis, call).instrument(span(call, None)).await
+}
+
+/// [`run`] for a coalesced call carrying `entries` joins and polls, which its
+/// trace span shows.
+pub(crate) async fn run_batch<T: FromRedisValue>(redis: &mut Connection, call: &Cmd, entries: usize) -> RedisResult<T> {
+    run_traced(redis, call).instrument(span(call, Some(entries))).await
+}
+
+/// The trace span of `call`, named by its function (the `FCALL`'s first
+/// argument, read only when traces are on).
+fn span(call: &Cmd, entries: Option<usize>) -> tracing::Span {
+    if !otel::enabled() {
+        return tracing::Span::none();
+    }
+    let function = match call.args_iter().nth(1) {
+        Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("FCALL"),
+        _ => "FCALL",
+    };
+    // Without the library's version: one name across builds.
+    let function = function
+        .strip_suffix(LIBRARY.version.as_str())
+        .map_or(function, |name| name.trim_end_matches('_'));
+    otel::redis(function, entries)
+}
+
+async fn run_traced<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
     let loads = redis.library_loads().clone();
     let seen = loads.count.load(Ordering::Acquire);
     match call.query_async(redis).await {
