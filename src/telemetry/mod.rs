@@ -18,7 +18,7 @@ use crate::config::LogFormat;
 /// Called inside the tokio runtime (the traces are exported from it).
 pub fn init(format: LogFormat) {
     let subscriber = tracing_subscriber::registry()
-        .with(logs::layer(format))
+        .with(logs::layer(format, std::env::var("RUST_LOG").ok().as_deref()))
         .with(otel::layer());
     // try_init: tests build several apps in one process.
     let _ = subscriber.try_init();

@@ -137,12 +137,17 @@ pub(crate) fn trace_id(span: &Span) -> Option<String> {
     span_context.is_valid().then(|| span_context.trace_id().to_string())
 }
 
-/// The trace id of the span the caller runs in (see [`trace_id`]).
+/// The trace id of the OpenTelemetry span the caller runs in (see
+/// [`trace_id`]). Read from the context the layer activates on entering one
+/// of its spans, not from `Span::current()`: that may be a span only the logs
+/// see (a request's log span), which has no trace of its own.
 pub(crate) fn current_trace_id() -> Option<String> {
     if !enabled() {
         return None;
     }
-    trace_id(&Span::current())
+    let context = Context::current();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| span_context.trace_id().to_string())
 }
 
 /// A span for one Postgres statement, named by what it does

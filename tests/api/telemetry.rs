@@ -175,6 +175,14 @@ async fn json_logs_are_one_object_a_line_with_the_requests_ids_route_status_and_
     assert_eq!(line["span"]["method"], "GET", "{line}");
     assert!(line["timestamp"].is_string() && line["level"] == "INFO", "{line}");
 
+    // With the request logs on too, an error body names its trace.
+    let missing = api
+        .get("/api/nothing")
+        .header("traceparent", traceparent(CALLER_TRACE, CALLER_SPAN))
+        .await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(json_of(missing).await["traceId"], CALLER_TRACE);
+
     let lines = gateway.log_lines();
     assert!(lines.len() > 1, "start-up's lines too: {lines:?}");
     for line in &lines {

@@ -90,7 +90,7 @@ fn request_span(req: &Request) -> tracing::Span {
         %request_id,
         method = %req.method(),
         path = %req.uri().path(),
-        route,
+        route = %route,
         trace_id = tracing::field::Empty,
     );
     if let Some(TraceId(trace_id)) = req.extensions().get::<TraceId>() {
