@@ -2,6 +2,8 @@
 //! the payment itself or a retry of it (from the payments the retry's key
 //! points at, whatever method made them).
 
+use tracing::Instrument;
+
 use super::money;
 use super::payments::method::PaymentMethod;
 use super::BookingError;
@@ -9,7 +11,6 @@ use crate::store::db::Db;
 use crate::telemetry::otel;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PaidSeat {

@@ -7,6 +7,7 @@
 //! it and runs the function again: the one place that loop is written.
 
 use redis::{Cmd, FromRedisValue};
+use tracing::Instrument;
 
 use super::money;
 use super::BookingError;
@@ -17,7 +18,6 @@ use crate::store::scripts::{finalize_sale, library, Synced};
 use crate::telemetry::metrics as m;
 use crate::telemetry::otel;
 use metrics::counter;
-use tracing::Instrument;
 
 /// A schedule's sales: seats sold, and their prices' sum as `numeric` text.
 #[derive(sqlx::FromRow)]

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::adaptive::{CONTROL_PERIOD_MS, MIN_SAMPLES};
 use super::rates::MeasuredRates;
 use super::settings::Snapshot;
@@ -21,7 +23,6 @@ use crate::store::scripts::adapt::{self, Control, Decision};
 use crate::store::scripts::admit::{self, StepLimits};
 use crate::store::scripts::open_queue;
 use crate::telemetry::otel;
-use tracing::Instrument;
 
 /// Most users one step examines, so one call never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.

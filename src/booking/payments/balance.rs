@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 use super::method::{Captured, MethodAudit, Paid, PaymentMethod, Refusal, Sale};
 use crate::booking::idempotency::IdempotencyKey;
@@ -17,7 +18,6 @@ use crate::booking::{money, BookingError};
 use crate::events::EventType;
 use crate::store::db::Db;
 use crate::telemetry::otel;
-use tracing::Instrument;
 
 /// Takes `sale.total` from the balance and records the sale in one statement;
 /// refused, with the balance as it is now, when it is short of the total.
