@@ -18,7 +18,7 @@ use axum::http::HeaderMap;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::Context;
-use opentelemetry_otlp::{SpanExporter, WithHttpConfig};
+use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
@@ -97,11 +97,14 @@ fn requested() -> bool {
 fn provider() -> Result<SdkTracerProvider, String> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| "no tokio runtime to export from".to_string())?;
     let client = OtlpClient::new(runtime).map_err(|err| format!("the HTTP client: {err}"))?;
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_http_client(client)
-        .build()
-        .map_err(|err| err.to_string())?;
+    let mut exporter = SpanExporter::builder().with_http().with_http_client(client);
+    // The specification's default, http/protobuf: the exporter would take
+    // http/json by itself, since both are built in.
+    let protocols = ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"];
+    if protocols.iter().all(|name| std::env::var_os(name).is_none()) {
+        exporter = exporter.with_protocol(Protocol::HttpBinary);
+    }
+    let exporter = exporter.build().map_err(|err| err.to_string())?;
     let mut resource = Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("boxoffice");

@@ -149,6 +149,32 @@ async fn a_payments_trace_runs_from_the_callers_span_down_to_its_sql() {
 }
 
 #[tokio::test]
+async fn traces_go_as_protobuf_unless_the_protocol_says_json() {
+    let receiver = OtlpReceiver::start().await;
+    let config = test_config();
+    let env = gateway_env(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let gateway = Gateway::start(env);
+    gateway.wait_ready(&reqwest::Client::new()).await;
+    let api = gateway.api(&reqwest::Client::new());
+    assert_eq!(api.schedules(1).await.status(), 200);
+    let exports = eventually(Duration::from_secs(10), "an export", || async {
+        let exports = receiver.exports();
+        (!exports.is_empty()).then_some(exports)
+    })
+    .await;
+    assert!(
+        exports.iter().all(|kind| kind == "application/x-protobuf"),
+        "{exports:?}"
+    );
+}
+
+#[tokio::test]
 async fn json_logs_are_one_object_a_line_with_the_requests_ids_route_status_and_latency() {
     let receiver = OtlpReceiver::start().await;
     let gateway = traced_gateway(&receiver, &[("BOXOFFICE_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;

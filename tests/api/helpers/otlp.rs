@@ -1,12 +1,13 @@
 //! An OpenTelemetry collector's OTLP/HTTP endpoint on a random port, as small
-//! as a test needs: it takes `POST /v1/traces` in OTLP's JSON encoding
-//! (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) and keeps every span it got.
+//! as a test needs: it takes `POST /v1/traces` and keeps every span it got in
+//! OTLP's JSON encoding (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`); of an
+//! export in protobuf (the default) it keeps only that it came.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
@@ -43,39 +44,52 @@ impl Span {
     }
 }
 
+#[derive(Default)]
+struct Received {
+    spans: Vec<Span>,
+    /// The `Content-Type` of each export, in the order they came.
+    exports: Vec<String>,
+}
+
 pub struct OtlpReceiver {
     /// What `OTEL_EXPORTER_OTLP_ENDPOINT` is set to.
     pub endpoint: String,
-    spans: Arc<Mutex<Vec<Span>>>,
+    received: Arc<Mutex<Received>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl OtlpReceiver {
     pub async fn start() -> Self {
-        let spans = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Received::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let port = listener.local_addr().expect("an address").port();
         let app = Router::new()
             .route("/v1/traces", post(export))
-            .with_state(spans.clone());
+            .with_state(received.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         OtlpReceiver {
             endpoint: format!("http://127.0.0.1:{port}"),
-            spans,
+            received,
             task,
         }
     }
 
     /// The spans of the trace `trace_id` received so far.
     pub fn trace(&self, trace_id: &str) -> Vec<Span> {
-        let spans = self.spans.lock().expect("not poisoned");
-        spans
+        let received = self.received.lock().expect("not poisoned");
+        received
+            .spans
             .iter()
             .filter(|span| span.trace_id() == trace_id)
             .cloned()
             .collect()
+    }
+
+    /// The `Content-Type` of each export so far.
+    pub fn exports(&self) -> Vec<String> {
+        self.received.lock().expect("not poisoned").exports.clone()
     }
 }
 
@@ -85,18 +99,30 @@ impl Drop for OtlpReceiver {
     }
 }
 
-/// `resourceSpans[].scopeSpans[].spans[]`, kept; an unreadable body is a 400.
-async fn export(State(spans): State<Arc<Mutex<Vec<Span>>>>, body: Bytes) -> StatusCode {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let received = request["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|resource| resource["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|scope| scope["spans"].as_array().into_iter().flatten())
-        .map(|span| Span(span.clone()));
-    spans.lock().expect("not poisoned").extend(received);
+/// `resourceSpans[].scopeSpans[].spans[]` of a JSON export, kept; an
+/// unreadable JSON body is a 400.
+async fn export(State(received): State<Arc<Mutex<Received>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut spans = Vec::new();
+    if content_type == "application/json" {
+        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        spans = request["resourceSpans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|resource| resource["scopeSpans"].as_array().into_iter().flatten())
+            .flat_map(|scope| scope["spans"].as_array().into_iter().flatten())
+            .map(|span| Span(span.clone()))
+            .collect();
+    }
+    let mut received = received.lock().expect("not poisoned");
+    received.spans.extend(spans);
+    received.exports.push(content_type);
     StatusCode::OK
 }
