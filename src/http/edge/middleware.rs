@@ -48,7 +48,8 @@ pub(crate) fn wrap(router: Router) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ));
-    let router = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {
+    let request_logs = tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
+    let router = if request_logs {
         router.layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -67,7 +68,7 @@ pub(crate) fn wrap(router: Router) -> Router {
         router
     };
     let router = if otel::enabled() {
-        router.layer(TraceContextLayer)
+        router.layer(TraceContextLayer { request_logs })
     } else {
         router
     };

@@ -28,19 +28,27 @@ use crate::telemetry::otel;
 pub(crate) struct TraceId(pub(crate) String);
 
 #[derive(Clone, Copy)]
-pub(super) struct TraceContextLayer;
+pub(super) struct TraceContextLayer {
+    /// Whether the request log is written, which alone reads [`TraceId`]:
+    /// without it, the id is not formatted for each request.
+    pub(super) request_logs: bool,
+}
 
 impl<S> Layer<S> for TraceContextLayer {
     type Service = TraceContext<S>;
 
     fn layer(&self, inner: S) -> TraceContext<S> {
-        TraceContext { inner }
+        TraceContext {
+            inner,
+            request_logs: self.request_logs,
+        }
     }
 }
 
 #[derive(Clone)]
 pub(super) struct TraceContext<S> {
     inner: S,
+    request_logs: bool,
 }
 
 impl<S> Service<Request> for TraceContext<S>
@@ -58,8 +66,10 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let span = server_span(&request);
         let _ = span.set_parent(otel::caller_context(request.headers()));
-        if let Some(id) = otel::trace_id(&span) {
-            request.extensions_mut().insert(TraceId(id));
+        if self.request_logs {
+            if let Some(id) = otel::trace_id(&span) {
+                request.extensions_mut().insert(TraceId(id));
+            }
         }
         let inner = {
             let _entered = span.enter();
