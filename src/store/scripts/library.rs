@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, RedisWrite, ToRedisArgs};
-
 use tracing::Instrument;
 
 use crate::store::redis::Connection;
@@ -139,9 +138,9 @@ pub(crate) async fn run_batch<T: FromRedisValue>(redis: &mut Connection, call: &
 /// as it is: no span, not even an empty one around the future.
 async fn run_as<T: FromRedisValue>(redis: &mut Connection, call: &Cmd, entries: Option<usize>) -> RedisResult<T> {
     if otel::enabled() {
-        run_traced(redis, call).instrument(span(call, entries)).await
+        send_reloading(redis, call).instrument(span(call, entries)).await
     } else {
-        run_traced(redis, call).await
+        send_reloading(redis, call).await
     }
 }
 
@@ -158,7 +157,7 @@ fn span(call: &Cmd, entries: Option<usize>) -> tracing::Span {
     otel::redis(function, entries)
 }
 
-async fn run_traced<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
+async fn send_reloading<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
     let loads = redis.library_loads().clone();
     let seen = loads.count.load(Ordering::Acquire);
     match call.query_async(redis).await {
