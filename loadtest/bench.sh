@@ -218,11 +218,11 @@ RUSH=$(python3 - "$WORK/rush.json" "$RUSH_EXIT" "$PAY_WINDOW" "$WORK/server.log"
 import json, re, sys
 latencies = {"hold": [], "pay": []}
 ansi = re.compile(r"\x1b\[[0-9;]*m")
-line_re = re.compile(r"path=(\S+?)\}.*finished processing request latency=(\d+) .s status=(\d+)")
+line_re = re.compile(r"path=(\S+) .*finished processing request status=(\d+) latency_us=(\d+)")
 for line in open(sys.argv[4], errors="replace"):
     found = line_re.search(ansi.sub("", line))
     if found:
-        path, micros = found.group(1), int(found.group(2))
+        path, micros = found.group(1), int(found.group(3))
         if path.endswith("/reservation/payment"):
             latencies["pay"].append(micros / 1000)
         elif path.endswith("/reservation"):

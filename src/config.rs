@@ -78,6 +78,21 @@ pub struct Config {
     #[arg(global = true, long, env = "BOXOFFICE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// How log lines are written to stdout: `text` (for people) or `json`.
+    ///
+    /// `json` writes one JSON object per line, each request's line with its
+    /// request id, trace id, route, status and latency, for log pipelines
+    /// (Loki, Elasticsearch, CloudWatch): docs/observability.md. `RUST_LOG`
+    /// decides which lines are written in either format.
+    #[arg(
+        global = true,
+        long,
+        env = "BOXOFFICE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     /// Zone of the local date-times in requests and responses: `+09:00`, `-0530`, `UTC`.
     #[arg(global = true, long, env = "BOXOFFICE_TIMEZONE", default_value = "+09:00", value_parser = parse_offset)]
     pub timezone: FixedOffset,
@@ -325,6 +340,15 @@ pub struct BookingConfig {
     /// Require an active queue token on the open /api schedule and seat reads.
     #[arg(global = true, long, env = "BOXOFFICE_READS_REQUIRE_TOKEN", default_value_t = false, action = clap::ArgAction::Set)]
     pub reads_require_token: bool,
+}
+
+/// The shape of the log lines (see `telemetry/logs.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event, its span's fields before it.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Whether a user named by a request must prove it (see `identity/`).

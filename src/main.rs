@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    telemetry::init();
+    telemetry::init(config.log_format);
     if let Err(problem) = startup::preflight(&config).await {
         eprintln!("boxoffice: {problem}");
         return ExitCode::FAILURE;
@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         Some(Command::Check) => audit::check(&config).await,
         Some(Command::Serve) | None => serve(config).await,
     };
+    telemetry::flush().await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -11,8 +11,10 @@ use super::BookingError;
 use crate::config::BookingConfig;
 use crate::store::db::Db;
 use crate::telemetry::metrics as m;
+use crate::telemetry::otel;
 use crate::users::UserDirectory;
 use metrics::counter;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Balance {
@@ -41,6 +43,7 @@ impl Balances {
                     let amount = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
                         .bind(user_id)
                         .fetch_optional(connection)
+                        .instrument(otel::sql("balances.read"))
                         .await?;
                     Ok::<_, BookingError>(amount)
                 })
@@ -110,6 +113,7 @@ impl Balances {
                     .bind(ids)
                     .bind(user_id)
                     .fetch_optional(connection)
+                    .instrument(otel::sql("balances.charge_recorded"))
                     .await?;
                     Ok::<_, BookingError>(amount)
                 })
@@ -155,5 +159,6 @@ async fn credit(
     .bind(key.map(IdempotencyKey::operation))
     .bind(key.map(IdempotencyKey::request_hash))
     .fetch_optional(db)
+    .instrument(otel::sql("balances.credit"))
     .await
 }

@@ -15,7 +15,9 @@
 
 use super::BookingError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 /// Keys older than this are deleted by [`purge_expired`].
 pub(crate) const RETENTION_HOURS: i64 = 48;
@@ -76,6 +78,7 @@ impl IdempotencyKey {
                     .bind(user_id)
                     .bind(key)
                     .fetch_optional(connection)
+                    .instrument(otel::sql("idempotency.recorded"))
                     .await?;
                     Ok::<_, BookingError>(row)
                 })
@@ -144,6 +147,7 @@ pub(crate) async fn purge_expired(db: &sqlx::PgPool) -> Result<u64, sqlx::Error>
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)")
             .bind(RETENTION_HOURS as i32)
             .execute(db)
+            .instrument(otel::sql("idempotency.purge"))
             .await?
             .rows_affected(),
     )

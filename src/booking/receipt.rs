@@ -2,10 +2,13 @@
 //! the payment itself or a retry of it (from the payments the retry's key
 //! points at, whatever method made them).
 
+use tracing::Instrument;
+
 use super::money;
 use super::payments::method::PaymentMethod;
 use super::BookingError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -67,6 +70,7 @@ impl Receipt {
         .bind(payment_ids)
         .bind(user_id)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("receipt.payments"))
         .await?;
         let inconsistent =
             |why: &str| BookingError::Inconsistent(format!("payments {payment_ids:?} of user {user_id}: {why}"));
@@ -87,6 +91,7 @@ impl Receipt {
         )
         .bind(&payment_ids)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("receipt.seats"))
         .await?;
         let seats = seats
             .into_iter()

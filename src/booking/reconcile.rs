@@ -18,12 +18,15 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::catalog::Snapshot;
 use super::sold::SoldSeats;
 use super::BookingError;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::telemetry::otel;
 
 /// How far back the recent pass looks. A sale's time is its statement's start,
 /// and a statement runs at most `statement_timeout`; the full pass covers the rest.
@@ -73,6 +76,12 @@ impl Reconciler {
 
     /// Adds the sales of the last few seconds to their sold sets.
     pub(crate) async fn recent_sales(&self) -> Result<Healed, BookingError> {
+        self.add_recent_sales()
+            .instrument(otel::chore("reconcile.recent"))
+            .await
+    }
+
+    async fn add_recent_sales(&self) -> Result<Healed, BookingError> {
         let mut connection = self.db.acquire().await?;
         let rows: Vec<SoldSeat> = sqlx::query_as(
             "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
@@ -80,6 +89,7 @@ impl Reconciler {
         )
         .bind(RECENT_WINDOW_S)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("reconcile.recent_sales"))
         .await?;
         drop(connection);
         if rows.is_empty() {
@@ -120,6 +130,12 @@ impl Reconciler {
     /// Compares every schedule's sales with its sold set, and repairs the sets
     /// that differ or were lost.
     pub(crate) async fn full_pass(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
+        self.compare_all(catalog)
+            .instrument(otel::chore("reconcile.full"))
+            .await
+    }
+
+    async fn compare_all(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
         let schedule_ids: Vec<i64> = catalog.schedules().map(|schedule| schedule.id).collect();
         let mut connection = self.db.acquire().await?;
         let counts: Vec<SalesCount> = sqlx::query_as(
@@ -127,6 +143,7 @@ impl Reconciler {
         )
         .bind(&schedule_ids)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("reconcile.sales_counts"))
         .await?;
         drop(connection);
         let sold_in_db: HashMap<i64, i64> = counts
@@ -185,6 +202,7 @@ impl Reconciler {
         .bind(schedule_id)
         .bind(&members)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("reconcile.sold_of"))
         .await?
         .into_iter()
         .collect();

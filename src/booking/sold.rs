@@ -7,6 +7,7 @@
 //! it and runs the function again: the one place that loop is written.
 
 use redis::{Cmd, FromRedisValue};
+use tracing::Instrument;
 
 use super::money;
 use super::BookingError;
@@ -15,6 +16,7 @@ use crate::store::keys::Keys;
 use crate::store::redis::{Connection, Redis};
 use crate::store::scripts::{finalize_sale, library, Synced};
 use crate::telemetry::metrics as m;
+use crate::telemetry::otel;
 use metrics::counter;
 
 /// A schedule's sales: seats sold, and their prices' sum as `numeric` text.
@@ -75,6 +77,7 @@ impl SoldSeats {
         )
         .bind(schedule_id)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("sold.rebuild"))
         .await?;
         drop(connection);
         let key = self.keys.schedule(schedule_id).sold;
@@ -110,6 +113,7 @@ impl SoldSeats {
         )
         .bind(schedule_id)
         .fetch_one(&mut *connection)
+        .instrument(otel::sql("sold.sales"))
         .await?;
         Ok((sales.sold, money::parse_sum(&sales.revenue)?))
     }

@@ -12,9 +12,11 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
+use tracing::Instrument;
 
 use super::QueueError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// The most codes one call makes.
 pub(crate) const MOST_PER_BATCH: u32 = 10_000;
@@ -87,6 +89,7 @@ impl Invitations {
         .bind(terms.user_id.as_deref())
         .bind(terms.valid_until)
         .execute(&mut *connection)
+        .instrument(otel::sql("invitations.create"))
         .await?;
         Ok(codes)
     }
@@ -100,6 +103,7 @@ impl Invitations {
         )
         .bind(queue)
         .fetch_all(&mut *connection)
+        .instrument(otel::sql("invitations.list"))
         .await?)
     }
 
@@ -148,6 +152,7 @@ impl Invitations {
         .bind(queue)
         .bind(user_id)
         .fetch_one(&mut *connection)
+        .instrument(otel::sql("invitations.redeem"))
         .await;
         let outcome = match outcome {
             Err(sqlx::Error::Database(err)) if err.constraint() == Some(ONCE_PER_USER) => return Ok(Redeemed::Before),
@@ -171,6 +176,7 @@ impl Invitations {
                 .bind(code)
                 .bind(user_id)
                 .fetch_one(&mut *connection)
+                .instrument(otel::sql("invitations.redeemed_before"))
                 .await?;
                 if before {
                     Ok(Redeemed::Before)

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::adaptive::{CONTROL_PERIOD_MS, MIN_SAMPLES};
 use super::rates::MeasuredRates;
 use super::settings::Snapshot;
@@ -20,6 +22,7 @@ use crate::store::redis::Redis;
 use crate::store::scripts::adapt::{self, Control, Decision};
 use crate::store::scripts::admit::{self, StepLimits};
 use crate::store::scripts::open_queue;
+use crate::telemetry::otel;
 
 /// Most users one step examines, so one call never blocks Redis for long
 /// (about 5 ms at this size); a large backlog drains over successive steps.
@@ -134,6 +137,12 @@ impl Scheduler {
     }
 
     pub async fn admit_with(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
+        self.admit_step(queue, limits)
+            .instrument(otel::chore("admission"))
+            .await
+    }
+
+    async fn admit_step(&self, queue: &str, limits: AdmissionLimits) -> Result<AdmissionStep, QueueError> {
         let keys = self.keys.queue(queue);
         let step = StepLimits {
             max_active: limits.max_active,

@@ -1,16 +1,32 @@
-//! Structured logging (`RUST_LOG` decides what is kept, `info` when unset),
-//! metrics (`metrics.rs`), the progress of long commands (`progress.rs`) and
-//! the process's shutdown signal.
+//! Logs, text or JSON (`logs.rs`), OpenTelemetry traces when an OTLP
+//! endpoint is set (`otel.rs`, exported through `otlp_client.rs`), metrics
+//! (`metrics.rs`), the progress of long commands (`progress.rs`) and the
+//! process's shutdown signal.
 
+mod logs;
 pub(crate) mod metrics;
+pub(crate) mod otel;
+mod otlp_client;
 pub(crate) mod progress;
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+use crate::config::LogFormat;
+
+/// Installs the logs and, when the environment asks for them, the traces.
+/// Called inside the tokio runtime (the traces are exported from it).
+pub fn init(format: LogFormat) {
+    let subscriber = tracing_subscriber::registry()
+        .with(logs::layer(format, std::env::var("RUST_LOG").ok().as_deref()))
+        .with(otel::layer());
     // try_init: tests build several apps in one process.
-    let _ = fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = subscriber.try_init();
+}
+
+/// Sends the spans still queued; for the end of the process.
+pub async fn flush() {
+    otel::shutdown().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -36,6 +36,7 @@ mod recovery;
 mod report;
 mod scale;
 mod settings;
+mod telemetry;
 mod users;
 mod v1;
 mod webhooks;

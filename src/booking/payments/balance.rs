@@ -10,12 +10,14 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 use super::method::{Captured, MethodAudit, Paid, PaymentMethod, Refusal, Sale};
 use crate::booking::idempotency::IdempotencyKey;
 use crate::booking::{money, BookingError};
 use crate::events::EventType;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// Takes `sale.total` from the balance and records the sale in one statement;
 /// refused, with the balance as it is now, when it is short of the total.
@@ -38,6 +40,7 @@ pub(super) async fn capture(db: &Db, sale: &Sale<'_>) -> Result<Captured, Bookin
                 let balance = sqlx::query_scalar("SELECT amount FROM balances WHERE user_id = $1")
                     .bind(user_id)
                     .fetch_optional(connection)
+                    .instrument(otel::sql("payments.balance"))
                     .await?;
                 Ok::<_, BookingError>(balance)
             })
@@ -166,6 +169,7 @@ impl Debit {
         .bind(EventType::SeatsSold.name())
         .bind(&self.queue)
         .fetch_all(db)
+        .instrument(otel::sql("payments.capture"))
         .await
     }
 }
@@ -184,6 +188,7 @@ pub(super) async fn balance_after(
     .bind(user_id)
     .bind(payment_ids)
     .fetch_optional(db)
+    .instrument(otel::sql("payments.balance_after"))
     .await?;
     balance.ok_or_else(|| {
         BookingError::Inconsistent(format!("payments {payment_ids:?} of user {user_id} have no ledger row"))
@@ -210,6 +215,7 @@ pub(super) async fn audit(snapshot: &mut PgConnection) -> Result<MethodAudit, Bo
     )
     .bind(PaymentMethod::Balance.name())
     .fetch_one(snapshot)
+    .instrument(otel::sql("payments.audit"))
     .await?;
     Ok(MethodAudit {
         method: PaymentMethod::Balance,

@@ -23,9 +23,11 @@ use super::BookingError;
 use crate::queue::{Gate, Pass, QueueError, QueueToken};
 use crate::store::db::Db;
 use crate::telemetry::metrics as m;
+use crate::telemetry::otel;
 use crate::users::UserDirectory;
 use method::{Captured, PaymentMethod, Sale};
 use metrics::counter;
+use tracing::Instrument;
 
 /// The constraint that makes a second sale of a seat impossible, whatever the
 /// method: every sale is its reservations.
@@ -188,6 +190,7 @@ impl Checkout {
                     let taken = sqlx::query_scalar("SELECT seat_id FROM reservations WHERE seat_id = ANY($1)")
                         .bind(seat_ids)
                         .fetch_all(connection)
+                        .instrument(otel::sql("payments.sold_meanwhile"))
                         .await?;
                     Ok::<_, BookingError>(taken)
                 })

@@ -5,18 +5,21 @@
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use tracing::Level;
 
+use super::record::UNMATCHED;
 use super::request_id::{RequestIdLayer, X_REQUEST_ID};
+use super::trace_context::{TraceContextLayer, TraceId};
 use crate::http::error::Error;
+use crate::telemetry::otel;
 
 /// Bodies here are tiny JSON documents; anything larger is refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -35,7 +38,9 @@ pub(crate) fn with_deadline<S: Clone + Send + Sync + 'static>(
 /// The layers every request passes through. Request logs (a span and a line
 /// per request) only when `RUST_LOG` keeps tower-http's `info` lines, as it
 /// does by default: the layer cost about 1 µs of a poll even with its lines
-/// filtered out, so a server run with `RUST_LOG=warn` goes without it.
+/// filtered out, so a server run with `RUST_LOG=warn` goes without it. The
+/// trace layer only when OpenTelemetry traces are on (`telemetry::otel`),
+/// outside the log's, which shows its trace id.
 pub(crate) fn wrap(router: Router) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -43,28 +48,56 @@ pub(crate) fn wrap(router: Router) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ));
-    let router = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {
+    let request_logs = tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
+    let router = if request_logs {
         router.layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    let request_id = req
-                        .headers()
-                        .get(&X_REQUEST_ID)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", %request_id, method = %req.method(), path = %req.uri().path())
-                })
+                .make_span_with(request_span)
                 .on_request(())
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                ),
+                .on_response(|response: &Response, latency: Duration, _: &tracing::Span| {
+                    // The target keeps `RUST_LOG=tower_http=...` deciding, as before.
+                    tracing::info!(
+                        target: "tower_http::trace::on_response",
+                        status = response.status().as_u16(),
+                        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                        "finished processing request"
+                    );
+                }),
         )
     } else {
         router
     };
+    let router = if otel::enabled() {
+        router.layer(TraceContextLayer { request_logs })
+    } else {
+        router
+    };
     router.layer(RequestIdLayer::new())
+}
+
+/// The span of a request's log lines: its id, method, path, route and trace.
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str);
+    let span = tracing::info_span!(
+        "request",
+        %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        route = %route,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(TraceId(trace_id)) = req.extensions().get::<TraceId>() {
+        span.record("trace_id", trace_id.as_str());
+    }
+    span
 }
 
 async fn with_timeout(req: Request, next: Next, limit: Duration) -> Response {

@@ -4,7 +4,8 @@
 //! the per-client rate limiters (`rate_limits.rs`, the joins' in
 //! `join_limits.rs`) and the proxies whose
 //! `X-Forwarded-For` is believed (`proxies.rs`), request ids
-//! (`request_id.rs`), the request metrics (`record.rs`) and the layers every
+//! (`request_id.rs`), each request's trace (`trace_context.rs`), the request
+//! metrics (`record.rs`) and the layers every
 //! request passes through (`middleware.rs`).
 //!
 //! Nothing here knows a route, a service or the application's state: the
@@ -18,3 +19,4 @@ pub(crate) mod rate_limits;
 pub(crate) mod record;
 mod request_id;
 pub(crate) mod shedding;
+mod trace_context;

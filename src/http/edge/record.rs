@@ -28,7 +28,7 @@ use crate::http::error::ErrorCode;
 use crate::telemetry::metrics as m;
 
 /// The route of an answer no route's template matched.
-const UNMATCHED: &str = "(unmatched)";
+pub(super) const UNMATCHED: &str = "(unmatched)";
 
 /// The series of one route: its latency by method, its answers by method,
 /// status and error code. Routes are a few dozen templates and the rest is

@@ -199,6 +199,11 @@ impl Error {
                 map.extend(extra);
             }
             map.extend(more);
+            // The trace this answer belongs to, when traces are on: what to
+            // search the tracing backend for (docs/observability.md).
+            if let Some(trace_id) = crate::telemetry::otel::current_trace_id() {
+                map.insert("traceId".into(), Value::String(trace_id));
+            }
         }
         let mut response = (status, Json(body)).into_response();
         // For the request metrics: errors by code, without reading the body.

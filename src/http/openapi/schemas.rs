@@ -50,7 +50,8 @@ json_schema! {
             "pollAfterMs": { "type": "integer", "description": "OVERLOADED on a poll: when to poll again" },
             "reason": { "type": "string", "enum": ["identity", "ip", "network", "invalid", "expired", "spent", "otherQueue"], "description": "RATE_LIMITED on a join: the limit it tripped (identity, ip, network); CHALLENGE_FAILED: why the solution was refused (invalid, expired, spent, otherQueue)" },
             "challengeUrl": { "type": "string", "description": "CHALLENGE_REQUIRED: where to fetch the queue's challenge" },
-            "down": { "type": "array", "items": { "type": "string", "enum": ["redis", "postgres"] }, "description": "/ready: what is not answering" }
+            "down": { "type": "array", "items": { "type": "string", "enum": ["redis", "postgres"] }, "description": "/ready: what is not answering" },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "the request's OpenTelemetry trace, when traces are on (docs/observability.md)" }
         }
     })
 }

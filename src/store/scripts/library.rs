@@ -22,8 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, RedisWrite, ToRedisArgs};
+use tracing::Instrument;
 
 use crate::store::redis::Connection;
+use crate::telemetry::otel;
 
 /// The library's files, the prelude (what every function shares) first.
 const SOURCE: &str = concat!(
@@ -123,6 +125,39 @@ pub(crate) async fn load(redis: &mut Connection) -> RedisResult<()> {
 /// Sends `call`; when Redis does not have the function, loads the library and
 /// sends it once more.
 pub(crate) async fn run<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
+    run_as(redis, call, None).await
+}
+
+/// [`run`] for a coalesced call carrying `entries` joins and polls, which its
+/// trace span shows.
+pub(crate) async fn run_batch<T: FromRedisValue>(redis: &mut Connection, call: &Cmd, entries: usize) -> RedisResult<T> {
+    run_as(redis, call, Some(entries)).await
+}
+
+/// With traces off (the poll's hot path, most of the time) the call is sent
+/// as it is: no span, not even an empty one around the future.
+async fn run_as<T: FromRedisValue>(redis: &mut Connection, call: &Cmd, entries: Option<usize>) -> RedisResult<T> {
+    if otel::enabled() {
+        send_reloading(redis, call).instrument(span(call, entries)).await
+    } else {
+        send_reloading(redis, call).await
+    }
+}
+
+/// The trace span of `call`, named by its function (the `FCALL`'s first
+/// argument) without the library's version, one name across builds.
+fn span(call: &Cmd, entries: Option<usize>) -> tracing::Span {
+    let function = match call.args_iter().nth(1) {
+        Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("FCALL"),
+        _ => "FCALL",
+    };
+    let function = function
+        .strip_suffix(LIBRARY.version.as_str())
+        .map_or(function, |name| name.trim_end_matches('_'));
+    otel::redis(function, entries)
+}
+
+async fn send_reloading<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
     let loads = redis.library_loads().clone();
     let seen = loads.count.load(Ordering::Acquire);
     match call.query_async(redis).await {

@@ -290,7 +290,7 @@ pub(crate) async fn run(
             }
         };
     }
-    let Answers(answers) = library::run(redis, &call).await?;
+    let Answers(answers) = library::run_batch(redis, &call, asks.len()).await?;
     if answers.len() != asks.len() {
         return Err(redis::RedisError::from((
             redis::ErrorKind::Parse,

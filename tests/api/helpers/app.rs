@@ -98,7 +98,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
 
 pub async fn spawn_configured(config: Config) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        boxoffice::telemetry::init();
+        boxoffice::telemetry::init(boxoffice::config::LogFormat::Text);
     }
     let app = Application::build(config.clone()).await.expect("the app builds");
     let port = app.port();

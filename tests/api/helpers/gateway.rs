@@ -2,7 +2,9 @@
 //! that run several gateways side by side, kill one with SIGKILL, or hold one
 //! to an open-file limit. Killed when dropped.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use boxoffice::config::Config;
@@ -17,6 +19,8 @@ pub struct Gateway {
     pub base: String,
     /// What it was started with (its environment, its open-file limit), for a restart.
     restart: (Vec<(String, String)>, Option<u32>),
+    /// Its stdout's lines so far, when started with [`Gateway::start_logging`].
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 /// The environment of a gateway on `config`'s stores (database, Redis or
@@ -48,15 +52,36 @@ pub fn gateway_env(config: &Config, extra: &[(&str, &str)]) -> Vec<(String, Stri
 impl Gateway {
     /// Starts one on a free port; nothing of the test's own environment leaks in.
     pub fn start(env: Vec<(String, String)>) -> Self {
-        Gateway::start_on(free_port(), env, None)
+        Gateway::start_on(free_port(), env, None, Stdio::null())
+    }
+
+    /// Started with its stdout kept, line by line ([`Gateway::log_lines`]).
+    #[allow(dead_code)]
+    pub fn start_logging(env: Vec<(String, String)>) -> Self {
+        let mut gateway = Gateway::start_on(free_port(), env, None, Stdio::piped());
+        if let Some(stdout) = gateway.child.stdout.take() {
+            let lines = gateway.lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    lines.lock().expect("not poisoned").push(line);
+                }
+            });
+        }
+        gateway
+    }
+
+    /// What it wrote to stdout so far (only when started with [`Gateway::start_logging`]).
+    #[allow(dead_code)]
+    pub fn log_lines(&self) -> Vec<String> {
+        self.lines.lock().expect("not poisoned").clone()
     }
 
     /// Started with at most `open_files` descriptors (`ulimit -n`, soft and hard).
     pub fn start_with_open_files(env: Vec<(String, String)>, open_files: u32) -> Self {
-        Gateway::start_on(free_port(), env, Some(open_files))
+        Gateway::start_on(free_port(), env, Some(open_files), Stdio::null())
     }
 
-    fn start_on(port: u16, env: Vec<(String, String)>, open_files: Option<u32>) -> Self {
+    fn start_on(port: u16, env: Vec<(String, String)>, open_files: Option<u32>, stdout: Stdio) -> Self {
         let binary = env!("CARGO_BIN_EXE_boxoffice");
         let mut command = match open_files {
             Some(limit) => {
@@ -71,7 +96,7 @@ impl Gateway {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(env.iter().map(|(name, value)| (name.as_str(), value.as_str())))
             .env("BOXOFFICE_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
             .expect("the gateway starts");
@@ -80,6 +105,7 @@ impl Gateway {
             port,
             base: format!("http://127.0.0.1:{port}"),
             restart: (env, open_files),
+            lines: Arc::default(),
         }
     }
 
@@ -100,7 +126,7 @@ impl Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let (env, open_files) = std::mem::take(&mut self.restart);
-        *self = Gateway::start_on(self.port, env, open_files);
+        *self = Gateway::start_on(self.port, env, open_files, Stdio::null());
     }
 
     /// Waits until `/ready` answers 200 (at most 60 s).

@@ -10,7 +10,8 @@
 //! `own_stores.rs` starts stores of a test's own for the fault suite, and
 //! `monitor.rs` watches what clients send one; `receiver.rs` is a webhook
 //! endpoint that answers as a test scripts it; `provider.rs` an OIDC
-//! provider publishing keys a test rotates, and failing when it is told to.
+//! provider publishing keys a test rotates, and failing when it is told to;
+//! `otlp.rs` receives spans.
 
 mod api;
 pub mod app;
@@ -25,6 +26,9 @@ mod keys;
 pub mod lost_replies;
 pub mod monitor;
 mod ops;
+// An OTLP/HTTP endpoint receiving a gateway's spans (tracing.rs).
+#[allow(dead_code)]
+pub mod otlp;
 // Stores of a test's own, for the fault suite (the integration crate takes only free_port).
 #[allow(dead_code)]
 pub mod own_stores;
