@@ -1298,6 +1298,8 @@ export interface components {
             required?: number;
             /** @description SEAT_UNAVAILABLE, SEAT_NOT_FOUND: the seat numbers */
             seats?: number[];
+            /** @description the request's OpenTelemetry trace, when traces are on (docs/observability.md) */
+            traceId?: string;
         };
         /** @description One event as readers get it. */
         Event: {
