@@ -18,6 +18,7 @@
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { sleep } from 'k6';
+import encoding from 'k6/encoding';
 
 const BASES = (__ENV.BASE_URLS || 'http://127.0.0.1:8080').split(',');
 const RATE = parseInt(__ENV.RATE || '8', 10);
@@ -153,6 +154,17 @@ function poll(user) {
   return retrying(user, 'GET', '/api/waiting-queue/position', null, 'poll', headers);
 }
 
+// The place's sequence number a token carries: its payload is
+// `queue|user|issued|nonce|sequence|activeUntil` (docs/queue.md).
+function placeOf(token) {
+  try {
+    const fields = encoding.b64decode(String(token).split('.')[0], 'rawurl', 's').split('|');
+    return fields[fields.length - 2];
+  } catch (_) {
+    return null;
+  }
+}
+
 function waitForTurn(user, ticket, reloads) {
   const deadline = Date.now() + WAIT_TIMEOUT_S * 1000;
   let reloaded = !reloads;
@@ -171,9 +183,13 @@ function waitForTurn(user, ticket, reloads) {
       const res = poll(user);
       const next = res.status === 200 ? body(res) : null;
       // null: no answer within the fan's patience, so the place is not known lost.
+      // Kept: admitted, or waiting at the same place, which is its sequence
+      // (signed into the token), not its position: a position can grow when
+      // fans ahead whose places a failover lost come back with their tokens.
       let kept = null;
-      if (next !== null) kept = next.tokenStatus === '활성' || (next.tokenStatus === '대기' && next.position <= before);
-      else if (res.status !== 503 && res.status !== 0) kept = false;
+      if (next !== null) {
+        kept = next.tokenStatus === '활성' || (next.tokenStatus === '대기' && placeOf(next.token) === placeOf(ticket.token));
+      } else if (res.status !== 503 && res.status !== 0) kept = false;
       log({ k: 'reload', u: user.id, t0, t1: Date.now(), before, s: res.status, c: code(res), kept, after: next && next.position, status: next && next.tokenStatus });
       if (next === null) return null;
       ticket = next;

@@ -14,6 +14,10 @@ import subprocess
 import time
 from collections import Counter, defaultdict
 
+# The commit checked out when the soak started (this module is imported then):
+# an hour later the checkout may have moved on, the binaries under test not.
+COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
 GRACE_S = 10  # after a fault ends, errors and slow answers are still its own
 
 
@@ -271,7 +275,7 @@ class Verdict:
         return rows
 
     def header(self):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = COMMIT
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started))
         return (f"Chaos soak: {stamp}, commit `{commit}`, {os.cpu_count()} cores ({platform.machine()}), "
                 f"`CHAOS_SEED={self.seed} DURATION={self.duration}s loadtest/chaos.sh`: {self.gateways} gateways, "

@@ -51,6 +51,13 @@ local function queue_check_active(KEYS, ARGV)
     return {3, 0}
   end
   local rank = redis.call('ZRANK', KEYS[1], user)
+  if rank and t_until > now then
+    -- This place's token says admitted, Redis has the user waiting: the
+    -- admission was lost (a failover's last writes). It stands until its end.
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('ZADD', KEYS[2], t_until, user)
+    return {1, t_until}
+  end
   if rank then
     return {2, rank + 1}
   end

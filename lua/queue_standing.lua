@@ -22,6 +22,8 @@
 -- the last writes): the sequence number of a place is signed into the user's
 -- token, and a caller presenting a token Redis has no trace of is put back at
 -- that sequence, or back into the active set until the token's signed expiry.
+-- An admission is put back the same way when the token of the place Redis
+-- holds says the user was admitted and Redis has them waiting.
 -- "No trace" is either no record at all while the token is younger than the
 -- record's TTL (records are never deleted; within that time only a loss removes
 -- one), or a record of an older place than the token's (sequences only grow, so
@@ -185,6 +187,13 @@ local function queue_standing(KEYS, ARGV)
       local issued, m_nonce, seen = record_head(meta)
       seen = issued + seen
       local rank = redis.call('ZRANK', KEYS[1], user)
+      if rank and t_until > now and t_issued == issued and t_nonce == m_nonce then
+        -- Admitted, says this place's token, and yet waiting: Redis lost the
+        -- admission (a failover's last writes). It stands until its signed end.
+        counted(-redis.call('ZREM', KEYS[1], user))
+        redis.call('ZADD', KEYS[2], t_until, user)
+        return put(2, issued, m_nonce, t_until, seq)
+      end
       if rank then
         if seen + idle >= now_s then
           if now_s - seen >= refresh_s then

@@ -374,6 +374,51 @@ async fn an_admission_lost_with_a_failovers_last_writes_still_books() {
 }
 
 #[tokio::test]
+async fn an_admission_lost_while_the_place_was_kept_stands_until_its_end() {
+    let app = spawn_app_with(|_| {}).await;
+    app.join(1).await;
+    let seq = sequence_of(&app, 1).await;
+    let token = app.admitted_token(1).await;
+    app.join(2).await;
+    // The failover kept the place and lost the admission: user 1 waits again.
+    let queue = app.default_queue();
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let _: () = redis::pipe()
+        .zrem(app.keys().queue(&queue, "active"), 1)
+        .zadd(app.keys().queue(&queue, "waiting"), 1, seq)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let body = poll_with_token(&app, 1, &token).await;
+    assert_eq!(body["tokenStatus"], "활성", "{body}");
+    assert_eq!(json_of(app.position(2).await).await["position"], 1, "no one is behind a ghost");
+    let held = app.reserve(&token, 1, 1, 1, &[4]).await;
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_booking_finds_an_admission_lost_while_the_place_was_kept() {
+    let app = spawn_app_with(|_| {}).await;
+    app.join(1).await;
+    let seq = sequence_of(&app, 1).await;
+    let token = app.admitted_token(1).await;
+    let queue = app.default_queue();
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let _: () = redis::pipe()
+        .zrem(app.keys().queue(&queue, "active"), 1)
+        .zadd(app.keys().queue(&queue, "waiting"), 1, seq)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let held = app.reserve(&token, 1, 1, 1, &[4]).await;
+    assert_eq!(held.status(), 200, "{}", json_of(held).await);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_token_whose_record_lapsed_normally_does_not_jump_the_line() {
     let app = spawn_app_with(|_| {}).await;
     app.join(2).await;
