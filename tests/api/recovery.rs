@@ -392,7 +392,11 @@ async fn an_admission_lost_while_the_place_was_kept_stands_until_its_end() {
 
     let body = poll_with_token(&app, 1, &token).await;
     assert_eq!(body["tokenStatus"], "활성", "{body}");
-    assert_eq!(json_of(app.position(2).await).await["position"], 1, "no one is behind a ghost");
+    assert_eq!(
+        json_of(app.position(2).await).await["position"],
+        1,
+        "no one is behind a ghost"
+    );
     let held = app.reserve(&token, 1, 1, 1, &[4]).await;
     assert_eq!(held.status(), 200, "{}", json_of(held).await);
     app.stop().await;
