@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::app::Services;
 use crate::booking::{idempotency, reconcile};
 use crate::events;
 use crate::queue::adaptive;
 use crate::store::probe::PROBE_EVERY;
+use crate::telemetry::otel;
 
 /// The least time a chore's pass is given before it is dropped (a longer
 /// period gives more): beyond any statement or Redis deadline, so only a pass
@@ -52,16 +54,24 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         Ok(state.booking_health.report().await?)
     });
     chores.every("new users", Duration::from_secs(1), state, |state| async move {
-        state.users.refresh(&state.background_db).await?;
+        state
+            .users
+            .refresh(&state.background_db)
+            .instrument(otel::chore("users.refresh"))
+            .await?;
         Ok(())
     });
     // Catches an insert that committed out of id order, which `new users` skips.
     chores.every("all users", Duration::from_secs(600), state, |state| async move {
-        state.users.reload(&state.background_db).await?;
+        state
+            .users
+            .reload(&state.background_db)
+            .instrument(otel::chore("users.reload"))
+            .await?;
         Ok(())
     });
     chores.every("catalog", Duration::from_secs(30), state, |state| async move {
-        Ok(state.catalog.reload().await?)
+        Ok(state.catalog.reload().instrument(otel::chore("catalog.reload")).await?)
     });
     // A concert created on any instance is announced by a version counter in
     // Redis: every instance picks it up within a second.
@@ -71,7 +81,7 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         async move {
             let version = state.catalog_editor.version().await?;
             if seen.swap(version, Ordering::AcqRel) != version {
-                state.catalog.reload().await?;
+                state.catalog.reload().instrument(otel::chore("catalog.reload")).await?;
             }
             Ok(())
         }
@@ -84,14 +94,22 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         state,
         |state| async move {
             let queues = state.catalog.queue_names(&state.config.queue.default_queue);
-            state.settings.restore(&queues).await?;
+            state
+                .settings
+                .restore(&queues)
+                .instrument(otel::chore("settings.restore"))
+                .await?;
             Ok(())
         },
     );
     // Committed events get their public ids (`events/sequencer.rs` says why
     // not at insert); one instance's pass at a time.
     chores.every("event ids", events::SEQUENCE_EVERY, state, |state| async move {
-        state.sequencer.sequence_once().await?;
+        state
+            .sequencer
+            .sequence_once()
+            .instrument(otel::chore("events.sequence"))
+            .await?;
         Ok(())
     });
     // The events born in the queues' and schedules' scripts, into Postgres
@@ -104,18 +122,30 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
             .schedules()
             .map(|schedule| schedule.id)
             .collect();
-        state.drain.drain_once(&queues, &schedules).await?;
+        state
+            .drain
+            .drain_once(&queues, &schedules)
+            .instrument(otel::chore("events.drain"))
+            .await?;
         Ok(())
     });
     // This instance's joins, polls, admissions and departures of the last
     // second, one `queue.counts` event per queue.
     chores.every("queue counts", Duration::from_secs(1), state, |state| async move {
-        state.counts.write(chrono::Utc::now().timestamp()).await?;
+        state
+            .counts
+            .write(chrono::Utc::now().timestamp())
+            .instrument(otel::chore("events.counts"))
+            .await?;
         Ok(())
     });
     // This instance's breakers opening and closing, as events.
     chores.every("breaker events", Duration::from_secs(1), state, |state| async move {
-        state.breaker_events.write_once().await?;
+        state
+            .breaker_events
+            .write_once()
+            .instrument(otel::chore("events.breakers"))
+            .await?;
         Ok(())
     });
     // Webhook deliveries: owed, claimed, sent, retried (`events/webhooks/`).
@@ -124,7 +154,11 @@ pub(crate) fn spawn(state: &Arc<Services>, chores: &mut Chores) {
         events::webhooks::DELIVER_EVERY,
         state,
         |state| async move {
-            let round = state.courier.deliver_once().await?;
+            let round = state
+                .courier
+                .deliver_once()
+                .instrument(otel::chore("webhooks.deliver"))
+                .await?;
             if round.sent > 0 {
                 tracing::debug!(?round, "webhook deliveries");
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::app::Services;
 use crate::background::{self, Chores};
@@ -21,6 +22,7 @@ use crate::queue::{Challenges, Line, Scheduler, TokenSigner};
 use crate::store::db::{self, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::telemetry::otel;
 use crate::users::UserDirectory;
 
 pub struct Application {
@@ -33,7 +35,9 @@ impl Application {
     /// binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let addr = config.addr.clone();
-        let services = Arc::new(Services::build(config).await?);
+        // One trace for start-up's loads (users, catalog, settings), so that no
+        // statement's span is a trace of its own.
+        let services = Arc::new(Services::build(config).instrument(otel::chore("startup")).await?);
         let state = AppState::new(services.clone(), &services.config)?;
         let listener = TcpListener::bind(&addr)
             .await

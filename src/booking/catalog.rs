@@ -7,8 +7,10 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use super::BookingError;
+use crate::telemetry::otel;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Seat {
@@ -66,15 +68,18 @@ impl Snapshot {
     pub(crate) async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
         let concerts: Vec<Concert> = sqlx::query_as("SELECT id, code, name FROM concerts ORDER BY id")
             .fetch_all(db)
+            .instrument(otel::sql("catalog.concerts"))
             .await?;
         let schedules: Vec<Schedule> =
             sqlx::query_as("SELECT id, concert_id, starts_at FROM concert_schedules ORDER BY starts_at, id")
                 .fetch_all(db)
+                .instrument(otel::sql("catalog.schedules"))
                 .await?;
         let seats: Vec<ScheduledSeat> = sqlx::query_as(
             "SELECT schedule_id, id, seat_number AS number, price FROM seats ORDER BY schedule_id, seat_number",
         )
         .fetch_all(db)
+        .instrument(otel::sql("catalog.seats"))
         .await?;
 
         let mut seats_of: HashMap<i64, Vec<Seat>> = HashMap::new();

@@ -5,12 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
+use tracing::Instrument;
 
 use super::catalog::Catalog;
 use super::BookingError;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::telemetry::otel;
 
 /// Seats of one schedule: numbers 1..=count, priced by section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,7 @@ impl CatalogEditor {
         .bind(&concert.code)
         .bind(&concert.name)
         .fetch_optional(&mut *tx)
+        .instrument(otel::sql("catalog.create_concert"))
         .await?;
         let concert_id = concert_id.ok_or(BookingError::ConcertExists)?;
         for schedule in &concert.schedules {
@@ -73,6 +76,7 @@ impl CatalogEditor {
             .bind(concert_id)
             .bind(schedule.starts_at)
             .fetch_one(&mut *tx)
+            .instrument(otel::sql("catalog.create_schedule"))
             .await
             .map_err(|err| match constraint_of(&err) {
                 Some(DUPLICATE_SCHEDULE_CONSTRAINT) => BookingError::DuplicateSchedule,
@@ -95,6 +99,7 @@ impl CatalogEditor {
             .bind(&numbers)
             .bind(&prices)
             .execute(&mut *tx)
+            .instrument(otel::sql("catalog.create_seats"))
             .await?;
         }
         tx.commit().await?;

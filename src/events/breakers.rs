@@ -7,10 +7,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use super::{EventType, EventsError};
 use crate::store::breaker::{Breaker, Change};
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// Writes the breakers' changes as events.
 #[derive(Clone)]
@@ -63,6 +65,7 @@ impl BreakerEvents {
                     .bind(times)
                     .bind(data)
                     .execute(connection)
+                    .instrument(otel::sql("events.insert_breaker_changes"))
                     .await?;
                     Ok::<_, EventsError>(())
                 })

@@ -14,9 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::{EventType, EventsError};
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// What is counted.
 #[derive(Debug, Clone, Copy)]
@@ -203,6 +205,7 @@ impl CountWriter {
                     .bind(queues)
                     .bind(data)
                     .execute(connection)
+                    .instrument(otel::sql("events.insert_counts"))
                     .await?;
                     Ok::<_, EventsError>(())
                 })

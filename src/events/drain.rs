@@ -16,11 +16,13 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use super::EventsError;
 use crate::store::db::Db;
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
+use crate::telemetry::otel;
 
 /// The most entries a stream keeps while the drain cannot move them (as
 /// `EVENTS_KEPT` in `lua/prelude.lua`, for the events Rust writes).
@@ -165,6 +167,7 @@ impl Drain {
                     .bind(times)
                     .bind(data)
                     .execute(connection)
+                    .instrument(otel::sql("events.insert_drained"))
                     .await?;
                     Ok::<_, EventsError>(())
                 })

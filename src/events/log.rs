@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use super::{EventType, EventsError};
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// Which events a reader wants: some types only, one queue only.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +81,7 @@ impl EventLog {
                     .bind(queue)
                     .bind(limit)
                     .fetch_all(connection)
+                    .instrument(otel::sql("events.after"))
                     .await?;
                     Ok::<_, EventsError>(rows)
                 })

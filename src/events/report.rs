@@ -7,9 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{EventType, EventsError};
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// One second of a queue, all instances together (`queue.counts`).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -145,6 +147,7 @@ impl Reports {
                     .bind(&queue)
                     .bind(EventType::QueueCounts.name())
                     .fetch_all(&mut *connection)
+                    .instrument(otel::sql("report.per_second"))
                     .await?;
                     let waits: Waits = sqlx::query_as(
                         "SELECT count(*) AS admitted,
@@ -157,6 +160,7 @@ impl Reports {
                     .bind(&queue)
                     .bind(EventType::QueueAdmitted.name())
                     .fetch_one(&mut *connection)
+                    .instrument(otel::sql("report.waits"))
                     .await?;
                     let outcomes: Outcomes = sqlx::query_as(
                         "SELECT COALESCE((SELECT sum((data->>'joins')::bigint) FROM events
@@ -172,6 +176,7 @@ impl Reports {
                     )
                     .bind(&queue)
                     .fetch_one(&mut *connection)
+                    .instrument(otel::sql("report.outcomes"))
                     .await?;
                     let conversion: Conversion = sqlx::query_as(
                         "WITH admitted AS (
@@ -191,6 +196,7 @@ impl Reports {
                     )
                     .bind(&queue)
                     .fetch_one(&mut *connection)
+                    .instrument(otel::sql("report.conversion"))
                     .await?;
                     let changes: Vec<ChangeRow> = sqlx::query_as(
                         "SELECT time, type AS kind, data::text AS data FROM events
@@ -202,6 +208,7 @@ impl Reports {
                     )
                     .bind(&queue)
                     .fetch_all(&mut *connection)
+                    .instrument(otel::sql("report.changes"))
                     .await?;
                     let per_minute: Vec<Minute> = sqlx::query_as(
                         "SELECT date_trunc('minute', time) AS minute,
@@ -215,6 +222,7 @@ impl Reports {
                     )
                     .bind(&queue)
                     .fetch_all(&mut *connection)
+                    .instrument(otel::sql("report.per_minute"))
                     .await?;
                     Ok::<_, EventsError>((per_second, waits, outcomes, conversion, changes, per_minute))
                 })

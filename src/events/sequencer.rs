@@ -15,8 +15,11 @@
 
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::EventsError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// How often a pass runs: the longest an event waits to be readable, besides
 /// the pass itself.
@@ -49,6 +52,7 @@ impl Sequencer {
                     let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                         .bind(SEQUENCER_LOCK)
                         .fetch_one(&mut *transaction)
+                        .instrument(otel::sql("events.sequence_lock"))
                         .await?;
                     if !ours {
                         return Ok(0);
@@ -67,6 +71,7 @@ impl Sequencer {
                     )
                     .bind(MOST_PER_PASS)
                     .execute(&mut *transaction)
+                    .instrument(otel::sql("events.number"))
                     .await?
                     .rows_affected();
                     transaction.commit().await?;

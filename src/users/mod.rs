@@ -25,8 +25,10 @@ use sqlx::postgres::PgPoolCopyExt;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::telemetry::otel;
 use copy::CopyRows;
 use index::{rebuild, write, Known};
 
@@ -92,7 +94,10 @@ impl UserDirectory {
     /// materialised, and a known one costs nothing but its read.
     pub async fn reload(&self, db: &PgPool) -> Result<usize, sqlx::Error> {
         if !self.is_empty() {
-            let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(db).await?;
+            let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+                .fetch_one(db)
+                .instrument(otel::sql("users.count"))
+                .await?;
             if users <= self.len() as i64 {
                 return Ok(0);
             }
@@ -109,9 +114,12 @@ impl UserDirectory {
         let bulk = self.is_empty();
         let filter = after.map(|id| format!("WHERE id > {id}")).unwrap_or_default();
         let copy = format!("COPY (SELECT id, uuid FROM users {filter} ORDER BY id) TO STDOUT (FORMAT binary)");
-        let mut stream = db.copy_out_raw(&copy).await?;
+        // One span for the whole COPY: it is open from the request to the
+        // trailer, while batches are applied between reads.
+        let span = otel::sql("users.copy");
+        let mut stream = db.copy_out_raw(&copy).instrument(span.clone()).await?;
         let (mut rows, mut batch, mut added) = (CopyRows::default(), Vec::with_capacity(BATCH), 0);
-        while let Some(data) = stream.try_next().await? {
+        while let Some(data) = stream.try_next().instrument(span.clone()).await? {
             rows.feed(&data, &mut batch)?;
             if batch.len() >= BATCH {
                 added += self.apply(&mut batch, bulk);

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::catalog::Catalog;
@@ -34,6 +35,7 @@ use crate::store::db::{self, Db, Deadlines};
 use crate::store::keys::Keys;
 use crate::store::redis::Redis;
 use crate::store::{db_gave_up, Dependency};
+use crate::telemetry::otel;
 use crate::telemetry::progress::Progress;
 
 pub(crate) use latest::LatestAudit;
@@ -77,12 +79,14 @@ impl Auditor {
     }
 
     /// Checks the business invariants against Postgres and Redis.
+    /// A trace of its own: one run answers every request that waits on it.
     pub(crate) async fn run(&self) -> Result<AuditReport, BookingError> {
+        let audit = self.audit().instrument(otel::chore("audit"));
         let outcome = match self.time_limit {
-            Some(limit) => tokio::time::timeout(limit + Duration::from_secs(1), self.audit())
+            Some(limit) => tokio::time::timeout(limit + Duration::from_secs(1), audit)
                 .await
                 .unwrap_or(Err(BookingError::PostgresGaveUp)),
-            None => self.audit().await,
+            None => audit.await,
         };
         match outcome {
             Err(BookingError::Database(err)) if db_gave_up(&err) => Err(BookingError::PostgresGaveUp),

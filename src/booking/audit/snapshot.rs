@@ -9,12 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
+use tracing::Instrument;
 
 use super::sold_sets::SoldInSnapshot;
 use crate::booking::money::{self, MAX_AMOUNT, MAX_PRICE};
 use crate::booking::payments::method::{MethodAudit, PaymentMethod};
 use crate::booking::reconcile::RECENT_WINDOW_S;
 use crate::booking::BookingError;
+use crate::telemetry::otel;
 
 /// The money figures of one snapshot, summed as `numeric`.
 pub(super) struct Totals {
@@ -60,6 +62,7 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
         sqlx::query("SELECT set_config('statement_timeout', $1, true)")
             .bind(limit.as_millis().to_string())
             .execute(&mut *tx)
+            .instrument(otel::sql("audit.time_limit"))
             .await?;
     }
     let sales: Sales = sqlx::query_as(
@@ -68,9 +71,11 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
          FROM reservations",
     )
     .fetch_one(&mut *tx)
+    .instrument(otel::sql("audit.sales"))
     .await?;
     let payments: String = sqlx::query_scalar("SELECT COALESCE(sum(amount), 0)::text FROM payments")
         .fetch_one(&mut *tx)
+        .instrument(otel::sql("audit.payments"))
         .await?;
     let mut methods = Vec::new();
     for method in PaymentMethod::ALL {
@@ -78,18 +83,21 @@ pub(super) async fn take(db: &mut PgConnection, time_limit: Option<Duration>) ->
     }
     let ledger: String = sqlx::query_scalar("SELECT COALESCE(sum(delta), 0)::text FROM balance_ledger")
         .fetch_one(&mut *tx)
+        .instrument(otel::sql("audit.ledger"))
         .await?;
     let balances: BalanceTotals = sqlx::query_as(
         "SELECT COALESCE(sum(amount), 0)::text AS total, count(*) FILTER (WHERE amount < 0) AS negative
          FROM balances",
     )
     .fetch_one(&mut *tx)
+    .instrument(otel::sql("audit.balances"))
     .await?;
     let ledger_mismatches: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM balances b
          WHERE b.amount <> COALESCE((SELECT sum(delta) FROM balance_ledger l WHERE l.user_id = b.user_id), 0)",
     )
     .fetch_one(&mut *tx)
+    .instrument(otel::sql("audit.ledger_mismatches"))
     .await?;
     let out_of_bounds = out_of_bounds(&mut tx).await?;
     let sold = sold_seats(&mut tx).await?;
@@ -126,6 +134,7 @@ async fn out_of_bounds(tx: &mut PgConnection) -> Result<Vec<String>, BookingErro
     )
     .bind(MAX_PRICE)
     .fetch_all(&mut *tx)
+    .instrument(otel::sql("audit.priced_beyond"))
     .await?;
     if let Some(first) = seats.first() {
         let named: Vec<String> = seats
@@ -149,6 +158,7 @@ async fn out_of_bounds(tx: &mut PgConnection) -> Result<Vec<String>, BookingErro
     )
     .bind(MAX_AMOUNT)
     .fetch_all(&mut *tx)
+    .instrument(otel::sql("audit.paid_beyond"))
     .await?;
     if let Some(first) = payments.first() {
         let named: Vec<String> = payments
@@ -198,6 +208,7 @@ async fn sold_seats(tx: &mut PgConnection) -> Result<SoldInSnapshot, BookingErro
     )
     .bind(RECENT_WINDOW_S)
     .fetch_all(&mut *tx)
+    .instrument(otel::sql("audit.sold_seats"))
     .await?;
     let mut sold: HashMap<i64, BTreeMap<i32, bool>> = HashMap::new();
     for row in rows {

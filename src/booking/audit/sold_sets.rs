@@ -18,12 +18,14 @@ use std::time::Duration;
 
 use sqlx::PgConnection;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::booking::catalog::Snapshot;
 use crate::booking::reconcile::RECENT_EVERY;
 use crate::booking::BookingError;
 use crate::store::keys::Keys;
 use crate::store::redis::{Connection, Redis};
+use crate::telemetry::otel;
 
 /// Seats sold in the snapshot, by schedule: seat number -> whether the sale is
 /// within the recent pass's window.
@@ -147,6 +149,7 @@ async fn unsold_now(db: &mut PgConnection, schedule_id: i64, mut seats: Vec<i32>
     .bind(schedule_id)
     .bind(&seats)
     .fetch_all(&mut *db)
+    .instrument(otel::sql("audit.sold_now"))
     .await?
     .into_iter()
     .collect();

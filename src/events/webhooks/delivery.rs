@@ -31,12 +31,14 @@ use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use rand::Rng;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use super::Secret;
 use crate::config::WebhooksConfig;
 use crate::events::{Event, EventsError};
 use crate::store::db::Db;
 use crate::telemetry::metrics::WEBHOOK_ATTEMPTS;
+use crate::telemetry::otel;
 
 /// How often an instance's pass runs: about the longest an event waits after
 /// being sequenced, besides the pass.
@@ -174,6 +176,7 @@ impl Courier {
                     )
                     .bind(MOST_FANNED_PER_PASS)
                     .fetch_one(connection)
+                    .instrument(otel::sql("webhooks.fan_out"))
                     .await?;
                     Ok::<_, EventsError>(owed)
                 })
@@ -211,6 +214,7 @@ impl Courier {
                     .bind(MOST_PER_PASS)
                     .bind(lease_ms)
                     .fetch_all(connection)
+                    .instrument(otel::sql("webhooks.claim"))
                     .await?;
                     Ok::<_, EventsError>(claims)
                 })
@@ -309,6 +313,7 @@ impl Courier {
                     .bind(wait_ms)
                     .bind(retry_for_s)
                     .execute(connection)
+                    .instrument(otel::sql("webhooks.record"))
                     .await?;
                     Ok::<_, EventsError>(())
                 })

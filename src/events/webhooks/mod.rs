@@ -12,6 +12,7 @@ mod signing;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub(crate) use delivery::{Courier, DELIVER_EVERY};
@@ -19,6 +20,7 @@ pub(crate) use signing::Secret;
 
 use super::{EventType, EventsError};
 use crate::store::db::{Db, DbError};
+use crate::telemetry::otel;
 
 /// The most deliveries `deliveries` lists at once.
 pub(crate) const MOST_LISTED: i64 = 1_000;
@@ -148,6 +150,7 @@ impl Webhooks {
                     .bind(secret)
                     .bind(by)
                     .execute(connection)
+                    .instrument(otel::sql("webhooks.register"))
                     .await
                 })
             })
@@ -170,6 +173,7 @@ impl Webhooks {
                          GROUP BY w.id ORDER BY w.created_at, w.id",
                     )
                     .fetch_all(connection)
+                    .instrument(otel::sql("webhooks.list"))
                     .await?;
                     Ok::<_, EventsError>(endpoints)
                 })
@@ -186,6 +190,7 @@ impl Webhooks {
                     sqlx::query("DELETE FROM webhooks WHERE id = $1")
                         .bind(id)
                         .execute(connection)
+                        .instrument(otel::sql("webhooks.remove"))
                         .await
                 })
             })
@@ -204,6 +209,7 @@ impl Webhooks {
                     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = $1)")
                         .bind(id)
                         .fetch_one(&mut *connection)
+                        .instrument(otel::sql("webhooks.known"))
                         .await?;
                     if !known {
                         return Ok::<_, EventsError>(None);
@@ -216,6 +222,7 @@ impl Webhooks {
                     .bind(id)
                     .bind(limit)
                     .fetch_all(&mut *connection)
+                    .instrument(otel::sql("webhooks.deliveries"))
                     .await?;
                     let ids: Vec<i64> = deliveries.iter().map(|row| row.id).collect();
                     let attempts: Vec<AttemptRow> = sqlx::query_as(
@@ -224,6 +231,7 @@ impl Webhooks {
                     )
                     .bind(ids)
                     .fetch_all(&mut *connection)
+                    .instrument(otel::sql("webhooks.attempts"))
                     .await?;
                     Ok(Some((deliveries, attempts)))
                 })

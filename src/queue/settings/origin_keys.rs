@@ -5,9 +5,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use super::Settings;
 use crate::queue::QueueError;
+use crate::telemetry::otel;
 
 /// What every key starts with, so a leaked one is recognised for what it is.
 const KEY_PREFIX: &str = "bo_origin_";
@@ -21,6 +23,7 @@ impl Settings {
             .bind(queue)
             .bind(Sha256::digest(key.as_bytes()).as_slice())
             .execute(&mut *connection)
+            .instrument(otel::sql("origin_keys.create"))
             .await?;
         tracing::info!(queue, "an origin key was made");
         Ok(key)
@@ -39,6 +42,7 @@ impl Settings {
                 .bind(queue)
                 .bind(Sha256::digest(key.as_bytes()).as_slice())
                 .fetch_optional(&mut *connection)
+                .instrument(otel::sql("origin_keys.find"))
                 .await?;
         Ok(found.is_some())
     }

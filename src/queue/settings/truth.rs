@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::protect::redact_record;
@@ -17,6 +18,7 @@ use super::values::{object_of, ChosenSettings, QueueState, SettingsPatch};
 use crate::events::EventType;
 use crate::queue::QueueError;
 use crate::store::db::Db;
+use crate::telemetry::otel;
 
 /// Settings as Postgres holds them, with the version of that state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,7 @@ pub(super) async fn change(
     sqlx::query("INSERT INTO queue_settings (queue) VALUES ($1) ON CONFLICT (queue) DO NOTHING")
         .bind(queue)
         .execute(&mut *tx)
+        .instrument(otel::sql("settings.make_row"))
         .await?;
     let row: Row = sqlx::query_as(
         "SELECT state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
@@ -143,6 +146,7 @@ pub(super) async fn change(
     )
     .bind(queue)
     .fetch_one(&mut *tx)
+    .instrument(otel::sql("settings.lock"))
     .await?;
     let before = versioned(row)?;
     let after = Versioned {
@@ -198,6 +202,7 @@ async fn write(connection: &mut PgConnection, queue: &str, settings: &Versioned)
     .bind(join_limits)
     .bind(challenge)
     .execute(connection)
+    .instrument(otel::sql("settings.write"))
     .await?;
     Ok(())
 }
@@ -222,6 +227,7 @@ async fn record(
     .bind(before.to_string())
     .bind(after_fields.to_string())
     .execute(&mut *connection)
+    .instrument(otel::sql("settings.record_change"))
     .await?;
     // The event, in the same transaction: it commits with the change or not at
     // all. It leaves the instance (webhooks), so no secret goes with it.
@@ -242,6 +248,7 @@ async fn record(
         .bind(queue)
         .bind(data.to_string())
         .execute(connection)
+        .instrument(otel::sql("settings.record_event"))
         .await?;
     Ok(())
 }
@@ -256,6 +263,7 @@ pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<Set
     .bind(queue)
     .bind(i64::try_from(count).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
+    .instrument(otel::sql("settings.changes"))
     .await?;
     let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
     Ok(rows
@@ -281,6 +289,7 @@ pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Ve
     )
     .bind(queues)
     .fetch_all(&mut *connection)
+    .instrument(otel::sql("settings.all"))
     .await?;
     rows.into_iter()
         .map(|QueueRow { queue, row }| Ok((queue, versioned(row)?)))
@@ -295,6 +304,7 @@ pub(super) async fn adopt(db: &Db, queue: &str, found: &Versioned) -> Result<boo
     let made = sqlx::query("INSERT INTO queue_settings (queue, version) VALUES ($1, 0) ON CONFLICT (queue) DO NOTHING")
         .bind(queue)
         .execute(&mut *tx)
+        .instrument(otel::sql("settings.adopt"))
         .await?
         .rows_affected();
     if made == 0 {
@@ -325,6 +335,7 @@ pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result
     .bind(from)
     .bind(to)
     .fetch_optional(&mut *connection)
+    .instrument(otel::sql("settings.overtake"))
     .await?;
     row.map(versioned).transpose()
 }
