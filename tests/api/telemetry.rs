@@ -148,6 +148,56 @@ async fn a_payments_trace_runs_from_the_callers_span_down_to_its_sql() {
     assert_eq!(body["traceId"], other_trace, "{body}");
 }
 
+/// Whether `span` is a Postgres statement's.
+fn is_sql(span: &Span) -> bool {
+    span.attribute("db.system").as_deref() == Some("postgresql")
+}
+
+#[tokio::test]
+async fn start_up_and_the_chores_are_traces_of_their_own_with_their_statements_under_them() {
+    let receiver = OtlpReceiver::start().await;
+    let _gateway = traced_gateway(&receiver, &[]).await;
+
+    // Each a root span with a statement as its child; these chores run at
+    // least once a second and talk to Postgres on every round.
+    let rounds = [
+        "startup",
+        "users.refresh",
+        "settings.restore",
+        "events.sequence",
+        "webhooks.deliver",
+    ];
+    let spans = eventually(Duration::from_secs(10), "each round and its statements", || async {
+        let spans = receiver.spans();
+        let found = |round: &str| {
+            spans.iter().any(|span| {
+                span.name() == round
+                    && span.parent_span_id().is_empty()
+                    && spans
+                        .iter()
+                        .any(|child| is_sql(child) && child.parent_span_id() == span.span_id())
+            })
+        };
+        rounds.iter().all(|round| found(round)).then_some(spans)
+    })
+    .await;
+    // No statement is a trace of its own, and none is named by its SQL.
+    for statement in spans.iter().filter(|span| is_sql(span)) {
+        assert!(!statement.parent_span_id().is_empty(), "{statement:?} has a parent");
+        assert!(!statement.name().contains(' '), "{statement:?}: a name, not SQL");
+    }
+    let names: Vec<&str> = spans.iter().filter(|span| is_sql(span)).map(Span::name).collect();
+    for name in [
+        "catalog.seats",
+        "users.copy",
+        "settings.all",
+        "events.sequence_lock",
+        "webhooks.claim",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+}
+
 #[tokio::test]
 async fn traces_go_as_protobuf_unless_the_protocol_says_json() {
     let receiver = OtlpReceiver::start().await;

@@ -87,6 +87,11 @@ impl OtlpReceiver {
             .collect()
     }
 
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<Span> {
+        self.received.lock().expect("not poisoned").spans.clone()
+    }
+
     /// The `Content-Type` of each export so far.
     pub fn exports(&self) -> Vec<String> {
         self.received.lock().expect("not poisoned").exports.clone()
