@@ -373,6 +373,19 @@ async fn an_admission_lost_with_a_failovers_last_writes_still_books() {
     app.stop().await;
 }
 
+/// What a failover that kept `user`'s place (at `seq`) and lost the
+/// admission leaves behind: the user waiting again, not active.
+async fn lose_the_admission(app: &TestApp, user: i64, seq: i64) {
+    let queue = app.default_queue();
+    let mut redis = app.state.redis.connection().await.unwrap();
+    let _: () = redis::pipe()
+        .zrem(app.keys().queue(&queue, "active"), user)
+        .zadd(app.keys().queue(&queue, "waiting"), user, seq)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_admission_lost_while_the_place_was_kept_stands_until_its_end() {
     let app = spawn_app_with(|_| {}).await;
@@ -381,14 +394,7 @@ async fn an_admission_lost_while_the_place_was_kept_stands_until_its_end() {
     let token = app.admitted_token(1).await;
     app.join(2).await;
     // The failover kept the place and lost the admission: user 1 waits again.
-    let queue = app.default_queue();
-    let mut redis = app.state.redis.connection().await.unwrap();
-    let _: () = redis::pipe()
-        .zrem(app.keys().queue(&queue, "active"), 1)
-        .zadd(app.keys().queue(&queue, "waiting"), 1, seq)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    lose_the_admission(&app, 1, seq).await;
 
     let body = poll_with_token(&app, 1, &token).await;
     assert_eq!(body["tokenStatus"], "활성", "{body}");
@@ -408,14 +414,7 @@ async fn a_booking_finds_an_admission_lost_while_the_place_was_kept() {
     app.join(1).await;
     let seq = sequence_of(&app, 1).await;
     let token = app.admitted_token(1).await;
-    let queue = app.default_queue();
-    let mut redis = app.state.redis.connection().await.unwrap();
-    let _: () = redis::pipe()
-        .zrem(app.keys().queue(&queue, "active"), 1)
-        .zadd(app.keys().queue(&queue, "waiting"), 1, seq)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    lose_the_admission(&app, 1, seq).await;
 
     let held = app.reserve(&token, 1, 1, 1, &[4]).await;
     assert_eq!(held.status(), 200, "{}", json_of(held).await);
