@@ -2,7 +2,7 @@
 //! one multiplexed `ConnectionManager` or a deadpool-redis pool?
 //!
 //! 64 tasks run `CALLS` EVALSHA calls of a one-ZRANK script in all, the shape of
-//! the queue's hot path. Run: `cargo run --release --example redis_clients`.
+//! the queue's hot path. Run: `cargo run --release --features tools --example redis_clients`.
 //! The figures recorded in `src/store/redis.rs` come from this program.
 
 use std::time::Instant;

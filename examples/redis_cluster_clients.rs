@@ -5,7 +5,7 @@
 //! The same shape as `redis_clients.rs`: 64 tasks run `CALLS` EVALSHA calls of
 //! a one-ZRANK script on one hash-tagged key (one queue is one slot).
 //!   scripts/redis-cluster.sh start   # prints the nodes
-//!   BOXOFFICE_REDIS_CLUSTER=127.0.0.1:7101,... cargo run --release --example redis_cluster_clients
+//!   BOXOFFICE_REDIS_CLUSTER=127.0.0.1:7101,... cargo run --release --features tools --example redis_cluster_clients
 //! The figures recorded in `src/store/redis.rs` come from this program.
 
 use std::time::Instant;

@@ -43,10 +43,10 @@ fi
 
 if [[ -z "${BOXOFFICE_BIN:-}" ]]; then
     log "building the release binary and the fault proxy"
-    cargo build --release --quiet --bin boxoffice --example chaos_proxy
+    cargo build --release --quiet --bin boxoffice --features tools --example chaos_proxy
     export BOXOFFICE_BIN=target/release/boxoffice
 else
-    cargo build --release --quiet --example chaos_proxy
+    cargo build --release --quiet --features tools --example chaos_proxy
 fi
 export CHAOS_PROXY_BIN=target/release/examples/chaos_proxy K6
 

@@ -1,7 +1,7 @@
 //! The fault suite: what each failure costs, against a Redis and a Postgres of
 //! the suite's own (tests/api/helpers/own_stores.rs), never the shared ones. Slow
 //! and in need of Debian's PostgreSQL tools, so `cargo test` leaves it out and
-//! `.ci/run` runs it: `cargo test --test faults -- --ignored --test-threads 1`.
+//! `.ci/run` runs it: `cargo test --features tools --test faults -- --ignored --test-threads 1`.
 //!
 //! Each test checks what docs/reliability.md promises for its failure: no
 //! seat sold twice, money conserved, every 503 answered within its bound, no

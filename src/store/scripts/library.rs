@@ -157,15 +157,24 @@ fn span(call: &Cmd, entries: Option<usize>) -> tracing::Span {
     otel::redis(function, entries)
 }
 
+/// Tries a lost library's reload this many times in one call: Redis can lose
+/// it again between the reload and the retry (a second failover, or a
+/// `FUNCTION FLUSH` from another client), and the call should still be answered.
+const LOADS_PER_CALL: usize = 3;
+
 async fn send_reloading<T: FromRedisValue>(redis: &mut Connection, call: &Cmd) -> RedisResult<T> {
     let loads = redis.library_loads().clone();
-    let seen = loads.count.load(Ordering::Acquire);
-    match call.query_async(redis).await {
-        Err(err) if not_loaded(&err) => {
-            loads.reload(redis, seen).await?;
-            call.query_async(redis).await
+    let mut seen = loads.count.load(Ordering::Acquire);
+    let mut reloads = 0;
+    loop {
+        match call.query_async(redis).await {
+            Err(err) if not_loaded(&err) && reloads < LOADS_PER_CALL => {
+                loads.reload(redis, seen).await?;
+                seen = loads.count.load(Ordering::Acquire);
+                reloads += 1;
+            }
+            answer => return answer,
         }
-        answer => answer,
     }
 }
 

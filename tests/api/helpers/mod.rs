@@ -17,11 +17,14 @@ mod api;
 pub mod app;
 mod call;
 mod gate;
-// The fault suite's network faults (tests/faults/network.rs).
+// The fault suite's network faults (tests/faults/network.rs), with the
+// `tools` feature's noxious.
+#[cfg(feature = "tools")]
 #[allow(dead_code)]
 pub mod faulty_link;
 pub mod gateway;
 mod keys;
+#[cfg(feature = "tools")]
 #[allow(dead_code)]
 pub mod lost_replies;
 pub mod monitor;
