@@ -53,10 +53,19 @@ fn ids(count: usize, highest: i64) -> Vec<i64> {
 }
 
 /// A row of `users`, decoded.
-#[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
     uuid: Uuid,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for UserRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        Ok(Self {
+            id: row.try_get("id")?,
+            uuid: row.try_get("uuid")?,
+        })
+    }
 }
 
 /// Seconds to stream every (id, uuid) as decoded query rows, and as binary COPY.

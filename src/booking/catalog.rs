@@ -12,40 +12,47 @@ use tracing::Instrument;
 use super::BookingError;
 use crate::telemetry::otel;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub(crate) struct Seat {
     pub(crate) id: i64,
     pub(crate) number: i32,
     pub(crate) price: i64,
 }
+crate::store::rows::from_row!(Seat { id, number, price });
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct Schedule {
     pub(crate) id: i64,
     pub(crate) concert_id: i64,
     pub(crate) starts_at: DateTime<Utc>,
     /// Sorted by seat number.
-    #[sqlx(skip)]
     pub(crate) seats: Vec<Seat>,
 }
+crate::store::rows::from_row!(
+    Schedule {
+        id,
+        concert_id,
+        starts_at
+    },
+    default { seats }
+);
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct Concert {
     pub(crate) id: i64,
     pub(crate) code: String,
     pub(crate) name: String,
     /// Schedule ids, earliest first.
-    #[sqlx(skip)]
     pub(crate) schedules: Vec<i64>,
 }
+crate::store::rows::from_row!(Concert { id, code, name }, default { schedules });
 
 /// A row of `seats`: the seat, and the schedule it belongs to.
-#[derive(sqlx::FromRow)]
 struct ScheduledSeat {
     schedule_id: i64,
-    #[sqlx(flatten)]
     seat: Seat,
 }
+crate::store::rows::from_row!(ScheduledSeat { schedule_id }, flatten { seat });
 
 impl Schedule {
     pub(crate) fn seat(&self, number: i32) -> Option<&Seat> {

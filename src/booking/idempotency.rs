@@ -103,13 +103,18 @@ impl IdempotencyKey {
 }
 
 /// A row of `idempotency_keys`, as a retry reads it.
-#[derive(sqlx::FromRow)]
 struct KeyRow {
     operation: String,
     request_hash: String,
     ledger_ids: Option<Vec<i64>>,
     payment_ids: Option<Vec<i64>>,
 }
+crate::store::rows::from_row!(KeyRow {
+    operation,
+    request_hash,
+    ledger_ids,
+    payment_ids
+});
 
 /// What a key's first use made.
 #[derive(Debug)]

@@ -107,18 +107,23 @@ impl Receipt {
 }
 
 /// A payment as a replayed receipt reads it.
-#[derive(sqlx::FromRow)]
 struct PaymentRow {
     id: i64,
     created_at: DateTime<Utc>,
     method: String,
 }
+crate::store::rows::from_row!(PaymentRow { id, created_at, method });
 
 /// A paid seat as a replayed receipt reads it.
-#[derive(sqlx::FromRow)]
 struct SeatRow {
     schedule_id: i64,
     seat_id: i64,
     seat_number: i32,
     price: i64,
 }
+crate::store::rows::from_row!(SeatRow {
+    schedule_id,
+    seat_id,
+    seat_number,
+    price
+});

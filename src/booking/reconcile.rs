@@ -56,18 +56,21 @@ pub(crate) struct Healed {
 }
 
 /// A seat sold on a schedule.
-#[derive(sqlx::FromRow)]
 struct SoldSeat {
     schedule_id: i64,
     seat_number: i32,
 }
+crate::store::rows::from_row!(SoldSeat {
+    schedule_id,
+    seat_number
+});
 
 /// How many seats of a schedule Postgres has sold.
-#[derive(sqlx::FromRow)]
 struct SalesCount {
     schedule_id: i64,
     sold: i64,
 }
+crate::store::rows::from_row!(SalesCount { schedule_id, sold });
 
 impl Reconciler {
     pub(crate) fn new(db: Db, redis: Redis, keys: Keys, sold: SoldSeats) -> Self {

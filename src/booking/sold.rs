@@ -20,11 +20,11 @@ use crate::telemetry::otel;
 use metrics::counter;
 
 /// A schedule's sales: seats sold, and their prices' sum as `numeric` text.
-#[derive(sqlx::FromRow)]
 struct Sales {
     sold: i64,
     revenue: String,
 }
+crate::store::rows::from_row!(Sales { sold, revenue });
 
 #[derive(Clone)]
 pub(crate) struct SoldSeats {

@@ -38,7 +38,6 @@ pub(crate) struct Event {
     pub(crate) data: Box<RawValue>,
 }
 
-#[derive(sqlx::FromRow)]
 struct EventRow {
     seq: i64,
     event_type: String,
@@ -46,6 +45,13 @@ struct EventRow {
     queue: Option<String>,
     data: String,
 }
+crate::store::rows::from_row!(EventRow {
+    seq,
+    event_type,
+    time,
+    queue,
+    data
+});
 
 /// The events, read from Postgres.
 #[derive(Clone)]

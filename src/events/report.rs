@@ -14,7 +14,7 @@ use crate::store::db::Db;
 use crate::telemetry::otel;
 
 /// One second of a queue, all instances together (`queue.counts`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Second {
     /// Unix seconds.
@@ -25,9 +25,17 @@ pub(crate) struct Second {
     pub(crate) timed_out: i64,
     pub(crate) left: i64,
 }
+crate::store::rows::from_row!(Second {
+    second,
+    joins,
+    polls,
+    admitted,
+    timed_out,
+    left
+});
 
 /// Seconds from joining to admission, over every admission.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Waits {
     pub(crate) admitted: i64,
@@ -36,9 +44,16 @@ pub(crate) struct Waits {
     pub(crate) p99_s: Option<i64>,
     pub(crate) max_s: Option<i64>,
 }
+crate::store::rows::from_row!(Waits {
+    admitted,
+    p50_s,
+    p90_s,
+    p99_s,
+    max_s
+});
 
 /// What became of those who joined.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Outcomes {
     pub(crate) joins: i64,
@@ -50,9 +65,16 @@ pub(crate) struct Outcomes {
     /// Gave the place up (a protected site's visitors).
     pub(crate) left: i64,
 }
+crate::store::rows::from_row!(Outcomes {
+    joins,
+    admitted,
+    timed_out_in_line,
+    timed_out_after_admission,
+    left
+});
 
 /// Admitted users, how many of them held seats, and how many paid.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Conversion {
     pub(crate) admitted_users: i64,
@@ -61,6 +83,12 @@ pub(crate) struct Conversion {
     /// `payingUsers` of `admittedUsers`, in percent; absent before any admission.
     pub(crate) paid_percent: Option<f64>,
 }
+crate::store::rows::from_row!(Conversion {
+    admitted_users,
+    holding_users,
+    paying_users,
+    paid_percent
+});
 
 /// A change of the rate in use: an adaptive step's, or an operator's.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,7 +106,7 @@ pub(crate) struct RateChange {
 }
 
 /// Seats sold and revenue in one minute.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Minute {
     #[schema(value_type = String, format = DateTime)]
@@ -88,6 +116,12 @@ pub(crate) struct Minute {
     /// Won.
     pub(crate) revenue: i64,
 }
+crate::store::rows::from_row!(Minute {
+    minute,
+    payments,
+    seats,
+    revenue
+});
 
 /// The report.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -108,12 +142,12 @@ pub(crate) struct Report {
     pub(crate) revenue: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct ChangeRow {
     time: DateTime<Utc>,
     kind: String,
     data: String,
 }
+crate::store::rows::from_row!(ChangeRow { time, kind, data });
 
 /// Builds reports.
 #[derive(Clone)]

@@ -33,7 +33,7 @@ pub(crate) struct Terms {
 }
 
 /// One code and what is left of it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub(crate) struct Invitation {
     pub(crate) code: String,
     pub(crate) uses: i32,
@@ -42,6 +42,14 @@ pub(crate) struct Invitation {
     pub(crate) valid_until: Option<DateTime<Utc>>,
     pub(crate) created_at: DateTime<Utc>,
 }
+crate::store::rows::from_row!(Invitation {
+    code,
+    uses,
+    uses_left,
+    user_id,
+    valid_until,
+    created_at
+});
 
 /// A code accepted for a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +61,6 @@ pub(crate) enum Redeemed {
 }
 
 /// What the redemption statement found, to tell the refusals apart.
-#[derive(sqlx::FromRow)]
 struct Outcome {
     taken: bool,
     found: bool,
@@ -61,6 +68,13 @@ struct Outcome {
     expired: bool,
     redeemed_before: bool,
 }
+crate::store::rows::from_row!(Outcome {
+    taken,
+    found,
+    fits,
+    expired,
+    redeemed_before
+});
 
 /// The primary key of `queue_invitation_redemptions`: a second use by the same user.
 const ONCE_PER_USER: &str = "queue_invitation_redemptions_once";

@@ -26,8 +26,6 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres};
 use super::breaker::Breaker;
 use crate::config::Config;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 /// Connects to the server's `postgres` database and creates `database_url`'s database if missing.
 /// Its two statements have no OpenTelemetry span: they run once, before the
 /// service serves anything, and a trace of them would say nothing a log line does not.
@@ -118,7 +116,10 @@ pub(crate) fn pool(
 }
 
 pub(crate) async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("running migrations failed")
+    let migrator = super::migrations::migrator()
+        .await
+        .context("reading the embedded migrations failed")?;
+    migrator.run(pool).await.context("running migrations failed")
 }
 
 /// Why a statement did not give an answer the caller can act on.

@@ -6,8 +6,10 @@ pub(crate) mod breaker;
 pub(crate) mod coalesce;
 pub mod db;
 pub(crate) mod keys;
+pub(crate) mod migrations;
 pub(crate) mod probe;
 pub mod redis;
+pub(crate) mod rows;
 pub(crate) mod scripts;
 pub mod seed;
 

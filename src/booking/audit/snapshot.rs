@@ -41,18 +41,22 @@ pub(super) struct Snapshot {
     pub(super) sold: SoldInSnapshot,
 }
 
-#[derive(sqlx::FromRow)]
 struct Sales {
     seats_sold: i64,
     distinct_seats: i64,
     revenue: String,
 }
+crate::store::rows::from_row!(Sales {
+    seats_sold,
+    distinct_seats,
+    revenue
+});
 
-#[derive(sqlx::FromRow)]
 struct BalanceTotals {
     total: String,
     negative: i64,
 }
+crate::store::rows::from_row!(BalanceTotals { total, negative });
 
 /// Reads every figure in one read-only `REPEATABLE READ` transaction; with a
 /// time limit, Postgres cancels any of its statements running longer.
@@ -175,29 +179,38 @@ async fn out_of_bounds(tx: &mut PgConnection) -> Result<Vec<String>, BookingErro
 }
 
 /// A seat priced beyond the bound, and how many are.
-#[derive(sqlx::FromRow)]
 struct PricedSeat {
     schedule_id: i64,
     seat_number: i32,
     price: i64,
     count: i64,
 }
+crate::store::rows::from_row!(PricedSeat {
+    schedule_id,
+    seat_number,
+    price,
+    count
+});
 
 /// A payment beyond the bound, and how many are.
-#[derive(sqlx::FromRow)]
 struct LargePayment {
     id: i64,
     amount: i64,
     count: i64,
 }
+crate::store::rows::from_row!(LargePayment { id, amount, count });
 
 /// A sold seat, and whether its sale is within the recent pass's window.
-#[derive(sqlx::FromRow)]
 struct SoldSeat {
     schedule_id: i64,
     seat_number: i32,
     recent: bool,
 }
+crate::store::rows::from_row!(SoldSeat {
+    schedule_id,
+    seat_number,
+    recent
+});
 
 /// Every sold seat by schedule, marked when its sale is recent enough that the
 /// reconciler's recent pass would still bring it to Redis.

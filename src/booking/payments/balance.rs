@@ -68,12 +68,16 @@ struct Debit {
 
 /// A payment the statement wrote, with the time and the balance after the debit
 /// (the same on every row).
-#[derive(sqlx::FromRow)]
 struct PaidRow {
     id: i64,
     paid_at: DateTime<Utc>,
     balance_after: i64,
 }
+crate::store::rows::from_row!(PaidRow {
+    id,
+    paid_at,
+    balance_after
+});
 
 impl Debit {
     fn of(sale: &Sale<'_>) -> Self {
@@ -197,12 +201,12 @@ pub(super) async fn balance_after(
 
 /// The balance's payments against the ledger's payment rows: in total, and one
 /// by one (each payment has a ledger row of its amount).
-#[derive(sqlx::FromRow)]
 struct LedgerFigures {
     paid: String,
     taken: String,
     unmatched: i64,
 }
+crate::store::rows::from_row!(LedgerFigures { paid, taken, unmatched });
 
 pub(super) async fn audit(snapshot: &mut PgConnection) -> Result<MethodAudit, BookingError> {
     let figures: LedgerFigures = sqlx::query_as(

@@ -70,7 +70,6 @@ pub(crate) struct Round {
 }
 
 /// A claimed delivery with what sending it needs.
-#[derive(sqlx::FromRow)]
 struct Claim {
     id: i64,
     event_seq: i64,
@@ -82,6 +81,17 @@ struct Claim {
     queue: Option<String>,
     data: String,
 }
+crate::store::rows::from_row!(Claim {
+    id,
+    event_seq,
+    attempts,
+    url,
+    secret,
+    event_type,
+    time,
+    queue,
+    data
+});
 
 /// An attempt's outcome.
 struct Outcome {

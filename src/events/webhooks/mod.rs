@@ -34,7 +34,7 @@ pub(crate) struct NewEndpoint {
 
 /// An endpoint as the admin API shows it: never its secret, which is shown
 /// once, when it is registered.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Endpoint {
     pub(crate) id: Uuid,
@@ -50,6 +50,15 @@ pub(crate) struct Endpoint {
     /// Deliveries given up after their retries.
     pub(crate) failed: i64,
 }
+crate::store::rows::from_row!(Endpoint {
+    id,
+    url,
+    events,
+    created_at,
+    pending,
+    delivered,
+    failed
+});
 
 /// One delivery and every attempt at it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -91,7 +100,6 @@ pub(crate) struct Attempt {
     pub(crate) error: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
 struct DeliveryRow {
     id: i64,
     event_seq: i64,
@@ -100,8 +108,15 @@ struct DeliveryRow {
     attempts: i32,
     next_at: DateTime<Utc>,
 }
+crate::store::rows::from_row!(DeliveryRow {
+    id,
+    event_seq,
+    event_type,
+    state,
+    attempts,
+    next_at
+});
 
-#[derive(sqlx::FromRow)]
 struct AttemptRow {
     delivery_id: i64,
     attempt: i32,
@@ -110,6 +125,14 @@ struct AttemptRow {
     status: Option<i32>,
     error: Option<String>,
 }
+crate::store::rows::from_row!(AttemptRow {
+    delivery_id,
+    attempt,
+    started_at,
+    duration_ms,
+    status,
+    error
+});
 
 /// The registered endpoints, in Postgres.
 #[derive(Clone)]

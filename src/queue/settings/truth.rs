@@ -51,7 +51,6 @@ pub(crate) struct SettingsEvent {
 pub(super) const ADOPTED: &str = "redis";
 
 /// A row of `queue_settings`, its JSON (`adaptive`, `protect`, `join_limits`, `challenge`) read as text.
-#[derive(sqlx::FromRow)]
 struct Row {
     state: Option<String>,
     max_active: Option<i64>,
@@ -63,9 +62,19 @@ struct Row {
     challenge: Option<String>,
     version: i64,
 }
+crate::store::rows::from_row!(Row {
+    state,
+    max_active,
+    admit_rate,
+    opens_at,
+    adaptive,
+    protect,
+    join_limits,
+    challenge,
+    version
+});
 
 /// A row of `queue_settings_changes`, its JSON read as text.
-#[derive(sqlx::FromRow)]
 struct ChangeRow {
     id: i64,
     at: DateTime<Utc>,
@@ -74,13 +83,20 @@ struct ChangeRow {
     before: String,
     after: String,
 }
+crate::store::rows::from_row!(ChangeRow {
+    id,
+    at,
+    who,
+    changes,
+    before,
+    after
+});
 
-#[derive(sqlx::FromRow)]
 struct QueueRow {
     queue: String,
-    #[sqlx(flatten)]
     row: Row,
 }
+crate::store::rows::from_row!(QueueRow { queue }, flatten { row });
 
 fn versioned(row: Row) -> Result<Versioned, QueueError> {
     let unreadable = |what: String| QueueError::Unreadable(what);
