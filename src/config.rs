@@ -1,6 +1,6 @@
 //! Every knob of the service, read from the command line or the environment.
 //!
-//! Each setting has a working default so `cargo run --release` on a machine with
+//! Each setting has a working default so `cargo run` on a machine with
 //! local Redis and Postgres needs no configuration at all.
 
 use chrono::FixedOffset;
