@@ -5,9 +5,6 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /app
 
-# Use sqlx's offline query data (.sqlx) instead of a live database at build time.
-ENV SQLX_OFFLINE=true
-
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY lua ./lua
@@ -17,7 +14,6 @@ COPY web ./web
 COPY clients/js/src ./clients/js/src
 # Optional: the bracket globs match nothing (and copy nothing) when absent.
 COPY example[s] ./examples/
-COPY .sql[x] ./.sqlx/
 
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \

@@ -11,7 +11,7 @@
 //! on the key (or on the balance row) until the first commits, then does the
 //! same. Refused requests (say, an insufficient balance) store nothing, so the
 //! client may fix the cause and retry with the same key. Keys are kept at least
-//! 24 hours.
+//! `RETENTION_HOURS` (48 hours).
 
 use super::BookingError;
 use crate::store::db::Db;
