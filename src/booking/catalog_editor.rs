@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
+use sqlx::PgConnection;
 use tracing::Instrument;
 
 use super::catalog::Catalog;
@@ -57,53 +58,14 @@ impl CatalogEditor {
 
     /// Creates the concert; returns its id. A code in use is `ConcertExists`;
     /// two schedules at one time, `DuplicateSchedule`.
+    /// Without an answer in time the outcome is unknown; sending it again
+    /// tells (`ConcertExists` once it was made).
     pub(crate) async fn create_concert(&self, concert: &NewConcert) -> Result<i64, BookingError> {
-        let mut connection = self.db.acquire().await?;
-        let mut tx = sqlx::Connection::begin(&mut *connection).await?;
-        let concert_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO concerts (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING RETURNING id",
-        )
-        .bind(&concert.code)
-        .bind(&concert.name)
-        .fetch_optional(&mut *tx)
-        .instrument(otel::sql("catalog.create_concert"))
-        .await?;
-        let concert_id = concert_id.ok_or(BookingError::ConcertExists)?;
-        for schedule in &concert.schedules {
-            let schedule_id: i64 = sqlx::query_scalar(
-                "INSERT INTO concert_schedules (concert_id, starts_at) VALUES ($1, $2) RETURNING id",
-            )
-            .bind(concert_id)
-            .bind(schedule.starts_at)
-            .fetch_one(&mut *tx)
-            .instrument(otel::sql("catalog.create_schedule"))
-            .await
-            .map_err(|err| match constraint_of(&err) {
-                Some(DUPLICATE_SCHEDULE_CONSTRAINT) => BookingError::DuplicateSchedule,
-                _ => err.into(),
-            })?;
-            let (mut numbers, mut prices) = (Vec::new(), Vec::new());
-            let mut first = 1;
-            for &(last, price) in &schedule.sections {
-                for number in first..=last {
-                    numbers.push(number);
-                    prices.push(price);
-                }
-                first = last + 1;
-            }
-            sqlx::query(
-                "INSERT INTO seats (schedule_id, seat_number, price)
-                 SELECT $1, n, p FROM UNNEST($2::int[], $3::bigint[]) AS s (n, p)",
-            )
-            .bind(schedule_id)
-            .bind(&numbers)
-            .bind(&prices)
-            .execute(&mut *tx)
-            .instrument(otel::sql("catalog.create_seats"))
+        let new = concert.clone();
+        let concert_id = self
+            .db
+            .bounded_change(move |connection| Box::pin(async move { insert(connection, &new).await }))
             .await?;
-        }
-        tx.commit().await?;
-        drop(connection);
         self.catalog.reload().await?;
         self.announce().await;
         tracing::info!(concert_id, code = concert.code, "concert created");
@@ -128,4 +90,52 @@ impl CatalogEditor {
         let version: Option<i64> = redis.get(self.keys.catalog_version()).await?;
         Ok(version.unwrap_or(0))
     }
+}
+
+/// The concert, its schedules and their seats, in one transaction.
+async fn insert(connection: &mut PgConnection, concert: &NewConcert) -> Result<i64, BookingError> {
+    let mut tx = sqlx::Connection::begin(connection).await?;
+    let concert_id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO concerts (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING RETURNING id",
+    )
+    .bind(&concert.code)
+    .bind(&concert.name)
+    .fetch_optional(&mut *tx)
+    .instrument(otel::sql("catalog.create_concert"))
+    .await?;
+    let concert_id = concert_id.ok_or(BookingError::ConcertExists)?;
+    for schedule in &concert.schedules {
+        let schedule_id: i64 =
+            sqlx::query_scalar("INSERT INTO concert_schedules (concert_id, starts_at) VALUES ($1, $2) RETURNING id")
+                .bind(concert_id)
+                .bind(schedule.starts_at)
+                .fetch_one(&mut *tx)
+                .instrument(otel::sql("catalog.create_schedule"))
+                .await
+                .map_err(|err| match constraint_of(&err) {
+                    Some(DUPLICATE_SCHEDULE_CONSTRAINT) => BookingError::DuplicateSchedule,
+                    _ => err.into(),
+                })?;
+        let (mut numbers, mut prices) = (Vec::new(), Vec::new());
+        let mut first = 1;
+        for &(last, price) in &schedule.sections {
+            for number in first..=last {
+                numbers.push(number);
+                prices.push(price);
+            }
+            first = last + 1;
+        }
+        sqlx::query(
+            "INSERT INTO seats (schedule_id, seat_number, price)
+             SELECT $1, n, p FROM UNNEST($2::int[], $3::bigint[]) AS s (n, p)",
+        )
+        .bind(schedule_id)
+        .bind(&numbers)
+        .bind(&prices)
+        .execute(&mut *tx)
+        .instrument(otel::sql("catalog.create_seats"))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(concert_id)
 }

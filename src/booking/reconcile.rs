@@ -85,16 +85,22 @@ impl Reconciler {
     }
 
     async fn add_recent_sales(&self) -> Result<Healed, BookingError> {
-        let mut connection = self.db.acquire().await?;
-        let rows: Vec<SoldSeat> = sqlx::query_as(
-            "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
-             WHERE r.created_at > now() - make_interval(secs => $1)",
-        )
-        .bind(RECENT_WINDOW_S)
-        .fetch_all(&mut *connection)
-        .instrument(otel::sql("reconcile.recent_sales"))
-        .await?;
-        drop(connection);
+        let rows: Vec<SoldSeat> = self
+            .db
+            .bounded(|connection| {
+                Box::pin(async move {
+                    let rows = sqlx::query_as(
+                        "SELECT r.schedule_id, s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
+                         WHERE r.created_at > now() - make_interval(secs => $1)",
+                    )
+                    .bind(RECENT_WINDOW_S)
+                    .fetch_all(connection)
+                    .instrument(otel::sql("reconcile.recent_sales"))
+                    .await?;
+                    Ok::<_, BookingError>(rows)
+                })
+            })
+            .await?;
         if rows.is_empty() {
             return Ok(Healed::default());
         }
@@ -140,15 +146,23 @@ impl Reconciler {
 
     async fn compare_all(&self, catalog: &Snapshot) -> Result<Healed, BookingError> {
         let schedule_ids: Vec<i64> = catalog.schedules().map(|schedule| schedule.id).collect();
-        let mut connection = self.db.acquire().await?;
-        let counts: Vec<SalesCount> = sqlx::query_as(
-            "SELECT schedule_id, count(*) AS sold FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
-        )
-        .bind(&schedule_ids)
-        .fetch_all(&mut *connection)
-        .instrument(otel::sql("reconcile.sales_counts"))
-        .await?;
-        drop(connection);
+        // The statement owns what it binds: its future may outlive this call's borrows.
+        let ids = schedule_ids.clone();
+        let counts: Vec<SalesCount> = self
+            .db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let counts = sqlx::query_as(
+                        "SELECT schedule_id, count(*) AS sold FROM reservations WHERE schedule_id = ANY($1) GROUP BY schedule_id",
+                    )
+                    .bind(&ids)
+                    .fetch_all(connection)
+                    .instrument(otel::sql("reconcile.sales_counts"))
+                    .await?;
+                    Ok::<_, BookingError>(counts)
+                })
+            })
+            .await?;
         let sold_in_db: HashMap<i64, i64> = counts
             .into_iter()
             .map(|count| (count.schedule_id, count.sold))
@@ -197,18 +211,25 @@ impl Reconciler {
         let key = self.keys.schedule(schedule_id).sold;
         let mut redis = self.redis.connection().await?;
         let members: Vec<i32> = redis::cmd("SMEMBERS").arg(&key).query_async(&mut redis).await?;
-        let mut connection = self.db.acquire().await?;
-        let sold: BTreeSet<i32> = sqlx::query_scalar(
-            "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
-             WHERE r.schedule_id = $1 AND s.seat_number = ANY($2)",
-        )
-        .bind(schedule_id)
-        .bind(&members)
-        .fetch_all(&mut *connection)
-        .instrument(otel::sql("reconcile.sold_of"))
-        .await?
-        .into_iter()
-        .collect();
+        let candidates = members.clone();
+        let sold: Vec<i32> = self
+            .db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let sold = sqlx::query_scalar(
+                        "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id
+                         WHERE r.schedule_id = $1 AND s.seat_number = ANY($2)",
+                    )
+                    .bind(schedule_id)
+                    .bind(&candidates)
+                    .fetch_all(connection)
+                    .instrument(otel::sql("reconcile.sold_of"))
+                    .await?;
+                    Ok::<_, BookingError>(sold)
+                })
+            })
+            .await?;
+        let sold: BTreeSet<i32> = sold.into_iter().collect();
         let unsold: Vec<i32> = members
             .into_iter()
             .filter(|seat| *seat != 0 && !sold.contains(seat))

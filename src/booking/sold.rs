@@ -71,15 +71,21 @@ impl SoldSeats {
     /// set rebuilt again (harmless), and a marker never stands for a set that
     /// lacks a sale Postgres had. Apart, each command's count is exact.
     pub(crate) async fn rebuild(&self, redis: &mut Connection, schedule_id: i64) -> Result<u64, BookingError> {
-        let mut connection = self.db.acquire().await?;
-        let sold: Vec<i32> = sqlx::query_scalar(
-            "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
-        )
-        .bind(schedule_id)
-        .fetch_all(&mut *connection)
-        .instrument(otel::sql("sold.rebuild"))
-        .await?;
-        drop(connection);
+        let sold: Vec<i32> = self
+            .db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let sold = sqlx::query_scalar(
+                        "SELECT s.seat_number FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.schedule_id = $1",
+                    )
+                    .bind(schedule_id)
+                    .fetch_all(connection)
+                    .instrument(otel::sql("sold.rebuild"))
+                    .await?;
+                    Ok::<_, BookingError>(sold)
+                })
+            })
+            .await?;
         let key = self.keys.schedule(schedule_id).sold;
         let mut commands = redis::pipe();
         if !sold.is_empty() {
@@ -107,14 +113,21 @@ impl SoldSeats {
     /// stays `numeric` (read as text): rows from before the bounds of money
     /// could pass a `bigint`.
     pub(crate) async fn sales(&self, schedule_id: i64) -> Result<(i64, i128), BookingError> {
-        let mut connection = self.db.acquire().await?;
-        let sales: Sales = sqlx::query_as(
-            "SELECT count(*) AS sold, COALESCE(sum(price), 0)::text AS revenue FROM reservations WHERE schedule_id = $1",
-        )
-        .bind(schedule_id)
-        .fetch_one(&mut *connection)
-        .instrument(otel::sql("sold.sales"))
-        .await?;
+        let sales: Sales = self
+            .db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let sales = sqlx::query_as(
+                        "SELECT count(*) AS sold, COALESCE(sum(price), 0)::text AS revenue FROM reservations WHERE schedule_id = $1",
+                    )
+                    .bind(schedule_id)
+                    .fetch_one(connection)
+                    .instrument(otel::sql("sold.sales"))
+                    .await?;
+                    Ok::<_, BookingError>(sales)
+                })
+            })
+            .await?;
         Ok((sales.sold, money::parse_sum(&sales.revenue)?))
     }
 

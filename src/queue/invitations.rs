@@ -10,8 +10,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sqlx::pool::PoolConnection;
-use sqlx::Postgres;
+use sqlx::PgConnection;
 use tracing::Instrument;
 
 use super::QueueError;
@@ -92,33 +91,49 @@ impl Invitations {
     /// Makes `count` codes of `queue` under `terms`; answers them.
     pub(crate) async fn create(&self, queue: &str, count: u32, terms: &Terms) -> Result<Vec<String>, QueueError> {
         let codes: Vec<String> = (0..count).map(|_| new_code()).collect();
-        let mut connection = self.connection().await?;
-        sqlx::query(
-            "INSERT INTO queue_invitations (code, queue, uses, uses_left, user_id, valid_until)
-             SELECT code, $2, $3, $3, $4, $5 FROM unnest($1::text[]) AS code",
-        )
-        .bind(&codes)
-        .bind(queue)
-        .bind(i32::try_from(terms.uses).unwrap_or(i32::MAX))
-        .bind(terms.user_id.as_deref())
-        .bind(terms.valid_until)
-        .execute(&mut *connection)
-        .instrument(otel::sql("invitations.create"))
-        .await?;
+        // Codes whose answer was lost are never shown, so never used: asking
+        // again for new ones is safe.
+        let (made, queue, terms) = (codes.clone(), queue.to_owned(), terms.clone());
+        self.db
+            .bounded_change(move |connection| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO queue_invitations (code, queue, uses, uses_left, user_id, valid_until)
+                         SELECT code, $2, $3, $3, $4, $5 FROM unnest($1::text[]) AS code",
+                    )
+                    .bind(made)
+                    .bind(queue)
+                    .bind(i32::try_from(terms.uses).unwrap_or(i32::MAX))
+                    .bind(terms.user_id.as_deref())
+                    .bind(terms.valid_until)
+                    .execute(connection)
+                    .instrument(otel::sql("invitations.create"))
+                    .await?;
+                    Ok::<_, QueueError>(())
+                })
+            })
+            .await?;
         Ok(codes)
     }
 
     /// Every code of `queue`, oldest first.
     pub(crate) async fn list(&self, queue: &str) -> Result<Vec<Invitation>, QueueError> {
-        let mut connection = self.connection().await?;
-        Ok(sqlx::query_as(
-            "SELECT code, uses, uses_left, user_id, valid_until, created_at
-             FROM queue_invitations WHERE queue = $1 ORDER BY created_at, code",
-        )
-        .bind(queue)
-        .fetch_all(&mut *connection)
-        .instrument(otel::sql("invitations.list"))
-        .await?)
+        let queue = queue.to_owned();
+        self.db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let invitations = sqlx::query_as(
+                        "SELECT code, uses, uses_left, user_id, valid_until, created_at
+                         FROM queue_invitations WHERE queue = $1 ORDER BY created_at, code",
+                    )
+                    .bind(queue)
+                    .fetch_all(connection)
+                    .instrument(otel::sql("invitations.list"))
+                    .await?;
+                    Ok::<_, QueueError>(invitations)
+                })
+            })
+            .await
     }
 
     /// Takes a use of `code` for `user_id` joining `queue`, unless the user
@@ -138,9 +153,25 @@ impl Invitations {
         if !well_formed(code) {
             return Err(QueueError::InvitationInvalid);
         }
-        let mut connection = self.connection().await?;
-        let outcome: Result<Outcome, sqlx::Error> = sqlx::query_as(
-            "WITH taken AS (
+        // Without an answer in time the outcome is unknown; the same join
+        // again tells (`Before` once the use was taken).
+        let (queue, code, user_id) = (queue.to_owned(), code.to_owned(), user_id.to_owned());
+        self.db
+            .bounded_change(move |connection| {
+                Box::pin(async move { redeem_on(connection, &queue, &code, &user_id).await })
+            })
+            .await
+    }
+}
+
+async fn redeem_on(
+    connection: &mut PgConnection,
+    queue: &str,
+    code: &str,
+    user_id: &str,
+) -> Result<Redeemed, QueueError> {
+    let outcome: Result<Outcome, sqlx::Error> = sqlx::query_as(
+        "WITH taken AS (
                  UPDATE queue_invitations SET uses_left = uses_left - 1
                  WHERE code = $1 AND queue = $2 AND (user_id IS NULL OR user_id = $3)
                    AND (valid_until IS NULL OR valid_until > now()) AND uses_left > 0
@@ -161,51 +192,43 @@ impl Invitations {
                     COALESCE((SELECT expired FROM found), false) AS expired,
                     EXISTS (SELECT 1 FROM queue_invitation_redemptions r
                             WHERE r.code = $1 AND r.user_id = $3) AS redeemed_before",
-        )
-        .bind(code)
-        .bind(queue)
-        .bind(user_id)
-        .fetch_one(&mut *connection)
-        .instrument(otel::sql("invitations.redeem"))
-        .await;
-        let outcome = match outcome {
-            Err(sqlx::Error::Database(err)) if err.constraint() == Some(ONCE_PER_USER) => return Ok(Redeemed::Before),
-            other => other?,
-        };
-        match outcome {
-            Outcome { taken: true, .. } => Ok(Redeemed::Now),
-            Outcome { found: false, .. } | Outcome { fits: false, .. } => Err(QueueError::InvitationInvalid),
-            Outcome {
-                redeemed_before: true, ..
-            } => Ok(Redeemed::Before),
-            Outcome { expired: true, .. } => Err(QueueError::InvitationExpired),
-            Outcome { .. } => {
-                // No use was left when this statement took the row's lock. The
-                // same user's own redemption may have taken the last one while
-                // this statement waited for the lock (its snapshot predates
-                // it): a fresh read tells.
-                let before: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM queue_invitation_redemptions WHERE code = $1 AND user_id = $2)",
-                )
-                .bind(code)
-                .bind(user_id)
-                .fetch_one(&mut *connection)
-                .instrument(otel::sql("invitations.redeemed_before"))
-                .await?;
-                if before {
-                    Ok(Redeemed::Before)
-                } else {
-                    Err(QueueError::InvitationUsedUp)
-                }
+    )
+    .bind(code)
+    .bind(queue)
+    .bind(user_id)
+    .fetch_one(&mut *connection)
+    .instrument(otel::sql("invitations.redeem"))
+    .await;
+    let outcome = match outcome {
+        Err(sqlx::Error::Database(err)) if err.constraint() == Some(ONCE_PER_USER) => return Ok(Redeemed::Before),
+        other => other?,
+    };
+    match outcome {
+        Outcome { taken: true, .. } => Ok(Redeemed::Now),
+        Outcome { found: false, .. } | Outcome { fits: false, .. } => Err(QueueError::InvitationInvalid),
+        Outcome {
+            redeemed_before: true, ..
+        } => Ok(Redeemed::Before),
+        Outcome { expired: true, .. } => Err(QueueError::InvitationExpired),
+        Outcome { .. } => {
+            // No use was left when this statement took the row's lock. The
+            // same user's own redemption may have taken the last one while
+            // this statement waited for the lock (its snapshot predates
+            // it): a fresh read tells.
+            let before: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM queue_invitation_redemptions WHERE code = $1 AND user_id = $2)",
+            )
+            .bind(code)
+            .bind(user_id)
+            .fetch_one(&mut *connection)
+            .instrument(otel::sql("invitations.redeemed_before"))
+            .await?;
+            if before {
+                Ok(Redeemed::Before)
+            } else {
+                Err(QueueError::InvitationUsedUp)
             }
         }
-    }
-
-    async fn connection(&self) -> Result<PoolConnection<Postgres>, QueueError> {
-        self.db.acquire().await.map_err(|err| {
-            tracing::debug!(error = %err, "no Postgres connection for the invitations");
-            QueueError::PostgresDown
-        })
     }
 }
 

@@ -41,6 +41,7 @@ pub(crate) mod visitors;
 
 use redis::RedisError;
 
+use crate::store::db::DbError;
 use crate::users::UnknownUser;
 pub(crate) use activity::SessionActivity;
 pub(crate) use adaptive::BookingHealth;
@@ -80,6 +81,9 @@ pub enum QueueError {
     PostgresDown,
     #[error("Postgres failed")]
     Database(#[from] sqlx::Error),
+    /// A change was sent and no answer came in time: it may have been made.
+    #[error("Postgres did not answer in time; the change may or may not have been made")]
+    OutcomeUnknown,
     #[error("stored settings are unreadable: {0}")]
     Unreadable(String),
     /// The queue's opening was due, and placing its pre-queue left it still
@@ -99,6 +103,24 @@ pub enum QueueError {
     ChallengeRequired { queue: String },
     #[error("the challenge's solution was refused ({})", .0.as_str())]
     ChallengeFailed(challenge::Failure),
+}
+
+impl From<DbError> for QueueError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => {
+                if let Some(cause) = cause {
+                    tracing::debug!(error = %cause, "no Postgres connection for the queue");
+                }
+                QueueError::PostgresDown
+            }
+            DbError::Refused(err) => QueueError::Database(err),
+            DbError::OutcomeUnknown(cause) => {
+                tracing::warn!(error = ?cause, "a queue change got no answer: outcome unknown");
+                QueueError::OutcomeUnknown
+            }
+        }
+    }
 }
 
 impl From<UnknownUser> for QueueError {

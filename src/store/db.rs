@@ -208,13 +208,35 @@ impl Db {
         E: From<DbError>,
         F: for<'c> FnOnce(&'c mut PgConnection) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>,
     {
-        let mut connection = self.acquire().await?;
-        match tokio::time::timeout(self.answer_within, reads(&mut connection)).await {
-            Ok(result) => result,
-            Err(_) => {
-                connection.close_on_drop();
-                Err(DbError::Unavailable(None).into())
+        self.within_deadline(reads, || DbError::Unavailable(None)).await
+    }
+
+    /// A change (an operator's, a chore's) bounded as [`Db::bounded`] bounds
+    /// reads: past the deadline its outcome is unknown (it may have committed
+    /// with its answer lost), and the connection is closed, not returned.
+    /// Each caller's change can be told afterwards by reading it back, or is
+    /// safe to make again.
+    pub(crate) async fn bounded_change<T, E, F>(&self, change: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>,
+    {
+        self.within_deadline(change, || DbError::OutcomeUnknown(None)).await
+    }
+
+    async fn within_deadline<T, E, F>(&self, work: F, late: impl FnOnce() -> DbError) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>,
+    {
+        let mut in_use = InUse::new(self.acquire().await?);
+        match tokio::time::timeout(self.answer_within, work(in_use.connection())).await {
+            Ok(result) => {
+                in_use.done();
+                result
             }
+            // `in_use` closes the connection as it goes.
+            Err(_) => Err(late().into()),
         }
     }
 
@@ -233,19 +255,56 @@ impl Db {
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> StatementFuture<'c, T>,
     {
-        let mut connection = self.acquire().await?;
-        match tokio::time::timeout(self.answer_within, statement(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err @ sqlx::Error::Database(_))) if !super::db_is_unavailable(&err) => Err(DbError::Refused(err)),
-            Ok(Err(err)) => {
-                connection.close_on_drop();
-                Err(DbError::OutcomeUnknown(Some(err)))
+        let mut in_use = InUse::new(self.acquire().await?);
+        match tokio::time::timeout(self.answer_within, statement(in_use.connection())).await {
+            Ok(Ok(value)) => {
+                in_use.done();
+                Ok(value)
             }
-            Err(_) => {
-                // The statement may still be running; this connection is not reused.
-                connection.close_on_drop();
-                Err(DbError::OutcomeUnknown(None))
+            Ok(Err(err @ sqlx::Error::Database(_))) if !super::db_is_unavailable(&err) => {
+                in_use.done();
+                Err(DbError::Refused(err))
             }
+            // The connection broke, or the statement may still be running:
+            // `in_use` closes it rather than have it reused.
+            Ok(Err(err)) => Err(DbError::OutcomeUnknown(Some(err))),
+            Err(_) => Err(DbError::OutcomeUnknown(None)),
+        }
+    }
+}
+
+/// A connection with work in flight: closed, not returned, when dropped before
+/// [`InUse::done`]. Besides the deadlines above, that covers work cut off
+/// from outside (a request's own deadline, a chore's bound): sqlx checks a
+/// returned connection by first reading out what it still owes, which behind
+/// a reply swallowed for good never ends and keeps the pool's slot.
+struct InUse {
+    connection: PoolConnection<Postgres>,
+    answered: bool,
+}
+
+impl InUse {
+    fn new(connection: PoolConnection<Postgres>) -> Self {
+        InUse {
+            connection,
+            answered: false,
+        }
+    }
+
+    fn connection(&mut self) -> &mut PgConnection {
+        &mut self.connection
+    }
+
+    /// The work ended with an answer: the connection goes back to the pool.
+    fn done(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.connection.close_on_drop();
         }
     }
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use noxious::toxic::{StreamDirection, ToxicKind};
+use serde_json::json;
 
 use super::helpers::faulty_link::FaultyLink;
 use super::helpers::lost_replies::LostReplies;
-use super::helpers::{assert_error, eventually, json_of, spawn_configured, test_config, TestApp};
+use super::helpers::{assert_error, eventually, json_of, spawn_configured, test_config, TestApp, ADMIN};
 use super::{audit_is_clean_within, paying, stores_back};
 
 const REDIS_PORT: u16 = 6379;
@@ -322,6 +323,73 @@ async fn reads_that_gave_up_on_a_lost_reply_leave_the_pool_whole() {
         (read.status() == 200).then_some(())
     })
     .await;
+    app.stop().await;
+}
+
+/// An operator's changes whose answers are lost. Each is answered: 200 when
+/// made, 503 `OUTCOME_UNKNOWN` when it may have been, 503
+/// `DEPENDENCY_UNAVAILABLE` only when it was not (the record of changes
+/// tells). And the pool is whole again after: a change cut off by its deadline
+/// used to hand its connection back to sqlx, which reads a returned connection
+/// to its end first, and behind a lost reply that never came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "network faults; run by .ci/run with the fault suite"]
+async fn operators_changes_whose_answers_are_lost_are_told_truly_and_leave_the_pool_whole() {
+    let link = LostReplies::start(POSTGRES_PORT).await;
+    let mut config = test_config();
+    config.database_url = link.in_front_of(&config.database_url, POSTGRES_PORT);
+    config.db_statement_timeout_ms = 1000;
+    config.db_max_connections = 3;
+    config.db_acquire_timeout_ms = 1000;
+    config.admin_token = Some(ADMIN.into());
+    let app = spawn_configured(config).await;
+    let queue = app.default_queue();
+    let change = |max_active: u64| app.admin_set_queue(&queue, &json!({ "maxActive": max_active }));
+    assert_eq!(change(5).await.status(), 200);
+
+    let changing = join_all((6..9).map(|max_active| change(max_active).send()));
+    let losing = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        link.lose_open_connections();
+    };
+    let (answers, ()) = tokio::join!(changing, losing);
+    let mut told = Vec::new();
+    for (max_active, answer) in (6..9).zip(answers) {
+        let answer = answer.expect("an answer");
+        let status = answer.status().as_u16();
+        let body = json_of(answer).await;
+        let code = body["code"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            status == 200 || (status == 503 && ["OUTCOME_UNKNOWN", "DEPENDENCY_UNAVAILABLE"].contains(&code.as_str())),
+            "{status} {body}"
+        );
+        told.push((max_active, if status == 200 { "OK".to_owned() } else { code }));
+    }
+
+    eventually(Duration::from_secs(8), "a change is made again", || async {
+        (change(20).await.status() == 200).then_some(())
+    })
+    .await;
+    let events = json_of(app.admin_queue_events(&queue).query(&[("count", "100")]).await).await;
+    let made: Vec<String> = events
+        .as_array()
+        .expect("a list of changes")
+        .iter()
+        .filter_map(|event| event["changes"]["max_active"].as_str().map(str::to_owned))
+        .collect();
+    println!("told {told:?}; the record holds {made:?}");
+    for (max_active, code) in &told {
+        let recorded = made.contains(&max_active.to_string());
+        match code.as_str() {
+            "OK" => assert!(
+                recorded,
+                "maxActive {max_active} answered 200 is not recorded: {made:?}"
+            ),
+            "DEPENDENCY_UNAVAILABLE" => assert!(!recorded, "maxActive {max_active} said undone was made: {made:?}"),
+            _ => {}
+        }
+    }
+    assert!(made.contains(&"20".to_owned()), "{made:?}");
     app.stop().await;
 }
 

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgConnection;
 use tracing::Instrument;
 use utoipa::ToSchema;
 
@@ -81,11 +82,18 @@ impl Auditor {
     /// Checks the business invariants against Postgres and Redis.
     /// A trace of its own: one run answers every request that waits on it.
     pub(crate) async fn run(&self) -> Result<AuditReport, BookingError> {
-        let audit = self.audit().instrument(otel::chore("audit"));
+        let mut connection = self.db.acquire().await?;
+        let audit = self.audit(&mut connection).instrument(otel::chore("audit"));
         let outcome = match self.time_limit {
-            Some(limit) => tokio::time::timeout(limit + Duration::from_secs(1), audit)
-                .await
-                .unwrap_or(Err(BookingError::PostgresGaveUp)),
+            Some(limit) => match tokio::time::timeout(limit + Duration::from_secs(1), audit).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    // Returned, the connection would first be read to its end,
+                    // which behind a lost reply never comes: closed instead.
+                    connection.close_on_drop();
+                    Err(BookingError::PostgresGaveUp)
+                }
+            },
             None => audit.await,
         };
         match outcome {
@@ -94,14 +102,12 @@ impl Auditor {
         }
     }
 
-    async fn audit(&self) -> Result<AuditReport, BookingError> {
+    async fn audit(&self, connection: &mut PgConnection) -> Result<AuditReport, BookingError> {
         let checked_at = Utc::now();
-        let mut connection = self.db.acquire().await?;
-        let snapshot = snapshot::take(&mut connection, self.time_limit).await?;
+        let snapshot = snapshot::take(connection, self.time_limit).await?;
         let mut violations = snapshot.violations();
         let catalog = self.catalog.snapshot();
-        violations
-            .extend(sold_sets::mismatches(&mut connection, &self.redis, &self.keys, &catalog, snapshot.sold).await?);
+        violations.extend(sold_sets::mismatches(connection, &self.redis, &self.keys, &catalog, snapshot.sold).await?);
         let totals = snapshot.totals;
         Ok(AuditReport {
             ok: violations.is_empty(),

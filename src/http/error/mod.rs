@@ -123,6 +123,7 @@ fn queue_parts(err: &QueueError) -> (ErrorCode, Option<Value>) {
         QueueError::Redis(err) if redis_is_unavailable(err) => (C::DependencyUnavailable, None),
         QueueError::Redis(_) => (C::Internal, None),
         QueueError::PostgresDown => (C::DependencyUnavailable, None),
+        QueueError::OutcomeUnknown => (C::OutcomeUnknown, None),
         QueueError::Database(err) if db_is_unavailable(err) || db_gave_up(err) => (C::DependencyUnavailable, None),
         QueueError::Database(_) | QueueError::Unreadable(_) | QueueError::OpeningNotPlaced => (C::Internal, None),
     }

@@ -18,12 +18,21 @@ impl Settings {
     /// Makes a new origin key for `queue`; the only time it is ever shown.
     pub(crate) async fn new_origin_key(&self, queue: &str) -> Result<String, QueueError> {
         let key = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
-        let mut connection = self.db.acquire().await.map_err(|_| QueueError::PostgresDown)?;
-        sqlx::query("INSERT INTO queue_origin_keys (queue, key_sha256) VALUES ($1, $2)")
-            .bind(queue)
-            .bind(Sha256::digest(key.as_bytes()).as_slice())
-            .execute(&mut *connection)
-            .instrument(otel::sql("origin_keys.create"))
+        // A key whose answer was lost is never shown, so never used: asking
+        // again for a new one is safe.
+        let (queue_name, hash) = (queue.to_owned(), Sha256::digest(key.as_bytes()).to_vec());
+        self.db
+            .bounded_change(move |connection| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO queue_origin_keys (queue, key_sha256) VALUES ($1, $2)")
+                        .bind(queue_name)
+                        .bind(hash)
+                        .execute(connection)
+                        .instrument(otel::sql("origin_keys.create"))
+                        .await?;
+                    Ok::<_, QueueError>(())
+                })
+            })
             .await?;
         tracing::info!(queue, "an origin key was made");
         Ok(key)
@@ -34,16 +43,24 @@ impl Settings {
         if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
             return Ok(false);
         }
-        let mut connection = self.db.acquire().await.map_err(|_| QueueError::PostgresDown)?;
         // Looked up by the key's hash: the comparison is of hashes, so its
         // timing says nothing about the key.
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM queue_origin_keys WHERE queue = $1 AND key_sha256 = $2")
-                .bind(queue)
-                .bind(Sha256::digest(key.as_bytes()).as_slice())
-                .fetch_optional(&mut *connection)
-                .instrument(otel::sql("origin_keys.find"))
-                .await?;
+        let (queue, hash) = (queue.to_owned(), Sha256::digest(key.as_bytes()).to_vec());
+        let found: Option<i64> = self
+            .db
+            .bounded(move |connection| {
+                Box::pin(async move {
+                    let found =
+                        sqlx::query_scalar("SELECT id FROM queue_origin_keys WHERE queue = $1 AND key_sha256 = $2")
+                            .bind(queue)
+                            .bind(hash)
+                            .fetch_optional(connection)
+                            .instrument(otel::sql("origin_keys.find"))
+                            .await?;
+                    Ok::<_, QueueError>(found)
+                })
+            })
+            .await?;
         Ok(found.is_some())
     }
 }

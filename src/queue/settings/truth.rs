@@ -8,8 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, Postgres};
+use sqlx::PgConnection;
 use tracing::Instrument;
 use utoipa::ToSchema;
 
@@ -131,23 +130,27 @@ fn versioned(row: Row) -> Result<Versioned, QueueError> {
     })
 }
 
-async fn connection(db: &Db) -> Result<PoolConnection<Postgres>, QueueError> {
-    db.acquire().await.map_err(|err| {
-        tracing::debug!(error = %err, "no Postgres connection for the settings");
-        QueueError::PostgresDown
-    })
-}
-
 /// Applies `patch` to the queue's settings and records the change; returns the
-/// settings before and after.
+/// settings before and after. Without an answer in time the outcome is
+/// unknown: the queue's events (or its settings' version) tell.
 pub(super) async fn change(
     db: &Db,
     queue: &str,
     patch: &SettingsPatch,
     who: &str,
 ) -> Result<(Versioned, Versioned), QueueError> {
-    let mut connection = connection(db).await?;
-    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    let (queue, patch, who) = (queue.to_owned(), patch.clone(), who.to_owned());
+    db.bounded_change(move |connection| Box::pin(async move { change_on(connection, &queue, &patch, &who).await }))
+        .await
+}
+
+async fn change_on(
+    connection: &mut PgConnection,
+    queue: &str,
+    patch: &SettingsPatch,
+    who: &str,
+) -> Result<(Versioned, Versioned), QueueError> {
+    let mut tx = sqlx::Connection::begin(connection).await?;
     // A queue never changed has no row: one is made (or found, when another
     // change made it first) so that there is a row to lock.
     sqlx::query("INSERT INTO queue_settings (queue) VALUES ($1) ON CONFLICT (queue) DO NOTHING")
@@ -271,16 +274,23 @@ async fn record(
 
 /// The most recent changes of a queue, newest first.
 pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<SettingsEvent>, QueueError> {
-    let mut connection = connection(db).await?;
-    let rows: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT id, at, who, changes::text AS changes, before::text AS before, after::text AS after
-         FROM queue_settings_changes WHERE queue = $1 ORDER BY version DESC LIMIT $2",
-    )
-    .bind(queue)
-    .bind(i64::try_from(count).unwrap_or(i64::MAX))
-    .fetch_all(&mut *connection)
-    .instrument(otel::sql("settings.changes"))
-    .await?;
+    let queue = queue.to_owned();
+    let rows: Vec<ChangeRow> = db
+        .bounded(move |connection| {
+            Box::pin(async move {
+                let rows = sqlx::query_as(
+                    "SELECT id, at, who, changes::text AS changes, before::text AS before, after::text AS after
+                     FROM queue_settings_changes WHERE queue = $1 ORDER BY version DESC LIMIT $2",
+                )
+                .bind(queue)
+                .bind(i64::try_from(count).unwrap_or(i64::MAX))
+                .fetch_all(connection)
+                .instrument(otel::sql("settings.changes"))
+                .await?;
+                Ok::<_, QueueError>(rows)
+            })
+        })
+        .await?;
     let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
     Ok(rows
         .into_iter()
@@ -297,26 +307,39 @@ pub(super) async fn events(db: &Db, queue: &str, count: usize) -> Result<Vec<Set
 
 /// The settings Postgres holds for each of `queues` that has a row.
 pub(super) async fn all(db: &Db, queues: &[String]) -> Result<HashMap<String, Versioned>, QueueError> {
-    let mut connection = connection(db).await?;
-    let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
-             join_limits::text AS join_limits, challenge::text AS challenge, version
-         FROM queue_settings WHERE queue = ANY($1)",
-    )
-    .bind(queues)
-    .fetch_all(&mut *connection)
-    .instrument(otel::sql("settings.all"))
-    .await?;
+    let queues = queues.to_vec();
+    let rows: Vec<QueueRow> = db
+        .bounded(move |connection| {
+            Box::pin(async move {
+                let rows = sqlx::query_as(
+                    "SELECT queue, state, max_active, admit_rate, opens_at, adaptive::text AS adaptive,
+                         protect::text AS protect, join_limits::text AS join_limits, challenge::text AS challenge, version
+                     FROM queue_settings WHERE queue = ANY($1)",
+                )
+                .bind(queues)
+                .fetch_all(connection)
+                .instrument(otel::sql("settings.all"))
+                .await?;
+                Ok::<_, QueueError>(rows)
+            })
+        })
+        .await?;
     rows.into_iter()
         .map(|QueueRow { queue, row }| Ok((queue, versioned(row)?)))
         .collect()
 }
 
 /// Records settings found only in Redis as the queue's, unless the queue has a
-/// row by now; true when they were recorded.
+/// row by now; true when they were recorded. Without an answer in time, the
+/// next pass reads whether they were.
 pub(super) async fn adopt(db: &Db, queue: &str, found: &Versioned) -> Result<bool, QueueError> {
-    let mut connection = connection(db).await?;
-    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    let (queue, found) = (queue.to_owned(), found.clone());
+    db.bounded_change(move |connection| Box::pin(async move { adopt_on(connection, &queue, &found).await }))
+        .await
+}
+
+async fn adopt_on(connection: &mut PgConnection, queue: &str, found: &Versioned) -> Result<bool, QueueError> {
+    let mut tx = sqlx::Connection::begin(connection).await?;
     let made = sqlx::query("INSERT INTO queue_settings (queue, version) VALUES ($1, 0) ON CONFLICT (queue) DO NOTHING")
         .bind(queue)
         .execute(&mut *tx)
@@ -341,17 +364,24 @@ pub(super) async fn adopt(db: &Db, queue: &str, found: &Versioned) -> Result<boo
 /// claims a newer version than Postgres has), unless it moved meanwhile;
 /// returns the settings at their new version.
 pub(super) async fn overtake(db: &Db, queue: &str, from: i64, to: i64) -> Result<Option<Versioned>, QueueError> {
-    let mut connection = connection(db).await?;
-    let row: Option<Row> = sqlx::query_as(
-        "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
-         RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive, protect::text AS protect,
-             join_limits::text AS join_limits, challenge::text AS challenge, version",
-    )
-    .bind(queue)
-    .bind(from)
-    .bind(to)
-    .fetch_optional(&mut *connection)
-    .instrument(otel::sql("settings.overtake"))
-    .await?;
+    let queue = queue.to_owned();
+    let row: Option<Row> = db
+        .bounded_change(move |connection| {
+            Box::pin(async move {
+                let row = sqlx::query_as(
+                    "UPDATE queue_settings SET version = $3 WHERE queue = $1 AND version = $2
+                     RETURNING state, max_active, admit_rate, opens_at, adaptive::text AS adaptive,
+                         protect::text AS protect, join_limits::text AS join_limits, challenge::text AS challenge, version",
+                )
+                .bind(queue)
+                .bind(from)
+                .bind(to)
+                .fetch_optional(connection)
+                .instrument(otel::sql("settings.overtake"))
+                .await?;
+                Ok::<_, QueueError>(row)
+            })
+        })
+        .await?;
     row.map(versioned).transpose()
 }

@@ -18,12 +18,14 @@ pub(super) const IDENTITY: Codes = &[
 ];
 /// A token presented to join or poll: optional, but genuine and the caller's.
 pub(super) const PRESENTED_TOKEN: Codes = &[C::DuplicateHeader, C::TokenInvalid, C::TokenMismatch];
-/// An `X-Invitation` code carried by a join before the queue's opening (`JoinPermit`).
+/// An `X-Invitation` code carried by a join before the queue's opening
+/// (`JoinPermit`); taking its use may go unanswered (the same join again tells).
 pub(super) const INVITATION: Codes = &[
     C::DuplicateHeader,
     C::InvitationInvalid,
     C::InvitationUsedUp,
     C::InvitationExpired,
+    C::OutcomeUnknown,
 ];
 /// An `X-Altcha` solution carried by a join of a queue that asks for one (`JoinPermit`).
 pub(super) const CHALLENGE: Codes = &[C::DuplicateHeader, C::ChallengeRequired, C::ChallengeFailed];
@@ -58,6 +60,8 @@ pub(super) const RATE_LIMITED: Codes = &[C::RateLimited];
 pub(super) const STORES: Codes = &[C::DependencyUnavailable, C::Internal];
 /// A charge or a payment: sent to Postgres, and maybe no answer.
 pub(super) const MONEY: Codes = &[C::DependencyUnavailable, C::OutcomeUnknown, C::Internal];
+/// An operator's change (settings, a concert, keys, codes): sent to Postgres, and maybe no answer.
+pub(super) const CHANGE: Codes = &[C::DependencyUnavailable, C::OutcomeUnknown, C::Internal];
 
 pub(super) const HOLD: Codes = &[
     C::AmountOutOfRange,

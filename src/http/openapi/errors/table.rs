@@ -223,10 +223,10 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
     // The admin API.
     ("adminListQueues", &[ADMIN, STORES]),
     ("adminGetQueue", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
-    ("adminNewOriginKey", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
+    ("adminNewOriginKey", &[ADMIN, PATH, CHANGE, &[C::QueueNotFound]]),
     (
         "adminNewInvitations",
-        &[ADMIN, PATH, JSON_BODY, STORES, &[C::QueueNotFound, C::InvalidDate]],
+        &[ADMIN, PATH, JSON_BODY, CHANGE, &[C::QueueNotFound, C::InvalidDate]],
     ),
     ("adminListInvitations", &[ADMIN, PATH, STORES, &[C::QueueNotFound]]),
     (
@@ -235,7 +235,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
             ADMIN,
             PATH,
             JSON_BODY,
-            STORES,
+            CHANGE,
             &[
                 C::QueueNotFound,
                 C::InvalidSettings,
@@ -252,7 +252,7 @@ pub(super) const ERRORS: &[(&str, &[Codes])] = &[
         &[
             ADMIN,
             JSON_BODY,
-            STORES,
+            CHANGE,
             &[
                 C::InvalidConcert,
                 C::InvalidDate,
