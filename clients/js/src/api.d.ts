@@ -2227,7 +2227,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `TIMEOUT` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OUTCOME_UNKNOWN`, `TIMEOUT` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -2243,7 +2243,7 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "TIMEOUT";
+                        code?: "DEPENDENCY_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "TIMEOUT";
                     };
                 };
             };
@@ -2927,7 +2927,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `TIMEOUT` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OUTCOME_UNKNOWN`, `TIMEOUT` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -2943,7 +2943,7 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "TIMEOUT";
+                        code?: "DEPENDENCY_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "TIMEOUT";
                     };
                 };
             };
@@ -3382,7 +3382,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `TIMEOUT` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OUTCOME_UNKNOWN`, `TIMEOUT` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -3398,7 +3398,7 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "TIMEOUT";
+                        code?: "DEPENDENCY_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "TIMEOUT";
                     };
                 };
             };
@@ -3524,7 +3524,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `TIMEOUT` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OUTCOME_UNKNOWN`, `TIMEOUT` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -3540,7 +3540,7 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "TIMEOUT";
+                        code?: "DEPENDENCY_UNAVAILABLE" | "OUTCOME_UNKNOWN" | "TIMEOUT";
                     };
                 };
             };
@@ -6563,7 +6563,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `OUTCOME_UNKNOWN`, `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -6573,13 +6573,13 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "code": "DEPENDENCY_UNAVAILABLE",
+                     *       "code": "OUTCOME_UNKNOWN",
                      *       "message": "what went wrong, for people"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
+                        code?: "OUTCOME_UNKNOWN" | "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
                     };
                 };
             };
@@ -7355,7 +7355,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `OUTCOME_UNKNOWN`, `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -7365,13 +7365,13 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "code": "DEPENDENCY_UNAVAILABLE",
+                     *       "code": "OUTCOME_UNKNOWN",
                      *       "message": "what went wrong, for people"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
+                        code?: "OUTCOME_UNKNOWN" | "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
                     };
                 };
             };
@@ -8096,7 +8096,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
+            /** @description Service unavailable (nothing was done, except after OUTCOME_UNKNOWN): `OUTCOME_UNKNOWN`, `DEPENDENCY_UNAVAILABLE`, `OVERLOADED` */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -8106,13 +8106,13 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "code": "DEPENDENCY_UNAVAILABLE",
+                     *       "code": "OUTCOME_UNKNOWN",
                      *       "message": "what went wrong, for people"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"] & {
                         /** @enum {string} */
-                        code?: "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
+                        code?: "OUTCOME_UNKNOWN" | "DEPENDENCY_UNAVAILABLE" | "OVERLOADED";
                     };
                 };
             };
