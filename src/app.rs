@@ -33,8 +33,10 @@ use crate::users::UserDirectory;
 /// tools in `examples/` drive directly (the stores, the line, the scheduler).
 pub struct Services {
     pub(crate) config: Arc<Config>,
-    /// The serving pool (request deadlines apply); tests query through it.
+    /// The serving pool (request deadlines apply) as it was made; tests query through it.
     pub db: PgPool,
+    /// The same behind its breaker, as the services use it (and replace it: `store::renewal`).
+    pub(crate) database: Db,
     /// For the in-memory copies' reloads, which may take longer than a request.
     pub(crate) background_db: PgPool,
     pub redis: Redis,
@@ -211,6 +213,7 @@ impl Services {
             identity: IdentityVerifier::from_config(&config.identity)?,
             config: Arc::new(config),
             db: pool,
+            database: database.clone(),
             background_db: background_pool,
             redis,
             users,

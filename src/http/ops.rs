@@ -156,9 +156,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         counter!(m::QUEUE_EXPIRED, &label).absolute(stats.expired);
         counter!(m::QUEUE_COMPLETED, &label).absolute(stats.completed);
     }
-    let idle = state.db.num_idle() as f64;
+    let pool = state.database.pool();
+    let idle = pool.num_idle() as f64;
     gauge!(m::DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
-    gauge!(m::DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(state.db.size()) - idle);
+    gauge!(m::DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(pool.size()) - idle);
     gauge!(m::DB_POOL_MAX).set(f64::from(state.config.db_max_connections));
     gauge!(m::KNOWN_USERS).set(state.users.len() as f64);
     (

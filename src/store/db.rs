@@ -24,6 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres};
 
 use super::breaker::Breaker;
+use super::renewal::RenewingPool;
 use crate::config::Config;
 
 /// Connects to the server's `postgres` database and creates `database_url`'s database if missing.
@@ -144,7 +145,7 @@ pub(crate) type StatementFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, s
 /// the deadline within which a statement that moves money must be answered.
 #[derive(Clone)]
 pub(crate) struct Db {
-    pool: PgPool,
+    pool: Arc<RenewingPool>,
     breaker: Arc<Breaker>,
     answer_within: Duration,
 }
@@ -156,7 +157,7 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 impl Db {
     pub(crate) fn new(pool: PgPool, breaker: Arc<Breaker>, statement_timeout_ms: u64) -> Self {
         Db {
-            pool,
+            pool: Arc::new(RenewingPool::new(pool)),
             breaker,
             answer_within: Duration::from_millis(statement_timeout_ms) + ANSWER_MARGIN,
         }
@@ -164,6 +165,11 @@ impl Db {
 
     pub(crate) fn breaker(&self) -> &Arc<Breaker> {
         &self.breaker
+    }
+
+    /// The pool in use (`renewal.rs` may have replaced the first).
+    pub(crate) fn pool(&self) -> PgPool {
+        self.pool.current().1
     }
 
     /// A connection, refused at once while Postgres is known to be down, and
@@ -175,19 +181,26 @@ impl Db {
             return Err(DbError::Unavailable(None));
         }
         let _waiting = WaitingAcquire::start();
+        let (generation, pool) = self.pool.current();
         let acquired = tokio::select! {
             biased;
             () = opening => return Err(DbError::Unavailable(None)),
-            acquired = self.pool.acquire() => acquired,
+            acquired = pool.acquire() => acquired,
         };
         match acquired {
             // The breaker may have opened as the connection came: then it is
             // not used (nothing is sent while the breaker is open).
             Ok(_) if self.breaker.check().is_err() => Err(DbError::Unavailable(None)),
-            Ok(connection) => Ok(connection),
+            Ok(connection) => {
+                self.pool.handed_out();
+                Ok(connection)
+            }
             Err(err) => {
                 if matches!(err, sqlx::Error::PoolTimedOut) {
                     metrics::counter!(crate::telemetry::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
+                    if self.breaker.check().is_ok() {
+                        self.pool.timed_out(generation, &pool, self.answer_within);
+                    }
                 }
                 Err(DbError::Unavailable(Some(err)))
             }

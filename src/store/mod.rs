@@ -9,6 +9,7 @@ pub(crate) mod keys;
 pub(crate) mod migrations;
 pub(crate) mod probe;
 pub mod redis;
+pub(crate) mod renewal;
 pub(crate) mod rows;
 pub(crate) mod scripts;
 pub mod seed;

@@ -38,6 +38,7 @@ pub(crate) const DEPENDENCY_ERRORS: &str = "boxoffice_dependency_errors_total";
 pub(crate) const DB_POOL_CONNECTIONS: &str = "boxoffice_db_pool_connections";
 pub(crate) const DB_POOL_MAX: &str = "boxoffice_db_pool_max_connections";
 pub(crate) const DB_ACQUIRE_TIMEOUTS: &str = "boxoffice_db_acquire_timeouts_total";
+pub(crate) const DB_POOLS_REPLACED: &str = "boxoffice_db_pools_replaced_total";
 pub(crate) const DB_ACQUIRES_WAITING: &str = "boxoffice_db_acquires_waiting";
 pub(crate) const CONNECTIONS_OPEN: &str = "boxoffice_connections_open";
 pub(crate) const CONNECTIONS_REFUSED: &str = "boxoffice_connections_refused_total";
@@ -81,6 +82,7 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
 /// first event makes `rate()` and the dashboard's panels blank instead of 0.
 fn zero_series() {
     metrics::counter!(DB_ACQUIRE_TIMEOUTS).absolute(0);
+    metrics::counter!(DB_POOLS_REPLACED).absolute(0);
     metrics::gauge!(DB_ACQUIRES_WAITING).set(0.0);
     metrics::counter!(SEATS_SOLD).absolute(0);
     for kind in ["DEPENDENCY_UNAVAILABLE", "OUTCOME_UNKNOWN", "TIMEOUT"] {
@@ -179,6 +181,10 @@ fn describe() {
     describe_counter!(
         DB_ACQUIRE_TIMEOUTS,
         "Waits for a pooled Postgres connection that ran out."
+    );
+    describe_counter!(
+        DB_POOLS_REPLACED,
+        "Postgres pools replaced because every connection was held past any statement's deadline (replies lost for good)."
     );
     describe_gauge!(
         DB_ACQUIRES_WAITING,
