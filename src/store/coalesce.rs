@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use redis::{ErrorKind, RedisError, RedisResult};
 use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::telemetry::otel;
 
 /// One batched operation: runs entries in order and answers each, in order.
 pub(crate) trait Batch: Send + Sync + 'static {
@@ -147,7 +150,14 @@ impl<B: Batch> Lane<B> {
         loop {
             let (entries, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             self.batch.sent(entries.len());
-            match self.batch.run(entries).await {
+            // Sent for requests other than the one that started the drain:
+            // with tracing on, each run is a trace of its own.
+            let answers = if otel::enabled() {
+                self.batch.run(entries).instrument(otel::chore("queue.batch")).await
+            } else {
+                self.batch.run(entries).await
+            };
+            match answers {
                 Ok(answers) if answers.len() == senders.len() => {
                     for (sender, answer) in senders.into_iter().zip(answers) {
                         // A receiver that is gone was a client that went away.

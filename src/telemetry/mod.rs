@@ -1,5 +1,6 @@
 //! Logs, text or JSON (`logs.rs`), OpenTelemetry traces when an OTLP
-//! endpoint is set (`otel.rs`, exported through `otlp_client.rs`), metrics
+//! endpoint is set (`otel.rs`, exported through `otlp_client.rs`, kept or not
+//! as `sampling.rs` decides), metrics
 //! (`metrics.rs`), the progress of long commands (`progress.rs`) and the
 //! process's shutdown signal.
 
@@ -8,6 +9,7 @@ pub(crate) mod metrics;
 pub(crate) mod otel;
 mod otlp_client;
 pub(crate) mod progress;
+mod sampling;
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

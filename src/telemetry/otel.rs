@@ -9,26 +9,34 @@
 //! is no such layer, every callsite of the target is disabled once for the
 //! life of the process, and a span "made" on the hot path is a check of a
 //! cached flag: no span, no allocation.
+//!
+//! With tracing on, whether a trace is kept is decided where it starts
+//! (`sampling.rs`): a request or a round not kept makes no span, and the
+//! layer's filter lets a statement's or a Lua call's span through only inside
+//! a span it let through, so none of theirs is made either.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry::Context;
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tokio::task::futures::TaskLocalFuture;
 use tracing::{Level, Span, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{dynamic_filter_fn, FilterExt, Targets};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::otlp_client::OtlpClient;
+use super::sampling::HeadSampler;
 
 /// The target of every span meant for OpenTelemetry and nothing else.
 pub(crate) const TARGET: &str = "boxoffice::otel";
@@ -43,6 +51,19 @@ static ON: AtomicBool = AtomicBool::new(false);
 /// The provider, kept to flush what is queued when the process ends.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
+/// Which traces are kept, decided where each starts.
+static SAMPLER: OnceLock<HeadSampler> = OnceLock::new();
+
+/// The names of the spans that start a trace ([`chore`] and the request
+/// layer's); every other span of [`TARGET`] belongs to one of theirs.
+const ROOTS: [&str; 2] = ["chore", "request"];
+
+tokio::task_local! {
+    /// The trace of a request not kept, for its error bodies: it has no span
+    /// to read it from.
+    static UNSAMPLED: TraceId;
+}
+
 pub(crate) fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
@@ -56,7 +77,8 @@ where
     if !requested() {
         return None;
     }
-    let provider = match provider() {
+    let sampler = HeadSampler::from_env();
+    let provider = match provider(&sampler) {
         Ok(provider) => provider,
         Err(problem) => {
             // The log layer is not installed yet: this goes to stderr itself.
@@ -69,8 +91,13 @@ where
         // A second subscriber in one process (tests): the first one traces.
         return None;
     }
+    let _ = SAMPLER.set(sampler);
     ON.store(true, Ordering::Relaxed);
-    let only_ours = Targets::new().with_target(TARGET, Level::TRACE);
+    // A statement or a Lua call outside any span of a kept trace (a request
+    // not kept) makes no span: a root of its own would be a trace nobody kept.
+    let in_a_trace =
+        dynamic_filter_fn(|metadata, context| ROOTS.contains(&metadata.name()) || context.lookup_current().is_some());
+    let only_ours = Targets::new().with_target(TARGET, Level::TRACE).and(in_a_trace);
     Some(
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -92,9 +119,10 @@ fn requested() -> bool {
     ENDPOINTS.iter().any(|name| set(name)) && !is("OTEL_SDK_DISABLED", "true") && !is("OTEL_TRACES_EXPORTER", "none")
 }
 
-/// The SDK reads the endpoint, protocol, headers, sampler, batch and
-/// resource variables itself; the service name defaults to `boxoffice`.
-fn provider() -> Result<SdkTracerProvider, String> {
+/// The SDK reads the endpoint, protocol, headers, batch and resource
+/// variables itself; the service name defaults to `boxoffice`. The sampler
+/// is `sampler`'s (see `sampling.rs`).
+fn provider(sampler: &HeadSampler) -> Result<SdkTracerProvider, String> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| "no tokio runtime to export from".to_string())?;
     let client = OtlpClient::new(runtime).map_err(|err| format!("the HTTP client: {err}"))?;
     let mut exporter = SpanExporter::builder().with_http().with_http_client(client);
@@ -110,6 +138,7 @@ fn provider() -> Result<SdkTracerProvider, String> {
         resource = resource.with_service_name("boxoffice");
     }
     Ok(SdkTracerProvider::builder()
+        .with_sampler(sampler.sdk_sampler())
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build())
@@ -141,16 +170,43 @@ pub(crate) fn trace_id(span: &Span) -> Option<String> {
 }
 
 /// The trace id of the OpenTelemetry span the caller runs in (see
-/// [`trace_id`]). Read from the context the layer activates on entering one
-/// of its spans, not from `Span::current()`: that may be a span only the logs
-/// see (a request's log span), which has no trace of its own.
+/// [`trace_id`]), or of the request not kept it runs for. Read from the
+/// context the layer activates on entering one of its spans, not from
+/// `Span::current()`: that may be a span only the logs see (a request's log
+/// span), which has no trace of its own.
 pub(crate) fn current_trace_id() -> Option<String> {
     if !enabled() {
         return None;
     }
     let context = Context::current();
     let span_context = context.span().span_context().clone();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    if span_context.is_valid() {
+        return Some(span_context.trace_id().to_string());
+    }
+    UNSAMPLED.try_with(TraceId::to_string).ok()
+}
+
+/// Whether the trace `caller` carries on here (or a new one, for an empty
+/// context) is kept; false with tracing off.
+pub(crate) fn keeps(caller: &Context) -> bool {
+    SAMPLER.get().is_some_and(|sampler| sampler.keeps(caller))
+}
+
+/// The trace of a request not kept: the caller's, or a new one. Nothing is
+/// sent of it; it names the request in its log line and error bodies.
+pub(crate) fn unsampled_trace(caller: &Context) -> TraceId {
+    let span = caller.span();
+    let parent = span.span_context();
+    if parent.is_valid() {
+        parent.trace_id()
+    } else {
+        TraceId::from(rand::random::<u128>() | 1)
+    }
+}
+
+/// Runs a request not kept with its trace id at hand for [`current_trace_id`].
+pub(crate) fn with_unsampled_trace<F: Future>(trace: TraceId, request: F) -> TaskLocalFuture<TraceId, F> {
+    UNSAMPLED.scope(trace, request)
 }
 
 /// A span for one Postgres statement, named by what it does
@@ -189,7 +245,10 @@ pub(crate) fn redis(function: &str, batch: Option<usize>) -> Span {
 }
 
 /// A span for one round of a background chore (`admission`, `reconcile`), a
-/// trace of its own.
+/// trace of its own when the sampler keeps it, else none.
 pub(crate) fn chore(name: &'static str) -> Span {
+    if enabled() && !keeps(&Context::new()) {
+        return Span::none();
+    }
     tracing::info_span!(target: "boxoffice::otel", parent: None, "chore", otel.name = name)
 }

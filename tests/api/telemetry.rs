@@ -148,6 +148,55 @@ async fn a_payments_trace_runs_from_the_callers_span_down_to_its_sql() {
     assert_eq!(body["traceId"], other_trace, "{body}");
 }
 
+/// At a ratio of 0 a trace is kept only when its caller kept it. A request
+/// of a trace not kept makes no span, and neither do its statements (none is
+/// a trace of its own), nor start-up and the chores' rounds; its error body
+/// still names its trace, the caller's or a new one.
+#[tokio::test]
+async fn at_a_ratio_of_0_only_the_traces_callers_kept_are_sent() {
+    let receiver = OtlpReceiver::start().await;
+    let sampler = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ];
+    let gateway = traced_gateway(&receiver, &sampler).await;
+    let api = gateway.api(&reqwest::Client::new());
+    let user = 12;
+    let not_kept = "0af7651916cd43dd8448eb211c80319c";
+    let not_kept_parent = format!("00-{not_kept}-{CALLER_SPAN}-00");
+
+    let charged = api.charge(user, 1_000).header("traceparent", &not_kept_parent).await;
+    assert_eq!(charged.status(), 200);
+    assert_eq!(api.charge(user, 1_000).await.status(), 200);
+    let missing = api.get("/api/nothing").header("traceparent", &not_kept_parent).await;
+    assert_eq!(json_of(missing).await["traceId"], not_kept);
+    let missing = json_of(api.get("/api/nothing").await).await;
+    let fresh = missing["traceId"].as_str().unwrap_or_default();
+    assert!(fresh.len() == 32 && fresh != not_kept, "{missing}");
+
+    // Kept by its caller, and sent after all of the above: once its spans
+    // are in, whatever the others had made would be in too.
+    let kept = api
+        .charge(user, 1_000)
+        .header("traceparent", traceparent(CALLER_TRACE, CALLER_SPAN))
+        .await;
+    assert_eq!(kept.status(), 200);
+    let spans = eventually(Duration::from_secs(10), "the kept trace's statements", || async {
+        let spans = receiver.spans();
+        spans
+            .iter()
+            .any(|span| span.trace_id() == CALLER_TRACE && is_sql(span))
+            .then_some(spans)
+    })
+    .await;
+    let others: Vec<&Span> = spans.iter().filter(|span| span.trace_id() != CALLER_TRACE).collect();
+    assert!(others.is_empty(), "only the kept trace is sent: {others:?}");
+    assert!(
+        spans.iter().any(|span| span.parent_span_id() == CALLER_SPAN),
+        "the request's span, under its caller's: {spans:?}"
+    );
+}
+
 /// Whether `span` is a Postgres statement's.
 fn is_sql(span: &Span) -> bool {
     span.attribute("db.system").as_deref() == Some("postgresql")

@@ -1,6 +1,8 @@
 //! The server span of each request, for OpenTelemetry: a child of the
 //! caller's span when the request carries a W3C `traceparent`, else the root
 //! of a new trace. Installed only when tracing is on (`telemetry::otel`).
+//! A request whose trace the sampler does not keep gets no span: only its
+//! trace id, for its log line and error bodies.
 //!
 //! The trace id goes to the request log's span as a request extension,
 //! [`TraceId`], which the log layer inside this one reads; error bodies take
@@ -12,7 +14,9 @@ use std::task::{ready, Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
+use opentelemetry::trace::TraceId as OtelTraceId;
 use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 use tracing::field::Empty;
 use tracing::instrument::Instrumented;
@@ -64,8 +68,18 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        let caller = otel::caller_context(request.headers());
+        if !otel::keeps(&caller) {
+            let trace = otel::unsampled_trace(&caller);
+            if self.request_logs {
+                request.extensions_mut().insert(TraceId(trace.to_string()));
+            }
+            return TraceContextFuture::Unsampled {
+                inner: otel::with_unsampled_trace(trace, self.inner.call(request)),
+            };
+        }
         let span = server_span(&request);
-        let _ = span.set_parent(otel::caller_context(request.headers()));
+        let _ = span.set_parent(caller);
         if self.request_logs {
             if let Some(id) = otel::trace_id(&span) {
                 request.extensions_mut().insert(TraceId(id));
@@ -75,7 +89,7 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
-        TraceContextFuture {
+        TraceContextFuture::Sampled {
             span: span.clone(),
             inner: inner.instrument(span),
         }
@@ -109,10 +123,17 @@ fn server_span(request: &Request) -> Span {
 }
 
 pin_project! {
-    pub(super) struct TraceContextFuture<F> {
-        #[pin]
-        inner: Instrumented<F>,
-        span: Span,
+    #[project = Projected]
+    pub(super) enum TraceContextFuture<F> {
+        Sampled {
+            #[pin]
+            inner: Instrumented<F>,
+            span: Span,
+        },
+        Unsampled {
+            #[pin]
+            inner: TaskLocalFuture<OtelTraceId, F>,
+        },
     }
 }
 
@@ -123,13 +144,16 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let answer = ready!(this.inner.poll(cx));
+        let (inner, span) = match self.project() {
+            Projected::Unsampled { inner } => return inner.poll(cx),
+            Projected::Sampled { inner, span } => (inner, span),
+        };
+        let answer = ready!(inner.poll(cx));
         if let Ok(response) = &answer {
             let status = response.status();
-            this.span.record("http.response.status_code", status.as_u16());
+            span.record("http.response.status_code", status.as_u16());
             if status.is_server_error() {
-                this.span.record("otel.status_code", "error");
+                span.record("otel.status_code", "error");
             }
         }
         Poll::Ready(answer)
