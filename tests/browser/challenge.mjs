@@ -28,7 +28,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, steps } from './lib/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -40,13 +40,9 @@ const GATE_QUEUE = 'default';
 const COMPLEXITY = 2000;
 const OUT = path.join(ROOT, 'loadtest/out');
 const WAIT = { timeout: 60_000 };
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-const started = Date.now();
-let step = 'start';
-const log = (message) => console.log(`[challenge ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
-const begin = (name) => { step = name; log(name); };
+const run = steps('challenge');
+const { log, begin } = run;
 
 async function admin(method, route, body) {
   const response = await fetch(BASE_URL + route, {
@@ -61,11 +57,7 @@ async function admin(method, route, body) {
 const settingsOf = async (queue) => (await admin('GET', `/admin/queues/${queue}`)).settings;
 const setQueue = (queue, settings) => admin('PATCH', `/admin/queues/${queue}`, settings);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: !process.env.HEADED,
-  args: process.env.HEADED ? ARGS.filter((a) => a !== '--headless') : ARGS,
-});
+const browser = await launchChromium();
 // Every page's context refuses other hosts; what was attempted is kept to fail on.
 const elsewhere = [];
 const pageErrors = [];
@@ -249,7 +241,7 @@ try {
   log('all checks passed');
 } catch (error) {
   failed = true;
-  console.error(`[challenge] FAILED at "${step}":\n${error.stack || error}`);
+  console.error(`[challenge] FAILED at "${run.current}":\n${error.stack || error}`);
   for (const [name, page] of Object.entries(pages)) {
     await page.screenshot({ path: path.join(OUT, `challenge-failure-${name}.png`), fullPage: true }).catch(() => {});
   }

@@ -23,13 +23,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium, steps, until, uuidOf } from './lib/harness.mjs';
 import { pollTimes, recordPolls } from './lib/polls.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,13 +37,9 @@ const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$
 const TOKEN = process.env.ADMIN_TOKEN || '';
 const CONCERT = 'bts-spring';
 const WAIT = { timeout: 60_000 };
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-const started = Date.now();
-let step = 'start';
-const log = (message) => console.log(`[client ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
-const begin = (name) => { step = name; log(name); };
+const run = steps('client');
+const { log, begin } = run;
 
 async function request(method, route, { body, headers = {} } = {}) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -59,25 +54,6 @@ async function admin(method, route, body) {
   return answer.body;
 }
 const setQueue = (queue, settings) => admin('PATCH', `/admin/queues/${queue}`, settings);
-
-function uuidOf(user) {
-  const namespace = Buffer.from('6ba7b8129dad11d180b400c04fd430c8', 'hex');
-  const b = createHash('sha1').update(namespace).update(`boxoffice-user-${user}`).digest().subarray(0, 16);
-  b[6] = (b[6] & 0x0f) | 0x50;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-async function until(what, probe, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const npm = (args, env = {}) => execFileSync('npm', args, { cwd: PACKAGE, env: { ...process.env, ...env }, encoding: 'utf8' });
 
@@ -158,11 +134,7 @@ try {
   const pageScript = await (await fetch(`${BASE_URL}/assets/waiting-room.js`)).text();
   assert.match(pageScript, /from '\.\/client\/index\.js'/, '/waiting-room follows the line with the package');
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: !process.env.HEADED,
-    args: process.env.HEADED ? ARGS.filter((a) => a !== '--headless') : ARGS,
-  });
+  browser = await launchChromium();
 
   begin(`the element joins ${CONCERT} (paused) and shows place 1`);
   const { settings } = await admin('GET', `/admin/queues/${CONCERT}`);
@@ -295,7 +267,7 @@ try {
   log('all checks passed');
 } catch (error) {
   failed = true;
-  console.error(`[client] FAILED at "${step}":\n${error.stack || error}`);
+  console.error(`[client] FAILED at "${run.current}":\n${error.stack || error}`);
   for (const p of pages) if (p.errors?.length) console.error(`script errors: ${p.errors.join('\n')}`);
 } finally {
   for (const [queue, settings] of restore) await setQueue(queue, settings).catch((error) => console.error(`could not restore ${queue}: ${error}`));

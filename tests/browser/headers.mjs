@@ -16,7 +16,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/harness.mjs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const PAGES = ['/ops', '/waiting-room', '/docs'];
@@ -56,11 +56,7 @@ const framer = http.createServer((request, response) => {
 await new Promise((resolve) => framer.listen(0, '127.0.0.1', resolve));
 const framerUrl = `http://127.0.0.1:${framer.address().port}/`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();

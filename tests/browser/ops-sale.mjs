@@ -34,7 +34,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium, steps, until } from './lib/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -46,12 +46,8 @@ const BUYERS = [1, 2, 3];
 const JUST_LOOKING = 4;
 const RATE = 25;
 
-let step = 'start';
-const log = (message) => console.log(`[ops-sale] ${message}`);
-function begin(name) {
-  step = name;
-  log(name);
-}
+const run = steps('ops-sale');
+const { log, begin } = run;
 
 async function call(method, route, { headers = {}, body, raw = false } = {}) {
   const init = { method, headers: { ...headers } };
@@ -66,17 +62,6 @@ async function call(method, route, { headers = {}, body, raw = false } = {}) {
   return text ? JSON.parse(text) : null;
 }
 const api = (method, route, body) => call(method, route, { headers: { Authorization: `Bearer ${TOKEN}` }, body });
-
-// Polls `probe` until it returns a truthy value; fails with `what` after `ms`.
-async function until(what, probe, ms = 60_000, every = 500) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = await probe();
-    if (found) return found;
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-}
 
 // The page's number formats (ops-format.js), to compare what it shows.
 const fmtInt = (n) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(n);
@@ -149,11 +134,7 @@ async function main() {
   const before = await api('GET', '/admin/queues/default');
   const receiver = await startReceiver();
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: !process.env.HEADED,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const pageErrors = [];
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, colorScheme: 'light', acceptDownloads: true });
@@ -429,7 +410,7 @@ main().then(
     process.exit(0);
   },
   (err) => {
-    console.error(`[ops-sale] FAIL at step "${step}": ${err.stack || err}`);
+    console.error(`[ops-sale] FAIL at step "${run.current}": ${err.stack || err}`);
     process.exit(1);
   },
 );

@@ -36,7 +36,7 @@ import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium, steps, until } from './lib/harness.mjs';
 import { doorAndInvitations } from './lib/ops-door.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -53,12 +53,8 @@ const README_SHOT = path.join(ROOT, 'docs/screenshots/ops.png');
 const WAIT = { timeout: 60_000 };
 const REUSED = 'were the k6 users admitted by an earlier run (they stay active 10 minutes)? Use a fresh server, or another K6_USER_OFFSET';
 
-let step = 'start';
-const log = (message) => console.log(`[ops] ${message}`);
-function begin(name) {
-  step = name;
-  log(name);
-}
+const run = steps('ops');
+const { log, begin } = run;
 
 async function api(method, route, body) {
   const headers = { Authorization: `Bearer ${TOKEN}` };
@@ -69,18 +65,6 @@ async function api(method, route, body) {
   return text ? JSON.parse(text) : null;
 }
 const queueOf = (name) => api('GET', `/admin/queues/${name}`);
-
-// Polls `probe` until it returns a truthy value; fails with `what` after `ms`.
-async function until(what, probe, ms = 60_000, every = 500) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-}
 
 // --- k6 ---------------------------------------------------------------------
 
@@ -174,11 +158,7 @@ async function main() {
   const sales = await (await fetch(`${BASE_URL}/ops/sales`)).json();
   const totalSeats = sales.flatMap((c) => c.schedules).reduce((n, s) => n + s.seats, 0);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: !process.env.HEADED,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const pageErrors = [];
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, colorScheme: 'light' });
@@ -545,7 +525,7 @@ main().then(
   },
   async (err) => {
     await stopK6();
-    console.error(`[ops] FAIL at step "${step}": ${err.stack || err}`);
+    console.error(`[ops] FAIL at step "${run.current}": ${err.stack || err}`);
     if (k6Tail.length) console.error(`[ops] last k6 output:\n${k6Tail.slice(-15).join('\n')}`);
     process.exit(1);
   },

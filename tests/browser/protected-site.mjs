@@ -17,7 +17,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/harness.mjs';
 
 const SITE = process.env.SITE_URL.replace(/\/+$/, '');
 const BOX = process.env.BOX_URL.replace(/\/+$/, '');
@@ -31,11 +31,7 @@ const admin = (method, path, body) =>
   });
 mkdirSync('loadtest/out', { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
   const page = await context.newPage();

@@ -28,12 +28,11 @@
 // Knobs: CHROMIUM (default /usr/bin/chromium), HEADED=1.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium, steps, until, uuidOf } from './lib/harness.mjs';
 import { pollTimes, recordPolls } from './lib/polls.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,16 +43,9 @@ const USERS = Array.from({ length: 20 }, (_, i) => 901 + i);
 const OUT = path.join(ROOT, 'loadtest/out');
 const README_SHOT = path.join(ROOT, 'docs/screenshots/waiting-room.png');
 const WAIT = { timeout: 60_000 };
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-let step = 'start';
-const started = Date.now();
-const log = (message) => console.log(`[waiting-room ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
-function begin(name) {
-  step = name;
-  log(name);
-}
+const run = steps('waiting-room');
+const { log, begin } = run;
 
 async function request(method, route, body, headers = {}) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -69,26 +61,6 @@ async function admin(method, route, body) {
 }
 const setQueue = (settings) => admin('PATCH', `/admin/queues/${CONCERT}`, settings);
 const queue = () => admin('GET', `/admin/queues/${CONCERT}`);
-
-function uuidOf(user) {
-  const namespace = Buffer.from('6ba7b8129dad11d180b400c04fd430c8', 'hex');
-  const b = createHash('sha1').update(namespace).update(`boxoffice-user-${user}`).digest().subarray(0, 16);
-  b[6] = (b[6] & 0x0f) | 0x50;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-// Polls `probe` until it returns a truthy value; fails with `what` after `ms`.
-async function until(what, probe, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const pages = {};
 const pageErrors = [];
@@ -162,11 +134,7 @@ function localTimeIn(ms, tokenExpiry, idleSeconds) {
   return new Date(Date.now() + ms + zone).toISOString().slice(0, 19);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: !process.env.HEADED,
-  args: process.env.HEADED ? ARGS.filter((a) => a !== '--headless') : ARGS,
-});
+const browser = await launchChromium();
 
 let failed = false;
 let restore = null; // the queue's settings as found
@@ -412,7 +380,7 @@ try {
   log('all checks passed');
 } catch (error) {
   failed = true;
-  console.error(`[waiting-room] FAILED at "${step}":\n${error.stack || error}`);
+  console.error(`[waiting-room] FAILED at "${run.current}":\n${error.stack || error}`);
   for (const [name, page] of Object.entries(pages)) {
     await page.screenshot({ path: path.join(OUT, `waiting-room-failure-${name}.png`), fullPage: true }).catch(() => {});
   }
