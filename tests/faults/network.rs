@@ -283,6 +283,20 @@ async fn a_retry_read_back_from_a_silent_postgres_is_answered_503_within_the_dea
     app.stop().await;
 }
 
+/// An app whose Postgres is behind a link that can lose the replies of the
+/// connections open at one moment: a pool of three, a deadline of a second
+/// (and half a second more), the admin API on.
+async fn app_behind_a_link_that_loses_replies() -> (TestApp, LostReplies) {
+    let link = LostReplies::start(POSTGRES_PORT).await;
+    let mut config = test_config();
+    config.database_url = link.in_front_of(&config.database_url, POSTGRES_PORT);
+    config.db_statement_timeout_ms = 1000;
+    config.db_max_connections = 3;
+    config.db_acquire_timeout_ms = 1000;
+    config.admin_token = Some(ADMIN.into());
+    (spawn_configured(config).await, link)
+}
+
 /// Found by the chaos soak: after a link lost replies for good, every read
 /// that had given up on one kept its pool slot (sqlx checks a returned
 /// connection by reading out what it owes, which never came), until the pool
@@ -292,13 +306,7 @@ async fn a_retry_read_back_from_a_silent_postgres_is_answered_503_within_the_dea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "network faults; run by .ci/run with the fault suite"]
 async fn reads_that_gave_up_on_a_lost_reply_leave_the_pool_whole() {
-    let link = LostReplies::start(POSTGRES_PORT).await;
-    let mut config = test_config();
-    config.database_url = link.in_front_of(&config.database_url, POSTGRES_PORT);
-    config.db_statement_timeout_ms = 1000;
-    config.db_max_connections = 3;
-    config.db_acquire_timeout_ms = 1000;
-    let app = spawn_configured(config).await;
+    let (app, link) = app_behind_a_link_that_loses_replies().await;
     assert_eq!(app.charge(1, 5_000).await.status(), 200);
     // Three reads at a time keep the pool's three connections busy, while
     // the link loses what the open connections carry back.
@@ -335,14 +343,7 @@ async fn reads_that_gave_up_on_a_lost_reply_leave_the_pool_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "network faults; run by .ci/run with the fault suite"]
 async fn operators_changes_whose_answers_are_lost_are_told_truly_and_leave_the_pool_whole() {
-    let link = LostReplies::start(POSTGRES_PORT).await;
-    let mut config = test_config();
-    config.database_url = link.in_front_of(&config.database_url, POSTGRES_PORT);
-    config.db_statement_timeout_ms = 1000;
-    config.db_max_connections = 3;
-    config.db_acquire_timeout_ms = 1000;
-    config.admin_token = Some(ADMIN.into());
-    let app = spawn_configured(config).await;
+    let (app, link) = app_behind_a_link_that_loses_replies().await;
     let queue = app.default_queue();
     let change = |max_active: u64| app.admin_set_queue(&queue, &json!({ "maxActive": max_active }));
     assert_eq!(change(5).await.status(), 200);
