@@ -159,9 +159,9 @@ mod tests {
         assert!(sampler("always_on", None).keeps(&caller(1, false)));
         assert!(!sampler("always_off", None).keeps(&caller(1, true)));
         // By the caller's trace id: low bits 0 are kept at any ratio above
-        // 0, all ones at none below 1.
+        // 0, all ones at none below 1 (a trace id of all zeros is no trace).
         let half = sampler("traceidratio", Some("0.5"));
-        assert!(half.keeps(&caller(0, false)));
+        assert!(half.keeps(&caller(1 << 64, false)));
         assert!(!half.keeps(&caller(u128::from(u64::MAX), true)));
         assert!(sampler("traceidratio", Some("1")).keeps(&caller(u128::from(u64::MAX), false)));
     }
